@@ -1,0 +1,107 @@
+// Counter-based random numbers and batch orders shared by every backend.
+//
+// Everything here is a pure function of (seed, index), so the host and CUDA backends draw
+// the same parameter initialisations and visit batches in the same order, and a run can
+// be resumed at any step without carrying generator state.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "neuron.h"
+
+#if defined(__CUDACC__)
+#define NRN_HD __host__ __device__ __forceinline__
+#else
+#define NRN_HD inline
+#endif
+
+namespace nrn {
+
+// SplitMix64 finaliser: a well-mixed 64-bit hash.
+NRN_HD uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// Hash of a (seed, counter) pair.
+NRN_HD uint64_t hash2(uint64_t seed, uint64_t counter) { return mix64(seed ^ mix64(counter)); }
+
+// Uniform in [0, 1) with 24 random bits (exactly representable in float).
+NRN_HD float uniform01(uint64_t seed, uint64_t index) {
+    return static_cast<float>(hash2(seed, index) >> 40) * (1.0f / 16777216.0f);
+}
+
+// Uniform in [low, high).
+NRN_HD float uniform(uint64_t seed, uint64_t index, float low, float high) {
+    return low + (high - low) * uniform01(seed, index);
+}
+
+// Standard normal by Box-Muller, computed in double so that both backends round to the same float.
+NRN_HD float standard_normal(uint64_t seed, uint64_t index) {
+    const double two_pi = 6.283185307179586476925286766559;
+    const double u1 = (static_cast<double>(hash2(seed, 2 * index) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    const double u2 = static_cast<double>(hash2(seed, 2 * index + 1) >> 11) * (1.0 / 9007199254740992.0);
+    return static_cast<float>(sqrt(-2.0 * log(u1)) * cos(two_pi * u2));
+}
+
+// A bijection of [0, n) keyed by `key`: a 4-round balanced Feistel network over the
+// smallest even bit width covering n, with cycle walking back into range.
+NRN_HD uint64_t permute_index(uint64_t i, uint64_t n, uint64_t key) {
+    if (n <= 1) return 0;
+    int bits = 2;
+    while (bits < 64 && (1ull << bits) < n) bits += 2;
+    const int half = bits / 2;
+    const uint64_t mask = (1ull << half) - 1;
+    do {
+        uint64_t left = i >> half, right = i & mask;
+        for (uint64_t round = 0; round < 4; ++round) {
+            const uint64_t f = hash2(key + round, right) & mask;
+            const uint64_t next = left ^ f;
+            left = right;
+            right = next;
+        }
+        i = (left << half) | right;
+    } while (i >= n);
+    return i;
+}
+
+// The batch that `order` trains on at global step `step` among `batch_count` batches.
+NRN_HD int64_t batch_index(nrn_batch_order order, uint64_t seed, int64_t step, int64_t batch_count) {
+    const uint64_t n = static_cast<uint64_t>(batch_count);
+    const uint64_t s = static_cast<uint64_t>(step);
+    switch (order) {
+        case NRN_ORDER_SHUFFLE:
+            return static_cast<int64_t>(permute_index(s % n, n, hash2(seed, s / n)));
+        case NRN_ORDER_RANDOM:
+            return static_cast<int64_t>(hash2(seed ^ 0x5851f42d4c957f2dull, s) % n);
+        case NRN_ORDER_SEQUENTIAL:
+        default:
+            return static_cast<int64_t>(s % n);
+    }
+}
+
+// MSE error accumulator: Kahan-compensated sums of error·batch and of batch, so that long
+// runs keep float32 tensors exact enough. Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
+// [error_sum, error_compensation, count, count_compensation]. Updated by one thread.
+NRN_HD void kahan_add(float* sum, float* compensation, float value) {
+    const float y = value - *compensation;
+    const float t = *sum + y;
+    *compensation = (t - *sum) - y;
+    *sum = t;
+}
+
+NRN_HD void accumulator_add(float* accumulator, float error, float batch) {
+    kahan_add(&accumulator[0], &accumulator[1], error * batch);
+    kahan_add(&accumulator[2], &accumulator[3], batch);
+}
+
+// The accumulated totals from the four floats of an accumulator.
+inline void accumulator_totals(const float* accumulator, double* error_sum, double* sample_count) {
+    *error_sum = static_cast<double>(accumulator[0]) - static_cast<double>(accumulator[1]);
+    *sample_count = static_cast<double>(accumulator[2]) - static_cast<double>(accumulator[3]);
+}
+
+}  // namespace nrn
