@@ -1,0 +1,111 @@
+// The host (CPU) backend: memory from the C++ heap, arithmetic in host_kernels.cpp.
+// Every operation runs to completion before it returns, so synchronize() has nothing to wait for.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "host/host_kernels.h"
+#include "random.h"
+
+namespace nrn {
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line, and room for any vector width
+
+void* aligned_allocate(size_t bytes, const char* what) {
+    void* memory = nullptr;
+    if (posix_memalign(&memory, kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) {
+        throw Error(NRN_STATUS_OUT_OF_MEMORY,
+                    "cannot allocate " + std::to_string(bytes) + " bytes of " + what);
+    }
+    return memory;
+}
+
+class HostBackend final : public Backend {
+public:
+    nrn_backend kind() const noexcept override { return NRN_BACKEND_HOST; }
+    int32_t device() const noexcept override { return -1; }
+
+    void* allocate(size_t bytes) override { return aligned_allocate(bytes, "host memory"); }
+    void release(void* memory) noexcept override { std::free(memory); }
+    void* allocate_pinned(size_t bytes) override { return aligned_allocate(bytes, "host memory"); }
+    void release_pinned(void* memory) noexcept override { std::free(memory); }
+
+    void synchronize() override {}
+
+    void copy_from_host(float* destination, const float* source, int64_t count, bool) override {
+        std::memcpy(destination, source, static_cast<size_t>(count) * sizeof(float));
+    }
+    void copy_to_host(float* destination, const float* source, int64_t count, bool) override {
+        std::memcpy(destination, source, static_cast<size_t>(count) * sizeof(float));
+    }
+    void copy(float* destination, const float* source, int64_t count) override {
+        std::memmove(destination, source, static_cast<size_t>(count) * sizeof(float));
+    }
+
+    void fill(float* data, int64_t count, float value) override { std::fill(data, data + count, value); }
+    void fill_uniform(float* data, int64_t count, float low, float high, uint64_t seed) override {
+        for (int64_t i = 0; i < count; ++i) data[i] = uniform(seed, static_cast<uint64_t>(i), low, high);
+    }
+    void fill_normal(float* data, int64_t count, float mean, float stddev, uint64_t seed) override {
+        for (int64_t i = 0; i < count; ++i) data[i] = mean + stddev * standard_normal(seed, static_cast<uint64_t>(i));
+    }
+
+    void linear_forward(const float* x, const float* w, const float* b, float* y,
+                        int64_t batch, int64_t in, int64_t out) override {
+        host::linear_forward(x, w, b, y, batch, in, out);
+    }
+
+    void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
+                         int64_t batch, int64_t in, int64_t out, bool accumulate) override {
+        host::linear_backward(x, w, gy, gx, gw, gb, batch, in, out, accumulate);
+    }
+
+    void mse(const float* prediction, const float* target, float* grad, float* error, float* accumulator,
+             int64_t count, int64_t batch) override {
+        const float value = host::mse(prediction, target, grad, count);
+        if (error != nullptr) *error = value;
+        if (accumulator != nullptr) accumulator_add(accumulator, value, static_cast<float>(batch));
+    }
+
+    void sgd_update(float* param, const float* grad, int64_t count, float learning_rate) override {
+        host::sgd_update(param, grad, count, learning_rate);
+    }
+
+    // Each step is exactly the unfused sequence forward, mse, backward (overwrite), sgd_update
+    // on the picked batch, so the fused and unfused paths give the same bits on the host.
+    void linear_mse_sgd_train(const TrainArgs& a) override {
+        const int64_t batch_count = (a.rows + a.batch_size - 1) / a.batch_size;
+        const size_t max_outputs = static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
+        std::vector<float> prediction(max_outputs), grad(max_outputs);
+        std::vector<float> weight_grad(static_cast<size_t>(a.in_features * a.out_features));
+        std::vector<float> bias_grad(a.bias != nullptr ? static_cast<size_t>(a.out_features) : 0);
+        float error = 0.0f;
+        for (int64_t i = 0; i < a.step_count; ++i) {
+            const int64_t index = batch_index(a.order, a.seed, a.first_step + i, batch_count);
+            const int64_t first_row = index * a.batch_size;
+            const int64_t rows = std::min(a.batch_size, a.rows - first_row);
+            const float* x = a.input + first_row * a.in_features;
+            const float* t = a.target + first_row * a.out_features;
+            host::linear_forward(x, a.weight, a.bias, prediction.data(), rows, a.in_features, a.out_features);
+            error = host::mse(prediction.data(), t, grad.data(), rows * a.out_features);
+            if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, static_cast<float>(rows));
+            host::linear_backward(x, a.weight, grad.data(), nullptr, weight_grad.data(),
+                                  a.bias != nullptr ? bias_grad.data() : nullptr, rows, a.in_features,
+                                  a.out_features, false);
+            host::sgd_update(a.weight, weight_grad.data(), a.in_features * a.out_features, a.learning_rate);
+            if (a.bias != nullptr) host::sgd_update(a.bias, bias_grad.data(), a.out_features, a.learning_rate);
+        }
+        if (a.error != nullptr) *a.error = error;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_host_backend() { return std::make_unique<HostBackend>(); }
+
+}  // namespace nrn

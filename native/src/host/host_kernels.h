@@ -1,0 +1,28 @@
+// The host backend's arithmetic: plain C++ loops, cache-blocked and written so that the
+// compiler vectorises the innermost loops (contiguous memory, restrict pointers).
+//
+// Large operations are split across threads by output element only: every output element
+// is computed by one thread, with the same sequence of floating-point operations whatever
+// the number of threads, so results are bit-identical from run to run and machine to machine
+// (for a given build).
+#pragma once
+
+#include <cstdint>
+
+namespace nrn::host {
+
+// y[batch x out] = x[batch x in] · w[in x out] + b[out] (b may be null).
+void linear_forward(const float* x, const float* w, const float* b, float* y,
+                    int64_t batch, int64_t in, int64_t out);
+
+// gx = gy·wᵀ, gw = xᵀ·gy, gb = Σ_rows gy; each output may be null; accumulate adds to the outputs.
+void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
+                     int64_t batch, int64_t in, int64_t out, bool accumulate);
+
+// grad = (pred − target)/count (grad may be null); returns Σ(pred − target)²/(2·count), summed in double.
+float mse(const float* prediction, const float* target, float* grad, int64_t count);
+
+// param -= learning_rate · grad
+void sgd_update(float* param, const float* grad, int64_t count, float learning_rate);
+
+}  // namespace nrn::host

@@ -1,0 +1,334 @@
+// Every kind of bad input gives its status and a message naming the operation, and leaves
+// every existing tensor unchanged.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+const float kInf = std::numeric_limits<float>::infinity();
+
+// A small layer whose tensors every failing call below is given; their contents are
+// recorded and compared after each call.
+struct Layer {
+    explicit Layer(nrn_context* context)
+        : rng(21),
+          x(context, {4, 3}, random_values(rng, 12)),
+          w(context, {3, 2}, random_values(rng, 6)),
+          b(context, {2}, random_values(rng, 2)),
+          y(context, {4, 2}, random_values(rng, 8)),
+          t(context, {4, 2}, random_values(rng, 8)),
+          gx(context, {4, 3}, random_values(rng, 12)),
+          gw(context, {3, 2}, random_values(rng, 6)),
+          gb(context, {2}, random_values(rng, 2)),
+          e(context, {1}, random_values(rng, 1)),
+          a(context, {NRN_ACCUMULATOR_SIZE}, random_values(rng, 4)),
+          wrong(context, {5, 5}, random_values(rng, 25)) {
+        for (const Tensor* tensor : all()) saved.push_back(tensor->read());
+    }
+
+    std::vector<const Tensor*> all() const { return {&x, &w, &b, &y, &t, &gx, &gw, &gb, &e, &a, &wrong}; }
+
+    void check_unchanged(const char* file, int line) const {
+        const auto tensors = all();
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            check_identical(tensors[i]->read(), saved[i], "tensor " + std::to_string(i) + " after a failed call", file, line);
+        }
+    }
+
+    std::mt19937_64 rng;
+    Tensor x, w, b, y, t, gx, gw, gb, e, a, wrong;
+    std::vector<std::vector<float>> saved;
+};
+
+// A failing call: its status, its message, and no tensor changed.
+#define EXPECT_FAILURE(layer, status, operation, call)      \
+    do {                                                    \
+        CHECK_FAILS(status, operation, call);               \
+        (layer).check_unchanged(__FILE__, __LINE__);        \
+    } while (0)
+
+}  // namespace
+
+TEST_CASE(bad_input, null_and_destroyed_handles) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto inv = NRN_STATUS_INVALID_HANDLE;
+    EXPECT_FAILURE(l, inv, "nrn_linear_forward", nrn_linear_forward(nullptr, l.x, l.w, l.b, l.y));
+    EXPECT_FAILURE(l, inv, "nrn_linear_forward", nrn_linear_forward(context, nullptr, l.w, l.b, l.y));
+    EXPECT_FAILURE(l, inv, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, nullptr));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_fill", nrn_tensor_fill(context, nullptr, 1.0f));
+    EXPECT_FAILURE(l, inv, "nrn_context_synchronize", nrn_context_synchronize(nullptr));
+    EXPECT_FAILURE(l, inv, "nrn_mse", nrn_mse(context, l.y, nullptr, nullptr, l.e, nullptr));
+    EXPECT_FAILURE(l, inv, "nrn_sgd_update", nrn_sgd_update(context, l.w, nullptr, 0.1f));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_ndim", nrn_tensor_ndim(nullptr, nullptr));
+
+    // A destroyed tensor, in every position.
+    nrn_tensor* dead = nullptr;
+    const int64_t shape[] = {4, 2};
+    REQUIRE_OK(nrn_tensor_create(context, 2, shape, &dead));
+    REQUIRE_OK(nrn_tensor_destroy(dead));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_destroy", nrn_tensor_destroy(dead));
+    EXPECT_FAILURE(l, inv, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, dead));
+    EXPECT_FAILURE(l, inv, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, dead, l.gx, l.gw, l.gb, NRN_GRAD_OVERWRITE));
+    EXPECT_FAILURE(l, inv, "nrn_mse", nrn_mse(context, dead, l.t, nullptr, l.e, l.a));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_copy", nrn_tensor_copy(context, l.y, dead));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_view_rows", nrn_tensor_view_rows(dead, 0, 1, &dead));
+    float buffer[8];
+    EXPECT_FAILURE(l, inv, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, dead, buffer, 8));
+    EXPECT_FAILURE(l, inv, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, dead, 0.1f, nullptr, nullptr));
+
+    // A pointer that is not a handle of that kind.
+    EXPECT_FAILURE(l, inv, "nrn_tensor_fill",
+                   nrn_tensor_fill(reinterpret_cast<nrn_context*>(l.y.get()), l.y, 1.0f));
+    EXPECT_FAILURE(l, inv, "nrn_tensor_fill", nrn_tensor_fill(context, reinterpret_cast<nrn_tensor*>(context.get()), 1.0f));
+
+    // A destroyed context.
+    nrn_context* gone = nullptr;
+    REQUIRE_OK(nrn_context_create(NRN_BACKEND_HOST, 0, &gone));
+    REQUIRE_OK(nrn_context_destroy(gone));
+    EXPECT_FAILURE(l, inv, "nrn_context_destroy", nrn_context_destroy(gone));
+    EXPECT_FAILURE(l, inv, "nrn_context_synchronize", nrn_context_synchronize(gone));
+    nrn_tensor* never = nullptr;
+    EXPECT_FAILURE(l, inv, "nrn_tensor_create", nrn_tensor_create(gone, 2, shape, &never));
+    CHECK(never == nullptr);
+
+    // NULL is allowed where documented.
+    REQUIRE_OK(nrn_tensor_destroy(nullptr));
+    REQUIRE_OK(nrn_context_destroy(nullptr));
+    REQUIRE_OK(nrn_pinned_free(nullptr));
+}
+
+TEST_CASE(bad_input, mismatched_shapes) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto mis = NRN_STATUS_SHAPE_MISMATCH;
+    // Forward: input columns vs weight rows, bias, output, ranks.
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.wrong, l.w, l.b, l.y));
+    CHECK_MSG(std::strstr(nrn_last_error(), "5x5") && std::strstr(nrn_last_error(), "3x2"),
+              "the message names the shapes: " << nrn_last_error());
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.e, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, l.gx));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.b, l.w, nullptr, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.b, nullptr, l.y));
+    // Backward: each gradient's shape.
+    const auto ow = NRN_GRAD_OVERWRITE;
+    EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.x, l.w, l.gx, l.gx, l.gw, l.gb, ow));
+    EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.x, l.w, l.y, l.gw, l.gw, l.gb, ow));
+    EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.wrong, l.gb, ow));
+    EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.gw, l.e, ow));
+    EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.wrong, l.w, l.y, nullptr, l.gw, l.gb, ow));
+    // MSE: shapes, error and accumulator sizes.
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.wrong, nullptr, l.e, nullptr));
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, l.gw, l.e, nullptr));
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, l.b, nullptr));
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, nullptr, l.b));
+    EXPECT_FAILURE(l, mis, "nrn_accumulator_reset", nrn_accumulator_reset(context, l.b));
+    double s = 0, c = 0;
+    EXPECT_FAILURE(l, mis, "nrn_accumulator_read", nrn_accumulator_read(context, l.e, &s, &c));
+    // SGD, fused step and training.
+    EXPECT_FAILURE(l, mis, "nrn_sgd_update", nrn_sgd_update(context, l.w, l.gx, 0.1f));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.gx, l.w, l.b, 0.1f, l.e, l.a));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.wrong, l.b, 0.1f, l.e, l.a));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, l.e, 0.1f, l.e, l.a));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, l.b, 0.1f, l.b, l.a));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_train",
+                   nrn_linear_mse_sgd_train(context, l.x, l.t, l.w, l.b, 0.1f, 2, 0, 1, NRN_ORDER_SHUFFLE, 0, l.e, l.b));
+    // Copies.
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy", nrn_tensor_copy(context, l.x, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.x, 0, l.y, 0, 1));
+    float buffer[16] = {};
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_from_host", nrn_tensor_copy_from_host(context, l.y, buffer, 7));
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, l.y, buffer, 9));
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_from_host_async", nrn_tensor_copy_from_host_async(context, l.y, buffer, 16));
+}
+
+TEST_CASE(bad_input, bad_arguments) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto arg = NRN_STATUS_INVALID_ARGUMENT;
+    nrn_tensor* t = nullptr;
+    // Shapes that are not positive, ranks out of range.
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{0}, {-3, 2}, {4, 0}, {2, 2, -1}}) {
+        EXPECT_FAILURE(l, arg, "nrn_tensor_create",
+                       nrn_tensor_create(context, static_cast<int32_t>(shape.size()), shape.data(), &t));
+        CHECK(t == nullptr);
+    }
+    const int64_t five[] = {1, 1, 1, 1, 1};
+    EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 0, five, &t));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 5, five, &t));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 1, nullptr, &t));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 1, five, nullptr));
+    // Learning rates that are not finite.
+    for (float lr : {kNaN, kInf, -kInf}) {
+        EXPECT_FAILURE(l, arg, "nrn_sgd_update", nrn_sgd_update(context, l.w, l.gw, lr));
+        EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, l.b, lr, l.e, l.a));
+        EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train",
+                       nrn_linear_mse_sgd_train(context, l.x, l.t, l.w, l.b, lr, 2, 0, 3, NRN_ORDER_SHUFFLE, 0, l.e, l.a));
+    }
+    // Training run arguments: batch_size in 1..rows, first_step >= 0, step_count >= 1, a known order.
+    auto train = [&](int64_t batch_size, int64_t first_step, int64_t step_count, int order) {
+        return nrn_linear_mse_sgd_train(context, l.x, l.t, l.w, l.b, 0.1f, batch_size, first_step, step_count,
+                                        static_cast<nrn_batch_order>(order), 0, l.e, l.a);
+    };
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(0, 0, 1, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(5, 0, 1, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(-1, 0, 1, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, -1, 1, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, 0, 0, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, 0, -5, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, std::numeric_limits<int64_t>::max(), 2, 0));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, 0, 1, 3));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train", train(2, 0, 1, -1));
+    // Batch index.
+    int64_t index = 0;
+    EXPECT_FAILURE(l, arg, "nrn_batch_index", nrn_batch_index(NRN_ORDER_SHUFFLE, 0, 0, 0, &index));
+    EXPECT_FAILURE(l, arg, "nrn_batch_index", nrn_batch_index(NRN_ORDER_SHUFFLE, 0, -1, 4, &index));
+    EXPECT_FAILURE(l, arg, "nrn_batch_index", nrn_batch_index(static_cast<nrn_batch_order>(9), 0, 0, 4, &index));
+    EXPECT_FAILURE(l, arg, "nrn_batch_index", nrn_batch_index(NRN_ORDER_SHUFFLE, 0, 0, 4, nullptr));
+    // Gradient mode, fill ranges, row ranges, NULL host pointers and outputs.
+    EXPECT_FAILURE(l, arg, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.gw, l.gb, static_cast<nrn_grad_mode>(2)));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, 1.0f, -1.0f, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, kNaN, 1.0f, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, -1.0f, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, kInf, 1.0f, 0));
+    nrn_tensor* view = nullptr;
+    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 3, 2, &view));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, -1, 2, &view));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 0, 0, &view));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 1, std::numeric_limits<int64_t>::max(), &view));
+    CHECK(view == nullptr);
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 3, l.t, 0, 2));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 0, l.t, 3, 2));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 0, l.t, 0, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 0, l.y, 1, 2));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_from_host", nrn_tensor_copy_from_host(context, l.y, nullptr, 8));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, l.y, nullptr, 8));
+    int64_t shape[1];
+    EXPECT_FAILURE(l, arg, "nrn_tensor_shape", nrn_tensor_shape(l.y, 1, shape));
+    EXPECT_FAILURE(l, arg, "nrn_live_handle_count", nrn_live_handle_count(nullptr));
+    EXPECT_FAILURE(l, arg, "nrn_accumulator_read", nrn_accumulator_read(context, l.a, nullptr, nullptr));
+    EXPECT_FAILURE(l, arg, "nrn_context_create", nrn_context_create(static_cast<nrn_backend>(7), 0, nullptr));
+    nrn_context* c = nullptr;
+    EXPECT_FAILURE(l, arg, "nrn_context_create", nrn_context_create(static_cast<nrn_backend>(7), 0, &c));
+    CHECK(c == nullptr);
+    void* pinned = nullptr;
+    EXPECT_FAILURE(l, arg, "nrn_pinned_alloc", nrn_pinned_alloc(context, 0, &pinned));
+}
+
+TEST_CASE(bad_input, outputs_that_share_memory_with_inputs) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto arg = NRN_STATUS_INVALID_ARGUMENT;
+    Tensor square(context, {3, 3}, std::vector<float>(9, 1.0f));
+    EXPECT_FAILURE(l, arg, "nrn_linear_forward", nrn_linear_forward(context, square, square, nullptr, square));
+    CHECK_IDENTICAL(square.read(), std::vector<float>(9, 1.0f), "square after aliasing");
+    EXPECT_FAILURE(l, arg, "nrn_sgd_update", nrn_sgd_update(context, l.w, l.w, 0.1f));
+    EXPECT_FAILURE(l, arg, "nrn_mse", nrn_mse(context, l.y, l.t, l.y, l.e, l.a));
+    nrn_tensor* part = nullptr;  // the first float of the accumulator
+    REQUIRE_OK(nrn_tensor_view_rows(l.a, 0, 1, &part));
+    EXPECT_FAILURE(l, arg, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, part, l.a));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, l.b, 0.1f, part, l.a));
+    REQUIRE_OK(nrn_tensor_destroy(part));
+    EXPECT_FAILURE(l, arg, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, l.y, l.x, l.gw, l.gb, NRN_GRAD_OVERWRITE));
+    nrn_tensor* row = nullptr;  // a view sharing memory with l.y
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 1, 1, &row));
+    EXPECT_FAILURE(l, arg, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, l.y, nullptr, nullptr, row, NRN_GRAD_OVERWRITE));
+    REQUIRE_OK(nrn_tensor_destroy(row));
+    REQUIRE_OK(nrn_tensor_view_rows(l.t, 1, 1, &row));  // 1x2: a bias shape, but the target's memory
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, row, 0.1f, nullptr, nullptr));
+    EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train",
+                   nrn_linear_mse_sgd_train(context, l.x, l.t, l.w, row, 0.1f, 2, 0, 1, NRN_ORDER_SHUFFLE, 0, nullptr, nullptr));
+    REQUIRE_OK(nrn_tensor_destroy(row));
+    nrn_tensor* first = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 0, 3, &first));
+    nrn_tensor* last = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 1, 3, &last));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_copy", nrn_tensor_copy(context, first, last));
+    nrn_tensor_destroy(first);
+    nrn_tensor_destroy(last);
+}
+
+TEST_CASE(bad_input, sizes_beyond_memory) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto oom = NRN_STATUS_OUT_OF_MEMORY;
+    nrn_tensor* t = nullptr;
+    const int64_t overflow[] = {int64_t{1} << 40, int64_t{1} << 40};
+    EXPECT_FAILURE(l, oom, "nrn_tensor_create", nrn_tensor_create(context, 2, overflow, &t));
+    const int64_t bytes_overflow[] = {int64_t{1} << 62};  // elements fit, bytes do not
+    EXPECT_FAILURE(l, oom, "nrn_tensor_create", nrn_tensor_create(context, 1, bytes_overflow, &t));
+    const int64_t four_dims[] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    EXPECT_FAILURE(l, oom, "nrn_tensor_create", nrn_tensor_create(context, 4, four_dims, &t));
+    const int64_t huge[] = {int64_t{1} << 58};  // 2^60 bytes: no machine has that
+    EXPECT_FAILURE(l, oom, "nrn_tensor_create", nrn_tensor_create(context, 1, huge, &t));
+    CHECK(t == nullptr);
+    void* pinned = nullptr;
+    EXPECT_FAILURE(l, oom, "nrn_pinned_alloc", nrn_pinned_alloc(context, size_t{1} << 60, &pinned));
+    CHECK(pinned == nullptr);
+}
+
+TEST_CASE(bad_input, absent_devices) {
+    Context context(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto unavailable = NRN_STATUS_DEVICE_UNAVAILABLE;
+    nrn_context* c = nullptr;
+    EXPECT_FAILURE(l, unavailable, "nrn_context_create", nrn_context_create(NRN_BACKEND_CUDA, 1000, &c));
+    CHECK_MSG(std::strstr(nrn_last_error(), "1000") != nullptr, "the message names the device: " << nrn_last_error());
+    EXPECT_FAILURE(l, unavailable, "nrn_context_create", nrn_context_create(NRN_BACKEND_CUDA, -1, &c));
+    CHECK(c == nullptr);
+    nrn_device_info info;
+    EXPECT_FAILURE(l, unavailable, "nrn_cuda_device_info", nrn_cuda_device_info(1000, &info));
+    if (cuda_device_count() == 0) {
+        EXPECT_FAILURE(l, unavailable, "nrn_context_create", nrn_context_create(NRN_BACKEND_CUDA, 0, &c));
+        EXPECT_FAILURE(l, unavailable, "nrn_cuda_device_info", nrn_cuda_device_info(0, &info));
+    }
+    // The host backend ignores the device index.
+    REQUIRE_OK(nrn_context_create(NRN_BACKEND_HOST, 1000, &c));
+    int32_t device = 0;
+    REQUIRE_OK(nrn_context_device(c, &device));
+    CHECK(device == -1);
+    REQUIRE_OK(nrn_context_destroy(c));
+}
+
+TEST_CASE(bad_input, tensors_of_another_context) {
+    Context context(NRN_BACKEND_HOST), other(NRN_BACKEND_HOST);
+    Layer l(context);
+    const auto mismatch = NRN_STATUS_CONTEXT_MISMATCH;
+    Tensor foreign(other, {4, 2}, std::vector<float>(8, 3.0f));
+    EXPECT_FAILURE(l, mismatch, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, foreign));
+    EXPECT_FAILURE(l, mismatch, "nrn_linear_forward", nrn_linear_forward(other, l.x, l.w, l.b, l.y));
+    EXPECT_FAILURE(l, mismatch, "nrn_mse", nrn_mse(context, l.y, foreign, nullptr, l.e, l.a));
+    EXPECT_FAILURE(l, mismatch, "nrn_tensor_copy", nrn_tensor_copy(context, foreign, l.y));
+    EXPECT_FAILURE(l, mismatch, "nrn_tensor_fill", nrn_tensor_fill(context, foreign, 0.0f));
+    float buffer[8];
+    EXPECT_FAILURE(l, mismatch, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, foreign, buffer, 8));
+    EXPECT_FAILURE(l, mismatch, "nrn_linear_mse_sgd_step",
+                   nrn_linear_mse_sgd_step(context, l.x, foreign, l.w, l.b, 0.1f, l.e, l.a));
+    CHECK_IDENTICAL(foreign.read(), std::vector<float>(8, 3.0f), "the foreign tensor");
+}
+
+TEST_CASE(bad_input, last_error_is_per_thread) {
+    CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_context_synchronize", nrn_context_synchronize(nullptr));
+    std::string seen_by_other_thread = "unset";
+    std::thread([&] { seen_by_other_thread = nrn_last_error(); }).join();
+    CHECK_MSG(seen_by_other_thread.empty(), "another thread saw '" << seen_by_other_thread << "'");
+    CHECK(std::strstr(nrn_last_error(), "nrn_context_synchronize") != nullptr);
+    // A successful call keeps the last failure's message.
+    int32_t major = -1;
+    REQUIRE_OK(nrn_version(&major, nullptr, nullptr));
+    CHECK(major == NRN_VERSION_MAJOR);
+    CHECK(std::strstr(nrn_last_error(), "nrn_context_synchronize") != nullptr);
+    CHECK(std::strcmp(nrn_status_string(NRN_STATUS_SHAPE_MISMATCH), "NRN_STATUS_SHAPE_MISMATCH") == 0);
+    CHECK(std::strcmp(nrn_status_string(static_cast<nrn_status>(77)), "NRN_STATUS_UNKNOWN") == 0);
+}

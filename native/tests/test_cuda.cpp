@@ -1,0 +1,238 @@
+// The CUDA backend against the host backend on the same random inputs, and CUDA determinism
+// (every operation run twice gives bit-identical results). Skipped with a message when no
+// GPU is present, unless NEURON_TEST_REQUIRE_CUDA=1, which makes a missing GPU a failure.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+// Whether the CUDA tests run here; records a failure when they are required and cannot.
+bool cuda_tests_run() {
+    const char* required = std::getenv("NEURON_TEST_REQUIRE_CUDA");
+    const bool must = required != nullptr && std::strcmp(required, "1") == 0;
+    int32_t compiled = 0;
+    REQUIRE_OK(nrn_cuda_compiled(&compiled));
+    const int32_t devices = cuda_device_count();
+    if (devices > 0) return true;
+    if (must) {
+        record_failure(__FILE__, __LINE__,
+                       std::string("NEURON_TEST_REQUIRE_CUDA=1 but there is no usable CUDA device (CUDA compiled in: ") +
+                           (compiled ? "yes" : "no") + ")");
+    } else {
+        note(std::string("no CUDA device: skipping CUDA tests (CUDA compiled in: ") + (compiled ? "yes" : "no") + ")");
+    }
+    return false;
+}
+
+// A tensor on `cuda` and one on `host`, both holding `values`.
+struct Pair {
+    Pair(nrn_context* cuda, nrn_context* host, const std::vector<int64_t>& shape, const std::vector<float>& values)
+        : c(cuda, shape, values), h(host, shape, values) {}
+    Pair(nrn_context* cuda, nrn_context* host, const std::vector<int64_t>& shape) : c(cuda, shape), h(host, shape) {}
+    Tensor c, h;
+};
+
+struct Shape {
+    int64_t batch, in, out;
+};
+const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},     {7, 17, 31},   {31, 65, 1},    {65, 127, 129},
+                         {129, 31, 257}, {256, 128, 64}, {1, 300, 1000}, {1000, 300, 129}, {4096, 33, 17}};
+
+}  // namespace
+
+TEST_CASE(cuda_vs_host, device_info) {
+    if (!cuda_tests_run()) return;
+    const int32_t devices = cuda_device_count();
+    for (int32_t d = 0; d < devices; ++d) {
+        nrn_device_info info{};
+        REQUIRE_OK(nrn_cuda_device_info(d, &info));
+        CHECK(std::strlen(info.name) > 0);
+        CHECK(info.total_memory > 0 && info.compute_major >= 3 && info.multiprocessor_count > 0);
+        note("device " + std::to_string(d) + ": " + info.name + ", sm_" + std::to_string(info.compute_major) +
+             std::to_string(info.compute_minor) + ", " + std::to_string(info.total_memory >> 20) + " MiB");
+    }
+    Context context(NRN_BACKEND_CUDA, 0);
+    nrn_backend backend = NRN_BACKEND_HOST;
+    int32_t device = -1;
+    REQUIRE_OK(nrn_context_backend(context, &backend));
+    REQUIRE_OK(nrn_context_device(context, &device));
+    CHECK(backend == NRN_BACKEND_CUDA && device == 0);
+}
+
+TEST_CASE(cuda_vs_host, operations_match_host_and_are_deterministic) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(31);
+    for (const Shape& s : kShapes) {
+        const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
+        Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+        Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
+        Pair b(cuda, host, {s.out}, random_values(rng, s.out));
+        Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+        Pair y(cuda, host, {s.batch, s.out}), g(cuda, host, {s.batch, s.out}), e(cuda, host, {1}), a(cuda, host, {4});
+        Pair gx(cuda, host, {s.batch, s.in}), gw(cuda, host, {s.in, s.out}), gb(cuda, host, {s.out});
+
+        // Forward.
+        REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
+        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
+        const auto y1 = y.c.read();
+        CHECK_CLOSE(y1, to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward " + what);
+        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
+        CHECK_IDENTICAL(y.c.read(), y1, "forward twice " + what);
+        REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, nullptr, y.h));
+        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, nullptr, y.c));
+        CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward no bias " + what);
+
+        // MSE with gradient, error and accumulator.
+        for (Tensor* acc : {&a.h, &a.c}) REQUIRE_OK(nrn_accumulator_reset(acc == &a.h ? host.get() : cuda.get(), *acc));
+        REQUIRE_OK(nrn_mse(host, y.h, t.h, g.h, e.h, a.h));
+        REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, a.c));
+        const auto g1 = g.c.read(), e1 = e.c.read();
+        CHECK_CLOSE(g1, to_double(g.h.read()), 1e-7, 1e-5, "mse grad " + what);
+        CHECK_CLOSE(e1, to_double(e.h.read()), 1e-7, 1e-5, "mse error " + what);
+        REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, nullptr));
+        CHECK_IDENTICAL(g.c.read(), g1, "mse grad twice " + what);
+        CHECK_IDENTICAL(e.c.read(), e1, "mse error twice " + what);
+        double hs = 0, hc = 0, cs = 0, cc = 0;
+        REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
+        REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
+        CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-5 * std::fabs(hs) + 1e-7,
+                  what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
+
+        // Backward, overwrite then accumulate.
+        for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
+            REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, mode));
+            REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, mode));
+            const std::string m = what + (mode == NRN_GRAD_OVERWRITE ? " overwrite" : " accumulate");
+            // The gradients are ~1/N: scale the absolute tolerance with them.
+            const double scale = 1.0 / static_cast<double>(s.batch * s.out);
+            CHECK_CLOSE(gx.c.read(), to_double(gx.h.read()), scale * product_atol(s.out), 1e-4, "dX " + m);
+            CHECK_CLOSE(gw.c.read(), to_double(gw.h.read()), scale * product_atol(s.batch), 1e-4, "dW " + m);
+            CHECK_CLOSE(gb.c.read(), to_double(gb.h.read()), scale * product_atol(s.batch), 1e-4, "db " + m);
+        }
+        const auto gx1 = gx.c.read(), gw1 = gw.c.read(), gb1 = gb.c.read();
+        REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
+        REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_ACCUMULATE));
+        CHECK_IDENTICAL(gx.c.read(), gx1, "dX twice " + what);
+        CHECK_IDENTICAL(gw.c.read(), gw1, "dW twice " + what);
+        CHECK_IDENTICAL(gb.c.read(), gb1, "db twice " + what);
+
+        // SGD.
+        REQUIRE_OK(nrn_sgd_update(host, w.h, gw.h, 0.25f));
+        REQUIRE_OK(nrn_sgd_update(cuda, w.c, gw.c, 0.25f));
+        CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-6, 1e-5, "sgd " + what);
+    }
+}
+
+TEST_CASE(cuda_vs_host, fused_step_and_training_match_host_and_are_deterministic) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(32);
+    for (const Shape& s : kShapes) {
+        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+            const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out) +
+                                     " order " + std::to_string(order);
+            const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
+            Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+            Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+            Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1}), a(cuda, host, {4});
+            REQUIRE_OK(nrn_accumulator_reset(host, a.h));
+            REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
+            const float lr = 0.05f;
+            // One fused step on the whole set, then a training run.
+            REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, a.h));
+            REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, a.c));
+            CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "step W " + what);
+            CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "step b " + what);
+            CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "step error " + what);
+            const int64_t batch_size = std::max<int64_t>(1, s.batch / 3);
+            REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, 10, order, 9, e.h, a.h));
+            REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, a.c));
+            const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
+            CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
+            CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
+            CHECK_CLOSE(e1, to_double(e.h.read()), 1e-5, 1e-3, "train error " + what);
+            double hs = 0, hc = 0, cs = 0, cc = 0;
+            REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
+            REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
+            CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-3 * std::fabs(hs) + 1e-6,
+                      what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
+            // Determinism: the same run again from the same start.
+            w.c.write(w0);
+            b.c.write(b0);
+            REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
+            REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, nullptr));
+            CHECK_IDENTICAL(w.c.read(), w1, "train W twice " + what);
+            CHECK_IDENTICAL(b.c.read(), b1, "train b twice " + what);
+            CHECK_IDENTICAL(e.c.read(), e1, "train error twice " + what);
+        }
+    }
+}
+
+TEST_CASE(cuda_vs_host, fills_and_copies_match_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    for (int64_t count : {1, 7, 1000, 1 << 20}) {
+        Pair p(cuda, host, {count});
+        REQUIRE_OK(nrn_tensor_fill_uniform(host, p.h, -2.0f, 3.0f, 77));
+        REQUIRE_OK(nrn_tensor_fill_uniform(cuda, p.c, -2.0f, 3.0f, 77));
+        CHECK_IDENTICAL(p.c.read(), p.h.read(), "uniform " + std::to_string(count));
+        REQUIRE_OK(nrn_tensor_fill_normal(host, p.h, 0.5f, 2.0f, 78));
+        REQUIRE_OK(nrn_tensor_fill_normal(cuda, p.c, 0.5f, 2.0f, 78));
+        CHECK_CLOSE(p.c.read(), to_double(p.h.read()), 1e-6, 1e-6, "normal " + std::to_string(count));
+        REQUIRE_OK(nrn_tensor_fill(cuda, p.c, -1.25f));
+        CHECK_IDENTICAL(p.c.read(), std::vector<float>(static_cast<size_t>(count), -1.25f), "fill " + std::to_string(count));
+    }
+    // Views, row copies and asynchronous copies through pinned memory.
+    std::mt19937_64 rng(33);
+    const auto values = random_values(rng, 50 * 6);
+    Tensor source(cuda, {50, 6}, values), destination(cuda, {20, 6});
+    REQUIRE_OK(nrn_tensor_copy_rows(cuda, source, 30, destination, 5, 12));
+    nrn_tensor* view = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(destination, 5, 12, &view));
+    std::vector<float> got(72);
+    REQUIRE_OK(nrn_tensor_copy_to_host(cuda, view, got.data(), 72));
+    REQUIRE_OK(nrn_tensor_destroy(view));
+    CHECK_IDENTICAL(got, std::vector<float>(values.begin() + 180, values.begin() + 252), "copy_rows and view on CUDA");
+    void* pinned = nullptr;
+    REQUIRE_OK(nrn_pinned_alloc(cuda, values.size() * sizeof(float), &pinned));
+    float* host_memory = static_cast<float*>(pinned);
+    REQUIRE_OK(nrn_tensor_copy_to_host_async(cuda, source, host_memory, 300));
+    REQUIRE_OK(nrn_context_synchronize(cuda));
+    CHECK_IDENTICAL(std::vector<float>(host_memory, host_memory + 300), values, "asynchronous copy to pinned memory");
+    for (int i = 0; i < 300; ++i) host_memory[i] = static_cast<float>(i);
+    REQUIRE_OK(nrn_tensor_copy_from_host_async(cuda, source, host_memory, 300));
+    REQUIRE_OK(nrn_context_synchronize(cuda));
+    const auto back = source.read();
+    bool same = true;
+    for (int i = 0; i < 300; ++i) same = same && back[i] == static_cast<float>(i);
+    CHECK_MSG(same, "asynchronous copy from pinned memory");
+    REQUIRE_OK(nrn_pinned_free(pinned));
+}
+
+TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    const std::vector<float> values{1, 2, 3, 4, 5, 6};
+    Tensor kept(cuda, {2, 3}, values), host_tensor(host, {2, 3}, values);
+    // Larger than any device: 2^42 floats = 16 TiB.
+    nrn_tensor* t = nullptr;
+    const int64_t huge[] = {int64_t{1} << 42};
+    CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_tensor_create", nrn_tensor_create(cuda, 1, huge, &t));
+    CHECK(t == nullptr);
+    // The device still works after the failed allocation.
+    CHECK_IDENTICAL(kept.read(), values, "tensor after a failed device allocation");
+    CHECK_FAILS(NRN_STATUS_CONTEXT_MISMATCH, "nrn_tensor_copy", nrn_tensor_copy(cuda, host_tensor, kept));
+    CHECK_FAILS(NRN_STATUS_CONTEXT_MISMATCH, "nrn_linear_forward", nrn_linear_forward(cuda, kept, host_tensor, nullptr, kept));
+    CHECK_FAILS(NRN_STATUS_INVALID_ARGUMENT, "nrn_sgd_update",
+                nrn_sgd_update(cuda, kept, kept, std::numeric_limits<float>::quiet_NaN()));
+    CHECK_IDENTICAL(kept.read(), values, "tensor after failed calls");
+    REQUIRE_OK(nrn_context_synchronize(cuda));
+}

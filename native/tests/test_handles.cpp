@@ -1,0 +1,132 @@
+// Handle lifetimes, reference counting and the live handle count.
+#include <atomic>
+#include <thread>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+int64_t live_handles() {
+    int64_t count = -1;
+    REQUIRE_OK(nrn_live_handle_count(&count));
+    return count;
+}
+
+}  // namespace
+
+TEST_CASE(handles_and_memory, live_count_follows_handles) {
+    const int64_t base = live_handles();
+    nrn_context* context = nullptr;
+    REQUIRE_OK(nrn_context_create(NRN_BACKEND_HOST, 0, &context));
+    CHECK(live_handles() == base + 1);
+    const int64_t shape[] = {6, 4};
+    nrn_tensor *t = nullptr, *view = nullptr;
+    REQUIRE_OK(nrn_tensor_create(context, 2, shape, &t));
+    REQUIRE_OK(nrn_tensor_view_rows(t, 2, 3, &view));
+    void* pinned = nullptr;
+    REQUIRE_OK(nrn_pinned_alloc(context, 1024, &pinned));
+    CHECK(live_handles() == base + 4);
+    REQUIRE_OK(nrn_pinned_free(pinned));
+    CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_pinned_free", nrn_pinned_free(pinned));
+    REQUIRE_OK(nrn_tensor_destroy(view));
+    REQUIRE_OK(nrn_tensor_destroy(t));
+    REQUIRE_OK(nrn_context_destroy(context));
+    CHECK(live_handles() == base);
+}
+
+TEST_CASE(handles_and_memory, a_view_keeps_its_storage_alive) {
+    Context context(NRN_BACKEND_HOST);
+    std::vector<float> values(20);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
+    nrn_tensor* view = nullptr;
+    {
+        Tensor source(context, {10, 2}, values);
+        REQUIRE_OK(nrn_tensor_view_rows(source, 5, 4, &view));
+    }  // source destroyed
+    std::vector<float> got(8);
+    REQUIRE_OK(nrn_tensor_copy_to_host(context, view, got.data(), 8));
+    CHECK_IDENTICAL(got, std::vector<float>(values.begin() + 10, values.begin() + 18), "view after its source is gone");
+    REQUIRE_OK(nrn_tensor_destroy(view));
+}
+
+TEST_CASE(handles_and_memory, a_tensor_keeps_its_context_alive) {
+    nrn_context* context = nullptr;
+    REQUIRE_OK(nrn_context_create(NRN_BACKEND_HOST, 0, &context));
+    const int64_t shape[] = {3};
+    nrn_tensor* t = nullptr;
+    REQUIRE_OK(nrn_tensor_create(context, 1, shape, &t));
+    nrn_context* owner = nullptr;
+    REQUIRE_OK(nrn_tensor_context(t, &owner));
+    CHECK(owner == context);
+    REQUIRE_OK(nrn_context_destroy(context));
+    // The context handle is gone, the tensor is not.
+    CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_tensor_context", nrn_tensor_context(t, &owner));
+    int64_t count = 0;
+    REQUIRE_OK(nrn_tensor_element_count(t, &count));
+    CHECK(count == 3);
+    REQUIRE_OK(nrn_tensor_destroy(t));  // releases the backend's memory and then the backend
+}
+
+TEST_CASE(handles_and_memory, many_handles_created_and_destroyed) {
+    const int64_t base = live_handles();
+    Context context(NRN_BACKEND_HOST);
+    for (int round = 0; round < 50; ++round) {
+        std::vector<Tensor> tensors;
+        for (int64_t n = 1; n <= 40; ++n) tensors.emplace_back(context.get(), std::vector<int64_t>{n, n + 1});
+        CHECK(live_handles() == base + 1 + 40);
+    }
+    CHECK(live_handles() == base + 1);
+}
+
+TEST_CASE(handles_and_memory, concurrent_use_of_one_context) {
+    Context context(NRN_BACKEND_HOST);
+    const int64_t base = live_handles();
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                const int64_t shape[] = {8, 8};
+                nrn_tensor *a = nullptr, *b = nullptr, *c = nullptr;
+                bool ok = nrn_tensor_create(context, 2, shape, &a) == NRN_STATUS_OK &&
+                          nrn_tensor_create(context, 2, shape, &b) == NRN_STATUS_OK &&
+                          nrn_tensor_create(context, 2, shape, &c) == NRN_STATUS_OK &&
+                          nrn_tensor_fill(context, a, static_cast<float>(t)) == NRN_STATUS_OK &&
+                          nrn_tensor_fill(context, b, 1.0f) == NRN_STATUS_OK &&
+                          nrn_linear_forward(context, a, b, nullptr, c) == NRN_STATUS_OK;
+                float out[64];
+                ok = ok && nrn_tensor_copy_to_host(context, c, out, 64) == NRN_STATUS_OK;
+                for (float v : out) ok = ok && v == 8.0f * static_cast<float>(t);
+                nrn_tensor_destroy(a);
+                nrn_tensor_destroy(b);
+                nrn_tensor_destroy(c);
+                if (!ok) ++failures;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    CHECK_MSG(failures == 0, failures << " failed iterations");
+    CHECK(live_handles() == base);
+}
+
+TEST_CASE(handles_and_memory, library_facts) {
+    int32_t major = -1, minor = -1, patch = -1;
+    REQUIRE_OK(nrn_version(&major, &minor, &patch));
+    CHECK(major == NRN_VERSION_MAJOR && minor == NRN_VERSION_MINOR && patch == NRN_VERSION_PATCH);
+    int32_t compiled = -1;
+    REQUIRE_OK(nrn_cuda_compiled(&compiled));
+    CHECK(compiled == 0 || compiled == 1);
+    const int32_t devices = cuda_device_count();
+    CHECK(devices >= 0);
+    if (compiled == 0) CHECK(devices == 0);
+    note(std::string("CUDA compiled: ") + (compiled ? "yes" : "no") + ", devices: " + std::to_string(devices));
+    Context host(NRN_BACKEND_HOST);
+    nrn_backend backend = NRN_BACKEND_CUDA;
+    int32_t device = 0;
+    REQUIRE_OK(nrn_context_backend(host, &backend));
+    REQUIRE_OK(nrn_context_device(host, &device));
+    CHECK(backend == NRN_BACKEND_HOST && device == -1);
+    REQUIRE_OK(nrn_context_synchronize(host));
+}

@@ -1,0 +1,350 @@
+// Every operation of every present backend against the naive double-precision reference,
+// on random shapes including 1, primes and sizes that are not multiples of any tile.
+#include <cmath>
+#include <limits>
+
+#include "harness.h"
+#include "random.h"
+
+using namespace test;
+
+namespace {
+
+struct LinearShape {
+    int64_t batch, in, out;
+};
+
+const LinearShape kShapes[] = {
+    {1, 1, 1},     {1, 7, 3},    {3, 5, 2},      {2, 1, 9},       {7, 17, 31},   {31, 65, 1},  {5, 3, 129},
+    {65, 127, 129}, {17, 257, 7}, {129, 31, 257}, {257, 64, 128},  {64, 128, 32}, {1, 300, 1000},
+    {1000, 300, 10}, {1000, 300, 129},
+};
+
+std::string describe(const Context& context, const LinearShape& s) {
+    return context.name() + " " + std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
+}
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+}  // namespace
+
+TEST_CASE(ops_vs_reference, linear_forward_matches_reference) {
+    std::mt19937_64 rng(1);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (const LinearShape& s : kShapes) {
+            const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
+                       b = random_values(rng, s.out);
+            Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w);
+            Tensor tb1(context, {s.out}, b), tb2(context, {1, s.out}, b);
+            Tensor ty(context, {s.batch, s.out});
+            const double atol = product_atol(s.in + 1), rtol = 1e-5;
+            for (int mode = 0; mode < 3; ++mode) {  // 1-D bias, 1 x out bias, no bias
+                REQUIRE_OK(nrn_tensor_fill(context, ty, kNaN));
+                const nrn_tensor* bias = mode == 0 ? tb1.get() : mode == 1 ? tb2.get() : nullptr;
+                REQUIRE_OK(nrn_linear_forward(context, tx, tw, bias, ty));
+                const auto expected = reference_forward(x, w, mode == 2 ? std::vector<float>{} : b, s.batch, s.in, s.out);
+                CHECK_CLOSE(ty.read(), expected, atol, rtol,
+                            "forward " + describe(context, s) + (mode == 0 ? " bias" : mode == 1 ? " 1xout bias" : " no bias"));
+            }
+        }
+    }
+}
+
+TEST_CASE(ops_vs_reference, linear_backward_matches_reference) {
+    std::mt19937_64 rng(2);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (const LinearShape& s : kShapes) {
+            const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
+                       gy = random_values(rng, s.batch * s.out);
+            const auto old_gx = random_values(rng, s.batch * s.in), old_gw = random_values(rng, s.in * s.out),
+                       old_gb = random_values(rng, s.out);
+            Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w), tgy(context, {s.batch, s.out}, gy);
+            Tensor tgx(context, {s.batch, s.in}), tgw(context, {s.in, s.out}), tgb(context, {s.out});
+            const BackwardReference ref = reference_backward(x, w, gy, s.batch, s.in, s.out);
+            const double rtol = 1e-5;
+            // Which gradients are asked for: all, dX only, dW and db, db only.
+            const bool wanted[4][3] = {{true, true, true}, {true, false, false}, {false, true, true}, {false, false, true}};
+            for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
+                const bool accumulate = mode == NRN_GRAD_ACCUMULATE;
+                for (const auto& want : wanted) {
+                    // Overwrite must not read the buffers: start them as NaN.
+                    if (accumulate) {
+                        tgx.write(old_gx), tgw.write(old_gw), tgb.write(old_gb);
+                    } else {
+                        for (nrn_tensor* t : {tgx.get(), tgw.get(), tgb.get()}) REQUIRE_OK(nrn_tensor_fill(context, t, kNaN));
+                    }
+                    const auto before_gx = tgx.read(), before_gw = tgw.read(), before_gb = tgb.read();
+                    REQUIRE_OK(nrn_linear_backward(context, tx, tw, tgy, want[0] ? tgx.get() : nullptr,
+                                                   want[1] ? tgw.get() : nullptr, want[2] ? tgb.get() : nullptr, mode));
+                    auto expect = [&](const std::vector<double>& grad, const std::vector<float>& old) {
+                        std::vector<double> e = grad;
+                        if (accumulate) {
+                            for (size_t i = 0; i < e.size(); ++i) e[i] += old[i];
+                        }
+                        return e;
+                    };
+                    const std::string what = describe(context, s) + (accumulate ? " accumulate" : " overwrite");
+                    if (want[0]) {
+                        CHECK_CLOSE(tgx.read(), expect(ref.gx, old_gx), product_atol(s.out + 1), rtol, "dX " + what);
+                    } else {
+                        CHECK_IDENTICAL(tgx.read(), before_gx, "dX not asked for, untouched " + what);
+                    }
+                    if (want[1]) {
+                        CHECK_CLOSE(tgw.read(), expect(ref.gw, old_gw), product_atol(s.batch + 1), rtol, "dW " + what);
+                    } else {
+                        CHECK_IDENTICAL(tgw.read(), before_gw, "dW not asked for, untouched " + what);
+                    }
+                    if (want[2]) {
+                        CHECK_CLOSE(tgb.read(), expect(ref.gb, old_gb), product_atol(s.batch + 1), rtol, "db " + what);
+                    } else {
+                        CHECK_IDENTICAL(tgb.read(), before_gb, "db not asked for, untouched " + what);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE(ops_vs_reference, mse_matches_reference) {
+    std::mt19937_64 rng(3);
+    const std::vector<std::vector<int64_t>> shapes = {{1}, {7}, {1, 1}, {3, 5}, {31, 17}, {129, 3}, {1000, 300}, {2, 3, 5}};
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (const auto& shape : shapes) {
+            int64_t count = 1;
+            for (int64_t d : shape) count *= d;
+            const auto p = random_values(rng, count, -3.0f, 3.0f), t = random_values(rng, count, -3.0f, 3.0f);
+            Tensor tp(context, shape, p), tt(context, shape, t), tg(context, shape), te(context, {1});
+            Tensor ta(context, {NRN_ACCUMULATOR_SIZE});
+            REQUIRE_OK(nrn_accumulator_reset(context, ta));
+            REQUIRE_OK(nrn_tensor_fill(context, tg, kNaN));
+            const MseReference ref = reference_mse(p, t);
+            const std::string what = context.name() + " " + shape_text(shape);
+            REQUIRE_OK(nrn_mse(context, tp, tt, tg, te, ta));
+            CHECK_CLOSE(tg.read(), ref.grad, 1e-7, 1e-6, "mse grad " + what);
+            CHECK_CLOSE(te.read(), std::vector<double>{ref.error}, 1e-7, 1e-5, "mse error " + what);
+            // Only the error, no gradient; accumulated a second time.
+            REQUIRE_OK(nrn_tensor_fill(context, te, kNaN));
+            REQUIRE_OK(nrn_mse(context, tp, tt, nullptr, te, ta));
+            CHECK_CLOSE(te.read(), std::vector<double>{ref.error}, 1e-7, 1e-5, "mse error without grad " + what);
+            double error_sum = 0, samples = 0;
+            REQUIRE_OK(nrn_accumulator_read(context, ta, &error_sum, &samples));
+            const double batch = static_cast<double>(shape[0]);
+            CHECK_MSG(samples == 2 * batch, what << ": accumulator counted " << samples << " samples, expected " << 2 * batch);
+            CHECK_MSG(std::fabs(error_sum - 2 * batch * ref.error) <= 1e-5 * (1 + 2 * batch * ref.error),
+                      what << ": accumulator error sum " << error_sum << ", expected " << 2 * batch * ref.error);
+            REQUIRE_OK(nrn_accumulator_reset(context, ta));
+            REQUIRE_OK(nrn_accumulator_read(context, ta, &error_sum, &samples));
+            CHECK(error_sum == 0 && samples == 0);
+        }
+    }
+}
+
+TEST_CASE(ops_vs_reference, accumulator_mean_over_many_batches) {
+    std::mt19937_64 rng(4);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor ta(context, {NRN_ACCUMULATOR_SIZE});
+        REQUIRE_OK(nrn_accumulator_reset(context, ta));
+        double expected_sum = 0, expected_count = 0;
+        for (int i = 0; i < 200; ++i) {
+            const int64_t batch = 1 + static_cast<int64_t>(rng() % 37);
+            const auto p = random_values(rng, batch * 3), t = random_values(rng, batch * 3);
+            Tensor tp(context, {batch, 3}, p), tt(context, {batch, 3}, t), te(context, {1});
+            REQUIRE_OK(nrn_mse(context, tp, tt, nullptr, te, ta));
+            expected_sum += static_cast<double>(te.read()[0]) * static_cast<double>(batch);
+            expected_count += static_cast<double>(batch);
+        }
+        double error_sum = 0, samples = 0;
+        REQUIRE_OK(nrn_accumulator_read(context, ta, &error_sum, &samples));
+        CHECK_MSG(samples == expected_count, context.name() << ": " << samples << " samples, expected " << expected_count);
+        CHECK_MSG(std::fabs(error_sum / samples - expected_sum / expected_count) <= 1e-6 * expected_sum / expected_count,
+                  context.name() << ": mean " << error_sum / samples << ", expected " << expected_sum / expected_count);
+    }
+}
+
+TEST_CASE(ops_vs_reference, sgd_update_matches_reference) {
+    std::mt19937_64 rng(5);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (int64_t count : {1, 3, 17, 129, 1000, 65537}) {
+            const auto p = random_values(rng, count), g = random_values(rng, count);
+            Tensor tp(context, {count}, p), tg(context, {count}, g);
+            const float lr = 0.37f;
+            REQUIRE_OK(nrn_sgd_update(context, tp, tg, lr));
+            std::vector<double> expected(p.size());
+            for (size_t i = 0; i < p.size(); ++i) expected[i] = static_cast<double>(p[i]) - static_cast<double>(lr) * g[i];
+            CHECK_CLOSE(tp.read(), expected, 1e-7, 1e-6, "sgd " + context.name() + " " + std::to_string(count));
+            // Same element count, different shape: allowed.
+            if (count == 1000) {
+                Tensor tg2(context, {10, 100}, g);
+                REQUIRE_OK(nrn_sgd_update(context, tp, tg2, -lr));
+                CHECK_CLOSE(tp.read(), to_double(p), 1e-6, 1e-6, "sgd back " + context.name());
+            }
+        }
+    }
+}
+
+TEST_CASE(ops_vs_reference, copies_views_and_rows) {
+    std::mt19937_64 rng(6);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const std::string name = context.name();
+        const auto a = random_values(rng, 13 * 7);
+        Tensor ta(context, {13, 7}, a);
+        CHECK_IDENTICAL(ta.read(), a, "copy to and from host " + name);
+
+        // Shape queries.
+        int32_t ndim = 0;
+        int64_t shape[NRN_MAX_DIMS] = {}, count = 0;
+        REQUIRE_OK(nrn_tensor_ndim(ta, &ndim));
+        REQUIRE_OK(nrn_tensor_shape(ta, NRN_MAX_DIMS, shape));
+        REQUIRE_OK(nrn_tensor_element_count(ta, &count));
+        CHECK(ndim == 2 && shape[0] == 13 && shape[1] == 7 && count == 91);
+
+        // Tensor copy.
+        Tensor tb(context, {7, 13});
+        REQUIRE_OK(nrn_tensor_copy(context, ta, tb));
+        CHECK_IDENTICAL(tb.read(), a, "nrn_tensor_copy " + name);
+
+        // A view of rows 4..9 reads and writes the source's memory.
+        nrn_tensor* view = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(ta, 4, 6, &view));
+        std::vector<float> got(6 * 7);
+        REQUIRE_OK(nrn_tensor_copy_to_host(context, view, got.data(), 42));
+        CHECK_IDENTICAL(got, std::vector<float>(a.begin() + 28, a.begin() + 70), "view_rows reads " + name);
+        REQUIRE_OK(nrn_tensor_shape(view, NRN_MAX_DIMS, shape));
+        CHECK(shape[0] == 6 && shape[1] == 7);
+        REQUIRE_OK(nrn_tensor_fill(context, view, 5.0f));
+        std::vector<float> expected = a;
+        std::fill(expected.begin() + 28, expected.begin() + 70, 5.0f);
+        CHECK_IDENTICAL(ta.read(), expected, "fill through a view " + name);
+        // A view of a view.
+        nrn_tensor* inner = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(view, 2, 1, &inner));
+        const std::vector<float> row(7, -2.0f);
+        REQUIRE_OK(nrn_tensor_copy_from_host(context, inner, row.data(), 7));
+        std::fill(expected.begin() + 42, expected.begin() + 49, -2.0f);
+        CHECK_IDENTICAL(ta.read(), expected, "write through a view of a view " + name);
+        REQUIRE_OK(nrn_tensor_destroy(inner));
+        REQUIRE_OK(nrn_tensor_destroy(view));
+
+        // Row copies between tensors of equal row size and within one tensor.
+        const auto c = random_values(rng, 5 * 7);
+        Tensor tc(context, {5, 7}, c);
+        REQUIRE_OK(nrn_tensor_copy_rows(context, tc, 1, ta, 10, 3));
+        std::copy(c.begin() + 7, c.begin() + 28, expected.begin() + 70);
+        CHECK_IDENTICAL(ta.read(), expected, "copy_rows " + name);
+        REQUIRE_OK(nrn_tensor_copy_rows(context, ta, 0, ta, 12, 1));
+        std::copy(expected.begin(), expected.begin() + 7, expected.begin() + 84);
+        CHECK_IDENTICAL(ta.read(), expected, "copy_rows within a tensor " + name);
+
+        // Asynchronous copies through pinned memory.
+        void* pinned = nullptr;
+        REQUIRE_OK(nrn_pinned_alloc(context, 91 * sizeof(float), &pinned));
+        float* host = static_cast<float*>(pinned);
+        for (int i = 0; i < 91; ++i) host[i] = static_cast<float>(i) * 0.5f;
+        Tensor td(context, {91});
+        REQUIRE_OK(nrn_tensor_copy_from_host_async(context, td, host, 91));
+        REQUIRE_OK(nrn_context_synchronize(context));
+        std::fill(host, host + 91, 0.0f);
+        REQUIRE_OK(nrn_tensor_copy_to_host_async(context, td, host, 91));
+        REQUIRE_OK(nrn_context_synchronize(context));
+        bool same = true;
+        for (int i = 0; i < 91; ++i) same = same && host[i] == static_cast<float>(i) * 0.5f;
+        CHECK_MSG(same, "asynchronous copies through pinned memory " << name);
+        REQUIRE_OK(nrn_pinned_free(pinned));
+    }
+}
+
+TEST_CASE(ops_vs_reference, operations_on_views_use_the_right_rows) {
+    std::mt19937_64 rng(7);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t rows = 40, in = 9, out = 5, first = 13, count = 11;
+        const auto x = random_values(rng, rows * in), w = random_values(rng, in * out);
+        Tensor tx(context, {rows, in}, x), tw(context, {in, out}, w), ty(context, {count, out});
+        nrn_tensor* view = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(tx, first, count, &view));
+        REQUIRE_OK(nrn_linear_forward(context, view, tw, nullptr, ty));
+        REQUIRE_OK(nrn_tensor_destroy(view));
+        const std::vector<float> xs(x.begin() + first * in, x.begin() + (first + count) * in);
+        CHECK_CLOSE(ty.read(), reference_forward(xs, w, {}, count, in, out), product_atol(in), 1e-5,
+                    "forward on a view " + context.name());
+    }
+}
+
+// ---- seeded fills ------------------------------------------------------------------------
+
+TEST_CASE(random_fills, fill_sets_every_element) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (int64_t count : {1, 5, 1000, 100003}) {
+            Tensor t(context, {count});
+            REQUIRE_OK(nrn_tensor_fill(context, t, 2.5f));
+            CHECK_IDENTICAL(t.read(), std::vector<float>(static_cast<size_t>(count), 2.5f), "fill " + context.name());
+        }
+    }
+}
+
+TEST_CASE(random_fills, uniform_is_in_range_and_reproducible) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t count = 100003;
+        Tensor a(context, {count}), b(context, {100, 1000}), c(context, {count});
+        const float low = -0.75f, high = 2.0f;
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, a, low, high, 1234));
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, c, low, high, 1235));
+        const auto va = a.read(), vc = c.read();
+        bool in_range = true;
+        double mean = 0;
+        std::vector<float> expected(va.size());
+        for (size_t i = 0; i < va.size(); ++i) {
+            in_range = in_range && va[i] >= low && va[i] < high;
+            mean += va[i];
+            expected[i] = nrn::uniform(1234, i, low, high);
+        }
+        mean /= static_cast<double>(count);
+        CHECK_MSG(in_range, context.name() << ": uniform values outside [" << low << ", " << high << ")");
+        CHECK_MSG(std::fabs(mean - 0.625) < 0.01, context.name() << ": uniform mean " << mean << ", expected about 0.625");
+        CHECK_IDENTICAL(va, expected, "uniform values are the documented function of (seed, index) " + context.name());
+        CHECK_MSG(va != vc, context.name() << ": different seeds gave the same values");
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, c, low, high, 1234));
+        CHECK_IDENTICAL(c.read(), va, "same seed, same values " + context.name());
+        // Another shape with the same element count: same values.
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, b, low, high, 1234));
+        CHECK_IDENTICAL(b.read(), std::vector<float>(va.begin(), va.begin() + b.count()), "uniform on a 2-D tensor " + context.name());
+    }
+}
+
+TEST_CASE(random_fills, normal_has_the_asked_mean_and_stddev) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t count = 200000;
+        Tensor a(context, {count}), b(context, {count});
+        const float mean = 1.5f, stddev = 0.25f;
+        REQUIRE_OK(nrn_tensor_fill_normal(context, a, mean, stddev, 99));
+        const auto values = a.read();
+        double sum = 0, sum_sq = 0;
+        bool finite = true;
+        for (float v : values) {
+            finite = finite && std::isfinite(v);
+            sum += v;
+        }
+        const double m = sum / count;
+        for (float v : values) sum_sq += (v - m) * (v - m);
+        const double s = std::sqrt(sum_sq / (count - 1));
+        CHECK(finite);
+        CHECK_MSG(std::fabs(m - mean) < 0.005, context.name() << ": normal mean " << m << ", expected " << mean);
+        CHECK_MSG(std::fabs(s - stddev) < 0.005, context.name() << ": normal stddev " << s << ", expected " << stddev);
+        REQUIRE_OK(nrn_tensor_fill_normal(context, b, mean, stddev, 99));
+        CHECK_IDENTICAL(b.read(), values, "same seed, same normal values " + context.name());
+        std::vector<double> expected(values.size());
+        for (size_t i = 0; i < values.size(); ++i) expected[i] = mean + stddev * static_cast<double>(nrn::standard_normal(99, i));
+        CHECK_CLOSE(values, expected, 1e-6, 1e-6, "normal values are the documented function of (seed, index) " + context.name());
+        REQUIRE_OK(nrn_tensor_fill_normal(context, b, mean, 0.0f, 99));
+        CHECK_IDENTICAL(b.read(), std::vector<float>(static_cast<size_t>(count), mean), "stddev 0 " + context.name());
+    }
+}

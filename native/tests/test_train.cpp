@@ -1,0 +1,210 @@
+// The fused step and the fused training run against the unfused operations and the reference.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+struct Model {
+    Tensor w, b;
+};
+
+}  // namespace
+
+TEST_CASE(train_semantics, fused_step_equals_unfused_sequence) {
+    std::mt19937_64 rng(11);
+    struct Shape {
+        int64_t batch, in, out;
+    };
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (const Shape s : {Shape{1, 1, 1}, Shape{7, 17, 5}, Shape{3, 1, 4}, Shape{64, 128, 32}, Shape{33, 300, 129},
+                              Shape{257, 7, 1}}) {
+            for (bool use_bias : {true, false}) {
+                const float lr = 0.1f;
+                const auto x = random_values(rng, s.batch * s.in), t = random_values(rng, s.batch * s.out),
+                           w = random_values(rng, s.in * s.out), b = random_values(rng, s.out);
+                const std::string what = context.name() + " " + std::to_string(s.batch) + "x" + std::to_string(s.in) +
+                                         "x" + std::to_string(s.out) + (use_bias ? " bias" : " no bias");
+                Tensor tx(context, {s.batch, s.in}, x), tt(context, {s.batch, s.out}, t);
+
+                // Fused.
+                Tensor fw(context, {s.in, s.out}, w), fb(context, {s.out}, b), fe(context, {1}), fa(context, {4});
+                REQUIRE_OK(nrn_accumulator_reset(context, fa));
+                REQUIRE_OK(nrn_linear_mse_sgd_step(context, tx, tt, fw, use_bias ? fb.get() : nullptr, lr, fe, fa));
+
+                // Unfused: forward, mse, backward, sgd.
+                Tensor uw(context, {s.in, s.out}, w), ub(context, {s.out}, b), ue(context, {1}), ua(context, {4});
+                Tensor y(context, {s.batch, s.out}), g(context, {s.batch, s.out}), gw(context, {s.in, s.out}),
+                    gb(context, {s.out});
+                REQUIRE_OK(nrn_accumulator_reset(context, ua));
+                REQUIRE_OK(nrn_linear_forward(context, tx, uw, use_bias ? ub.get() : nullptr, y));
+                REQUIRE_OK(nrn_mse(context, y, tt, g, ue, ua));
+                REQUIRE_OK(nrn_linear_backward(context, tx, uw, g, nullptr, gw, use_bias ? gb.get() : nullptr,
+                                               NRN_GRAD_OVERWRITE));
+                REQUIRE_OK(nrn_sgd_update(context, uw, gw, lr));
+                if (use_bias) REQUIRE_OK(nrn_sgd_update(context, ub, gb, lr));
+
+                CHECK_CLOSE(fw.read(), to_double(uw.read()), 1e-6, 1e-5, "W fused vs unfused " + what);
+                CHECK_CLOSE(fb.read(), to_double(ub.read()), 1e-6, 1e-5, "b fused vs unfused " + what);
+                CHECK_CLOSE(fe.read(), to_double(ue.read()), 1e-7, 1e-5, "error fused vs unfused " + what);
+                double fs = 0, fc = 0, us = 0, uc = 0;
+                REQUIRE_OK(nrn_accumulator_read(context, fa, &fs, &fc));
+                REQUIRE_OK(nrn_accumulator_read(context, ua, &us, &uc));
+                CHECK_MSG(fc == uc && fc == static_cast<double>(s.batch), what << ": accumulated " << fc << " vs " << uc << " samples");
+                CHECK_MSG(std::fabs(fs - us) <= 1e-5 * std::fabs(us) + 1e-7, what << ": accumulated error " << fs << " vs " << us);
+
+                // Reference: W -= lr·Xᵀ(XW + b − T)/N, b -= lr·Σ_rows (XW + b − T)/N.
+                const auto yr = reference_forward(x, w, use_bias ? b : std::vector<float>{}, s.batch, s.in, s.out);
+                std::vector<float> grad(yr.size());
+                const double n = static_cast<double>(yr.size());
+                double error = 0;
+                for (size_t i = 0; i < yr.size(); ++i) {
+                    grad[i] = static_cast<float>((yr[i] - t[i]) / n);
+                    error += (yr[i] - t[i]) * (yr[i] - t[i]);
+                }
+                const BackwardReference ref = reference_backward(x, w, grad, s.batch, s.in, s.out);
+                std::vector<double> wr(w.size()), br(b.begin(), b.end());
+                for (size_t i = 0; i < w.size(); ++i) wr[i] = w[i] - lr * ref.gw[i];
+                if (use_bias) {
+                    for (size_t o = 0; o < b.size(); ++o) br[o] = b[o] - lr * ref.gb[o];
+                }
+                CHECK_CLOSE(fw.read(), wr, 1e-5, 1e-4, "W fused vs reference " + what);
+                CHECK_CLOSE(fb.read(), br, 1e-5, 1e-4, "b fused vs reference " + what);
+                CHECK_CLOSE(fe.read(), std::vector<double>{error / (2 * n)}, product_atol(s.in), 1e-4, "error fused vs reference " + what);
+            }
+        }
+    }
+}
+
+TEST_CASE(train_semantics, train_equals_single_steps_on_picked_batches) {
+    std::mt19937_64 rng(12);
+    struct Case {
+        int64_t rows, in, out, batch_size, first_step, step_count;
+    };
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        for (const Case c : {Case{50, 6, 3, 8, 5, 13}, Case{1, 1, 1, 1, 0, 3}, Case{37, 17, 9, 37, 2, 4},
+                             Case{129, 31, 7, 16, 0, 40}, Case{10, 4, 2, 3, 1000, 9}}) {
+            for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+                for (bool use_bias : {true, false}) {
+                    const uint64_t seed = 42;
+                    const float lr = 0.05f;
+                    const std::string what = context.name() + " rows " + std::to_string(c.rows) + " batch " +
+                                             std::to_string(c.batch_size) + " order " + std::to_string(order) +
+                                             (use_bias ? " bias" : " no bias");
+                    const auto x = random_values(rng, c.rows * c.in), t = random_values(rng, c.rows * c.out),
+                               w = random_values(rng, c.in * c.out), b = random_values(rng, c.out);
+                    Tensor tx(context, {c.rows, c.in}, x), tt(context, {c.rows, c.out}, t);
+
+                    Tensor aw(context, {c.in, c.out}, w), ab(context, {c.out}, b), ae(context, {1}), aa(context, {4});
+                    REQUIRE_OK(nrn_accumulator_reset(context, aa));
+                    REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, aw, use_bias ? ab.get() : nullptr, lr,
+                                                        c.batch_size, c.first_step, c.step_count, order, seed, ae, aa));
+
+                    Tensor bw(context, {c.in, c.out}, w), bb(context, {c.out}, b), be(context, {1}), ba(context, {4});
+                    REQUIRE_OK(nrn_accumulator_reset(context, ba));
+                    const int64_t batch_count = (c.rows + c.batch_size - 1) / c.batch_size;
+                    double weighted = 0, samples = 0;
+                    for (int64_t i = 0; i < c.step_count; ++i) {
+                        int64_t index = -1;
+                        REQUIRE_OK(nrn_batch_index(order, seed, c.first_step + i, batch_count, &index));
+                        CHECK(index >= 0 && index < batch_count);
+                        const int64_t first = index * c.batch_size, rows = std::min(c.batch_size, c.rows - first);
+                        nrn_tensor *vx = nullptr, *vt = nullptr;
+                        REQUIRE_OK(nrn_tensor_view_rows(tx, first, rows, &vx));
+                        REQUIRE_OK(nrn_tensor_view_rows(tt, first, rows, &vt));
+                        const nrn_status status =
+                            nrn_linear_mse_sgd_step(context, vx, vt, bw, use_bias ? bb.get() : nullptr, lr, be, ba);
+                        nrn_tensor_destroy(vx);
+                        nrn_tensor_destroy(vt);
+                        REQUIRE_OK(status);
+                        weighted += static_cast<double>(be.read()[0]) * static_cast<double>(rows);
+                        samples += static_cast<double>(rows);
+                    }
+                    CHECK_CLOSE(aw.read(), to_double(bw.read()), 1e-6, 1e-5, "W train vs steps " + what);
+                    CHECK_CLOSE(ab.read(), to_double(bb.read()), 1e-6, 1e-5, "b train vs steps " + what);
+                    CHECK_CLOSE(ae.read(), to_double(be.read()), 1e-7, 1e-5, "last error train vs steps " + what);
+                    double sum = 0, count = 0;
+                    REQUIRE_OK(nrn_accumulator_read(context, aa, &sum, &count));
+                    CHECK_MSG(count == samples, what << ": accumulator counted " << count << ", expected " << samples);
+                    CHECK_MSG(std::fabs(sum - weighted) <= 1e-5 * weighted + 1e-7,
+                              what << ": accumulator error sum " << sum << ", expected " << weighted);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE(train_semantics, training_fits_a_linear_map) {
+    std::mt19937_64 rng(13);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t rows = 512, in = 8, out = 3;
+        const auto x = random_values(rng, rows * in), true_w = random_values(rng, in * out);
+        std::vector<float> t(static_cast<size_t>(rows * out));
+        const auto y = reference_forward(x, true_w, {}, rows, in, out);
+        for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(y[i] + 0.5);
+        Tensor tx(context, {rows, in}, x), tt(context, {rows, out}, t), w(context, {in, out}), b(context, {out}),
+            e(context, {1}), a(context, {4});
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, w, -0.1f, 0.1f, 7));
+        REQUIRE_OK(nrn_tensor_fill(context, b, 0.0f));
+        REQUIRE_OK(nrn_accumulator_reset(context, a));
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w, b, 0.5f, 32, 0, 16, NRN_ORDER_SHUFFLE, 1, e, a));
+        double first_sum = 0, first_count = 0;
+        REQUIRE_OK(nrn_accumulator_read(context, a, &first_sum, &first_count));
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w, b, 0.5f, 32, 16, 2000, NRN_ORDER_SHUFFLE, 1, e, a));
+        const float last = e.read()[0];
+        CHECK_MSG(last < 1e-3f * first_sum / first_count,
+                  context.name() << ": error after training " << last << ", first epoch mean " << first_sum / first_count);
+        std::vector<double> expected_b(static_cast<size_t>(out), 0.5);
+        CHECK_CLOSE(b.read(), expected_b, 0.02, 0.0, "learnt bias " + context.name());
+        CHECK_CLOSE(w.read(), to_double(true_w), 0.02, 0.0, "learnt weight " + context.name());
+    }
+}
+
+TEST_CASE(train_semantics, batch_orders) {
+    for (int64_t n : {1, 2, 3, 7, 64, 1000}) {
+        for (uint64_t seed : {0ull, 1ull, 0xdeadbeefull}) {
+            std::vector<int64_t> previous_epoch;
+            bool epochs_differ = false;
+            for (int64_t epoch = 0; epoch < 4; ++epoch) {
+                std::vector<int64_t> shuffle, random;
+                for (int64_t i = 0; i < n; ++i) {
+                    int64_t s = -1, r = -1, q = -1;
+                    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, seed, epoch * n + i, n, &s));
+                    REQUIRE_OK(nrn_batch_index(NRN_ORDER_RANDOM, seed, epoch * n + i, n, &r));
+                    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SEQUENTIAL, seed, epoch * n + i, n, &q));
+                    CHECK_MSG(q == i, "sequential step " << epoch * n + i << " of " << n << " gave " << q);
+                    CHECK_MSG(r >= 0 && r < n, "random index " << r << " outside 0.." << n - 1);
+                    shuffle.push_back(s);
+                    random.push_back(r);
+                }
+                std::vector<int64_t> sorted = shuffle;
+                std::sort(sorted.begin(), sorted.end());
+                bool permutation = true;
+                for (int64_t i = 0; i < n; ++i) permutation = permutation && sorted[i] == i;
+                CHECK_MSG(permutation, "shuffle epoch " << epoch << " of " << n << " batches (seed " << seed
+                                                        << ") does not visit each batch exactly once");
+                if (epoch > 0 && shuffle != previous_epoch) epochs_differ = true;
+                previous_epoch = shuffle;
+                if (n >= 64) {
+                    const std::set<int64_t> distinct(random.begin(), random.end());
+                    CHECK_MSG(distinct.size() > static_cast<size_t>(n / 4) &&
+                                  distinct.size() < static_cast<size_t>(n),
+                              "random order drew " << distinct.size() << " distinct batches in " << n << " steps");
+                }
+            }
+            if (n >= 7) CHECK_MSG(epochs_differ, "shuffle gives the same order every epoch for " << n << " batches");
+        }
+    }
+    // Reproducible, and independent of how the steps are reached.
+    int64_t a = -1, b = -1;
+    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 5, 123456789, 1000, &a));
+    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 5, 123456789, 1000, &b));
+    CHECK(a == b);
+}
