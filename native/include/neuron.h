@@ -270,7 +270,8 @@ NRN_API nrn_status nrn_linear_mse_sgd_step(nrn_context* context, const nrn_tenso
 
 /**
  * `step_count` fused SGD steps over a data set already on the device, with no host involvement per step.
- * The rows of `input`/`target` are cut into batches of `batch_size` rows (a last, smaller batch is kept);
+ * The rows of `input`/`target` are cut into batches of `batch_size` rows (a last, smaller batch is kept;
+ * a batch_size above the row count makes one batch of all rows);
  * global step s = first_step + i (i < step_count) trains on the batch that `order` picks for s from `seed`
  * (epoch = s / batch count). After the call `error` holds the last step's error; each step adds to `accumulator`.
  * Equivalent to calling nrn_linear_mse_sgd_step on each picked batch in turn.

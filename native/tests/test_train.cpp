@@ -208,3 +208,23 @@ TEST_CASE(train_semantics, batch_orders) {
     REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 5, 123456789, 1000, &b));
     CHECK(a == b);
 }
+
+// A batch larger than the data set is the whole data set, as when cutting batches by hand.
+TEST_CASE(train_semantics, oversized_batch_is_the_whole_data_set) {
+    std::mt19937_64 rng(17);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t rows = 5, in = 3, out = 2;
+        const auto x = random_values(rng, rows * in), t = random_values(rng, rows * out),
+                   w0 = random_values(rng, in * out);
+        Tensor tx(context, {rows, in}, x), tt(context, {rows, out}, t);
+        Tensor w_big(context, {in, out}, w0), w_all(context, {in, out}, w0);
+        Tensor b_big(context, {out}), b_all(context, {out}), e(context, {1});
+        REQUIRE_OK(nrn_tensor_fill(context, b_big, 0.25f));
+        REQUIRE_OK(nrn_tensor_fill(context, b_all, 0.25f));
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_big, b_big, 0.1f, 1000, 0, 3, NRN_ORDER_SHUFFLE, 4, e, nullptr));
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_all, b_all, 0.1f, rows, 0, 3, NRN_ORDER_SHUFFLE, 4, e, nullptr));
+        CHECK_IDENTICAL(w_big.read(), w_all.read(), "weight after oversized batches " + context.name());
+        CHECK_IDENTICAL(b_big.read(), b_all.read(), "bias after oversized batches " + context.name());
+    }
+}

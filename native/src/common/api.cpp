@@ -996,9 +996,8 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
         TensorRef held[6];
         nrn::TrainArgs args =
             check_train(check, ctx, input, target, weight, bias, learning_rate, error, accumulator, held);
-        check.require(batch_size >= 1 && batch_size <= args.rows, NRN_STATUS_INVALID_ARGUMENT,
-                      "batch_size is " + std::to_string(batch_size) + " but must be in 1.." + std::to_string(args.rows) +
-                          " (the rows of input, " + shape_text(*held[0]) + ")");
+        check.require(batch_size >= 1, NRN_STATUS_INVALID_ARGUMENT,
+                      "batch_size is " + std::to_string(batch_size) + " but must be >= 1");
         check.require(first_step >= 0, NRN_STATUS_INVALID_ARGUMENT,
                       "first_step is " + std::to_string(first_step) + " but must be >= 0");
         check.require(step_count >= 1, NRN_STATUS_INVALID_ARGUMENT,
@@ -1007,7 +1006,7 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
                       "first_step + step_count overflows");
         check.require(valid_order(order), NRN_STATUS_INVALID_ARGUMENT,
                       "order " + std::to_string(static_cast<int>(order)) + " is not a nrn_batch_order");
-        args.batch_size = batch_size;
+        args.batch_size = std::min(batch_size, args.rows);  // a batch larger than the data is all of it
         args.first_step = first_step;
         args.step_count = step_count;
         args.order = order;

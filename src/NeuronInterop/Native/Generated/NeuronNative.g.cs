@@ -380,7 +380,8 @@ internal static unsafe partial class NeuronNative
 
     /// <summary>
     /// <c>step_count</c> fused SGD steps over a data set already on the device, with no host involvement per step.
-    /// The rows of <c>input</c>/<c>target</c> are cut into batches of <c>batch_size</c> rows (a last, smaller batch is kept);
+    /// The rows of <c>input</c>/<c>target</c> are cut into batches of <c>batch_size</c> rows (a last, smaller batch is kept;
+    /// a batch_size above the row count makes one batch of all rows);
     /// global step s = first_step + i (i &lt; step_count) trains on the batch that <c>order</c> picks for s from <c>seed</c>
     /// (epoch = s / batch count). After the call <c>error</c> holds the last step's error; each step adds to <c>accumulator</c>.
     /// Equivalent to calling nrn_linear_mse_sgd_step on each picked batch in turn.
