@@ -1,0 +1,115 @@
+using System.Runtime.InteropServices;
+
+namespace NeuronInterop.Native;
+
+/// <summary>Owns one native <c>nrn_context</c>; releasing it calls <c>nrn_context_destroy</c>.</summary>
+/// <remarks>The native library keeps a context's memory alive while tensors created on it live, so the order in which handles are released does not matter.</remarks>
+internal sealed unsafe class ContextHandle : SafeHandle
+{
+    public ContextHandle()
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+    }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>Creates a context on <paramref name="backend"/>; throws through the status table.</summary>
+    public static ContextHandle Create(nrn_backend backend, int device)
+    {
+        var result = new ContextHandle();
+        nrn_context* context = null;
+        nrn_status status = NeuronNative.nrn_context_create(backend, device, &context);
+        if (status != nrn_status.NRN_STATUS_OK)
+        {
+            result.Dispose();
+            Ensure.Success(status);
+        }
+
+        result.SetHandle((IntPtr)context);
+        return result;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        return NeuronNative.nrn_context_destroy((nrn_context*)handle) == nrn_status.NRN_STATUS_OK;
+    }
+}
+
+/// <summary>Owns one native <c>nrn_tensor</c> (a tensor or a row view); releasing it calls <c>nrn_tensor_destroy</c>.</summary>
+internal sealed unsafe class TensorHandle : SafeHandle
+{
+    public TensorHandle()
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+    }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>Takes ownership of a tensor pointer that a successful native call has just returned.</summary>
+    public void Attach(nrn_tensor* tensor)
+    {
+        SetHandle((IntPtr)tensor);
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        return NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle) == nrn_status.NRN_STATUS_OK;
+    }
+}
+
+/// <summary>
+/// Keeps a tensor's native handle from being released for the duration of a native call
+/// (<c>using var x = tensor.Lease();</c>). A lease of no tensor passes NULL.
+/// </summary>
+internal unsafe ref struct TensorLease
+{
+    private readonly SafeHandle? _handle;
+    private bool _added;
+
+    /// <summary>The native pointer, or null for no tensor.</summary>
+    public readonly nrn_tensor* Pointer;
+
+    internal TensorLease(SafeHandle handle)
+    {
+        _handle = handle;
+        _added = false;
+        handle.DangerousAddRef(ref _added);
+        Pointer = (nrn_tensor*)handle.DangerousGetHandle();
+    }
+
+    public void Dispose()
+    {
+        if (_added)
+        {
+            _added = false;
+            _handle!.DangerousRelease();
+        }
+    }
+}
+
+/// <summary>Keeps a context's native handle from being released for the duration of a native call.</summary>
+internal unsafe ref struct ContextLease
+{
+    private readonly SafeHandle _handle;
+    private bool _added;
+
+    /// <summary>The native pointer.</summary>
+    public readonly nrn_context* Pointer;
+
+    internal ContextLease(SafeHandle handle)
+    {
+        _handle = handle;
+        _added = false;
+        handle.DangerousAddRef(ref _added);
+        Pointer = (nrn_context*)handle.DangerousGetHandle();
+    }
+
+    public void Dispose()
+    {
+        if (_added)
+        {
+            _added = false;
+            _handle.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace NeuronInterop.Native;
+
+/// <summary>
+/// Finds and loads libneuron.so for this assembly's imports: the file or folder named by
+/// <c>NEURON_NATIVE_PATH</c> first, then the application folder, then
+/// <c>runtimes/linux-x64/native/</c> under it.
+/// </summary>
+internal static class NativeLibraryLoader
+{
+    /// <summary>The environment variable that overrides where the library is loaded from.</summary>
+    internal const string PathVariable = "NEURON_NATIVE_PATH";
+
+    /// <summary>The library's file name on this platform.</summary>
+    internal const string FileName = "libneuron.so";
+
+    private static readonly Lock s_gate = new();
+    private static IntPtr s_handle;
+    private static string? s_loadedPath;
+
+    /// <summary>The path libneuron.so was loaded from; loads it first if needed.</summary>
+    internal static string LoadedPath
+    {
+        get
+        {
+            EnsureLoaded();
+            return s_loadedPath!;
+        }
+    }
+
+#pragma warning disable CA2255 // The resolver must be installed before any import of this assembly runs.
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Install()
+    {
+        NativeLibrary.SetDllImportResolver(typeof(NativeLibraryLoader).Assembly, Resolve);
+    }
+
+    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        return libraryName == NeuronNative.LibraryName ? EnsureLoaded() : IntPtr.Zero;
+    }
+
+    private static IntPtr EnsureLoaded()
+    {
+        IntPtr handle = Volatile.Read(ref s_handle);
+        if (handle != IntPtr.Zero)
+        {
+            return handle;
+        }
+
+        lock (s_gate)
+        {
+            if (s_handle == IntPtr.Zero)
+            {
+                var candidates = CandidatePaths(Environment.GetEnvironmentVariable(PathVariable), AppContext.BaseDirectory);
+                s_handle = Load(candidates, out s_loadedPath);
+            }
+
+            return s_handle;
+        }
+    }
+
+    /// <summary>The paths to try, in order, for an override value (a file or a folder; may be empty) and an application folder.</summary>
+    internal static IReadOnlyList<string> CandidatePaths(string? overrideValue, string baseDirectory)
+    {
+        var paths = new List<string>(3);
+        if (!string.IsNullOrWhiteSpace(overrideValue))
+        {
+            paths.Add(Directory.Exists(overrideValue) ? Path.Combine(overrideValue, FileName) : overrideValue);
+        }
+
+        paths.Add(Path.Combine(baseDirectory, FileName));
+        paths.Add(Path.Combine(baseDirectory, "runtimes", "linux-x64", "native", FileName));
+        return paths;
+    }
+
+    /// <summary>Loads the first candidate that loads; throws <see cref="NativeLibraryNotFoundException"/> when none does.</summary>
+    internal static IntPtr Load(IReadOnlyList<string> candidates, out string loadedPath)
+    {
+        var failures = new List<string>(candidates.Count);
+        foreach (string candidate in candidates)
+        {
+            string fullPath = Path.GetFullPath(candidate);
+            if (!File.Exists(fullPath))
+            {
+                failures.Add($"{fullPath}: not found");
+                continue;
+            }
+
+            try
+            {
+                IntPtr handle = NativeLibrary.Load(fullPath);
+                loadedPath = fullPath;
+                return handle;
+            }
+            catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+            {
+                failures.Add($"{fullPath}: {e.Message}");
+            }
+        }
+
+        throw NotFound(candidates, failures);
+    }
+
+    private static NativeLibraryNotFoundException NotFound(IReadOnlyList<string> candidates, List<string> failures)
+    {
+        var message = new StringBuilder();
+        message.Append("The native library ").Append(FileName).AppendLine(" could not be loaded. Tried, in order:");
+        foreach (string failure in failures)
+        {
+            message.Append("  ").AppendLine(failure);
+        }
+
+        message.Append("Build it by running `dotnet build` on NeuronInterop.sln, which builds native/ with CMake, ")
+            .Append("or `cmake -S . -B build && cmake --build build` in the repository root and set ")
+            .Append(PathVariable).Append(" to the built ").Append(FileName).Append(" or its folder.");
+        return new NativeLibraryNotFoundException(message.ToString())
+        {
+            PathsTried = candidates.Select(Path.GetFullPath).ToArray(),
+        };
+    }
+}

@@ -1,0 +1,368 @@
+using System.Buffers;
+using System.Collections.ObjectModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NeuronInterop.Native;
+
+namespace NeuronInterop;
+
+/// <summary>
+/// A dense, row-major float32 tensor of 1 to 4 dimensions that lives on one <see cref="Device"/>.
+/// Dispose it to release its memory; a row view (<see cref="SliceRows"/>) shares the memory
+/// and is disposed independently.
+/// </summary>
+public sealed unsafe class Tensor : IDisposable
+{
+    /// <summary>The largest number of dimensions a tensor can have.</summary>
+    public const int MaxRank = NeuronNative.NRN_MAX_DIMS;
+
+    private readonly long[] _shape;
+
+    private Tensor(Device device, TensorHandle handle, long[] shape)
+    {
+        Device = device;
+        Handle = handle;
+        _shape = shape;
+        Shape = new ReadOnlyCollection<long>(shape);
+        ElementCount = ElementCountOf(shape);
+    }
+
+    /// <summary>Creates a zero-filled tensor of <paramref name="shape"/> on <paramref name="device"/>.</summary>
+    /// <param name="device">The device that holds the tensor.</param>
+    /// <param name="shape">1 to <see cref="MaxRank"/> dimensions, each greater than zero.</param>
+    /// <exception cref="ArgumentException">The shape has no dimensions, too many, or one that is not positive.</exception>
+    public Tensor(Device device, params long[] shape)
+        : this(device, CreateHandle(device, shape), (long[])shape.Clone())
+    {
+        try
+        {
+            Fill(0f);
+        }
+        catch
+        {
+            Handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The device that holds this tensor.</summary>
+    public Device Device { get; }
+
+    /// <summary>The size of each dimension, outermost first.</summary>
+    public IReadOnlyList<long> Shape { get; }
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => _shape.Length;
+
+    /// <summary>The number of elements (the product of the shape).</summary>
+    public long ElementCount { get; }
+
+    /// <summary>The size of the first dimension.</summary>
+    public long RowCount => _shape[0];
+
+    /// <summary>Whether this tensor has been disposed.</summary>
+    public bool IsDisposed => Handle.IsClosed;
+
+    internal TensorHandle Handle { get; }
+
+    /// <summary>Creates a tensor of <paramref name="shape"/> holding a copy of <paramref name="data"/> (row-major).</summary>
+    /// <param name="device">The device that holds the tensor.</param>
+    /// <param name="data">The elements, row-major.</param>
+    /// <param name="shape">The shape; none means one dimension of <c>data.Length</c>.</param>
+    /// <exception cref="ArgumentException">The shape is invalid, or its element count differs from the length of <paramref name="data"/>.</exception>
+    public static Tensor FromArray(Device device, ReadOnlySpan<float> data, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Length == 0)
+        {
+            shape = [data.Length];
+        }
+
+        long count = ValidateShape(shape);
+        if (count != data.Length)
+        {
+            throw new ArgumentException(
+                $"The data has {data.Length} elements but the shape {FormatShape(shape)} needs {count}.", nameof(data));
+        }
+
+        var tensor = new Tensor(device, CreateHandle(device, shape), (long[])shape.Clone());
+        try
+        {
+            tensor.CopyFrom(data);
+            return tensor;
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates a 1-D tensor holding a copy of <paramref name="data"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="data"/> is empty.</exception>
+    public static Tensor FromArray(Device device, float[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return FromArray(device, data, data.Length);
+    }
+
+    /// <summary>Creates a 2-D tensor (rows × columns) holding a copy of <paramref name="data"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="data"/> has no rows or no columns.</exception>
+    public static Tensor FromArray(Device device, float[,] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return FromArray(device, SpanOf(data), data.GetLength(0), data.GetLength(1));
+    }
+
+    /// <summary>Copies the tensor to a new host array (a blocking copy that waits for prior work).</summary>
+    public float[] ToArray()
+    {
+        var result = new float[HostLength()];
+        CopyTo(result);
+        return result;
+    }
+
+    /// <summary>Copies a rank-2 tensor to a new rows × columns host array.</summary>
+    /// <exception cref="InvalidOperationException">The tensor's rank is not 2.</exception>
+    public float[,] ToArray2D()
+    {
+        ThrowIfDisposed();
+        if (Rank != 2)
+        {
+            throw new InvalidOperationException($"ToArray2D needs a rank-2 tensor; this one has shape {FormatShape(_shape)}.");
+        }
+
+        HostLength();
+        var result = new float[_shape[0], _shape[1]];
+        CopyTo(SpanOf(result));
+        return result;
+    }
+
+    /// <summary>Copies all elements into the start of <paramref name="destination"/> (a blocking copy).</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="ElementCount"/>.</exception>
+    public void CopyTo(Span<float> destination)
+    {
+        using var context = Device.Lease();
+        using var tensor = Lease();
+        if (destination.Length < ElementCount)
+        {
+            throw new ArgumentException(
+                $"The destination has {destination.Length} elements but the tensor of shape {FormatShape(_shape)} has {ElementCount}.",
+                nameof(destination));
+        }
+
+        fixed (float* target = destination)
+        {
+            Ensure.Success(NeuronNative.nrn_tensor_copy_to_host(context.Pointer, tensor.Pointer, target, ElementCount));
+        }
+    }
+
+    /// <summary>Overwrites the tensor with <paramref name="source"/>, which must have exactly <see cref="ElementCount"/> elements.</summary>
+    /// <exception cref="ArgumentException">The element counts differ.</exception>
+    public void CopyFrom(ReadOnlySpan<float> source)
+    {
+        using var context = Device.Lease();
+        using var tensor = Lease();
+        if (source.Length != ElementCount)
+        {
+            throw new ArgumentException(
+                $"The source has {source.Length} elements but the tensor of shape {FormatShape(_shape)} has {ElementCount}.",
+                nameof(source));
+        }
+
+        fixed (float* data = source)
+        {
+            Ensure.Success(NeuronNative.nrn_tensor_copy_from_host(context.Pointer, tensor.Pointer, data, ElementCount));
+        }
+    }
+
+    /// <summary>
+    /// Overwrites the tensor with the elements of <paramref name="source"/> (equal element counts; the shapes may differ).
+    /// A tensor on another device is copied through host memory.
+    /// </summary>
+    /// <exception cref="ArgumentException">The element counts differ.</exception>
+    public void CopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Device == Device)
+        {
+            using var context = Device.Lease();
+            using var from = source.Lease();
+            using var to = Lease();
+            Ensure.Success(NeuronNative.nrn_tensor_copy(context.Pointer, from.Pointer, to.Pointer));
+            return;
+        }
+
+        ThrowIfDisposed();
+        source.ThrowIfDisposed();
+        if (source.ElementCount != ElementCount)
+        {
+            throw new ArgumentException(
+                $"The source of shape {FormatShape(source._shape)} has {source.ElementCount} elements but the tensor of shape {FormatShape(_shape)} has {ElementCount}.",
+                nameof(source));
+        }
+
+        float[] staging = ArrayPool<float>.Shared.Rent(source.HostLength());
+        try
+        {
+            Span<float> span = staging.AsSpan(0, (int)ElementCount);
+            source.CopyTo(span);
+            CopyFrom((ReadOnlySpan<float>)span);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(staging);
+        }
+    }
+
+    /// <summary>Sets every element to <paramref name="value"/>.</summary>
+    public void Fill(float value)
+    {
+        using var context = Device.Lease();
+        using var tensor = Lease();
+        Ensure.Success(NeuronNative.nrn_tensor_fill(context.Pointer, tensor.Pointer, value));
+    }
+
+    /// <summary>Fills with values uniform in [<paramref name="low"/>, <paramref name="high"/>), reproducible from <paramref name="seed"/> and identical on every backend.</summary>
+    public void FillUniform(float low, float high, ulong seed)
+    {
+        using var context = Device.Lease();
+        using var tensor = Lease();
+        Ensure.Success(NeuronNative.nrn_tensor_fill_uniform(context.Pointer, tensor.Pointer, low, high, seed));
+    }
+
+    /// <summary>Fills with values from N(<paramref name="mean"/>, <paramref name="stddev"/>²), reproducible from <paramref name="seed"/>.</summary>
+    public void FillNormal(float mean, float stddev, ulong seed)
+    {
+        using var context = Device.Lease();
+        using var tensor = Lease();
+        Ensure.Success(NeuronNative.nrn_tensor_fill_normal(context.Pointer, tensor.Pointer, mean, stddev, seed));
+    }
+
+    /// <summary>
+    /// A view of rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of the first
+    /// dimension, sharing this tensor's memory (no copy). Dispose the view independently; it stays valid after this tensor is disposed.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rows are not within the tensor.</exception>
+    public Tensor SliceRows(long firstRow, long rowCount)
+    {
+        nrn_tensor* view = null;
+        using (var tensor = Lease())
+        {
+            Ensure.Success(NeuronNative.nrn_tensor_view_rows(tensor.Pointer, firstRow, rowCount, &view));
+        }
+
+        var handle = new TensorHandle();
+        handle.Attach(view);
+        var shape = (long[])_shape.Clone();
+        shape[0] = rowCount;
+        return new Tensor(Device, handle, shape);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rowCount"/> rows of <paramref name="source"/> starting at <paramref name="sourceRow"/>
+    /// into this tensor starting at <paramref name="destinationRow"/>; the row sizes must match and both tensors must be on this device.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rows are out of range, the row sizes differ, or the devices differ.</exception>
+    public void CopyRowsFrom(Tensor source, long sourceRow, long destinationRow, long rowCount)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        using var context = Device.Lease();
+        using var from = source.Lease();
+        using var to = Lease();
+        Ensure.Success(NeuronNative.nrn_tensor_copy_rows(context.Pointer, from.Pointer, sourceRow, to.Pointer, destinationRow, rowCount));
+    }
+
+    /// <summary>Releases the tensor's native handle; its memory is freed once no view uses it.</summary>
+    public void Dispose() => Handle.Dispose();
+
+    /// <summary>For example "Tensor[3x4] on cuda:0".</summary>
+    public override string ToString() =>
+        $"Tensor{FormatShape(_shape)} on {Device}{(IsDisposed ? " (disposed)" : string.Empty)}";
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when this tensor has been disposed.</summary>
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+
+    /// <summary>Pins the native handle for one call; throws <see cref="ObjectDisposedException"/> when disposed.</summary>
+    internal TensorLease Lease()
+    {
+        ThrowIfDisposed();
+        return new TensorLease(Handle);
+    }
+
+    /// <summary>Pins the native handle of an optional tensor for one call; a null tensor gives a NULL pointer.</summary>
+    internal static TensorLease Lease(Tensor? tensor) => tensor is null ? default : tensor.Lease();
+
+    internal static string FormatShape(IReadOnlyList<long> shape) => $"[{string.Join("x", shape)}]";
+
+    private static TensorHandle CreateHandle(Device device, long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ValidateShape(shape);
+        var handle = new TensorHandle();
+        nrn_tensor* tensor = null;
+        using (var context = device.Lease())
+        {
+            fixed (long* dims = shape)
+            {
+                Ensure.Success(NeuronNative.nrn_tensor_create(context.Pointer, shape.Length, dims, &tensor));
+            }
+        }
+
+        handle.Attach(tensor);
+        return handle;
+    }
+
+    private static long ValidateShape(long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Length is 0 or > MaxRank)
+        {
+            throw new ArgumentException($"A tensor has 1 to {MaxRank} dimensions; the shape {FormatShape(shape)} has {shape.Length}.", nameof(shape));
+        }
+
+        foreach (long dimension in shape)
+        {
+            if (dimension <= 0)
+            {
+                throw new ArgumentException($"Every dimension must be greater than zero; the shape is {FormatShape(shape)}.", nameof(shape));
+            }
+        }
+
+        try
+        {
+            return ElementCountOf(shape);
+        }
+        catch (OverflowException)
+        {
+            throw new ArgumentException($"The shape {FormatShape(shape)} has more elements than a 64-bit count holds.", nameof(shape));
+        }
+    }
+
+    private static long ElementCountOf(long[] shape)
+    {
+        long count = 1;
+        foreach (long dimension in shape)
+        {
+            count = checked(count * dimension);
+        }
+
+        return count;
+    }
+
+    private static Span<float> SpanOf(float[,] array) =>
+        MemoryMarshal.CreateSpan(ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
+
+    private int HostLength()
+    {
+        ThrowIfDisposed();
+        if (ElementCount > Array.MaxLength)
+        {
+            throw new InvalidOperationException(
+                $"The tensor of shape {FormatShape(_shape)} has {ElementCount} elements, more than a .NET array holds; copy it in row slices.");
+        }
+
+        return (int)ElementCount;
+    }
+}

@@ -1,0 +1,209 @@
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Tests.Infrastructure;
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Bindings;
+
+/// <summary>Device selection, properties, the absent-GPU path and disposal.</summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class DeviceTests
+{
+    [Test]
+    public void TheHostDeviceIsSharedAndDescribesItself()
+    {
+        Device first = Device.Host;
+        Assert.That(Device.Host, Is.SameAs(first));
+        Assert.That(Device.Host.Backend, Is.EqualTo(BackendKind.Host));
+        Assert.That(Device.Host.Index, Is.EqualTo(-1));
+        Assert.That(Device.Host.ToString(), Is.EqualTo("host"));
+    }
+
+    [Test]
+    public void DisposingASharedDeviceDoesNothing()
+    {
+        Device.Host.Dispose();
+        Assert.That(Device.Host.IsDisposed, Is.False);
+        using var tensor = new Tensor(Device.Host, 2);
+        Assert.DoesNotThrow(Device.Host.Synchronize);
+    }
+
+    [Test]
+    public void TheLibraryPathIsTheLoadedFile()
+    {
+        Assert.That(File.Exists(Device.NativeLibraryPath), Is.True, Device.NativeLibraryPath);
+        Assert.That(Path.GetFileName(Device.NativeLibraryPath), Is.EqualTo("libneuron.so"));
+    }
+
+    [Test]
+    public void CudaDevicesAreCountedOnlyWhenCompiledIn()
+    {
+        int count = Device.CudaDeviceCount;
+        Assert.That(count, Is.GreaterThanOrEqualTo(0));
+        if (!Device.IsCudaCompiled)
+        {
+            Assert.That(count, Is.Zero);
+        }
+    }
+
+    [Test]
+    public void CudaDeviceZeroWithoutAGpuIsUnavailable()
+    {
+        if (Device.CudaDeviceCount > 0)
+        {
+            Assert.Ignore("A GPU is present.");
+        }
+
+        var e = Assert.Throws<DeviceUnavailableException>(() => Device.Cuda(0));
+        Assert.That(e!.Status, Is.EqualTo(NeuronStatus.DeviceUnavailable));
+        Assert.That(e.Message, Is.Not.Empty);
+        Assert.Throws<DeviceUnavailableException>(() => Device.FromName("cuda"));
+        Assert.Throws<DeviceUnavailableException>(() => Device.GetCudaDeviceInfo(0));
+    }
+
+    [Test]
+    public void ACudaIndexPastTheLastDeviceIsUnavailable()
+    {
+        int count = Device.CudaDeviceCount;
+        Assert.Throws<DeviceUnavailableException>(() => Device.Cuda(count));
+        Assert.Throws<DeviceUnavailableException>(() => Device.GetCudaDeviceInfo(count));
+        Assert.Throws<DeviceUnavailableException>(() => Device.FromName($"cuda:{count + 3}"));
+    }
+
+    [Test]
+    public void CudaDevicesDescribeThemselves()
+    {
+        Device cuda = TestBackends.Get("cuda");
+        CudaDeviceInfo info = Device.GetCudaDeviceInfo(0);
+
+        Assert.That(cuda, Is.SameAs(Device.Cuda(0)));
+        Assert.That(cuda.Backend, Is.EqualTo(BackendKind.Cuda));
+        Assert.That(cuda.Index, Is.Zero);
+        Assert.That(cuda.ToString(), Is.EqualTo("cuda:0"));
+        Assert.That(info.Index, Is.Zero);
+        Assert.That(info.Name, Is.Not.Empty);
+        Assert.That(info.TotalMemory, Is.GreaterThan(0UL));
+        Assert.That(info.ComputeMajor, Is.GreaterThan(0));
+        Assert.That(info.MultiprocessorCount, Is.GreaterThan(0));
+    }
+
+    [TestCase("host")]
+    [TestCase("HOST")]
+    [TestCase(" Host ")]
+    public void FromNameFindsTheHost(string name)
+    {
+        Assert.That(Device.FromName(name), Is.SameAs(Device.Host));
+    }
+
+    [Test]
+    public void AutoTakesCudaExactlyWhenAGpuIsPresent()
+    {
+        Device expected = Device.CudaDeviceCount > 0 ? Device.Cuda(0) : Device.Host;
+        var logger = new ListLogger();
+
+        Assert.That(Device.FromName("auto", logger), Is.SameAs(expected));
+        Assert.That(logger.Messages, Has.Count.EqualTo(1));
+        Assert.That(logger.Messages[0], Does.Contain(expected.Backend == BackendKind.Host ? "host" : "CUDA"));
+    }
+
+    [TestCase("")]
+    [TestCase("gpu")]
+    [TestCase("cuda:")]
+    [TestCase("cuda:x")]
+    [TestCase("cuda:-1")]
+    [TestCase("cuda0")]
+    public void FromNameRejectsUnknownNames(string name)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Device.FromName(name));
+        Assert.That(e!.Message, Does.Contain("auto, host, cuda"));
+    }
+
+    [TestCase(null)]
+    [TestCase("auto")]
+    [TestCase("Auto")]
+    [TestCase("host")]
+    public void DefaultFollowsNeuronBackend(string? setting)
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, setting);
+        Device expected = setting == "host" || Device.CudaDeviceCount == 0 ? Device.Host : Device.Cuda(0);
+        Assert.That(Device.Default, Is.SameAs(expected));
+    }
+
+    [Test]
+    public void DefaultWithNeuronBackendCudaAndNoGpuIsUnavailable()
+    {
+        if (Device.CudaDeviceCount > 0)
+        {
+            Assert.Ignore("A GPU is present.");
+        }
+
+        using var variable = new EnvironmentVariable(Device.BackendVariable, "cuda");
+        Assert.Throws<DeviceUnavailableException>(() => _ = Device.Default);
+    }
+
+    [TestCase("gpu")]
+    [TestCase("cpu")]
+    public void DefaultWithAnInvalidNeuronBackendNamesTheVariable(string setting)
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, setting);
+        var e = Assert.Throws<ArgumentException>(() => _ = Device.Default);
+        Assert.That(e!.Message, Does.Contain("NEURON_BACKEND").And.Contain(setting));
+    }
+
+    [Test]
+    public void EveryUseOfADisposedDeviceThrowsObjectDisposed()
+    {
+        var device = Device.CreateOwned(BackendKind.Host);
+        var tensor = new Tensor(device, 3);
+        device.Dispose();
+
+        Assert.That(device.IsDisposed, Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.Throws<ObjectDisposedException>(device.Synchronize);
+            Assert.Throws<ObjectDisposedException>(() => new Tensor(device, 3));
+            Assert.Throws<ObjectDisposedException>(() => Tensor.FromArray(device, new float[3]));
+            Assert.Throws<ObjectDisposedException>(() => tensor.ToArray());
+            Assert.Throws<ObjectDisposedException>(() => tensor.Fill(1f));
+        });
+        Assert.DoesNotThrow(tensor.Dispose);
+        Assert.DoesNotThrow(device.Dispose);
+    }
+
+    [Test]
+    public void TensorsKeepWorkingWhileTheirOwnedDeviceLives()
+    {
+        using var device = Device.CreateOwned(BackendKind.Host);
+        using var tensor = Tensor.FromArray(device, [1f, 2f, 3f]);
+        tensor.Fill(4f);
+        Assert.That(tensor.ToArray(), Is.EqualTo(new[] { 4f, 4f, 4f }));
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Add(formatter(state, exception));
+    }
+
+    private sealed class EnvironmentVariable : IDisposable
+    {
+        private readonly string _name;
+        private readonly string? _saved;
+
+        public EnvironmentVariable(string name, string? value)
+        {
+            _name = name;
+            _saved = Environment.GetEnvironmentVariable(name);
+            Environment.SetEnvironmentVariable(name, value);
+        }
+
+        public void Dispose() => Environment.SetEnvironmentVariable(_name, _saved);
+    }
+}

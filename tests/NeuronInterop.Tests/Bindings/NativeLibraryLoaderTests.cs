@@ -1,0 +1,66 @@
+using NeuronInterop.Native;
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Bindings;
+
+/// <summary>Where the loader looks for libneuron.so, and what it says when it finds none.</summary>
+[TestFixture]
+public sealed class NativeLibraryLoaderTests
+{
+    [Test]
+    public void WithoutAnOverrideItProbesTheApplicationFolderThenRuntimes()
+    {
+        var paths = NativeLibraryLoader.CandidatePaths(null, "/app");
+        Assert.That(paths, Is.EqualTo(new[] { "/app/libneuron.so", "/app/runtimes/linux-x64/native/libneuron.so" }));
+        Assert.That(NativeLibraryLoader.CandidatePaths("  ", "/app"), Is.EqualTo(paths));
+    }
+
+    [Test]
+    public void AnOverrideFileComesFirst()
+    {
+        var paths = NativeLibraryLoader.CandidatePaths("/opt/neuron/libneuron.so.0", "/app");
+        Assert.That(paths[0], Is.EqualTo("/opt/neuron/libneuron.so.0"));
+        Assert.That(paths, Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public void AnOverrideFolderMeansTheLibraryInIt()
+    {
+        string folder = Path.GetDirectoryName(Device.NativeLibraryPath)!;
+        var paths = NativeLibraryLoader.CandidatePaths(folder, "/app");
+        Assert.That(paths[0], Is.EqualTo(Path.Combine(folder, "libneuron.so")));
+    }
+
+    [Test]
+    public void ALoadableCandidateIsLoaded()
+    {
+        string[] candidates = ["/nonexistent/libneuron.so", Device.NativeLibraryPath];
+        IntPtr handle = NativeLibraryLoader.Load(candidates, out string loaded);
+        Assert.That(handle, Is.Not.EqualTo(IntPtr.Zero));
+        Assert.That(loaded, Is.EqualTo(Device.NativeLibraryPath));
+    }
+
+    [Test]
+    public void WhenNothingLoadsTheMessageListsEveryPathAndHowToBuild()
+    {
+        string notALibrary = Path.Combine(Path.GetTempPath(), $"neuron-not-a-library-{Environment.ProcessId}.so");
+        File.WriteAllText(notALibrary, "not an ELF file");
+        try
+        {
+            var candidates = NativeLibraryLoader.CandidatePaths("/nonexistent/neuron", "/nonexistent/app").Append(notALibrary).ToArray();
+            var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(candidates, out _));
+
+            Assert.That(e, Is.InstanceOf<DllNotFoundException>());
+            Assert.That(e!.PathsTried, Is.EqualTo(candidates));
+            Assert.That(e.Message, Does.Contain("/nonexistent/neuron: not found"));
+            Assert.That(e.Message, Does.Contain("/nonexistent/app/libneuron.so: not found"));
+            Assert.That(e.Message, Does.Contain("/nonexistent/app/runtimes/linux-x64/native/libneuron.so: not found"));
+            Assert.That(e.Message, Does.Contain(notALibrary + ": "), "A file that exists but does not load is listed with the loader's reason.");
+            Assert.That(e.Message, Does.Contain("dotnet build").And.Contain("NeuronInterop.sln").And.Contain("cmake -S . -B build").And.Contain("NEURON_NATIVE_PATH"));
+        }
+        finally
+        {
+            File.Delete(notALibrary);
+        }
+    }
+}
