@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NeuronInterop.Modules;
+
+namespace NeuronInterop.Handlers;
+
+/// <summary>Runs a module's inference in eval mode over a data set in batches (any final, smaller batch included), like PuzzleLib's <c>Calculator</c>.</summary>
+public sealed class Calculator
+{
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a calculator.</summary>
+    /// <param name="module">The module to run.</param>
+    /// <param name="batchSize">Rows per batch, at least 1.</param>
+    /// <param name="logger">Where progress is logged (Debug) and batch detail (Trace).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    public Calculator(Module module, int batchSize = 128, ILogger? logger = null)
+    {
+        HandlerChecks.CheckModule(module);
+        HandlerChecks.CheckBatchSize(batchSize);
+        Module = module;
+        BatchSize = batchSize;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The module run.</summary>
+    public Module Module { get; }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Puts the module in eval mode and computes its output for every row of <paramref name="data"/>.</summary>
+    /// <param name="data">Inputs on the module's device, rows × input features.</param>
+    /// <returns>A new tensor (rows × output features) on the module's device, owned by the caller.</returns>
+    /// <exception cref="ArgumentException">The shape does not fit, or the tensor lives on another device than the module.</exception>
+    /// <exception cref="ObjectDisposedException">The module or the tensor has been disposed.</exception>
+    public Tensor Calc(Tensor data)
+    {
+        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        HandlerChecks.CheckDevice(Module, data, null);
+        Module.EvalMode();
+
+        long rows = data.Shape[0];
+        Tensor? result = null;
+        try
+        {
+            for (long first = 0; first < rows; first += BatchSize)
+            {
+                long count = Math.Min(BatchSize, rows - first);
+                if (count == rows)
+                {
+                    Tensor output = Module.Forward(data);
+                    result = new Tensor(Module.Device, output.Shape.ToArray());
+                    result.CopyFrom(output);
+                    break;
+                }
+
+                using Tensor x = data.SliceRows(first, count);
+                Tensor y = Module.Forward(x);
+                result ??= new Tensor(Module.Device, rows, y.Shape[1]);
+                result.CopyRowsFrom(y, 0, first, count);
+                _logger.LogTrace("Calculated rows {First}..{Last}", first, first + count - 1);
+            }
+        }
+        catch
+        {
+            result?.Dispose();
+            throw;
+        }
+
+        _logger.LogDebug("Calculated {Rows} rows in batches of {BatchSize}", rows, BatchSize);
+        return result!;
+    }
+
+    /// <summary>Uploads host data, computes the module's output for every row and copies it back.</summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <returns>The outputs, rows × output features.</returns>
+    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>
+    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    public float[,] CalcFromHost(float[,] data)
+    {
+        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        HandlerChecks.CheckHost(Module, data, null);
+        using Tensor x = Tensor.FromArray(Module.Device, data);
+        using Tensor y = Calc(x);
+        return y.ToArray2D();
+    }
+}

@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+using NeuronInterop.Modules;
+
+namespace NeuronInterop.Handlers;
+
+/// <summary>Argument checks and helpers shared by <see cref="Trainer"/>, <see cref="Validator"/> and <see cref="Calculator"/>.</summary>
+internal static class HandlerChecks
+{
+    public static void CheckModule(Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+    }
+
+    public static long BatchCount(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;
+
+    /// <summary>Checks host data (and targets, when given) against each other and against the module's feature counts.</summary>
+    public static void CheckHost(Module module, float[,] data, float[,]? target, string dataName = "data", string targetName = "target")
+    {
+        ArgumentNullException.ThrowIfNull(data, dataName);
+        if (data.GetLength(0) == 0 || data.GetLength(1) == 0)
+        {
+            throw new ArgumentException($"The {dataName} is empty ({data.GetLength(0)} x {data.GetLength(1)}).", dataName);
+        }
+        CheckFeatures(module, data.GetLength(1), dataName, input: true);
+        if (target is null)
+        {
+            return;
+        }
+        if (target.GetLength(0) != data.GetLength(0))
+        {
+            throw new ShapeMismatchException(
+                $"The {dataName} has {data.GetLength(0)} rows, the {targetName} {target.GetLength(0)}.");
+        }
+        if (target.GetLength(1) == 0)
+        {
+            throw new ArgumentException($"The {targetName} has no columns.", targetName);
+        }
+        CheckFeatures(module, target.GetLength(1), targetName, input: false);
+    }
+
+    /// <summary>Checks device data (and targets, when given): alive, on the module's device, rows × features, matching rows.</summary>
+    public static void CheckDevice(Module module, Tensor data, Tensor? target, string dataName = "data", string targetName = "target")
+    {
+        module.CheckOnDevice(data, dataName);
+        if (data.Rank != 2)
+        {
+            throw new ShapeMismatchException($"The {dataName} must be (rows x features), got {Module.ShapeText(data)}.");
+        }
+        CheckFeatures(module, data.Shape[1], dataName, input: true);
+        if (target is null)
+        {
+            return;
+        }
+        module.CheckOnDevice(target, targetName);
+        if (target.Rank != 2 || target.Shape[0] != data.Shape[0])
+        {
+            throw new ShapeMismatchException(
+                $"The {targetName} must be ({data.Shape[0]} x features) like the {dataName} {Module.ShapeText(data)}, got {Module.ShapeText(target)}.");
+        }
+        CheckFeatures(module, target.Shape[1], targetName, input: false);
+    }
+
+    public static void CheckBatchSize(int batchSize, string name = "batchSize")
+    {
+        if (batchSize <= 0)
+        {
+            throw new ArgumentOutOfRangeException(name, batchSize, "The batch size must be at least 1.");
+        }
+    }
+
+    /// <summary>The rows of a 2-D array as one row-major span.</summary>
+    public static ReadOnlySpan<float> Rows(float[,] array, long firstRow, long rowCount)
+    {
+        int columns = array.GetLength(1);
+        ReadOnlySpan<float> all = MemoryMarshal.CreateReadOnlySpan(ref array[0, 0], array.Length);
+        return all.Slice(checked((int)(firstRow * columns)), checked((int)(rowCount * columns)));
+    }
+
+    private static void CheckFeatures(Module module, long features, string name, bool input)
+    {
+        int? expected = input ? module.InputFeatures : module.OutputFeatures;
+        if (expected is { } count && count != features)
+        {
+            throw new ShapeMismatchException(
+                $"{module.Describe()} {(input ? "takes" : "produces")} {count} features, the {name} has {features} columns.");
+        }
+    }
+}

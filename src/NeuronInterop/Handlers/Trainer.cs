@@ -1,0 +1,349 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NeuronInterop.Cost;
+using NeuronInterop.Modules;
+using NeuronInterop.Native;
+using NeuronInterop.Optimizers;
+
+namespace NeuronInterop.Handlers;
+
+/// <summary>
+/// Trains a module with a cost and an optimizer in batches, like PuzzleLib's <c>Trainer</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Data is cut into macro-batches (host data is uploaded one macro-batch at a time into device
+/// buffers the trainer keeps) and each macro-batch into batches of <see cref="BatchSize"/> rows; a
+/// last, smaller batch is kept. Shuffling permutes the order of the batches (not the rows inside
+/// a batch), reproducibly: macro-batch <c>m</c> with <c>n</c> batches trains, at its step <c>i</c>,
+/// the batch <c>BatchOrder.Shuffle</c> picks for global step <c>m·n + i</c> from the seed, that is a
+/// permutation keyed by <c>(seed, m)</c>. The same seed gives the same order on every backend; pass
+/// a different seed per epoch (the epoch number, say) for a fresh order.
+/// </para>
+/// <para>
+/// Each batch: forward, cost, <see cref="Module.ZeroGradParams"/>, <c>Backward(grad, updGrad: false)</c>,
+/// <see cref="Sgd.Update"/>, then the batch callback. For a <see cref="Linear"/> module the step is one
+/// fused native call, and without a batch callback a whole macro-batch is one native call: the
+/// host does not wait for the device between steps. The fused steps do not write the layer's
+/// gradient buffers.
+/// </para>
+/// <para>Training resets the cost's accumulator and puts the module in train mode.</para>
+/// </remarks>
+public sealed class Trainer : IDisposable
+{
+    private readonly ILogger _logger;
+    private Tensor? _dataBuffer;
+    private Tensor? _targetBuffer;
+    private bool _disposed;
+
+    /// <summary>Creates a trainer.</summary>
+    /// <param name="module">The module to train.</param>
+    /// <param name="cost">The cost; bound to the module's device.</param>
+    /// <param name="optimizer">The optimizer; set up on <paramref name="module"/> here when it has not been set up yet.</param>
+    /// <param name="batchSize">Rows per batch, at least 1.</param>
+    /// <param name="onBatchFinish">Called with the trainer after every batch.</param>
+    /// <param name="logger">Where training progress is logged (Information), and per-batch detail (Debug, Trace).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The optimizer is set up on another module, or the cost lives on another device.</exception>
+    /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
+    public Trainer(Module module, MseCost cost, Sgd optimizer, int batchSize = 128,
+        Action<Trainer>? onBatchFinish = null, ILogger? logger = null)
+    {
+        HandlerChecks.CheckModule(module);
+        ArgumentNullException.ThrowIfNull(cost);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        HandlerChecks.CheckBatchSize(batchSize);
+        ObjectDisposedException.ThrowIf(cost.IsDisposed, cost);
+        if (optimizer.Module is not null && !ReferenceEquals(optimizer.Module, module))
+        {
+            throw new ArgumentException($"The optimizer is set up on {optimizer.Module}, not on {module}.", nameof(optimizer));
+        }
+        cost.Bind(module.Device);
+        if (optimizer.Module is null)
+        {
+            optimizer.SetupOn(module);
+        }
+
+        Module = module;
+        Cost = cost;
+        Optimizer = optimizer;
+        BatchSize = batchSize;
+        OnBatchFinish = onBatchFinish;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The module being trained.</summary>
+    public Module Module { get; }
+
+    /// <summary>The cost; its <see cref="MseCost.MeanError"/> is the mean error since training started.</summary>
+    public MseCost Cost { get; }
+
+    /// <summary>The optimizer; its learning rate may change between calls or inside callbacks.</summary>
+    public Sgd Optimizer { get; }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Called with the trainer after every batch, or null.</summary>
+    public Action<Trainer>? OnBatchFinish { get; }
+
+    /// <summary>The index, within its macro-batch, of the batch trained last.</summary>
+    public long CurrentBatch { get; private set; }
+
+    /// <summary>The index, within the last call, of the macro-batch trained last.</summary>
+    public long CurrentMacroBatch { get; private set; }
+
+    /// <summary>The number of batches trained since the trainer was created.</summary>
+    public long BatchesTrained { get; private set; }
+
+    /// <summary>The number of samples (rows) trained since the trainer was created.</summary>
+    public long SamplesTrained { get; private set; }
+
+    /// <summary>Whether fused native steps are used for <see cref="Linear"/> modules (false forces the generic path).</summary>
+    internal bool UseFusedSteps { get; set; } = true;
+
+    /// <summary>
+    /// Trains one pass over host data: macro-batches of <paramref name="macroBatchSize"/> rows are
+    /// uploaded in turn and trained in batches of <see cref="BatchSize"/> rows.
+    /// </summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <param name="target">Targets, rows × output features.</param>
+    /// <param name="macroBatchSize">Rows per macro-batch, at least <see cref="BatchSize"/>.</param>
+    /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
+    /// <param name="shuffle">Permute the order of the batches of each macro-batch from <paramref name="seed"/>.</param>
+    /// <param name="seed">The seed of the batch order.</param>
+    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module or the target.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module or cost has been disposed.</exception>
+    public void TrainFromHost(float[,] data, float[,] target, int macroBatchSize = 10000,
+        Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
+    {
+        CheckReady();
+        HandlerChecks.CheckHost(Module, data, target);
+        if (macroBatchSize < BatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), macroBatchSize,
+                $"The macro-batch size must be at least the batch size ({BatchSize}).");
+        }
+
+        long rows = data.GetLength(0);
+        long capacity = Math.Min(macroBatchSize, rows);
+        _dataBuffer = EnsureBuffer(_dataBuffer, capacity, data.GetLength(1));
+        _targetBuffer = EnsureBuffer(_targetBuffer, capacity, target.GetLength(1));
+        BeginTraining();
+
+        BatchOrder order = shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential;
+        long macroIndex = 0;
+        for (long first = 0; first < rows; first += macroBatchSize, macroIndex++)
+        {
+            long count = Math.Min(macroBatchSize, rows - first);
+            Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
+            Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
+            try
+            {
+                x.CopyFrom(HandlerChecks.Rows(data, first, count));
+                t.CopyFrom(HandlerChecks.Rows(target, first, count));
+                TrainMacroBatch(x, t, macroIndex, order, seed);
+            }
+            finally
+            {
+                if (!ReferenceEquals(x, _dataBuffer)) x.Dispose();
+                if (!ReferenceEquals(t, _targetBuffer)) t.Dispose();
+            }
+            onMacroBatchFinish?.Invoke(this);
+        }
+        LogFinished(rows);
+    }
+
+    /// <summary>Trains one pass over data already on the module's device, as one macro-batch.</summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <param name="target">Targets, rows × output features.</param>
+    /// <param name="onMacroBatchFinish">Called with the trainer once, at the end.</param>
+    /// <param name="shuffle">Permute the order of the batches from <paramref name="seed"/>.</param>
+    /// <param name="seed">The seed of the batch order.</param>
+    /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
+    {
+        CheckReady();
+        HandlerChecks.CheckDevice(Module, data, target);
+        BeginTraining();
+        TrainMacroBatch(data, target, 0, shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential, seed);
+        onMacroBatchFinish?.Invoke(this);
+        LogFinished(data.Shape[0]);
+    }
+
+    /// <summary>
+    /// Device-resident training: <paramref name="steps"/> steps over data on the device, global step
+    /// <c>s = firstStep + i</c> training the batch <paramref name="order"/> picks for <c>s</c> from
+    /// <paramref name="seed"/> (with <see cref="BatchOrder.Shuffle"/> each epoch of ⌈rows / batchSize⌉
+    /// steps visits every batch once). For a <see cref="Linear"/> module without a batch callback all
+    /// steps are enqueued by one native call.
+    /// </summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <param name="target">Targets, rows × output features.</param>
+    /// <param name="steps">The number of steps, at least 0.</param>
+    /// <param name="order">How each step's batch is picked.</param>
+    /// <param name="seed">The seed of the batch order.</param>
+    /// <param name="firstStep">The global index of the first step (to continue an earlier run), at least 0.</param>
+    /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> or <paramref name="firstStep"/> is negative, or the order is unknown.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    public void TrainSteps(Tensor data, Tensor target, long steps, BatchOrder order = BatchOrder.Shuffle, ulong seed = 0, long firstStep = 0)
+    {
+        CheckReady();
+        HandlerChecks.CheckDevice(Module, data, target);
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
+        if (!Enum.IsDefined(order))
+        {
+            throw new ArgumentOutOfRangeException(nameof(order), order, "Unknown batch order.");
+        }
+        BeginTraining();
+        if (steps > 0)
+        {
+            RunSteps(data, target, firstStep, steps, order, seed);
+        }
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _logger.LogInformation("Trained {Steps} steps ({Order}) from step {FirstStep}: mean error {MeanError}",
+                steps, order, firstStep, Cost.MeanError);
+        }
+    }
+
+    /// <summary>Releases the device buffers the trainer keeps for uploads (not the module, cost or optimizer).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _dataBuffer?.Dispose();
+        _targetBuffer?.Dispose();
+        _dataBuffer = null;
+        _targetBuffer = null;
+    }
+
+    private void CheckReady()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
+        if (!ReferenceEquals(Optimizer.Module, Module))
+        {
+            throw new InvalidOperationException($"The optimizer has been set up on {Optimizer.Module}, not on the trained {Module}.");
+        }
+    }
+
+    private void BeginTraining()
+    {
+        Cost.ResetAccumulator();
+        Module.TrainMode();
+    }
+
+    private Tensor EnsureBuffer(Tensor? buffer, long rows, long columns)
+    {
+        if (buffer is not null && buffer.Shape[0] >= rows && buffer.Shape[1] == columns)
+        {
+            return buffer;
+        }
+        buffer?.Dispose();
+        _logger.LogDebug("Upload buffer of {Rows} x {Columns} on {Device}", rows, columns, Module.Device);
+        return new Tensor(Module.Device, rows, columns);
+    }
+
+    private void TrainMacroBatch(Tensor data, Tensor target, long macroIndex, BatchOrder order, ulong seed)
+    {
+        long batchCount = HandlerChecks.BatchCount(data.Shape[0], BatchSize);
+        CurrentMacroBatch = macroIndex;
+        _logger.LogDebug("Macro-batch {MacroBatch}: {Rows} rows in {Batches} batches", macroIndex, data.Shape[0], batchCount);
+        RunSteps(data, target, macroIndex * batchCount, batchCount, order, seed);
+    }
+
+    private void RunSteps(Tensor data, Tensor target, long firstStep, long steps, BatchOrder order, ulong seed)
+    {
+        long rows = data.Shape[0];
+        long batchCount = HandlerChecks.BatchCount(rows, BatchSize);
+        Linear? fused = UseFusedSteps ? Module as Linear : null;
+
+        if (fused is not null && OnBatchFinish is null)
+        {
+            // A batch size above the row count means one batch of all rows; the native call wants it spelt so.
+            NativeOps.LinearMseSgdTrain(data, target, fused.W, fused.B, Optimizer.LearnRate, Math.Min(BatchSize, rows),
+                firstStep, steps, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
+            Cost.MarkErrorWritten();
+            BatchesTrained += steps;
+            SamplesTrained += CountSamples(rows, batchCount, firstStep, steps, order, seed);
+            CurrentBatch = NativeOps.BatchIndex(order, seed, firstStep + steps - 1, batchCount);
+            return;
+        }
+
+        for (long i = 0; i < steps; i++)
+        {
+            long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
+            long first = batch * BatchSize;
+            long count = Math.Min(BatchSize, rows - first);
+            if (count == rows)
+            {
+                Step(data, target, fused);
+            }
+            else
+            {
+                using Tensor x = data.SliceRows(first, count);
+                using Tensor t = target.SliceRows(first, count);
+                Step(x, t, fused);
+            }
+
+            CurrentBatch = batch;
+            BatchesTrained++;
+            SamplesTrained += count;
+            _logger.LogTrace("Batch {Batch} (rows {First}..{Last})", batch, first, first + count - 1);
+            OnBatchFinish?.Invoke(this);
+        }
+    }
+
+    private void Step(Tensor x, Tensor t, Linear? fused)
+    {
+        if (fused is not null)
+        {
+            NativeOps.LinearMseSgdStep(x, t, fused.W, fused.B, Optimizer.LearnRate, Cost.ErrorTensor, Cost.AccumulatorTensor);
+            Cost.MarkErrorWritten();
+            return;
+        }
+
+        Tensor prediction = Module.Forward(x);
+        var (_, grad) = Cost.Compute(prediction, t);
+        Module.ZeroGradParams();
+        Module.Backward(grad, updGrad: false);
+        Optimizer.Update();
+    }
+
+    /// <summary>The number of rows the picked batches of the steps cover (only the last batch can be smaller).</summary>
+    private long CountSamples(long rows, long batchCount, long firstStep, long steps, BatchOrder order, ulong seed)
+    {
+        long lastRows = rows - (batchCount - 1) * BatchSize;
+        if (lastRows == BatchSize)
+        {
+            return steps * BatchSize;
+        }
+        long lastPicked = 0;
+        for (long i = 0; i < steps; i++)
+        {
+            if (NativeOps.BatchIndex(order, seed, firstStep + i, batchCount) == batchCount - 1)
+            {
+                lastPicked++;
+            }
+        }
+        return steps * BatchSize - lastPicked * (BatchSize - lastRows);
+    }
+
+    private void LogFinished(long rows)
+    {
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _logger.LogInformation("Trained {Rows} samples in batches of {BatchSize}: mean error {MeanError} ({Batches} batches in total)",
+                rows, BatchSize, Cost.MeanError, BatchesTrained);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Native;
+
+namespace NeuronInterop.Modules;
+
+/// <summary>
+/// A dense layer <c>Y = X·W + b</c>: X is (batch × <see cref="InSize"/>), W is
+/// (<see cref="InSize"/> × <see cref="OutSize"/>), b is (<see cref="OutSize"/>), all row-major.
+/// Backward gives <c>dX = G·Wᵀ</c> (on request), and in train mode <c>dW = Xᵀ·G</c> and
+/// <c>db</c> = column sums of G.
+/// </summary>
+public sealed class Linear : Module
+{
+    private readonly Parameter _weight;
+    private readonly Parameter? _bias;
+    private Tensor? _output;
+    private Tensor? _inputGrad;
+
+    /// <summary>Creates a layer with W drawn by <paramref name="initScheme"/> from <paramref name="seed"/> and b = 0.</summary>
+    /// <param name="insize">Input features, at least 1.</param>
+    /// <param name="outsize">Output features, at least 1.</param>
+    /// <param name="useBias">Whether the layer has a bias b.</param>
+    /// <param name="initScheme">How W is initialised (PuzzleLib's schemes; Xavier uniform by default).</param>
+    /// <param name="wscale">The scale of the initialisation, finite and positive (see <see cref="InitScheme"/>).</param>
+    /// <param name="seed">The seed of the initialisation; the same seed gives the same W on every backend.</param>
+    /// <param name="device">The device; <see cref="Device.Default"/> when null.</param>
+    /// <param name="name">An optional name.</param>
+    /// <param name="logger">Where the layer logs; nothing is logged when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive, or the scheme is unknown.</exception>
+    public Linear(int insize, int outsize, bool useBias = true, InitScheme initScheme = InitScheme.XavierUniform,
+        float wscale = 1f, ulong seed = 0, Device? device = null, string? name = null, ILogger? logger = null)
+        : base(device ?? Device.Default, name, logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(insize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outsize);
+        if (!float.IsFinite(wscale) || wscale <= 0f)
+        {
+            throw new ArgumentOutOfRangeException(nameof(wscale), wscale, "The initialisation scale must be finite and positive.");
+        }
+        if (!Enum.IsDefined(initScheme))
+        {
+            throw new ArgumentOutOfRangeException(nameof(initScheme), initScheme, "Unknown initialisation scheme.");
+        }
+
+        InSize = insize;
+        OutSize = outsize;
+        var created = new List<Tensor>(4);
+        try
+        {
+            Tensor w = Track(created, new Tensor(Device, insize, outsize));
+            _weight = new Parameter("W", w, Track(created, new Tensor(Device, insize, outsize)));
+            if (useBias)
+            {
+                Tensor b = Track(created, new Tensor(Device, outsize));
+                _bias = new Parameter("b", b, Track(created, new Tensor(Device, outsize)));
+            }
+            Initialise(w, initScheme, wscale, seed);
+        }
+        catch
+        {
+            foreach (Tensor tensor in created)
+            {
+                tensor.Dispose();
+            }
+            throw;
+        }
+
+        Logger.LogDebug("{Layer}: {InSize} -> {OutSize}, bias {UseBias}, init {Scheme} (wscale {WScale}, seed {Seed}) on {Device}",
+            Describe(), insize, outsize, useBias, initScheme, wscale, seed, Device);
+    }
+
+    /// <summary>Input features.</summary>
+    public int InSize { get; }
+
+    /// <summary>Output features.</summary>
+    public int OutSize { get; }
+
+    /// <summary>Whether the layer has a bias.</summary>
+    public bool UseBias => _bias is not null;
+
+    /// <summary>The weight (<see cref="InSize"/> × <see cref="OutSize"/>); set it with <see cref="Tensor.CopyFrom(ReadOnlySpan{float})"/> or <see cref="Tensor.Fill"/>.</summary>
+    public Tensor W => _weight.Value;
+
+    /// <summary>The bias (<see cref="OutSize"/>), or null without bias; zero at creation.</summary>
+    public Tensor? B => _bias?.Value;
+
+    /// <summary>The parameters <c>"W"</c> and, with bias, <c>"b"</c>.</summary>
+    public override IEnumerable<Parameter> Parameters
+    {
+        get
+        {
+            yield return _weight;
+            if (_bias is not null)
+            {
+                yield return _bias;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected internal override int? InputFeatures => InSize;
+
+    /// <inheritdoc />
+    protected internal override int? OutputFeatures => OutSize;
+
+    internal Parameter WeightParameter => _weight;
+
+    internal Parameter? BiasParameter => _bias;
+
+    /// <inheritdoc />
+    protected override void ValidateInput(Tensor input)
+    {
+        if (input.Rank != 2 || input.Shape[1] != InSize)
+        {
+            throw new ShapeMismatchException(
+                $"{Describe()} takes (batch x {InSize}) input, got {ShapeText(input)}.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        long rows = input.Shape[0];
+        if (_output is null || _output.Shape[0] != rows)
+        {
+            _output?.Dispose();
+            _output = null;
+            _output = new Tensor(Device, rows, OutSize);
+        }
+        NativeOps.LinearForward(input, W, B, _output);
+        return _output;
+    }
+
+    /// <inheritdoc />
+    protected override Tensor? BackwardCore(Tensor input, Tensor grad, bool updGrad, bool accumulate)
+    {
+        Tensor? inputGrad = null;
+        if (updGrad)
+        {
+            long rows = input.Shape[0];
+            if (_inputGrad is null || _inputGrad.Shape[0] != rows)
+            {
+                _inputGrad?.Dispose();
+                _inputGrad = null;
+                _inputGrad = new Tensor(Device, rows, InSize);
+            }
+            inputGrad = _inputGrad;
+        }
+
+        if (IsTraining && accumulate && inputGrad is not null)
+        {
+            // The input gradient is always overwritten; only parameter gradients accumulate.
+            NativeOps.LinearBackward(input, W, grad, inputGrad, null, null, accumulate: false);
+            NativeOps.LinearBackward(input, W, grad, null, _weight.Grad, _bias?.Grad, accumulate: true);
+        }
+        else if (IsTraining)
+        {
+            NativeOps.LinearBackward(input, W, grad, inputGrad, _weight.Grad, _bias?.Grad, accumulate);
+        }
+        else if (inputGrad is not null)
+        {
+            NativeOps.LinearBackward(input, W, grad, inputGrad, null, null, accumulate: false);
+        }
+        return inputGrad;
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _output?.Dispose();
+            _inputGrad?.Dispose();
+            _weight.Value.Dispose();
+            _weight.Grad.Dispose();
+            _bias?.Value.Dispose();
+            _bias?.Grad.Dispose();
+        }
+    }
+
+    private static Tensor Track(List<Tensor> created, Tensor tensor)
+    {
+        created.Add(tensor);
+        return tensor;
+    }
+
+    private static void Initialise(Tensor w, InitScheme scheme, float wscale, ulong seed)
+    {
+        long fanIn = w.Shape[0];
+        switch (scheme)
+        {
+            case InitScheme.XavierUniform:
+            {
+                float bound = (float)Math.Sqrt(3.0 / fanIn) * wscale;
+                w.FillUniform(-bound, bound, seed);
+                break;
+            }
+            case InitScheme.XavierNormal:
+                w.FillNormal(0f, (float)Math.Sqrt(1.0 / fanIn) * wscale, seed);
+                break;
+            case InitScheme.He:
+                w.FillNormal(0f, (float)Math.Sqrt(2.0 / fanIn) * wscale, seed);
+                break;
+            case InitScheme.Gaussian:
+                w.FillNormal(0f, wscale, seed);
+                break;
+            case InitScheme.Uniform:
+                w.FillUniform(-wscale, wscale, seed);
+                break;
+            case InitScheme.None:
+                break;
+        }
+    }
+}

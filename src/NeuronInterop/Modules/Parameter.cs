@@ -1,0 +1,24 @@
+namespace NeuronInterop.Modules;
+
+/// <summary>A named trainable tensor of a module and the buffer its gradient is written to.</summary>
+public sealed class Parameter
+{
+    internal Parameter(string name, Tensor value, Tensor grad)
+    {
+        Name = name;
+        Value = value;
+        Grad = grad;
+    }
+
+    /// <summary>The parameter's name inside its module (<c>"W"</c>, <c>"b"</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>The parameter's values; owned by the module.</summary>
+    public Tensor Value { get; }
+
+    /// <summary>The gradient of the cost with respect to <see cref="Value"/>, same shape; owned by the module.</summary>
+    public Tensor Grad { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} [{string.Join(" x ", Value.Shape)}]";
+}

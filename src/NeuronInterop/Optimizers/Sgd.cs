@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NeuronInterop.Modules;
+using NeuronInterop.Native;
+
+namespace NeuronInterop.Optimizers;
+
+/// <summary>
+/// Plain stochastic gradient descent: <see cref="Update"/> applies <c>param -= LearnRate · grad</c>
+/// to every parameter of the module it was set up on.
+/// </summary>
+/// <remarks>
+/// The gradients are the ordinary ones (<see cref="Cost.MseCost"/> gives <c>(pred − target)/N</c>),
+/// so the update subtracts. PuzzleLib's cost returns the negative gradient and its SGD adds it:
+/// the resulting steps are the same.
+/// </remarks>
+public sealed class Sgd
+{
+    private readonly ILogger _logger;
+    private float _learnRate;
+
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="learnRate">The learning rate, finite and positive.</param>
+    /// <param name="logger">Where the optimizer logs; nothing is logged when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learnRate"/> is NaN, infinite or not positive.</exception>
+    public Sgd(float learnRate = 1e-3f, ILogger? logger = null)
+    {
+        _logger = logger ?? NullLogger.Instance;
+        LearnRate = learnRate;
+    }
+
+    /// <summary>The learning rate; may change between steps.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is NaN, infinite or not positive.</exception>
+    public float LearnRate
+    {
+        get => _learnRate;
+        set
+        {
+            if (!float.IsFinite(value) || value <= 0f)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The learning rate must be finite and positive.");
+            }
+            _learnRate = value;
+            _logger.LogDebug("SGD learning rate {LearnRate}", value);
+        }
+    }
+
+    /// <summary>The module whose parameters <see cref="Update"/> changes, or null before <see cref="SetupOn"/>.</summary>
+    public Module? Module { get; private set; }
+
+    /// <summary>Binds the optimizer to the parameters of <paramref name="module"/>.</summary>
+    /// <param name="module">The module.</param>
+    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    public void SetupOn(Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        Module = module;
+        _logger.LogDebug("SGD set up on {Module} ({Count} parameters)", module, module.Parameters.Count());
+    }
+
+    /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>
+    /// <exception cref="InvalidOperationException"><see cref="SetupOn"/> has not been called.</exception>
+    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    public void Update()
+    {
+        Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
+        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        foreach (Parameter parameter in module.Parameters)
+        {
+            NativeOps.SgdUpdate(parameter.Value, parameter.Grad, _learnRate);
+        }
+    }
+}

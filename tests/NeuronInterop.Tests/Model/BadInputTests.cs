@@ -1,0 +1,232 @@
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Optimizers;
+using NeuronInterop.Tests.Infrastructure;
+using NUnit.Framework;
+using static NeuronInterop.Tests.Model.ModelData;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>Every bad input gives a clear exception and leaves the module's parameters unchanged.</summary>
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
+public sealed class BadInputTests
+{
+    private readonly string _backend;
+    private Device TestDevice => TestBackends.Get(_backend);
+    private Linear _layer = null!;
+    private MseCost _cost = null!;
+    private Sgd _sgd = null!;
+    private Trainer _trainer = null!;
+    private float[] _before = null!;
+
+    public BadInputTests(string backend) => _backend = backend;
+
+    [SetUp]
+    public void SetUp()
+    {
+        TestBackends.Get(_backend);
+        _layer = new Linear(3, 2, seed: 5, device: TestDevice);
+        _layer.B!.Fill(0.5f);
+        _cost = new MseCost();
+        _sgd = new Sgd(0.1f);
+        _sgd.SetupOn(_layer);
+        _trainer = new Trainer(_layer, _cost, _sgd, batchSize: 4);
+        _before = Snapshot(_layer);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _trainer.Dispose();
+        _cost.Dispose();
+        _layer.Dispose();
+    }
+
+    private void AssertUnchanged()
+    {
+        if (!_layer.IsDisposed)
+        {
+            Assert.That(Snapshot(_layer), Is.EqualTo(_before), "parameters changed by a failed call");
+        }
+    }
+
+    [Test]
+    public void LinearRejectsBadConstruction()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(0, 2, device: TestDevice));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, -1, device: TestDevice));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, wscale: float.NaN, device: TestDevice));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, wscale: 0f, device: TestDevice));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, initScheme: (InitScheme)42, device: TestDevice));
+    }
+
+    [Test]
+    public void ForwardRejectsInputOfTheWrongShape()
+    {
+        using Tensor wrongColumns = new(TestDevice, 5, 4);
+        using Tensor rank1 = new(TestDevice, 3);
+        var e = Assert.Throws<ShapeMismatchException>(() => _layer.Forward(wrongColumns));
+        Assert.That(e!.Message, Does.Contain("3").And.Contain("[5 x 4]"));
+        Assert.Throws<ShapeMismatchException>(() => _layer.Forward(rank1));
+        AssertUnchanged();
+    }
+
+    [Test]
+    public void BackwardRejectsMissingForwardAndWrongGradients()
+    {
+        using Tensor grad = new(TestDevice, 5, 2);
+        Assert.Throws<InvalidOperationException>(() => _layer.Backward(grad));
+        using Tensor input = new(TestDevice, 5, 3);
+        _layer.Forward(input);
+        using Tensor wrongRows = new(TestDevice, 4, 2);
+        Assert.Throws<ShapeMismatchException>(() => _layer.Backward(wrongRows));
+        AssertUnchanged();
+    }
+
+    [Test]
+    public void CostRejectsTargetsOfAnotherShape()
+    {
+        using Tensor prediction = new(TestDevice, 5, 2);
+        using Tensor fewerRows = new(TestDevice, 4, 2);
+        using Tensor moreColumns = new(TestDevice, 5, 3);
+        Assert.Throws<ShapeMismatchException>(() => _cost.Compute(prediction, fewerRows));
+        Assert.Throws<ShapeMismatchException>(() => _cost.Compute(prediction, moreColumns));
+        Assert.Throws<ShapeMismatchException>(() => _cost.Evaluate(prediction, moreColumns));
+    }
+
+    [Test]
+    public void TrainerRejectsDataThatDoesNotFit()
+    {
+        float[,] data = Uniform(10, 3, 1), target = Uniform(10, 2, 2);
+        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(Uniform(10, 4, 1), target), "data columns");
+        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(data, Uniform(10, 1, 2)), "target columns");
+        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(data, Uniform(9, 2, 2)), "target rows");
+        Assert.Throws<ArgumentException>(() => _trainer.TrainFromHost(new float[0, 3], new float[0, 2]), "empty data");
+        Assert.Throws<ArgumentNullException>(() => _trainer.TrainFromHost(null!, target));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainFromHost(data, target, macroBatchSize: 3));
+        Assert.That(e!.ParamName, Is.EqualTo("macroBatchSize"));
+
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(10, 3, 1));
+        using Tensor wrongTarget = Tensor.FromArray(TestDevice, Uniform(8, 2, 1));
+        Assert.Throws<ShapeMismatchException>(() => _trainer.Train(x, wrongTarget));
+        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainSteps(x, wrongTarget, 5));
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, 1, (BatchOrder)9));
+        Assert.That(_trainer.BatchesTrained, Is.Zero);
+        AssertUnchanged();
+    }
+
+    [Test]
+    public void HandlersRejectBatchSizesBelowOne()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(_layer, _cost, _sgd, batchSize: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(_layer, _cost, _sgd, batchSize: -3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Validator(_layer, _cost, batchSize: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Calculator(_layer, batchSize: 0));
+    }
+
+    [Test]
+    public void ValidatorAndCalculatorRejectDataThatDoesNotFit()
+    {
+        var validator = new Validator(_layer, _cost);
+        var calculator = new Calculator(_layer);
+        Assert.Throws<ShapeMismatchException>(() => validator.ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 5, 1)));
+        Assert.Throws<ArgumentException>(() => validator.ValidateFromHost(new float[0, 3], new float[0, 2]));
+        Assert.Throws<ShapeMismatchException>(() => calculator.CalcFromHost(Uniform(4, 2, 1)));
+        AssertUnchanged();
+    }
+
+    [TestCase(float.NaN)]
+    [TestCase(float.PositiveInfinity)]
+    [TestCase(0f)]
+    [TestCase(-0.1f)]
+    public void SgdRejectsBadLearningRates(float learnRate)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(learnRate));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _sgd.LearnRate = learnRate);
+        Assert.That(_sgd.LearnRate, Is.EqualTo(0.1f));
+        Assert.Throws<InvalidOperationException>(() => new Sgd().Update(), "Update before SetupOn");
+    }
+
+    [Test]
+    public void TrainerRejectsAnOptimizerOfAnotherModule()
+    {
+        using var other = new Linear(3, 2, device: TestDevice);
+        var sgd = new Sgd();
+        sgd.SetupOn(other);
+        Assert.Throws<ArgumentException>(() => new Trainer(_layer, _cost, sgd));
+
+        _sgd.SetupOn(other);
+        Assert.Throws<InvalidOperationException>(() => _trainer.TrainFromHost(Uniform(8, 3, 1), Uniform(8, 2, 1)));
+        AssertUnchanged();
+    }
+
+    [Test]
+    public void DisposedObjectsAreReported()
+    {
+        float[,] data = Uniform(8, 3, 1), target = Uniform(8, 2, 2);
+        Tensor input = Tensor.FromArray(TestDevice, data);
+        input.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => _layer.Forward(input));
+
+        using (Tensor live = Tensor.FromArray(TestDevice, data))
+        {
+            Tensor view = live.SliceRows(0, 4);
+            _layer.Forward(view);
+            view.Dispose();
+            using Tensor grad = new(TestDevice, 4, 2);
+            Assert.Throws<ObjectDisposedException>(() => _layer.Backward(grad), "the remembered input is gone");
+        }
+
+        _cost.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => _trainer.TrainFromHost(data, target));
+        Assert.Throws<ObjectDisposedException>(() => _ = _cost.MeanError);
+        Assert.Throws<ObjectDisposedException>(() => new Trainer(_layer, _cost, _sgd));
+        AssertUnchanged();
+
+        _trainer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => _trainer.TrainFromHost(data, target));
+
+        _layer.Dispose();
+        using Tensor x = new(TestDevice, 2, 3);
+        Assert.Throws<ObjectDisposedException>(() => _layer.Forward(x));
+        Assert.Throws<ObjectDisposedException>(() => _sgd.Update());
+        Assert.Throws<ObjectDisposedException>(() => new Calculator(_layer));
+        Assert.Throws<ObjectDisposedException>(() => _sgd.SetupOn(_layer));
+    }
+
+    [Test]
+    public void TensorsFromAnotherDeviceAreRejected()
+    {
+        Device other = OtherDevice();
+        using Tensor foreign = new(other, 4, 3);
+        using Tensor foreignTarget = new(other, 4, 2);
+        var e = Assert.Throws<ArgumentException>(() => _layer.Forward(foreign));
+        Assert.That(e!.Message, Does.Contain(other.ToString()));
+        Assert.Throws<ArgumentException>(() => _trainer.Train(foreign, foreignTarget));
+        Assert.Throws<ArgumentException>(() => _trainer.TrainSteps(foreign, foreignTarget, 3));
+        Assert.Throws<ArgumentException>(() => new Calculator(_layer).Calc(foreign));
+
+        using var foreignCost = new MseCost(other);
+        Assert.Throws<ArgumentException>(() => new Trainer(_layer, foreignCost, new Sgd()));
+        Assert.Throws<ArgumentException>(() => new Validator(_layer, foreignCost));
+        using Tensor prediction = new(TestDevice, 4, 2);
+        Assert.Throws<ArgumentException>(() => _cost.Compute(prediction, foreignTarget));
+        AssertUnchanged();
+    }
+
+    private Device OtherDevice()
+    {
+        if (TestDevice.Backend == BackendKind.Cuda)
+        {
+            return Device.Host;
+        }
+        if (!TestBackends.Names.Contains("cuda"))
+        {
+            Assert.Ignore("A second device is needed: no CUDA device is present.");
+        }
+        return TestBackends.Get("cuda");
+    }
+}

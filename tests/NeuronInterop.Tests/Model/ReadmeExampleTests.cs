@@ -1,0 +1,42 @@
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Optimizers;
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>The usage example of the README, compiled and run.</summary>
+[TestFixture]
+public sealed class ReadmeExampleTests
+{
+    [Test]
+    public void ReadmeExampleLearnsTheLine()
+    {
+        // --- README example begins ---
+        // Learn y = 2x + 3 from 1000 points on [-3, 3].
+        var data = new float[1000, 1];
+        var target = new float[1000, 1];
+        for (int i = 0; i < 1000; i++)
+        {
+            data[i, 0] = -3f + 6f * i / 999;
+            target[i, 0] = 2f * data[i, 0] + 3f;
+        }
+
+        using var neuron = new Linear(insize: 1, outsize: 1);   // on Device.Default: CUDA when present, else host
+        using var cost = new MseCost();
+        var optimizer = new Sgd(learnRate: 0.1f);
+        optimizer.SetupOn(neuron);
+        using var trainer = new Trainer(neuron, cost, optimizer, batchSize: 16);
+
+        for (int epoch = 0; epoch < 20; epoch++)
+            trainer.TrainFromHost(data, target, seed: (ulong)epoch);   // batches shuffled per epoch
+
+        float w = neuron.W.ToArray()[0], b = neuron.B!.ToArray()[0];
+        Console.WriteLine($"w = {w:F3}, b = {b:F3}, mean error {cost.MeanError:E2} on {neuron.Device}");
+        // --- README example ends ---
+
+        Assert.That(w, Is.EqualTo(2f).Within(1e-3f));
+        Assert.That(b, Is.EqualTo(3f).Within(1e-3f));
+    }
+}

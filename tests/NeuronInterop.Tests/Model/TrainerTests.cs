@@ -1,0 +1,334 @@
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Native;
+using NeuronInterop.Optimizers;
+using NeuronInterop.Reference;
+using NeuronInterop.Tests.Infrastructure;
+using NUnit.Framework;
+using static NeuronInterop.Tests.Model.ModelData;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>Trainer, Validator and Calculator semantics on every backend, against the reference trainer.</summary>
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
+public sealed class TrainerTests
+{
+    private const double Atol = 1e-5;
+    private const double Rtol = 1e-4;
+    private readonly string _backend;
+    private Device TestDevice => TestBackends.Get(_backend);
+
+    public TrainerTests(string backend) => _backend = backend;
+
+    [SetUp]
+    public void SetUp() => TestBackends.Get(_backend);
+
+    /// <summary>A layer, its cost and optimizer, and a reference trainer starting from the same parameters.</summary>
+    private sealed class Setup : IDisposable
+    {
+        public Setup(Device device, int inSize, int outSize, int batchSize, float lr, Action<Trainer>? onBatchFinish = null, bool useBias = true)
+        {
+            Layer = new Linear(inSize, outSize, useBias, seed: 17, device: device);
+            Layer.B?.CopyFrom(Flat(Uniform(1, outSize, 5)));
+            Cost = new MseCost(device);
+            Optimizer = new Sgd(lr);
+            Optimizer.SetupOn(Layer);
+            Trainer = new Trainer(Layer, Cost, Optimizer, batchSize, onBatchFinish);
+            Reference = new ReferenceTrainer(inSize, outSize, batchSize, lr, useBias);
+            Reference.SetParameters(Layer.W.ToArray(), Layer.B?.ToArray() ?? Array.Empty<float>());
+        }
+
+        public Linear Layer { get; }
+        public MseCost Cost { get; }
+        public Sgd Optimizer { get; }
+        public Trainer Trainer { get; }
+        public ReferenceTrainer Reference { get; }
+
+        public void AssertParametersMatch(string what, double atol = Atol, double rtol = Rtol)
+        {
+            Tolerance.AssertClose(Layer.W.ToArray(), Reference.W, atol, rtol, $"W {what}");
+            if (Layer.B is not null)
+            {
+                Tolerance.AssertClose(Layer.B.ToArray(), Reference.B, atol, rtol, $"b {what}");
+            }
+        }
+
+        public void Dispose()
+        {
+            Trainer.Dispose();
+            Cost.Dispose();
+            Layer.Dispose();
+        }
+    }
+
+    private static (float[,] Data, float[,] Target) Problem(int rows, int inSize, int outSize, int seed)
+    {
+        float[,] data = Uniform(rows, inSize, seed);
+        float[,] a = Uniform(inSize, outSize, seed + 1);
+        var target = new float[rows, outSize];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outSize; o++)
+            {
+                double sum = 0.5 * o - 0.25;
+                for (int i = 0; i < inSize; i++) sum += data[r, i] * a[i, o];
+                target[r, o] = (float)sum;
+            }
+        return (data, target);
+    }
+
+    private static BatchPicker Shuffled(ulong seed) =>
+        (macro, step, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, seed, macro * count + step, count);
+
+    [Test]
+    public void CutsMacroBatchesAndKeepsTheLastSmallerBatch()
+    {
+        var seen = new List<(long Batch, long Samples)>();
+        long before = 0;
+        int macroCalls = 0;
+        using var s = new Setup(TestDevice, 2, 1, batchSize: 3, lr: 0.05f, onBatchFinish: t =>
+        {
+            seen.Add((t.CurrentBatch, t.SamplesTrained - before));
+            before = t.SamplesTrained;
+        });
+        var (data, target) = Problem(10, 2, 1, 1);
+
+        s.Trainer.TrainFromHost(data, target, macroBatchSize: 7, onMacroBatchFinish: _ => macroCalls++, shuffle: false);
+
+        // [0, 7) → batches of 3, 3, 1; [7, 10) → one batch of 3.
+        Assert.That(seen, Is.EqualTo(new[] { (0L, 3L), (1L, 3L), (2L, 1L), (0L, 3L) }));
+        Assert.That(macroCalls, Is.EqualTo(2));
+        Assert.That((s.Trainer.BatchesTrained, s.Trainer.SamplesTrained), Is.EqualTo((4L, 10L)));
+        Assert.That(s.Cost.SampleCount, Is.EqualTo(10));
+
+        s.Reference.Train(data, target, 7);
+        s.AssertParametersMatch("after one sequential pass");
+    }
+
+    [Test]
+    public void ShuffledOrderIsAReproduciblePermutationMatchingTheReference()
+    {
+        var order = new List<long>();
+        using var s = new Setup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f, onBatchFinish: t => order.Add(t.CurrentBatch));
+        var (data, target) = Problem(103, 4, 2, 2);
+
+        s.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 42);
+
+        // Macro-batches of 64 and 39 rows: 8 and 5 batches, each visited once.
+        Assert.That(order.Take(8).Order(), Is.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)));
+        Assert.That(order.Skip(8).Order(), Is.EqualTo(Enumerable.Range(0, 5).Select(i => (long)i)));
+        Assert.That(order.Take(8), Is.Not.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)), "shuffled");
+
+        s.Reference.Train(data, target, 64, Shuffled(42));
+        Assert.That(s.Reference.Batches.Select(b => b.FirstRow - b.MacroBatch * 64),
+            Is.EqualTo(order.Select(b => b * 8)));
+        s.AssertParametersMatch("after a shuffled pass");
+
+        var again = new List<long>();
+        using var t2 = new Setup(TestDevice, 4, 2, 8, 0.05f, t => again.Add(t.CurrentBatch));
+        t2.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 42);
+        Assert.That(again, Is.EqualTo(order), "the same seed gives the same order");
+        again.Clear();
+        t2.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 43);
+        Assert.That(again, Is.Not.EqualTo(order), "another seed gives another order");
+    }
+
+    [Test]
+    public void FusedEpochMatchesTheReferenceAndTheGenericPath()
+    {
+        var (data, target) = Problem(203, 7, 3, 3);
+        using var fused = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
+        using var generic = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
+        using var perStep = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f, onBatchFinish: _ => { });
+        generic.Trainer.UseFusedSteps = false;
+
+        for (int epoch = 0; epoch < 3; epoch++)
+        {
+            fused.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
+            generic.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
+            perStep.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
+            double mean = fused.Reference.Train(data, target, 100, Shuffled((ulong)epoch));
+
+            fused.AssertParametersMatch($"fused, epoch {epoch}");
+            Assert.That(fused.Cost.MeanError, Is.EqualTo(mean).Within(0.01).Percent, "batch-weighted mean error");
+            Assert.That(generic.Cost.MeanError, Is.EqualTo(mean).Within(0.01).Percent, "generic path mean error");
+            Tolerance.AssertClose(generic.Layer.W.ToArray(), fused.Layer.W.ToArray(), Atol, Rtol, "generic W == fused W");
+            Tolerance.AssertClose(generic.Layer.B!.ToArray(), fused.Layer.B!.ToArray(), Atol, Rtol, "generic b == fused b");
+            Tolerance.AssertClose(perStep.Layer.W.ToArray(), fused.Layer.W.ToArray(), Atol, Rtol, "per-step W == fused W");
+        }
+        Assert.That(fused.Trainer.BatchesTrained, Is.EqualTo(3 * (7 + 7 + 1)));
+        Assert.That(fused.Trainer.SamplesTrained, Is.EqualTo(3 * 203));
+    }
+
+    [Test]
+    public void TrainOnDeviceDataMatchesTheReference()
+    {
+        var (data, target) = Problem(77, 5, 2, 4);
+        using var s = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        int calls = 0;
+
+        s.Trainer.Train(x, t, onMacroBatchFinish: _ => calls++, seed: 5);
+
+        s.Reference.Train(data, target, 77, Shuffled(5));
+        s.AssertParametersMatch("after Train");
+        Assert.That(calls, Is.EqualTo(1));
+        Assert.That(s.Trainer.SamplesTrained, Is.EqualTo(77));
+    }
+
+    [Test]
+    public void LearnRateChangesBetweenEpochs()
+    {
+        var (data, target) = Problem(50, 3, 1, 5);
+        using var s = new Setup(TestDevice, 3, 1, batchSize: 8, lr: 0.3f);
+        foreach (float lr in new[] { 0.3f, 0.05f, 0.01f })
+        {
+            s.Optimizer.LearnRate = lr;
+            s.Reference.LearnRate = lr;
+            s.Trainer.TrainFromHost(data, target, shuffle: false);
+            s.Reference.Train(data, target, 10000);
+            s.AssertParametersMatch($"after the epoch at lr {lr}");
+        }
+    }
+
+    [Test]
+    public void TrainStepsEqualsTheSameStepsOneByOne()
+    {
+        var (data, target) = Problem(90, 6, 2, 6);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        foreach (BatchOrder order in Enum.GetValues<BatchOrder>())
+        {
+            using var all = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            using var single = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            using var generic = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            generic.Trainer.UseFusedSteps = false;
+
+            all.Trainer.TrainSteps(x, t, 23, order, seed: 8, firstStep: 3);
+            for (long step = 3; step < 26; step++)
+            {
+                single.Trainer.TrainSteps(x, t, 1, order, seed: 8, firstStep: step);
+            }
+            generic.Trainer.TrainSteps(x, t, 23, order, seed: 8, firstStep: 3);
+            all.Reference.TrainSteps(data, target, 3, 23,
+                (_, step, count) => NativeOps.BatchIndex(order, 8, step, count));
+
+            all.AssertParametersMatch($"TrainSteps ({order})");
+            Tolerance.AssertClose(single.Layer.W.ToArray(), all.Layer.W.ToArray(), 1e-6, 1e-6, $"one by one ({order})");
+            Tolerance.AssertClose(generic.Layer.W.ToArray(), all.Layer.W.ToArray(), Atol, Rtol, $"generic ({order})");
+            long expectedSamples = all.Reference.Batches.Sum(b => b.RowCount);
+            Assert.That(all.Trainer.SamplesTrained, Is.EqualTo(expectedSamples));
+            Assert.That(all.Trainer.BatchesTrained, Is.EqualTo(23));
+        }
+    }
+
+    [Test]
+    public void TrainingResetsTheAccumulatorAndEntersTrainMode()
+    {
+        var (data, target) = Problem(40, 3, 2, 7);
+        using var s = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+        s.Trainer.TrainFromHost(data, target);
+        s.Layer.EvalMode();
+        s.Trainer.TrainFromHost(data, target);
+        Assert.That(s.Layer.IsTraining, Is.True);
+        Assert.That(s.Cost.SampleCount, Is.EqualTo(40), "only the last pass is accumulated");
+    }
+
+    [Test]
+    public void ValidatorAndCalculatorLeaveParametersUntouched()
+    {
+        var (data, target) = Problem(45, 4, 3, 8);
+        using var s = new Setup(TestDevice, 4, 3, batchSize: 8, lr: 0.1f);
+        float[] before = Snapshot(s.Layer);
+        var validator = new Validator(s.Layer, s.Cost, batchSize: 7);
+        var calculator = new Calculator(s.Layer, batchSize: 7);
+
+        double error = validator.ValidateFromHost(data, target);
+        Assert.That(s.Layer.IsTraining, Is.False);
+        float[,] output = calculator.CalcFromHost(data);
+
+        Assert.That(Snapshot(s.Layer), Is.EqualTo(before));
+        var reference = new ReferenceTrainer(4, 3, 7, 0.1);
+        reference.SetParameters(s.Layer.W.ToArray(), s.Layer.B!.ToArray());
+        Assert.That(error, Is.EqualTo(reference.Validate(data, target)).Within(0.01).Percent);
+        Assert.That(s.Cost.SampleCount, Is.EqualTo(45));
+        Assert.That(output.GetLength(0), Is.EqualTo(45));
+        Tolerance.AssertClose(Flat(output), reference.Predict(data), Atol, Rtol, "Calculator output, last batch of 3 rows included");
+
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor five = x.SliceRows(0, 5);
+        using Tensor one = calculator.Calc(five);
+        Tolerance.AssertClose(one.ToArray(), reference.Predict(Slice(data, 5)), Atol, Rtol, "Calculator, a single smaller batch");
+    }
+
+    [Test]
+    public void MultiOutputLayerRecoversAKnownLinearMap()
+    {
+        const int inSize = 8, outSize = 3, rows = 2000;
+        float[,] a = Uniform(inSize, outSize, 99, -2f, 2f);
+        float[] c = { 0.5f, -1.25f, 3f };
+        float[,] data = Uniform(rows, inSize, 100);
+        var target = new float[rows, outSize];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outSize; o++)
+            {
+                double sum = c[o];
+                for (int i = 0; i < inSize; i++) sum += data[r, i] * a[i, o];
+                target[r, o] = (float)sum;
+            }
+        using var layer = new Linear(inSize, outSize, seed: 1, device: TestDevice);
+        using var cost = new MseCost();
+        var sgd = new Sgd(0.5f);
+        sgd.SetupOn(layer);
+        using var trainer = new Trainer(layer, cost, sgd, batchSize: 32);
+
+        for (int epoch = 0; epoch < 40; epoch++)
+        {
+            trainer.TrainFromHost(data, target, macroBatchSize: 512, seed: (ulong)epoch);
+        }
+
+        Tolerance.AssertClose(layer.W.ToArray(), Flat(a), 1e-3, 0, "W = A");
+        Tolerance.AssertClose(layer.B!.ToArray(), c, 1e-3, 0, "b = c");
+        Assert.That(cost.MeanError, Is.LessThan(1e-6));
+    }
+
+    [Test]
+    public void ProgressIsLoggedAtInformationAndBatchesAtTrace()
+    {
+        var logger = new ListLogger();
+        var (data, target) = Problem(20, 2, 1, 9);
+        using var layer = new Linear(2, 1, device: TestDevice, logger: logger);
+        using var cost = new MseCost(logger: logger);
+        var sgd = new Sgd(0.1f, logger);
+        sgd.SetupOn(layer);
+        using var trainer = new Trainer(layer, cost, sgd, batchSize: 8, onBatchFinish: _ => { }, logger: logger);
+
+        trainer.TrainFromHost(data, target);
+
+        Assert.That(logger.Entries.Count(e => e.Level == LogLevel.Information && e.Message.Contains("mean error")), Is.EqualTo(1));
+        Assert.That(logger.Entries.Count(e => e.Level == LogLevel.Trace && e.Message.StartsWith("Batch ")), Is.EqualTo(3));
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
+    }
+
+    private static float[,] Slice(float[,] data, int rows)
+    {
+        var result = new float[rows, data.GetLength(1)];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < data.GetLength(1); c++)
+                result[r, c] = data[r, c];
+        return result;
+    }
+}
