@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The GPU checks in one command, on a machine with an NVIDIA GPU, CUDA, CMake, Ninja and python3 with
+# PyTorch, but no .NET. Run from the repository root after scripts/gpu-pack.sh packed .device/ here
+# and .device travelled along:
+#
+#   scripts/gpu-check.sh
+#
+# Steps (each runs even when an earlier one failed, each within its own time limit and a shared budget):
+#   runtime      unpack the .NET runtime (/tmp/dn) and the packed tests and CLI (/tmp/neuron-app)
+#   gpu-info     nvidia-smi, nvcc --version
+#   native-build libneuron.so with CUDA for sm_90 in build-gpu/ (falls back to the packed CUDA 11.8 build if it fails)
+#   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
+#   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
+#   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
+#   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
+#   memcheck     compute-sanitizer --tool memcheck over every native test area
+#   racecheck    compute-sanitizer --tool racecheck over the native test areas that launch kernels
+#
+# Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
+# bench-table.txt, bench-cuda.json, bench-pytorch.json, logs.tar.gz (every step's log).
+# The exit status is non-zero when any step failed.
+#
+# Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 450)
+#              GPU_CHECK_STEPS     space-separated subset of the steps above (default: all)
+#              GPU_CHECK_BENCH_ARGS extra arguments for neuron bench (e.g. --quick)
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out=${OUT:-$root/out/gpu-check}
+logs=/tmp/gpu-check-logs
+budget=${GPU_CHECK_BUDGET_S:-450}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench memcheck racecheck"}
+mkdir -p "$out"
+rm -rf "$logs"
+mkdir -p "$logs"
+started=$SECONDS
+
+export DOTNET_ROOT=/tmp/dn
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export PATH="$DOTNET_ROOT:$PATH"
+export PYTHONUNBUFFERED=1
+export APP=/tmp/neuron-app
+export NATIVE_LIB="$root/build-gpu/libneuron.so"
+export OUT_DIR="$out" LOG_DIR="$logs"
+
+step_names=()
+step_status=()
+step_seconds=()
+
+bundle_logs() {
+  tar czf "$out/logs.tar.gz.tmp" -C "$logs" . 2>/dev/null && mv "$out/logs.tar.gz.tmp" "$out/logs.tar.gz"
+}
+
+write_summary() {
+  {
+    echo "GPU check of $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    [[ -f .device/MANIFEST ]] && sed -n '1,4p' .device/MANIFEST | sed 's/^/pack /'
+    echo "native library used: ${NATIVE_LIB}"
+    echo
+    printf '%-13s %-28s %s\n' step status seconds
+    for i in "${!step_names[@]}"; do
+      printf '%-13s %-28s %s\n' "${step_names[$i]}" "${step_status[$i]}" "${step_seconds[$i]}"
+    done
+    if [[ -f "$out/bench-table.txt" ]]; then
+      echo
+      cat "$out/bench-table.txt"
+    fi
+  } >"$out/summary.txt"
+}
+
+# run_step NAME LIMIT_SECONDS FUNCTION: runs FUNCTION in a child bash with a time limit; its output goes to NAME.log.
+run_step() {
+  local name=$1 limit=$2 fn=$3 status rc t0
+  [[ " $selected " == *" $name "* ]] || return 0
+  local left=$(( budget - (SECONDS - started) ))
+  (( limit > left )) && limit=$left
+  t0=$SECONDS
+  if (( limit < 15 )); then
+    status="skipped (time budget)"
+  else
+    echo "==> $name (limit ${limit}s)"
+    timeout --kill-after=10 "$limit" bash -c "set -uo pipefail; $fn" >"$logs/$name.log" 2>&1
+    rc=$?
+    case $rc in
+      0) status=pass ;;
+      124|137) status="FAIL (timeout ${limit}s)" ;;
+      *) status="FAIL (exit $rc)" ;;
+    esac
+    tail -n 5 "$logs/$name.log" | sed "s/^/    /"
+  fi
+  step_names+=("$name")
+  step_status+=("$status")
+  step_seconds+=("$(( SECONDS - t0 ))")
+  echo "<== $name: $status"
+  bundle_logs
+  write_summary
+}
+
+# ---- steps -----------------------------------------------------------------------------------
+step_runtime() {
+  [[ -f .device/dotnet-rt.tar.xz && -f .device/app.tar.xz ]] || { echo "run scripts/gpu-pack.sh first and carry .device"; exit 1; }
+  cat .device/MANIFEST 2>/dev/null
+  rm -rf "$DOTNET_ROOT" "$APP" && mkdir -p "$DOTNET_ROOT" "$APP"
+  tar xJf .device/dotnet-rt.tar.xz -C "$DOTNET_ROOT"
+  tar xJf .device/app.tar.xz -C "$APP"
+  "$DOTNET_ROOT/dotnet" --list-runtimes
+  ls "$APP/tests/NeuronInterop.Tests.dll" "$APP/cli/neuron.dll"
+}
+
+step_gpu_info() {
+  nvidia-smi
+  nvcc --version
+  cmake --version | head -n 1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
+}
+
+step_native_build() {
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    && cmake --build build-gpu --parallel "$(nproc)"
+}
+
+step_native_tests() {
+  NEURON_TEST_REQUIRE_CUDA=1 ctest --test-dir build-gpu --output-on-failure --timeout 240
+}
+
+step_nunit() {
+  NEURON_BACKEND=cuda NEURON_TEST_REQUIRE_CUDA=1 NEURON_NATIVE_PATH="$NATIVE_LIB" \
+    "$DOTNET_ROOT/dotnet" "$APP/tests/NeuronInterop.Tests.dll" --results-directory "$LOG_DIR/nunit-results"
+}
+
+step_pytorch() {
+  python3 bench/pytorch_bench.py --device cuda --json "$OUT_DIR/bench-pytorch.json"
+}
+
+step_bench() {
+  local pytorch=()
+  [[ -s "$OUT_DIR/bench-pytorch.json" ]] && pytorch=(--pytorch "$OUT_DIR/bench-pytorch.json")
+  # shellcheck disable=SC2086
+  NEURON_NATIVE_PATH="$NATIVE_LIB" "$DOTNET_ROOT/dotnet" "$APP/cli/neuron.dll" bench --device cuda \
+    --json "$OUT_DIR/bench-cuda.json" "${pytorch[@]}" ${GPU_CHECK_BENCH_ARGS:-} | tee "$OUT_DIR/bench-table.txt"
+}
+
+# The commands CTest runs (one per native test area), one per line, for the sanitizers.
+native_test_commands() {
+  ctest --test-dir build-gpu --show-only=json-v1 | python3 -c '
+import json, shlex, sys
+for test in json.load(sys.stdin)["tests"]:
+    print(test["name"], shlex.join(test["command"]))'
+}
+
+sanitize() {
+  local tool=$1 pattern=$2 failed=0 name command
+  while read -r name command; do
+    [[ "$name" =~ $pattern ]] || continue
+    echo "---- $tool: $name"
+    # shellcheck disable=SC2086
+    NEURON_TEST_REQUIRE_CUDA=1 compute-sanitizer --tool "$tool" --error-exitcode 86 $command || failed=1
+  done < <(native_test_commands)
+  return $failed
+}
+
+step_memcheck() {
+  sanitize memcheck '.'
+}
+
+step_racecheck() {
+  sanitize racecheck 'ops_vs_reference|train_semantics|cuda_vs_host'
+}
+
+# ---- run -------------------------------------------------------------------------------------
+# The steps run in child shells under `timeout`, which see exported functions only.
+export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench \
+  native_test_commands sanitize step_memcheck step_racecheck
+
+# Most valuable first: when the budget runs short, the sanitizers are what is cut.
+run_step runtime 90 step_runtime
+run_step gpu-info 30 step_gpu_info
+run_step native-build 200 step_native_build
+if [[ ! -f "$NATIVE_LIB" && -f .device/native-cuda118/libneuron.so ]]; then
+  NATIVE_LIB="$root/.device/native-cuda118/libneuron.so"
+  echo "build-gpu/libneuron.so is missing: the managed steps use the packed CUDA 11.8 build"
+fi
+run_step native-tests 90 step_native_tests
+run_step pytorch 90 step_pytorch
+run_step bench 120 step_bench
+run_step nunit 150 step_nunit
+run_step memcheck 90 step_memcheck
+run_step racecheck 90 step_racecheck
+
+write_summary
+bundle_logs
+echo
+cat "$out/summary.txt"
+for s in "${step_status[@]}"; do
+  [[ "$s" == pass ]] || exit 1
+done
+exit 0
