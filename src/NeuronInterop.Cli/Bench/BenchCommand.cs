@@ -1,0 +1,83 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Benchmarks;
+using NeuronInterop.Cli.Infrastructure;
+
+namespace NeuronInterop.Cli.Bench;
+
+/// <summary>
+/// <c>neuron bench</c>: wiring to <see cref="BenchmarkRunner"/> (src/NeuronInterop.Benchmarks). All of the
+/// subcommand's coupling to that library lives in this file.
+/// </summary>
+internal static class BenchCommand
+{
+    /// <summary>Exit code when a result failed its correctness check or could not be measured.</summary>
+    public const int ExitCheckFailed = 3;
+
+    public static Command Create(CliContext context, Option<string> verbosity)
+    {
+        var device = new Option<string>("--device")
+        {
+            Description = "Device to measure: auto, host, cuda or cuda:N.",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|host|cuda",
+        };
+        var quick = new Option<bool>("--quick")
+        {
+            Description = "Tiny sizes and few iterations: the whole run takes seconds (CI).",
+        };
+        var cases = new Option<string[]>("--case")
+        {
+            Description = $"Case to run (repeatable): {string.Join(", ", BenchmarkRunner.CaseIds)}. Default: all.",
+            AllowMultipleArgumentsPerToken = true,
+            HelpName = "id",
+        };
+        var json = new Option<string?>("--json")
+        {
+            Description = "Also write the report as JSON to this file.",
+            HelpName = "file",
+        };
+        var pytorch = new Option<string?>("--pytorch")
+        {
+            Description = "A result file of bench/pytorch_bench.py: adds the ratio NeuronInterop / PyTorch per case and judges the targets.",
+            HelpName = "file",
+        };
+        var repeats = new Option<int?>("--repeats")
+        {
+            Description = "Timed repeats per measurement (the median is reported). Default: 7, or 3 with --quick.",
+            HelpName = "count",
+            CustomParser = r => OptionParsers.Int("--repeats", 1, 1000, "an integer from 1 to 1000")(r),
+        };
+
+        var command = new Command("bench",
+            "Run the benchmark cases (tutorial, huge batch, mid, large): a Linear layer trained with MSE and SGD " +
+            $"through the Trainer. Prints a table; --json writes the report. Exit code {ExitCheckFailed} when a result " +
+            "fails its correctness check against the host backend.")
+        {
+            device, quick, cases, json, pytorch, repeats,
+        };
+        command.SetAction(parse =>
+        {
+            Verbosity.TryParse(parse.GetValue(verbosity), out var level);
+            using var loggerFactory = context.CreateLoggerFactory(level);
+            var options = new BenchmarkOptions
+            {
+                Device = parse.GetValue(device)!,
+                Quick = parse.GetValue(quick),
+                Cases = parse.GetValue(cases) is { Length: > 0 } ids
+                    ? ids.SelectMany(id => id.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray()
+                    : null,
+                JsonPath = parse.GetValue(json),
+                PyTorchJsonPath = parse.GetValue(pytorch),
+                Repeats = parse.GetValue(repeats),
+            };
+            BenchmarkReport report = BenchmarkRunner.Run(options, loggerFactory.CreateLogger("neuron.bench"));
+            context.Output.WriteLine(report.ToTable());
+            if (options.JsonPath is not null)
+                context.Output.WriteLine($"JSON report: {Path.GetFullPath(options.JsonPath)}");
+            bool checksPassed = report.Results.All(r => r.Error is null && r.Check is not { Passed: false });
+            return checksPassed ? CliApplication.ExitOk : ExitCheckFailed;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Cli.Infrastructure;
+
+namespace NeuronInterop.Cli.Info;
+
+/// <summary><c>neuron info</c>: the native library, the backends and CUDA devices, and what <c>auto</c> picks.</summary>
+internal static class InfoCommand
+{
+    public static Command Create(CliContext context, Option<string> verbosity)
+    {
+        var command = new Command("info",
+            "Show the native library's path and version, whether CUDA is compiled in, the CUDA devices " +
+            "(name, memory, compute capability) and which backend --device auto picks.");
+        command.SetAction(parse =>
+        {
+            Verbosity.TryParse(parse.GetValue(verbosity), out var level);
+            using var loggerFactory = context.CreateLoggerFactory(level);
+            Write(context.Output, loggerFactory.CreateLogger("neuron.info"));
+            return CliApplication.ExitOk;
+        });
+        return command;
+    }
+
+    private static void Write(TextWriter console, ILogger logger)
+    {
+        string cliVersion = typeof(InfoCommand).Assembly
+            .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        console.WriteLine($"neuron {cliVersion.Split('+')[0]}");
+        console.WriteLine($"Native library:    {Device.NativeLibraryPath}");
+        console.WriteLine($"Native version:    {Device.NativeVersion}");
+        bool cuda = Device.IsCudaCompiled;
+        console.WriteLine($"CUDA compiled in:  {(cuda ? "yes" : "no")}");
+        int count = cuda ? Device.CudaDeviceCount : 0;
+        console.WriteLine($"Backends:          host{(count > 0 ? ", cuda" : "")}");
+        console.WriteLine($"CUDA devices:      {count}");
+        for (int i = 0; i < count; i++)
+        {
+            var d = Device.GetCudaDeviceInfo(i);
+            console.WriteLine($"  cuda:{d.Index}  {d.Name}, {d.TotalMemory / (1024.0 * 1024 * 1024):F1} GiB, " +
+                              $"compute capability {d.ComputeMajor}.{d.ComputeMinor}, {d.MultiprocessorCount} multiprocessors");
+        }
+
+        string? environment = Environment.GetEnvironmentVariable("NEURON_BACKEND");
+        console.WriteLine($"NEURON_BACKEND:    {(string.IsNullOrEmpty(environment) ? "(not set)" : environment)}");
+        using var auto = Device.FromName("auto", logger);
+        console.WriteLine($"auto picks:        {auto} ({auto.Backend})");
+    }
+}

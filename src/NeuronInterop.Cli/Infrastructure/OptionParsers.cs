@@ -1,0 +1,31 @@
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace NeuronInterop.Cli.Infrastructure;
+
+/// <summary>
+/// Parsers for numeric options that report a bad value as one clear line
+/// (invariant culture; "inf", "nan" and friends are named as not finite).
+/// </summary>
+internal static class OptionParsers
+{
+    public static Func<ArgumentResult, int> Int(string name, int min, int max, string requirement) => result =>
+    {
+        string text = Single(result);
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+            result.AddError($"{name} must be {requirement} (got '{text}').");
+        return value;
+    };
+
+    public static Func<ArgumentResult, float> Float(string name, bool positive) => result =>
+    {
+        string text = Single(result);
+        bool parsed = float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value);
+        if (!parsed || !float.IsFinite(value) || (positive && value <= 0))
+            result.AddError($"{name} must be a finite{(positive ? " positive" : "")} number (got '{text}').");
+        return value;
+    };
+
+    private static string Single(ArgumentResult result) =>
+        result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+}

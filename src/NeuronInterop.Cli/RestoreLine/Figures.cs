@@ -1,0 +1,203 @@
+using ScottPlot;
+using SkiaSharp;
+
+namespace NeuronInterop.Cli.RestoreLine;
+
+/// <summary>A written figure.</summary>
+internal sealed record FigureFile(int Number, string FileName, string Title, int Width, int Height);
+
+/// <summary>
+/// The tutorial's figures as PNG files, rendered headless with ScottPlot. Single plots are
+/// <see cref="SingleWidth"/>×<see cref="SingleHeight"/> pixels; the side-by-side ones (the tutorial's
+/// <c>showSubplots</c>) are <see cref="PairWidth"/>×<see cref="PairHeight"/> pixels with a title band on top.
+/// </summary>
+internal static class Figures
+{
+    public const int Count = 7;
+    public const int SingleWidth = 800;
+    public const int SingleHeight = 600;
+    public const int PairWidth = 1300;
+    public const int PairHeight = 600;
+    private const int TitleBand = 48;
+
+    public const string LinearFunction = "fig1-linear-function.png";
+    public const string HandMadeShortRun = "fig2-hand-made-short-run.png";
+    public const string HandMadeLongRun = "fig3-hand-made-long-run.png";
+    public const string LibraryUntrained = "fig4-library-untrained.png";
+    public const string BothTrained = "fig5-both-trained.png";
+    public const string NoBias = "fig6-no-bias.png";
+    public const string LearningCurve = "fig7-learning-curve.png";
+
+    private static readonly Color TrueColor = Colors.Black;
+    private static readonly Color HandMadeColor = Colors.Orange;
+    private static readonly Color LibraryColor = Colors.Magenta;
+
+    /// <summary>Writes every figure the result has data for; returns them in order.</summary>
+    public static IReadOnlyList<FigureFile> WriteAll(RestoreLineResult result, string directory)
+    {
+        var files = new List<FigureFile>();
+        var options = result.Options;
+        string line = $"f(x) = {Format(options.Slope)}x {(options.Intercept < 0 ? "−" : "+")} {Format(Math.Abs(options.Intercept))}";
+
+        files.Add(Single(directory, 1, LinearFunction, $"The linear function {line}",
+            LinePlot(result, null, null, null, null)));
+
+        if (result.Find(RunKind.Short) is { } shortRun)
+            files.Add(BeforeAfter(directory, 2, HandMadeShortRun, result, shortRun,
+                $"Hand-made neuron before and after training ({shortRun.Steps} steps)"));
+
+        if (result.Find(RunKind.Long) is { } longRun)
+        {
+            files.Add(BeforeAfter(directory, 3, HandMadeLongRun, result, longRun,
+                $"Hand-made neuron before and after training ({longRun.Steps} steps)"));
+            files.Add(Single(directory, 4, LibraryUntrained,
+                $"Untrained library neuron on {result.Device} (w = 1, b = 0) against {line}",
+                LinePlot(result, longRun.Library.PredictionsBefore, "Predicted values", HandMadeColor, null)));
+            files.Add(Pair(directory, 5, BothTrained, $"Both neurons after {longRun.Steps} steps against {line}",
+                LinePlot(result, longRun.HandMade.PredictionsAfter, "Neuron", HandMadeColor,
+                    $"Hand-made: w = {longRun.HandMade.W:F3}, b = {longRun.HandMade.B:F3}"),
+                LinePlot(result, longRun.Library.PredictionsAfter, "NeuronInterop neuron", LibraryColor,
+                    $"Library ({result.Device}): w = {longRun.Library.W:F3}, b = {longRun.Library.B:F3}")));
+        }
+
+        var noBias = result.Find(RunKind.NoBias)!;
+        files.Add(BeforeAfter(directory, 6, NoBias, result, noBias,
+            $"Neuron without bias before and after training ({noBias.Steps} steps)"));
+
+        var curveRun = result.Find(RunKind.Long) ?? noBias;
+        files.Add(Single(directory, 7, LearningCurve,
+            $"Learning curve: error per step, {curveRun.Description}",
+            CurvePlot(curveRun, result.Device)));
+        return files;
+    }
+
+    private static FigureFile BeforeAfter(string directory, int number, string fileName, RestoreLineResult result,
+        RunResult run, string title)
+    {
+        var neuron = run.HandMade;
+        string after = run.UseBias
+            ? $"After {run.Steps} steps: w = {neuron.W:F3}, b = {neuron.B:F3}"
+            : $"After {run.Steps} steps: w = {neuron.W:F3} (no bias)";
+        return Pair(directory, number, fileName, title,
+            LinePlot(result, neuron.PredictionsBefore, "Net results before training", HandMadeColor,
+                run.UseBias ? "Before training: w = 1, b = 0" : "Before training: w = 1 (no bias)"),
+            LinePlot(result, neuron.PredictionsAfter, "Net results after training", HandMadeColor, after));
+    }
+
+    /// <summary>The tutorial's <c>show</c>: the true values as a thick black line, a prediction over it.</summary>
+    private static Plot LinePlot(RestoreLineResult result, float[]? predictions, string? label, Color? color, string? title)
+    {
+        var plot = new Plot();
+        double[] xs = Array.ConvertAll(result.X, v => (double)v);
+        var truth = plot.Add.ScatterLine(xs, Array.ConvertAll(result.Y, v => (double)v));
+        truth.LineWidth = 5;
+        truth.Color = TrueColor;
+        truth.LegendText = "True values";
+        if (predictions is not null)
+        {
+            var predicted = plot.Add.ScatterLine(xs, Array.ConvertAll(predictions, v => (double)v));
+            predicted.LineWidth = 2;
+            predicted.Color = color ?? HandMadeColor;
+            predicted.LegendText = label ?? "Predicted values";
+        }
+        if (title is not null)
+            plot.Title(title, size: 16);
+        plot.XLabel("x");
+        plot.YLabel("y");
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    /// <summary>Error per step of both neurons on a logarithmic axis.</summary>
+    private static Plot CurvePlot(RunResult run, string device)
+    {
+        var plot = new Plot();
+        double[] steps = Enumerable.Range(1, run.Steps).Select(s => (double)s).ToArray();
+        var handMade = plot.Add.ScatterLine(steps, Log10(run.HandMade.StepErrors));
+        handMade.LineWidth = 3;
+        handMade.Color = HandMadeColor;
+        handMade.LegendText = "Hand-made neuron";
+        var library = plot.Add.ScatterLine(steps, Log10(run.Library.StepErrors));
+        library.LineWidth = 1.5f;
+        library.Color = LibraryColor;
+        library.LinePattern = LinePattern.Dashed;
+        library.LegendText = $"Library neuron ({device})";
+
+        var ticks = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => $"1e{y:0}",
+        };
+        plot.Axes.Left.TickGenerator = ticks;
+        plot.XLabel("step");
+        plot.YLabel("error of the step's sample (log scale)");
+        plot.ShowLegend(Alignment.UpperRight);
+        return plot;
+    }
+
+    /// <summary>log10 of the errors; an exact zero is drawn at 1e-12.</summary>
+    private static double[] Log10(float[] errors) =>
+        Array.ConvertAll(errors, e => Math.Log10(Math.Max(e, 1e-12)));
+
+    private static FigureFile Single(string directory, int number, string fileName, string title, Plot plot)
+    {
+        plot.Title(title, size: 18);
+        plot.SavePng(Path.Combine(directory, fileName), SingleWidth, SingleHeight);
+        return new FigureFile(number, fileName, title, SingleWidth, SingleHeight);
+    }
+
+    /// <summary>The tutorial's <c>showSubplots</c>: two plots side by side under one title.</summary>
+    private static FigureFile Pair(string directory, int number, string fileName, string title, Plot left, Plot right)
+    {
+        // Both panels share the y range so that before/after are comparable at a glance.
+        var (bottom, top) = DataRangeY(left, right);
+        double margin = Math.Max(1e-6, (top - bottom) * 0.05);
+        left.Axes.SetLimitsY(bottom - margin, top + margin);
+        right.Axes.SetLimitsY(bottom - margin, top + margin);
+
+        var info = new SKImageInfo(PairWidth, PairHeight, SKColorType.Rgba8888, SKAlphaType.Premul);
+        using (var surface = SKSurface.Create(info))
+        {
+            var canvas = surface.Canvas;
+            canvas.Clear(SKColors.White);
+            using (var typeface = SKTypeface.FromFamilyName(Fonts.Default, SKFontStyle.Bold))
+            using (var font = new SKFont(typeface, 22))
+            using (var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true })
+                canvas.DrawText(title, PairWidth / 2f, TitleBand - 14, SKTextAlign.Center, font, paint);
+
+            // Each panel is rendered on its own surface (ScottPlot clears the canvas it renders on).
+            int half = PairWidth / 2;
+            DrawPanel(canvas, left, 0, TitleBand, half, PairHeight - TitleBand);
+            DrawPanel(canvas, right, half, TitleBand, PairWidth - half, PairHeight - TitleBand);
+
+            using var image = surface.Snapshot();
+            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+            using var file = File.Create(Path.Combine(directory, fileName));
+            png.SaveTo(file);
+        }
+        return new FigureFile(number, fileName, title, PairWidth, PairHeight);
+    }
+
+    private static (double Bottom, double Top) DataRangeY(params Plot[] plots)
+    {
+        double bottom = double.PositiveInfinity, top = double.NegativeInfinity;
+        foreach (var plottable in plots.SelectMany(p => p.GetPlottables()))
+        {
+            var limits = plottable.GetAxisLimits();
+            bottom = Math.Min(bottom, limits.Bottom);
+            top = Math.Max(top, limits.Top);
+        }
+        return (bottom, top);
+    }
+
+    private static void DrawPanel(SKCanvas canvas, Plot plot, int x, int y, int width, int height)
+    {
+        using var panel = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        plot.Render(panel.Canvas, width, height);
+        using var image = panel.Snapshot();
+        canvas.DrawImage(image, x, y);
+    }
+
+    private static string Format(float value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+}

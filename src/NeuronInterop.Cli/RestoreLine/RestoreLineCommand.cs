@@ -1,0 +1,210 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Cli.Infrastructure;
+using Spectre.Console;
+
+namespace NeuronInterop.Cli.RestoreLine;
+
+/// <summary><c>neuron restore-line</c>: the command plumbing around <see cref="RestoreLineExperiment"/>.</summary>
+internal static class RestoreLineCommand
+{
+    public static Command Create(CliContext context, Option<string> verbosity)
+    {
+        var defaults = new RestoreLineOptions();
+        var steps = new Option<int>("--steps")
+        {
+            Description = $"Steps of the long run and of the no-bias run. The short run has {RestoreLineOptions.TutorialShortSteps} steps, or --steps when that is smaller.",
+            DefaultValueFactory = _ => defaults.Steps,
+            HelpName = "count",
+            CustomParser = OptionParsers.Int("--steps", 1, int.MaxValue, "a positive integer"),
+        };
+
+        var lr = new Option<float>("--lr", "--learning-rate")
+        {
+            Description = "Learning rate of both neurons (a finite positive number).",
+            DefaultValueFactory = _ => defaults.LearningRate,
+            HelpName = "rate",
+            CustomParser = OptionParsers.Float("--lr", positive: true),
+        };
+
+        var batchSize = new Option<int>("--batch-size")
+        {
+            Description = $"Samples per step, drawn at random from the {RestoreLineOptions.PointCount} points (1 to {RestoreLineOptions.PointCount}).",
+            DefaultValueFactory = _ => defaults.BatchSize,
+            HelpName = "count",
+            CustomParser = OptionParsers.Int("--batch-size", 1, RestoreLineOptions.PointCount,
+                $"an integer from 1 to {RestoreLineOptions.PointCount}"),
+        };
+
+        var seed = new Option<int>("--seed")
+        {
+            Description = "Seed of the System.Random that picks the samples (the same samples for both neurons).",
+            DefaultValueFactory = _ => defaults.Seed,
+            CustomParser = OptionParsers.Int("--seed", int.MinValue, int.MaxValue, "an integer"),
+        };
+
+        var device = new Option<string>("--device")
+        {
+            Description = "Backend of the library neuron: auto (CUDA when a GPU is usable, else host), host, cuda or cuda:N.",
+            DefaultValueFactory = _ => defaults.DeviceName,
+            HelpName = "auto|host|cuda",
+        };
+        device.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (!IsDeviceName(value))
+                r.AddError($"--device must be auto, host, cuda or cuda:N (got '{value}').");
+        });
+
+        var output = new Option<string>("--out", "-o")
+        {
+            Description = "Folder for the figures (PNG) and summary.json; created when missing.",
+            DefaultValueFactory = _ => "./out",
+            HelpName = "folder",
+        };
+        output.Validators.Add(r =>
+        {
+            if (string.IsNullOrWhiteSpace(r.GetValueOrDefault<string>()))
+                r.AddError("--out must name a folder.");
+        });
+
+        var noBias = new Option<bool>("--no-bias")
+        {
+            Description = "Run only the tutorial's last experiment: both neurons without bias, --steps steps. " +
+                          "Writes the function, the no-bias figure and its learning curve.",
+        };
+
+        var slope = new Option<float>("--slope")
+        {
+            Description = "Slope of the line to restore, f(x) = slope·x + intercept.",
+            DefaultValueFactory = _ => defaults.Slope,
+            CustomParser = OptionParsers.Float("--slope", positive: false),
+        };
+        var intercept = new Option<float>("--intercept")
+        {
+            Description = "Intercept of the line to restore.",
+            DefaultValueFactory = _ => defaults.Intercept,
+            CustomParser = OptionParsers.Float("--intercept", positive: false),
+        };
+
+        var command = new Command("restore-line",
+            "Restore f(x) = 2x + 3 with a single neuron, as the tutorial does: a hand-made neuron and the library's " +
+            $"Linear trained side by side on the same samples. Writes {Figures.Count} figures " +
+            $"({Figures.SingleWidth}x{Figures.SingleHeight} px, side-by-side ones {Figures.PairWidth}x{Figures.PairHeight} px) " +
+            "and summary.json into --out.")
+        {
+            steps, lr, batchSize, seed, device, output, noBias, slope, intercept,
+        };
+
+        command.SetAction(parse =>
+        {
+            var options = new RestoreLineOptions
+            {
+                Steps = parse.GetValue(steps),
+                LearningRate = parse.GetValue(lr),
+                BatchSize = parse.GetValue(batchSize),
+                Seed = parse.GetValue(seed),
+                DeviceName = parse.GetValue(device)!,
+                OutputDirectory = parse.GetValue(output)!,
+                NoBiasOnly = parse.GetValue(noBias),
+                Slope = parse.GetValue(slope),
+                Intercept = parse.GetValue(intercept),
+            };
+            Verbosity.TryParse(parse.GetValue(verbosity), out var level);
+            return Execute(context, options, level);
+        });
+        return command;
+    }
+
+    private static int Execute(CliContext context, RestoreLineOptions options, LogLevel level)
+    {
+        // Everything that can fail on bad input fails here, before anything is logged or trained.
+        string outputDirectory = OutputFolder.Prepare(options.OutputDirectory);
+
+        using var loggerFactory = context.CreateLoggerFactory(level);
+        var logger = loggerFactory.CreateLogger("neuron.restore-line");
+        using var device = NeuronInterop.Device.FromName(options.DeviceName, logger);
+
+        logger.LogInformation(
+            "Restoring f(x) = {Slope}x + {Intercept} from {Points} points on [{XMin}, {XMax}] with the library neuron on {Device}",
+            options.Slope, options.Intercept, RestoreLineOptions.PointCount, RestoreLineOptions.XMin,
+            RestoreLineOptions.XMax, device);
+
+        // A live bar only on a terminal, and not when every step is logged (the two would interleave).
+        bool progressBar = context.IsInteractive && level > LogLevel.Debug;
+        RestoreLineResult result = progressBar
+            ? RunWithProgressBar(context.Console, options, device, loggerFactory)
+            : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
+
+        IReadOnlyList<FigureFile> figures = Figures.WriteAll(result, outputDirectory);
+        string summaryPath = Summary.Write(result, figures, outputDirectory);
+        Summary.WriteTable(context.Console, result);
+        context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
+        foreach (var figure in figures)
+            context.Output.WriteLine($"  {figure.FileName}");
+        return CliApplication.ExitOk;
+    }
+
+    private static RestoreLineResult RunWithProgressBar(IAnsiConsole console, RestoreLineOptions options,
+        Device device, ILoggerFactory loggerFactory)
+    {
+        RestoreLineResult? result = null;
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var observer = new BarProgress(ctx);
+                result = new RestoreLineExperiment(options, device, loggerFactory).Run(observer);
+            });
+        return result!;
+    }
+
+    private static bool IsDeviceName(string? name)
+    {
+        if (name is null)
+            return false;
+        name = name.Trim().ToLowerInvariant();
+        if (name is "auto" or "host" or "cuda")
+            return true;
+        return name.StartsWith("cuda:", StringComparison.Ordinal)
+               && int.TryParse(name.AsSpan(5), out int index) && index >= 0;
+    }
+
+    /// <summary>Plain log lines: one at the start and end of each run, and about every tenth of it.</summary>
+    private sealed class LogProgress(ILogger logger) : ITrainingObserver
+    {
+        private int _steps;
+
+        public void RunStarted(string description, int steps)
+        {
+            _steps = steps;
+            logger.LogInformation("{Run}: training for {Steps} steps", description, steps);
+        }
+
+        public void StepFinished(string description, int step, float handMadeError, float libraryError)
+        {
+            int every = Math.Max(1, _steps / 10);
+            // At Debug the experiment logs every step itself.
+            if ((step % every == 0 || step == _steps) && !logger.IsEnabled(LogLevel.Debug))
+                logger.LogInformation("{Run}: step {Step}/{Steps}: hand-made error {HandMade:G6}, library error {Library:G6}",
+                    description, step, _steps, handMadeError, libraryError);
+        }
+
+        public void RunFinished(RunResult run) { }
+    }
+
+    private sealed class BarProgress(ProgressContext context) : ITrainingObserver
+    {
+        private ProgressTask? _task;
+
+        public void RunStarted(string description, int steps) =>
+            _task = context.AddTask(Markup.Escape(description), maxValue: steps);
+
+        public void StepFinished(string description, int step, float handMadeError, float libraryError) =>
+            _task?.Value(step);
+
+        public void RunFinished(RunResult run) => _task?.StopTask();
+    }
+}

@@ -1,0 +1,178 @@
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Optimizers;
+using NeuronInterop.Reference;
+
+namespace NeuronInterop.Cli.RestoreLine;
+
+/// <summary>
+/// The tutorial's training, without any console or file output: the hand-made neuron
+/// (<see cref="TutorialNeuron"/>) and the library's <see cref="Linear"/> trained through
+/// <see cref="Trainer.TrainFromHost"/> (one macro-batch per step, as the tutorial's handler version),
+/// both from w = 1, b = 0, on the same randomly drawn samples.
+/// </summary>
+internal sealed class RestoreLineExperiment
+{
+    private readonly RestoreLineOptions _options;
+    private readonly Device _device;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly float[] _x;
+    private readonly float[] _y;
+
+    public RestoreLineExperiment(RestoreLineOptions options, Device device, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _device = device;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("neuron.restore-line");
+        // x = np.linspace(-3, 3, 1000, dtype=np.float32); Y = f(x), computed in float32 as numpy does.
+        _x = TutorialData.Linspace(RestoreLineOptions.XMin, RestoreLineOptions.XMax, RestoreLineOptions.PointCount);
+        _y = Array.ConvertAll(_x, Target);
+    }
+
+    /// <summary>f(x) = slope·x + intercept in float32.</summary>
+    public float Target(float x) => _options.Slope * x + _options.Intercept;
+
+    /// <summary>Runs the short and long runs with bias and the no-bias run (only that one with <see cref="RestoreLineOptions.NoBiasOnly"/>).</summary>
+    public RestoreLineResult Run(ITrainingObserver observer)
+    {
+        var runs = new List<RunResult>();
+        if (!_options.NoBiasOnly)
+        {
+            runs.Add(TrainBoth(RunKind.Short, _options.ShortSteps, useBias: true, observer));
+            runs.Add(TrainBoth(RunKind.Long, _options.Steps, useBias: true, observer));
+        }
+        runs.Add(TrainBoth(RunKind.NoBias, _options.Steps, useBias: false, observer));
+        return new RestoreLineResult(_options, _device.ToString(), _x, _y, runs);
+    }
+
+    /// <summary>
+    /// One run: both neurons from w = 1, b = 0, <paramref name="steps"/> steps, each step on a batch of
+    /// samples drawn by a <see cref="Random"/> seeded with the run's seed, so every run sees the same sample
+    /// sequence and both neurons see the same samples.
+    /// </summary>
+    public RunResult TrainBoth(RunKind kind, int steps, bool useBias, ITrainingObserver observer)
+    {
+        int batch = _options.BatchSize;
+        float lr = _options.LearningRate;
+        string description = RunResult.Describe(kind, steps);
+
+        var handMade = new TutorialNeuron(useBias);
+        handMade.W = RestoreLineOptions.InitialWeight;
+        if (useBias)
+            handMade.B = RestoreLineOptions.InitialBias;
+
+        using var linear = new Linear(1, 1, useBias, InitScheme.None, device: _device, name: "neuron",
+            logger: _loggerFactory.CreateLogger<Linear>());
+        linear.W.Fill(RestoreLineOptions.InitialWeight);
+        linear.B?.Fill(RestoreLineOptions.InitialBias);
+        using var cost = new MseCost(_device, _loggerFactory.CreateLogger<MseCost>());
+        var optimizer = new Sgd(lr, _loggerFactory.CreateLogger<Sgd>());
+        optimizer.SetupOn(linear);
+        using var trainer = new Trainer(linear, cost, optimizer, batchSize: batch, logger: _loggerFactory.CreateLogger<Trainer>());
+        var calculator = new Calculator(linear, batchSize: RestoreLineOptions.PointCount);
+
+        float[] handMadeBefore = Array.ConvertAll(_x, handMade.Forward);
+        float[] libraryBefore = Predict(calculator);
+
+        var random = new Random(_options.Seed);
+        var xs = new float[batch, 1];
+        var ys = new float[batch, 1];
+        var handMadeErrors = new float[steps];
+        var libraryErrors = new float[steps];
+
+        observer.RunStarted(description, steps);
+        for (int step = 0; step < steps; step++)
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                int index = random.Next(RestoreLineOptions.PointCount);   // np.random.randint(0, 1000)
+                xs[i, 0] = _x[index];
+                ys[i, 0] = _y[index];
+            }
+
+            handMadeErrors[step] = HandMadeStep(handMade, xs, ys, lr);
+
+            // trainer.trainFromHost(x.reshape(-1, 1), y.reshape(-1, 1), macroBatchSize=1, ...): one step.
+            trainer.TrainFromHost(xs, ys, macroBatchSize: batch, shuffle: false);
+            libraryErrors[step] = (float)trainer.Cost.MeanError;
+
+            if (_logger.IsEnabled(LogLevel.Debug))
+                _logger.LogDebug("{Run}: step {Step}: neuron error {HandMade:G9}, library module error {Library:G9}",
+                    description, step + 1, handMadeErrors[step], libraryErrors[step]);
+            observer.StepFinished(description, step + 1, handMadeErrors[step], libraryErrors[step]);
+        }
+
+        linear.EvalMode();
+        float[] handMadeAfter = Array.ConvertAll(_x, handMade.Forward);
+        float[] libraryAfter = Predict(calculator);
+        float[] libraryW = linear.W.ToArray();
+        float[] libraryB = linear.B?.ToArray() ?? [0f];
+
+        var run = new RunResult(kind, steps, useBias,
+            new NeuronResult(handMade.W, useBias ? handMade.B : 0f, DatasetError(handMadeAfter), handMadeErrors,
+                handMadeBefore, handMadeAfter),
+            new NeuronResult(libraryW[0], libraryB[0], DatasetError(libraryAfter), libraryErrors,
+                libraryBefore, libraryAfter));
+        _logger.LogInformation(
+            "{Run}: hand-made neuron w = {HW:G6}, b = {HB:G6}, error {HE:G6}; library neuron w = {LW:G6}, b = {LB:G6}, error {LE:G6}",
+            description, run.HandMade.W, run.HandMade.B, run.HandMade.FinalError,
+            run.Library.W, run.Library.B, run.Library.FinalError);
+        observer.RunFinished(run);
+        return run;
+    }
+
+    /// <summary>
+    /// The tutorial's <c>neuron.optimize(x, y, lr)</c> for one sample. The tutorial's neuron handles one
+    /// sample at a time; for a larger batch the per-sample gradients are averaged (Error.grad's 1/N) and
+    /// applied once, as the library does.
+    /// </summary>
+    /// <returns>The batch's error before the update.</returns>
+    private static float HandMadeStep(TutorialNeuron neuron, float[,] xs, float[,] ys, float lr)
+    {
+        int batch = xs.GetLength(0);
+        if (batch == 1)
+            return neuron.Optimize(xs[0, 0], ys[0, 0], lr);
+
+        float weightGrad = 0f, biasGrad = 0f, error = 0f;
+        for (int i = 0; i < batch; i++)
+        {
+            float prediction = neuron.Forward(xs[i, 0]);
+            float grad = TutorialError.Grad(ys[i, 0], prediction) / batch;
+            weightGrad += xs[i, 0] * grad;
+            biasGrad += grad;
+            error += TutorialError.Value(ys[i, 0], prediction) / batch;
+        }
+        neuron.W -= lr * weightGrad;
+        if (neuron.UseBias)
+            neuron.B -= lr * biasGrad;
+        return error;
+    }
+
+    private float[] Predict(Calculator calculator)
+    {
+        var input = new float[_x.Length, 1];
+        for (int i = 0; i < _x.Length; i++)
+            input[i, 0] = _x[i];
+        float[,] output = calculator.CalcFromHost(input);
+        var predictions = new float[_x.Length];
+        for (int i = 0; i < predictions.Length; i++)
+            predictions[i] = output[i, 0];
+        return predictions;
+    }
+
+    /// <summary>J = Σ(y − ŷ)² / (2N) over all points, in double.</summary>
+    private double DatasetError(float[] predictions)
+    {
+        double sum = 0;
+        for (int i = 0; i < _y.Length; i++)
+        {
+            double d = (double)_y[i] - predictions[i];
+            sum += d * d;
+        }
+        return sum / (2.0 * _y.Length);
+    }
+}

@@ -1,0 +1,43 @@
+namespace NeuronInterop.Cli.RestoreLine;
+
+/// <summary>
+/// What <c>neuron restore-line</c> runs. The defaults reproduce the tutorial: 1000 points of
+/// f(x) = 2x + 3 on [−3, 3], both neurons starting at w = 1, b = 0, learning rate 1e-2, batch size 1,
+/// one random sample per step, a short run of 200 steps, a long run of 500 steps, and the neuron
+/// without bias trained for the long run's steps.
+/// </summary>
+internal sealed record RestoreLineOptions
+{
+    /// <summary>The tutorial's first run: <c>trainNeuron(200)</c>.</summary>
+    public const int TutorialShortSteps = 200;
+    public const int PointCount = 1000;
+    public const float XMin = -3f;
+    public const float XMax = 3f;
+    public const float InitialWeight = 1f;
+    public const float InitialBias = 0f;
+
+    /// <summary>Steps of the long run and of the no-bias run (the tutorial's <c>trainNeuron(500)</c>).</summary>
+    public int Steps { get; init; } = 500;
+
+    public float LearningRate { get; init; } = 1e-2f;
+
+    /// <summary>Samples per step, drawn independently at random (with replacement) from the 1000 points.</summary>
+    public int BatchSize { get; init; } = 1;
+
+    /// <summary>Seeds the <see cref="System.Random"/> that picks the samples; both neurons see the same samples.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>auto | host | cuda | cuda:N.</summary>
+    public string DeviceName { get; init; } = "auto";
+
+    public string OutputDirectory { get; init; } = "out";
+
+    /// <summary>Run only the no-bias experiment (the tutorial's last section).</summary>
+    public bool NoBiasOnly { get; init; }
+
+    public float Slope { get; init; } = 2f;
+    public float Intercept { get; init; } = 3f;
+
+    /// <summary>The short run: 200 steps, or <see cref="Steps"/> when that is smaller.</summary>
+    public int ShortSteps => Math.Min(TutorialShortSteps, Steps);
+}

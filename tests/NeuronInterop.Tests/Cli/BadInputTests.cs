@@ -1,0 +1,90 @@
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Cli;
+
+/// <summary>Every bad input: a non-zero exit code and one line on stderr, never a stack trace.</summary>
+public sealed class BadInputTests
+{
+    private string _folder = null!;
+
+    [SetUp]
+    public void SetUp() => _folder = CliRunner.CreateTempFolder();
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_folder, recursive: true);
+
+    [TestCase("restore-line", "--no-such-option")]
+    [TestCase("no-such-command")]
+    [TestCase("restore-line", "--steps", "-5")]
+    [TestCase("restore-line", "--steps", "0")]
+    [TestCase("restore-line", "--steps", "1.5")]
+    [TestCase("restore-line", "--steps")]
+    [TestCase("restore-line", "--lr", "0")]
+    [TestCase("restore-line", "--lr", "-0.01")]
+    [TestCase("restore-line", "--lr", "NaN")]
+    [TestCase("restore-line", "--lr", "Infinity")]
+    [TestCase("restore-line", "--lr", "inf")]
+    [TestCase("restore-line", "--lr", "fast")]
+    [TestCase("restore-line", "--batch-size", "0")]
+    [TestCase("restore-line", "--batch-size", "1001")]
+    [TestCase("restore-line", "--device", "gpu")]
+    [TestCase("restore-line", "--slope", "NaN")]
+    [TestCase("restore-line", "--verbosity", "loud")]
+    [TestCase("info", "--verbosity", "7")]
+    [TestCase("bench", "--case", "no-such-case", "--device", "host", "--quick")]
+    public void RejectsBadCommandLines(params string[] args)
+    {
+        var result = CliRunner.Run(WithOut(args));
+        AssertOneLineError(result, expectedExitCode: null);
+        Assert.That(Directory.EnumerateFileSystemEntries(_folder), Is.Empty, "nothing written");
+    }
+
+    [Test]
+    public void RejectsAnOutputFolderThatCannotBeWritten()
+    {
+        // Below a regular file no folder can be created, whoever runs the test (root included).
+        string file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "");
+        var result = CliRunner.Run("restore-line", "--device", "host", "--out", Path.Combine(file, "out"));
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.Error, Does.Contain("cannot write to the output folder"));
+    }
+
+    [Test]
+    public void RejectsAnOutputPathThatIsAFile()
+    {
+        string file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "");
+        var result = CliRunner.Run("restore-line", "--device", "host", "--out", file);
+        AssertOneLineError(result, expectedExitCode: 1);
+    }
+
+    [Test]
+    public void RejectsACudaDeviceThatDoesNotExist()
+    {
+        var result = CliRunner.Run("restore-line", "--device", "cuda:99", "--out", _folder);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.Error, Does.Contain("CUDA"));
+    }
+
+    [Test]
+    public void RejectsCudaWhenNoGpuIsPresent()
+    {
+        if (Device.CudaDeviceCount > 0)
+            Assert.Ignore("a CUDA device is present; RejectsACudaDeviceThatDoesNotExist covers the error path");
+        var result = CliRunner.Run("restore-line", "--device", "cuda", "--out", _folder);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.Error, Does.Contain("--device auto or --device host"));
+    }
+
+    private string[] WithOut(string[] args) =>
+        args.Length > 0 && args[0] == "restore-line" ? [.. args, "--out", _folder] : args;
+
+    private static void AssertOneLineError(CliRunner.Result result, int? expectedExitCode)
+    {
+        Assert.That(result.ExitCode, expectedExitCode is null ? Is.Not.Zero : Is.EqualTo(expectedExitCode), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines[0], Does.StartWith("neuron: error: "));
+        Assert.That(result.Error, Does.Not.Match(@"(?m)^\s*at \S+\(").And.Not.Contain("Exception"), "no stack trace");
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NeuronInterop.Cli.Infrastructure;
+using NeuronInterop.Cli.RestoreLine;
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Cli;
+
+/// <summary><c>neuron info</c>, <c>--help</c>, <c>--no-bias</c>, <c>--verbosity</c> and <c>neuron bench</c>.</summary>
+public sealed class CommandTests
+{
+    [Test]
+    public void InfoPrintsTheNativeLibraryAndTheBackendAutoPicks()
+    {
+        var result = CliRunner.Run("info");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain(Device.NativeLibraryPath));
+        Assert.That(result.Output, Does.Contain(Device.NativeVersion.ToString()));
+        Assert.That(result.Output, Does.Contain($"CUDA devices:      {Device.CudaDeviceCount}"));
+        string expected = Device.CudaDeviceCount > 0 ? "cuda:0" : "host";
+        Assert.That(result.Output, Does.Match($"auto picks: +{expected} "));
+    }
+
+    [Test]
+    public void HelpDescribesEveryOptionAndTheFigureSizes()
+    {
+        var result = CliRunner.Run("restore-line", "--help");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        foreach (string option in new[] { "--steps", "--lr", "--batch-size", "--seed", "--device", "--out", "--no-bias", "--slope", "--intercept", "--verbosity" })
+            Assert.That(result.Output, Does.Contain(option));
+        Assert.That(result.Output, Does.Contain($"{Figures.SingleWidth}x{Figures.SingleHeight}"));
+    }
+
+    [Test]
+    public void NoBiasRunsOnlyTheNoBiasExperiment()
+    {
+        string folder = CliRunner.CreateTempFolder();
+        try
+        {
+            var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "50", "--seed", "7", "--device", "host",
+                "--slope", "-1.5", "--intercept", "0.5", "--out", folder, "--verbosity", "quiet");
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(result.Error, Is.Empty, "quiet logs nothing");
+            Assert.That(Directory.GetFiles(folder, "*.png").Select(Path.GetFileName).Order(),
+                Is.EqualTo(new[] { Figures.LinearFunction, Figures.NoBias, Figures.LearningCurve }.Order()));
+
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
+            var runs = summary.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+            Assert.That(runs, Has.Length.EqualTo(1));
+            Assert.That(runs[0].GetProperty("name").GetString(), Is.EqualTo("noBias"));
+            Assert.That(runs[0].GetProperty("steps").GetInt32(), Is.EqualTo(50));
+            Assert.That(summary.RootElement.GetProperty("options").GetProperty("slope").GetSingle(), Is.EqualTo(-1.5f));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
+    public void ShortRunIsCutToTheStepsWhenThoseAreFewer()
+    {
+        string folder = CliRunner.CreateTempFolder();
+        try
+        {
+            var result = CliRunner.Run("restore-line", "--steps", "30", "--batch-size", "8", "--device", "host", "--out", folder);
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
+            var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
+            Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
+            Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestCase("quiet", LogLevel.Error)]
+    [TestCase("q", LogLevel.Error)]
+    [TestCase("minimal", LogLevel.Warning)]
+    [TestCase("normal", LogLevel.Information)]
+    [TestCase("detailed", LogLevel.Debug)]
+    [TestCase("diag", LogLevel.Trace)]
+    [TestCase("Warning", LogLevel.Warning)]
+    [TestCase("trace", LogLevel.Trace)]
+    [TestCase("None", LogLevel.None)]
+    public void VerbosityAcceptsDotnetNamesAndLogLevels(string text, LogLevel expected)
+    {
+        Assert.That(Verbosity.TryParse(text, out var level), Is.True);
+        Assert.That(level, Is.EqualTo(expected));
+    }
+
+    [TestCase("")]
+    [TestCase("loud")]
+    [TestCase("3")]
+    public void VerbosityRejectsOtherText(string text) => Assert.That(Verbosity.TryParse(text, out _), Is.False);
+
+    [Test]
+    public void BenchRunsTheQuickTutorialCaseAndWritesJson()
+    {
+        string folder = CliRunner.CreateTempFolder();
+        try
+        {
+            string json = Path.Combine(folder, "bench.json");
+            var result = CliRunner.Run("bench", "--quick", "--device", "host", "--case", "tutorial", "--json", json);
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(result.Output, Does.Contain("tutorial"));
+            Assert.That(json, Does.Exist);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The no-bias SGD hovers around the least-squares slope 2 with a standard deviation of about 0.215
+    /// (see <see cref="RestoreLineCommandTests"/>). Over 8 seeds the mean has a standard deviation of
+    /// 0.076, so |mean − 2| ≤ 0.25 (3.3 sigma): the slope is unbiased, only the intercept is missing.
+    /// </summary>
+    [Test]
+    public void NoBiasSlopeAveragesToTheTrueSlopeOverSeeds()
+    {
+        var slopes = new List<float>();
+        for (int seed = 1; seed <= 8; seed++)
+        {
+            var options = new RestoreLineOptions { Seed = seed, NoBiasOnly = true, DeviceName = "host" };
+            var experiment = new RestoreLineExperiment(options, Device.Host, NullLoggerFactory.Instance);
+            var run = experiment.TrainBoth(RunKind.NoBias, options.Steps, useBias: false, new NullObserver());
+            slopes.Add(run.HandMade.W);
+            Assert.That(run.Library.W, Is.EqualTo(run.HandMade.W).Within(1e-3), $"seed {seed}");
+        }
+        Assert.That(slopes.Average(), Is.EqualTo(2.0).Within(0.25), string.Join(", ", slopes));
+        Assert.That(slopes.Distinct().Count(), Is.EqualTo(slopes.Count), "each seed draws other samples");
+    }
+
+    private sealed class NullObserver : ITrainingObserver
+    {
+        public void RunStarted(string description, int steps) { }
+        public void StepFinished(string description, int step, float handMadeError, float libraryError) { }
+        public void RunFinished(RunResult run) { }
+    }
+}
