@@ -39,4 +39,34 @@ public sealed class ReadmeExampleTests
         Assert.That(w, Is.EqualTo(2f).Within(1e-3f));
         Assert.That(b, Is.EqualTo(3f).Within(1e-3f));
     }
+
+    [Test]
+    public void ReadmeShowsExactlyThisExample()
+    {
+        string root = RepositoryRoot();
+        string source = File.ReadAllText(Path.Combine(root, "tests", "NeuronInterop.Tests", "Model", "ReadmeExampleTests.cs"));
+        const string begin = "// --- README example begins ---", end = "// --- README example ends ---";
+        int first = source.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
+        string[] lines = source[first..source.IndexOf(end, first, StringComparison.Ordinal)]
+            .Split('\n').Select(l => l.TrimEnd()).SkipWhile(l => l.Length == 0).ToArray();
+        lines = lines.Take(lines.Length - lines.Reverse().TakeWhile(l => l.Length == 0).Count()).ToArray();
+        int indent = lines.Where(l => l.Length > 0).Min(l => l.Length - l.TrimStart().Length);
+        string example = string.Join("\n", lines.Select(l => l.Length == 0 ? l : l[indent..]));
+
+        string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
+        Assert.That(readme, Does.Contain(example), "README.md's usage example must be the code this test runs");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "README.md")) && File.Exists(Path.Combine(dir.FullName, "NeuronInterop.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        Assert.Fail($"No repository root (README.md beside NeuronInterop.sln) above {AppContext.BaseDirectory}");
+        return "";
+    }
 }
