@@ -269,8 +269,7 @@ public sealed class Trainer : IDisposable
 
         if (fused is not null && OnBatchFinish is null)
         {
-            // A batch size above the row count means one batch of all rows; the native call wants it spelt so.
-            NativeOps.LinearMseSgdTrain(data, target, fused.W, fused.B, Optimizer.LearnRate, Math.Min(BatchSize, rows),
+            NativeOps.LinearMseSgdTrain(data, target, fused.W, fused.B, Optimizer.LearnRate, BatchSize,
                 firstStep, steps, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
             Cost.MarkErrorWritten();
             BatchesTrained += steps;
@@ -284,15 +283,22 @@ public sealed class Trainer : IDisposable
             long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
             long first = batch * BatchSize;
             long count = Math.Min(BatchSize, rows - first);
-            if (count == rows)
+            if (fused is not null)
             {
-                Step(data, target, fused);
+                // One fused step on the batch the native side picks for this global step: no view per step.
+                NativeOps.LinearMseSgdTrain(data, target, fused.W, fused.B, Optimizer.LearnRate, BatchSize,
+                    firstStep + i, 1, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
+                Cost.MarkErrorWritten();
+            }
+            else if (count == rows)
+            {
+                GenericStep(data, target);
             }
             else
             {
                 using Tensor x = data.SliceRows(first, count);
                 using Tensor t = target.SliceRows(first, count);
-                Step(x, t, fused);
+                GenericStep(x, t);
             }
 
             CurrentBatch = batch;
@@ -303,15 +309,8 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    private void Step(Tensor x, Tensor t, Linear? fused)
+    private void GenericStep(Tensor x, Tensor t)
     {
-        if (fused is not null)
-        {
-            NativeOps.LinearMseSgdStep(x, t, fused.W, fused.B, Optimizer.LearnRate, Cost.ErrorTensor, Cost.AccumulatorTensor);
-            Cost.MarkErrorWritten();
-            return;
-        }
-
         Tensor prediction = Module.Forward(x);
         var (_, grad) = Cost.Compute(prediction, t);
         Module.ZeroGradParams();
