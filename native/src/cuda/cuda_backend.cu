@@ -1,0 +1,226 @@
+// The CUDA backend: owns a device index, a non-blocking stream and scratch memory, and runs
+// every operation of nrn::Backend as kernels enqueued on that stream.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "backend.h"
+#include "cuda_check.h"
+#include "kernels.h"
+
+namespace nrn {
+namespace cuda {
+
+void throw_cuda_error(cudaError_t error, const char* expression, const char* file, int line) {
+    cudaGetLastError();  // clear the runtime's last error, so that it is not reported twice
+    const char* base = std::strrchr(file, '/');
+    std::string message = std::string("CUDA error ") + std::to_string(static_cast<int>(error)) + " (" +
+                          cudaGetErrorName(error) + ": " + cudaGetErrorString(error) + ") in " + expression +
+                          " at " + (base ? base + 1 : file) + ":" + std::to_string(line);
+    const nrn_status status =
+        error == cudaErrorMemoryAllocation ? NRN_STATUS_OUT_OF_MEMORY : NRN_STATUS_BACKEND_ERROR;
+    throw Error(status, message);
+}
+
+namespace {
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(int32_t device) : device_(device) {
+        NRN_CUDA_CHECK(cudaSetDevice(device_));
+        NRN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    }
+
+    ~CudaBackend() override {
+        // Errors cannot be reported from here; they are cleared so that later calls do not see them.
+        if (cudaSetDevice(device_) == cudaSuccess) {
+            cudaStreamSynchronize(stream_);
+            if (scratch_) cudaFree(scratch_);
+            cudaStreamDestroy(stream_);
+        }
+        cudaGetLastError();
+    }
+
+    CudaBackend(const CudaBackend&) = delete;
+    CudaBackend& operator=(const CudaBackend&) = delete;
+
+    nrn_backend kind() const noexcept override { return NRN_BACKEND_CUDA; }
+    int32_t device() const noexcept override { return device_; }
+
+    void* allocate(size_t bytes) override {
+        activate();
+        void* memory = nullptr;
+        NRN_CUDA_CHECK(cudaMalloc(&memory, bytes));
+        return memory;
+    }
+
+    void release(void* memory) noexcept override {
+        if (!memory) return;
+        if (cudaSetDevice(device_) == cudaSuccess) cudaFree(memory);
+        cudaGetLastError();
+    }
+
+    void* allocate_pinned(size_t bytes) override {
+        activate();
+        void* memory = nullptr;
+        NRN_CUDA_CHECK(cudaHostAlloc(&memory, bytes, cudaHostAllocPortable));
+        return memory;
+    }
+
+    void release_pinned(void* memory) noexcept override {
+        if (!memory) return;
+        cudaFreeHost(memory);
+        cudaGetLastError();
+    }
+
+    void synchronize() override {
+        activate();
+        NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    void copy_from_host(float* destination, const float* source, int64_t count, bool async) override {
+        activate();
+        NRN_CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes(count), cudaMemcpyHostToDevice, stream_));
+        if (!async) NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    void copy_to_host(float* destination, const float* source, int64_t count, bool async) override {
+        activate();
+        NRN_CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes(count), cudaMemcpyDeviceToHost, stream_));
+        if (!async) NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    void copy(float* destination, const float* source, int64_t count) override {
+        activate();
+        NRN_CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes(count), cudaMemcpyDeviceToDevice, stream_));
+    }
+
+    void fill(float* data, int64_t count, float value) override {
+        activate();
+        launch_fill(data, count, value, stream_);
+    }
+
+    void fill_uniform(float* data, int64_t count, float low, float high, uint64_t seed) override {
+        activate();
+        launch_fill_uniform(data, count, low, high, seed, stream_);
+    }
+
+    void fill_normal(float* data, int64_t count, float mean, float stddev, uint64_t seed) override {
+        activate();
+        launch_fill_normal(data, count, mean, stddev, seed, stream_);
+    }
+
+    void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t batch, int64_t in,
+                        int64_t out) override {
+        activate();
+        const GemmPlan plan = plan_gemm(Layout::NN, batch, out, in, EpilogueMode::Store);
+        Epilogue e{};
+        e.mode = EpilogueMode::Store;
+        e.bias = b;
+        run_gemm(plan, x, w, y, e, scratch(plan.scratch_floats), stream_);
+    }
+
+    void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
+                         int64_t batch, int64_t in, int64_t out, bool accumulate) override {
+        activate();
+        Epilogue e{};
+        e.mode = accumulate ? EpilogueMode::Add : EpilogueMode::Store;
+        if (gx) {
+            const GemmPlan plan = plan_gemm(Layout::NT, batch, in, out, e.mode);
+            run_gemm(plan, gy, w, gx, e, scratch(plan.scratch_floats), stream_);
+        }
+        if (gw) {
+            const GemmPlan plan = plan_gemm(Layout::TN, in, out, batch, e.mode);
+            run_gemm(plan, x, gy, gw, e, scratch(plan.scratch_floats), stream_);
+        }
+        if (gb) launch_column_sum(gy, batch, out, gb, e.mode, 0.0f, scratch(column_sum_scratch_floats(batch, out)),
+                                  stream_);
+    }
+
+    void mse(const float* prediction, const float* target, float* grad, float* error, float* accumulator,
+             int64_t count, int64_t batch) override {
+        activate();
+        launch_mse(prediction, target, grad, error, accumulator, count, batch, scratch(mse_scratch_floats(count)),
+                   stream_);
+    }
+
+    void sgd_update(float* param, const float* grad, int64_t count, float learning_rate) override {
+        activate();
+        launch_sgd_update(param, grad, count, learning_rate, stream_);
+    }
+
+    void linear_mse_sgd_train(const TrainArgs& args) override {
+        activate();
+        run_train(args, scratch(train_scratch_floats(args)), stream_);
+    }
+
+private:
+    static size_t bytes(int64_t count) { return static_cast<size_t>(count) * sizeof(float); }
+
+    // A process may drive several devices: make this one current before any work.
+    void activate() { NRN_CUDA_CHECK(cudaSetDevice(device_)); }
+
+    // Device scratch of at least `floats` floats, kept between calls and only ever grown, so
+    // that repeated operations of one shape allocate nothing. Growing waits for the stream,
+    // since enqueued kernels may still use the old buffer.
+    float* scratch(size_t floats) {
+        if (floats == 0) return scratch_;
+        if (floats > scratch_floats_) {
+            const size_t grown = std::max(floats, scratch_floats_ + scratch_floats_ / 2);
+            NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+            if (scratch_) {
+                NRN_CUDA_CHECK(cudaFree(scratch_));
+                scratch_ = nullptr;
+                scratch_floats_ = 0;
+            }
+            void* memory = nullptr;
+            NRN_CUDA_CHECK(cudaMalloc(&memory, grown * sizeof(float)));
+            scratch_ = static_cast<float*>(memory);
+            scratch_floats_ = grown;
+        }
+        return scratch_;
+    }
+
+    int32_t device_;
+    cudaStream_t stream_ = nullptr;
+    float* scratch_ = nullptr;
+    size_t scratch_floats_ = 0;
+};
+
+}  // namespace
+}  // namespace cuda
+
+bool cuda_compiled() noexcept { return true; }
+
+int32_t cuda_device_count() noexcept {
+    int count = 0;
+    // No driver, an old driver or no GPU are all "zero devices"; the static runtime leaves
+    // `count` untouched on failure.
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return count;
+}
+
+void cuda_device_info(int32_t device, nrn_device_info* info) {
+    cudaDeviceProp properties{};
+    NRN_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
+    int major = 0, minor = 0, multiprocessors = 0;
+    NRN_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    NRN_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    NRN_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
+    std::memset(info, 0, sizeof(*info));
+    std::strncpy(info->name, properties.name, sizeof(info->name) - 1);
+    info->total_memory = static_cast<uint64_t>(properties.totalGlobalMem);
+    info->compute_major = major;
+    info->compute_minor = minor;
+    info->multiprocessor_count = multiprocessors;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int32_t device) { return std::make_unique<cuda::CudaBackend>(device); }
+
+}  // namespace nrn

@@ -1,0 +1,159 @@
+// Matrix products and column sums: kernel selection by shape (plan_gemm) and launches.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "cuda_check.h"
+#include "gemm_kernels.cuh"
+
+namespace nrn::cuda {
+namespace {
+
+// Block tiles: 128 x 128 x 8 with 8 x 8 per thread for large products, 64 x 64 x 16 with
+// 4 x 4 per thread otherwise; both run 256 threads.
+struct LargeTile {
+    static constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
+};
+struct SmallTile {
+    static constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
+};
+constexpr int kGemmThreads = 256;
+static_assert((LargeTile::BM / LargeTile::TM) * (LargeTile::BN / LargeTile::TN) == kGemmThreads);
+static_assert((SmallTile::BM / SmallTile::TM) * (SmallTile::BN / SmallTile::TN) == kGemmThreads);
+
+// Below this many output tiles a product does not fill the GPU (an H200 has 132
+// multiprocessors); the planner then prefers small tiles and splits K. The choice depends on
+// the shape alone, so results are the same on every device.
+constexpr int64_t kFillTiles = 128;
+constexpr int64_t kSplitTarget = 256;       // blocks to aim for when splitting K
+constexpr int64_t kMinSplitK = 1024;        // least K per split
+constexpr int64_t kMaxSplits = 1024;
+constexpr int64_t kMaxGridY = 65535;
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <Layout L, class T, bool Vec>
+void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>(ceil_div(plan.m, T::BM)), static_cast<unsigned>(ceil_div(plan.n, T::BN)),
+                    static_cast<unsigned>(plan.splits));
+    gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, Vec><<<grid, kGemmThreads, 0, stream>>>(params);
+    NRN_CUDA_CHECK_LAUNCH("gemm_kernel");
+}
+
+template <Layout L>
+void launch_layout(const GemmPlan& plan, const GemmParams& params, bool vec, cudaStream_t stream) {
+    if (plan.tile == LargeTile::BM) {
+        if (vec) launch_tile<L, LargeTile, true>(plan, params, stream);
+        else launch_tile<L, LargeTile, false>(plan, params, stream);
+    } else {
+        if (vec) launch_tile<L, SmallTile, true>(plan, params, stream);
+        else launch_tile<L, SmallTile, false>(plan, params, stream);
+    }
+}
+
+int64_t reduce_blocks(int64_t count) { return std::min<int64_t>(ceil_div(count, 256), 4096); }
+
+}  // namespace
+
+GemmPlan plan_gemm(Layout layout, int64_t m, int64_t n, int64_t k, EpilogueMode mode) {
+    GemmPlan plan{};
+    plan.layout = layout;
+    plan.m = m;
+    plan.n = n;
+    plan.k = k;
+    const int64_t large_tiles = ceil_div(m, LargeTile::BM) * ceil_div(n, LargeTile::BN);
+    plan.tile = large_tiles >= kFillTiles ? LargeTile::BM : SmallTile::BM;
+    const int bk = plan.tile == LargeTile::BM ? LargeTile::BK : SmallTile::BK;
+    const int64_t tiles = ceil_div(m, plan.tile) * ceil_div(n, plan.tile);
+    if (ceil_div(n, plan.tile) > kMaxGridY)
+        throw Error(NRN_STATUS_BACKEND_ERROR, "matrix product too wide for the CUDA kernels: " + std::to_string(n) +
+                                                  " output columns");
+
+    plan.splits = 1;
+    if (mode != EpilogueMode::MseGrad && tiles < kFillTiles && k >= 2 * kMinSplitK) {
+        plan.splits = std::min({ceil_div(kSplitTarget, tiles), ceil_div(k, kMinSplitK), kMaxSplits});
+    }
+    plan.k_chunk = ceil_div(ceil_div(k, plan.splits), bk) * bk;
+    plan.splits = ceil_div(k, plan.k_chunk);  // no empty split
+    plan.blocks = tiles * plan.splits;
+    plan.scratch_floats = plan.splits > 1 ? static_cast<size_t>(plan.splits * m * n) : 0;
+    return plan;
+}
+
+void run_gemm(const GemmPlan& plan, const float* a, const float* b, float* c, const Epilogue& epilogue,
+              float* scratch, cudaStream_t stream) {
+    GemmParams params{};
+    params.a = a;
+    params.b = b;
+    params.m = plan.m;
+    params.n = plan.n;
+    params.k = plan.k;
+    params.k_chunk = plan.k_chunk;
+    // Dense row-major operands: the leading dimension is the stored row length.
+    params.lda = plan.layout == Layout::TN ? plan.m : plan.k;
+    params.ldb = plan.layout == Layout::NT ? plan.k : plan.n;
+    params.ldc = plan.n;
+
+    // float4 loads need 16-byte aligned bases and row lengths that are multiples of 4 floats;
+    // a row length that is a multiple of 4 also makes each group wholly in or out of range.
+    const bool vec = aligned16(a) && aligned16(b) && params.lda % 4 == 0 && params.ldb % 4 == 0;
+
+    if (plan.splits > 1) {
+        params.c = scratch;
+        params.c_split_stride = plan.m * plan.n;
+        params.epilogue = Epilogue{};  // Store, no bias: raw partial products
+    } else {
+        params.c = c;
+        params.c_split_stride = 0;
+        params.epilogue = epilogue;
+    }
+
+    switch (plan.layout) {
+        case Layout::NN: launch_layout<Layout::NN>(plan, params, vec, stream); break;
+        case Layout::NT: launch_layout<Layout::NT>(plan, params, vec, stream); break;
+        case Layout::TN: launch_layout<Layout::TN>(plan, params, vec, stream); break;
+    }
+
+    if (plan.splits > 1) {
+        const int64_t count = plan.m * plan.n;
+        split_reduce_kernel<<<static_cast<unsigned>(reduce_blocks(count)), 256, 0, stream>>>(scratch, plan.splits,
+                                                                                           count, plan.n, c, epilogue);
+        NRN_CUDA_CHECK_LAUNCH("split_reduce_kernel");
+    }
+}
+
+namespace {
+constexpr int64_t kColumnSumChunkRows = 1024;
+constexpr int64_t kColumnSumMaxChunks = 1024;
+
+int64_t column_sum_chunk_rows(int64_t rows) {
+    const int64_t chunks = std::min(ceil_div(rows, kColumnSumChunkRows), kColumnSumMaxChunks);
+    return ceil_div(rows, chunks);
+}
+}  // namespace
+
+size_t column_sum_scratch_floats(int64_t rows, int64_t cols) {
+    return static_cast<size_t>(ceil_div(rows, column_sum_chunk_rows(rows)) * cols);
+}
+
+void launch_column_sum(const float* g, int64_t rows, int64_t cols, float* out, EpilogueMode mode, float scale,
+                       float* scratch, cudaStream_t stream) {
+    const int64_t chunk_rows = column_sum_chunk_rows(rows);
+    const int64_t chunks = ceil_div(rows, chunk_rows);
+    const int64_t col_blocks = ceil_div(cols, kColumnSumLanes);
+    if (chunks > kMaxGridY)
+        throw Error(NRN_STATUS_INTERNAL_ERROR, "column sum: too many row chunks");
+    const dim3 grid(static_cast<unsigned>(col_blocks), static_cast<unsigned>(chunks));
+    const dim3 block(kColumnSumLanes, kColumnSumRows);
+    column_sum_partial_kernel<<<grid, block, 0, stream>>>(g, rows, cols, chunk_rows, scratch);
+    NRN_CUDA_CHECK_LAUNCH("column_sum_partial_kernel");
+
+    Epilogue e{};
+    e.mode = mode;
+    e.scale = scale;
+    split_reduce_kernel<<<static_cast<unsigned>(reduce_blocks(cols)), 256, 0, stream>>>(scratch, chunks, cols, cols,
+                                                                                      out, e);
+    NRN_CUDA_CHECK_LAUNCH("split_reduce_kernel");
+}
+
+}  // namespace nrn::cuda

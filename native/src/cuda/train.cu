@@ -1,0 +1,156 @@
+// Fused Linear + MSE + SGD training: picks one of three paths by shape and enqueues every
+// step without synchronising the host or allocating. Built with -fmad=false (see CMakeLists.txt).
+//   block:   layer and batch small enough for one block: one launch runs all steps;
+//   rows:    in, out <= 4 with larger batches: two launches per step;
+//   general: per step, the tiled products (forward with the MSE gradient fused into its
+//            epilogue, dW with the SGD update fused or split-K), bias sums, and the error.
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda_check.h"
+#include "kernels.h"
+#include "random.h"
+#include "train_kernels.cuh"
+
+namespace nrn::cuda {
+namespace {
+
+enum class TrainPath { Block, Rows, General };
+
+constexpr size_t kBlockSharedBytes = 48 * 1024;       // no opt-in needed up to this
+constexpr int64_t kBlockMaxMultiplyAdds = 1 << 16;    // per step and pass
+constexpr int64_t kRowsMaxFeatures = 4;
+constexpr int64_t kRowsRowsPerBlock = 4 * kTrainRowsThreads;
+constexpr int64_t kRowsMaxBlocks = 1024;
+
+int block_threads(const TrainArgs& a) {
+    const int64_t work = std::max(a.batch_size * a.out_features, a.in_features * a.out_features);
+    int threads = 32;
+    while (threads < kTrainBlockMaxThreads && threads < work) threads *= 2;
+    return threads;
+}
+
+size_t block_shared_bytes(const TrainArgs& a, int threads) {
+    return sizeof(float) * static_cast<size_t>(a.in_features * a.out_features + a.out_features +
+                                               a.batch_size * a.out_features + threads);
+}
+
+TrainPath choose_path(const TrainArgs& a) {
+    const bool small = a.in_features * a.out_features <= kBlockMaxMultiplyAdds &&
+                       a.batch_size * a.out_features <= kBlockMaxMultiplyAdds &&
+                       a.batch_size * a.in_features * a.out_features <= kBlockMaxMultiplyAdds;
+    if (small && block_shared_bytes(a, kTrainBlockMaxThreads) <= kBlockSharedBytes) return TrainPath::Block;
+    if (a.in_features <= kRowsMaxFeatures && a.out_features <= kRowsMaxFeatures) return TrainPath::Rows;
+    return TrainPath::General;
+}
+
+int64_t rows_blocks(int64_t rows) { return std::clamp<int64_t>(ceil_div(rows, kRowsRowsPerBlock), 1, kRowsMaxBlocks); }
+
+bool tiny(const TrainArgs& a) { return a.in_features == 1 && a.out_features == 1; }
+
+size_t rows_scratch_floats(const TrainArgs& a) {
+    const int values = tiny(a) ? RowsLayout<1, 1>::kValues : RowsLayout<4, 4>::kValues;
+    return static_cast<size_t>(rows_blocks(a.batch_size) * values);
+}
+
+// Scratch of the general path, planned for a full batch (a last, smaller batch needs less).
+struct GeneralScratch {
+    size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, total = 0;
+
+    explicit GeneralScratch(const TrainArgs& a) {
+        const int64_t n = a.batch_size;
+        const GemmPlan forward = plan_gemm(Layout::NN, n, a.out_features, a.in_features, EpilogueMode::MseGrad);
+        const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, n, EpilogueMode::Sgd);
+        grad = 0;
+        error_partials = grad + scratch_round(static_cast<size_t>(n * a.out_features));
+        split = error_partials + scratch_round(static_cast<size_t>(forward.blocks));
+        column_sums = split + scratch_round(weights.scratch_floats);
+        total = column_sums + scratch_round(a.bias ? column_sum_scratch_floats(n, a.out_features) : 0);
+    }
+};
+
+template <int IN, int OUT>
+void rows_step(const TrainArgs& a, const float* x, const float* t, int64_t rows, bool last, float* scratch,
+               cudaStream_t stream) {
+    const int64_t blocks = rows_blocks(rows);
+    const float count = static_cast<float>(rows * a.out_features);
+    const int in = static_cast<int>(a.in_features), out = static_cast<int>(a.out_features);
+    train_rows_kernel<IN, OUT><<<static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream>>>(
+        x, t, a.weight, a.bias, rows, in, out, count, scratch);
+    NRN_CUDA_CHECK_LAUNCH("train_rows_kernel");
+    train_rows_finalize_kernel<IN, OUT><<<1, kTrainRowsThreads, 0, stream>>>(
+        scratch, blocks, in, out, a.weight, a.bias, a.learning_rate, count, static_cast<float>(rows),
+        last ? a.error : nullptr, a.accumulator);
+    NRN_CUDA_CHECK_LAUNCH("train_rows_finalize_kernel");
+}
+
+void general_step(const TrainArgs& a, const float* x, const float* t, int64_t rows, bool last,
+                  const GeneralScratch& layout, float* scratch, cudaStream_t stream) {
+    const int64_t count = rows * a.out_features;
+    float* grad = scratch + layout.grad;
+    float* error_partials = scratch + layout.error_partials;
+
+    const GemmPlan forward = plan_gemm(Layout::NN, rows, a.out_features, a.in_features, EpilogueMode::MseGrad);
+    Epilogue mse{};
+    mse.mode = EpilogueMode::MseGrad;
+    mse.bias = a.bias;
+    mse.target = t;
+    mse.scale = static_cast<float>(count);
+    mse.partials = error_partials;
+    run_gemm(forward, x, a.weight, grad, mse, nullptr, stream);
+
+    // W is not an operand of Xᵀ·G, so the SGD update can be fused into the product's epilogue.
+    const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, rows, EpilogueMode::Sgd);
+    Epilogue sgd{};
+    sgd.mode = EpilogueMode::Sgd;
+    sgd.scale = a.learning_rate;
+    run_gemm(weights, x, grad, a.weight, sgd, scratch + layout.split, stream);
+
+    if (a.bias)
+        launch_column_sum(grad, rows, a.out_features, a.bias, EpilogueMode::Sgd, a.learning_rate,
+                          scratch + layout.column_sums, stream);
+
+    float* error = last ? a.error : nullptr;
+    if (error || a.accumulator)
+        launch_error_finalize(error_partials, forward.blocks, count, rows, error, a.accumulator, stream);
+}
+
+}  // namespace
+
+size_t train_scratch_floats(const TrainArgs& a) {
+    switch (choose_path(a)) {
+        case TrainPath::Block: return 0;
+        case TrainPath::Rows: return rows_scratch_floats(a);
+        case TrainPath::General: return GeneralScratch(a).total;
+    }
+    return 0;
+}
+
+void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
+    const TrainPath path = choose_path(a);
+    if (path == TrainPath::Block) {
+        const int threads = block_threads(a);
+        train_block_kernel<<<1, threads, block_shared_bytes(a, threads), stream>>>(a);
+        NRN_CUDA_CHECK_LAUNCH("train_block_kernel");
+        return;
+    }
+
+    const GeneralScratch layout(a);
+    const int64_t batch_count = ceil_div(a.rows, a.batch_size);
+    for (int64_t step = 0; step < a.step_count; ++step) {
+        const int64_t batch = batch_index(a.order, a.seed, a.first_step + step, batch_count);
+        const int64_t first_row = batch * a.batch_size;
+        const int64_t rows = std::min(a.batch_size, a.rows - first_row);
+        const float* x = a.input + first_row * a.in_features;
+        const float* t = a.target + first_row * a.out_features;
+        const bool last = step == a.step_count - 1;
+        if (path == TrainPath::Rows) {
+            if (tiny(a)) rows_step<1, 1>(a, x, t, rows, last, scratch, stream);
+            else rows_step<4, 4>(a, x, t, rows, last, scratch, stream);
+        } else {
+            general_step(a, x, t, rows, last, layout, scratch, stream);
+        }
+    }
+}
+
+}  // namespace nrn::cuda

@@ -1,0 +1,196 @@
+// Fused Linear + MSE + SGD training kernels (launched from train.cu).
+//
+// Every step computes the batch's gradient from the weights as they were before the step,
+// then updates them: Y = X·W + b, G = (Y − T)/N, W −= lr·XᵀG, b −= lr·Σrows G, error = ΣD²/(2N).
+#pragma once
+
+#include <cstdint>
+
+#include "backend.h"
+#include "device_utils.cuh"
+#include "random.h"
+
+namespace nrn::cuda {
+
+// ---- One block runs every step ----------------------------------------------------------
+//
+// For layers and batches small enough that one block does a step in well under a kernel
+// launch's cost. W and b live in shared memory for the whole run and are written back at the
+// end; the accumulator's Kahan state lives in thread 0's registers. Dynamic shared memory:
+// W (in·out), b (out), G (batch_size·out), reduction scratch (blockDim.x), blockDim.x a power of two.
+constexpr int kTrainBlockMaxThreads = 256;
+
+__global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(TrainArgs a) {
+    extern __shared__ float shared[];
+    const int in = static_cast<int>(a.in_features);
+    const int out = static_cast<int>(a.out_features);
+    const int batch_size = static_cast<int>(a.batch_size);
+    float* w = shared;
+    float* b = w + in * out;
+    float* g = b + out;
+    float* scratch = g + batch_size * out;
+    const int tid = static_cast<int>(threadIdx.x);
+    const int threads = static_cast<int>(blockDim.x);
+
+    for (int i = tid; i < in * out; i += threads) w[i] = a.weight[i];
+    for (int o = tid; o < out; o += threads) b[o] = a.bias ? a.bias[o] : 0.0f;
+    float acc[NRN_ACCUMULATOR_SIZE] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (tid == 0 && a.accumulator)
+        for (int i = 0; i < NRN_ACCUMULATOR_SIZE; ++i) acc[i] = a.accumulator[i];
+    float last_error = 0.0f;
+    const int64_t batch_count = ceil_div(a.rows, a.batch_size);
+    __syncthreads();
+
+    for (int64_t step = 0; step < a.step_count; ++step) {
+        const int64_t batch = batch_index(a.order, a.seed, a.first_step + step, batch_count);
+        const int64_t first_row = batch * a.batch_size;
+        const int rows = static_cast<int>(a.rows - first_row < a.batch_size ? a.rows - first_row : a.batch_size);
+        const float* x = a.input + first_row * in;
+        const float* t = a.target + first_row * out;
+        const float count = static_cast<float>(rows * out);
+
+        // Forward and MSE gradient from the current W and b.
+        float squares = 0.0f;
+        for (int e = tid; e < rows * out; e += threads) {
+            const int r = e / out, o = e % out;
+            float y = 0.0f;
+            for (int k = 0; k < in; ++k) y += x[r * in + k] * w[k * out + o];
+            y += b[o];
+            const float d = y - t[e];
+            g[e] = d / count;
+            squares += d * d;
+        }
+        __syncthreads();  // G complete; no thread reads W or b again in this step
+
+        // Gradients and updates: each parameter is owned by one thread.
+        for (int e = tid; e < in * out; e += threads) {
+            const int k = e / out, o = e % out;
+            float s = 0.0f;
+            for (int r = 0; r < rows; ++r) s += x[r * in + k] * g[r * out + o];
+            w[e] -= a.learning_rate * s;
+        }
+        if (a.bias) {
+            for (int o = tid; o < out; o += threads) {
+                float s = 0.0f;
+                for (int r = 0; r < rows; ++r) s += g[r * out + o];
+                b[o] -= a.learning_rate * s;
+            }
+        }
+
+        const bool last = step == a.step_count - 1;
+        if (a.accumulator || (a.error && last)) {  // uniform across the block
+            const float total = block_sum(squares, scratch);
+            if (tid == 0) {
+                last_error = static_cast<float>(static_cast<double>(total) / (2.0 * static_cast<double>(count)));
+                if (a.accumulator) accumulator_add(acc, last_error, static_cast<float>(rows));
+            }
+        }
+        __syncthreads();  // updates visible, G free, before the next step's forward
+    }
+
+    for (int i = tid; i < in * out; i += threads) a.weight[i] = w[i];
+    if (a.bias)
+        for (int o = tid; o < out; o += threads) a.bias[o] = b[o];
+    if (tid == 0) {
+        if (a.error) *a.error = last_error;
+        if (a.accumulator)
+            for (int i = 0; i < NRN_ACCUMULATOR_SIZE; ++i) a.accumulator[i] = acc[i];
+    }
+}
+
+// ---- Many rows, tiny layer: one step = two launches -------------------------------------
+//
+// For in <= IN and out <= OUT (compile-time bounds, so the per-thread gradient sums stay in
+// registers): each thread runs rows in grid-stride order, summing its share of XᵀG, ΣG and
+// ΣD²; warps and then the block combine them in a fixed order into partials[block][P].
+template <int IN, int OUT>
+struct RowsLayout {
+    static constexpr int kWeights = IN * OUT;
+    static constexpr int kValues = IN * OUT + OUT + 1;  // dW, db, Σd²
+};
+
+constexpr int kTrainRowsThreads = 256;
+constexpr int kTrainRowsWarps = kTrainRowsThreads / 32;
+
+template <int IN, int OUT>
+__global__ void __launch_bounds__(kTrainRowsThreads)
+    train_rows_kernel(const float* x, const float* t, const float* w, const float* bias, int64_t rows, int in,
+                      int out, float count, float* partials) {
+    constexpr int P = RowsLayout<IN, OUT>::kValues;
+    __shared__ float warp_sums[P][kTrainRowsWarps];
+
+    float wr[IN][OUT], br[OUT], part[P];
+#pragma unroll
+    for (int k = 0; k < IN; ++k)
+#pragma unroll
+        for (int o = 0; o < OUT; ++o) wr[k][o] = (k < in && o < out) ? w[k * out + o] : 0.0f;
+#pragma unroll
+    for (int o = 0; o < OUT; ++o) br[o] = (bias && o < out) ? bias[o] : 0.0f;
+#pragma unroll
+    for (int j = 0; j < P; ++j) part[j] = 0.0f;
+
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
+        float xv[IN];
+#pragma unroll
+        for (int k = 0; k < IN; ++k) xv[k] = k < in ? x[r * in + k] : 0.0f;
+#pragma unroll
+        for (int o = 0; o < OUT; ++o) {
+            if (o >= out) break;
+            float y = 0.0f;
+#pragma unroll
+            for (int k = 0; k < IN; ++k) y += xv[k] * wr[k][o];
+            y += br[o];
+            const float d = y - t[r * out + o];
+            const float g = d / count;
+            part[P - 1] += d * d;
+            part[IN * OUT + o] += g;
+#pragma unroll
+            for (int k = 0; k < IN; ++k) part[k * OUT + o] += xv[k] * g;
+        }
+    }
+
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const int warp = static_cast<int>(threadIdx.x) >> 5;
+#pragma unroll
+    for (int j = 0; j < P; ++j) {
+        const float v = warp_sum(part[j]);
+        if (lane == 0) warp_sums[j][warp] = v;
+    }
+    __syncthreads();
+    for (int j = static_cast<int>(threadIdx.x); j < P; j += blockDim.x) {
+        float s = 0.0f;
+        for (int i = 0; i < kTrainRowsWarps; ++i) s += warp_sums[j][i];
+        partials[static_cast<int64_t>(blockIdx.x) * P + j] = s;
+    }
+}
+
+// One block: warp j' sums value j over the blocks' partials (lanes in block order, then the
+// warp tree) and applies it: the SGD update of one weight or bias, or the error.
+template <int IN, int OUT>
+__global__ void __launch_bounds__(kTrainRowsThreads)
+    train_rows_finalize_kernel(const float* partials, int64_t blocks, int in, int out, float* w, float* bias,
+                               float learning_rate, float count, float batch, float* error, float* accumulator) {
+    constexpr int P = RowsLayout<IN, OUT>::kValues;
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const int warp = static_cast<int>(threadIdx.x) >> 5;
+    for (int j = warp; j < P; j += kTrainRowsWarps) {
+        float s = 0.0f;
+        for (int64_t i = lane; i < blocks; i += 32) s += partials[i * P + j];
+        s = warp_sum(s);
+        if (lane != 0) continue;
+        if (j < IN * OUT) {
+            const int k = j / OUT, o = j % OUT;
+            if (k < in && o < out) w[k * out + o] -= learning_rate * s;
+        } else if (j < IN * OUT + OUT) {
+            const int o = j - IN * OUT;
+            if (o < out && bias) bias[o] -= learning_rate * s;
+        } else {
+            const float e = static_cast<float>(static_cast<double>(s) / (2.0 * static_cast<double>(count)));
+            if (error) *error = e;
+            if (accumulator) accumulator_add(accumulator, e, batch);
+        }
+    }
+}
+
+}  // namespace nrn::cuda
