@@ -50,6 +50,12 @@ if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT CMAKE_CUDA_HOST_COMPILER AND NOT DEFI
   endif()
 endif()
 
+# check_language() runs a separate CMake project that reads the host compiler from the
+# environment only: hand it a host compiler the user chose on the command line too.
+if(CMAKE_CUDA_HOST_COMPILER AND NOT DEFINED ENV{CUDAHOSTCXX})
+  set(ENV{CUDAHOSTCXX} "${CMAKE_CUDA_HOST_COMPILER}")
+endif()
+
 include(CheckLanguage)
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)
