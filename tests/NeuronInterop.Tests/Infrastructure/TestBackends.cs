@@ -4,15 +4,20 @@ namespace NeuronInterop.Tests.Infrastructure;
 
 /// <summary>
 /// The backends that backend-parameterised fixtures run on: "host" always; "cuda" when a GPU is
-/// present, or always when NEURON_TEST_REQUIRE_CUDA=1 (a missing GPU then fails those tests instead of skipping them).
+/// present, or always when NEURON_TEST_REQUIRE_CUDA=1 or NEURON_BACKEND=cuda (a missing GPU then fails those tests
+/// instead of skipping them).
 /// </summary>
 public static class TestBackends
 {
     /// <summary>The environment variable that makes the CUDA fixtures mandatory.</summary>
     public const string RequireCudaVariable = "NEURON_TEST_REQUIRE_CUDA";
 
-    /// <summary>Whether NEURON_TEST_REQUIRE_CUDA=1 is set.</summary>
-    public static bool CudaRequired => Environment.GetEnvironmentVariable(RequireCudaVariable) == "1";
+    /// <summary>
+    /// Whether the CUDA fixtures must run: NEURON_TEST_REQUIRE_CUDA=1, or the CUDA backend forced with NEURON_BACKEND=cuda.
+    /// </summary>
+    public static bool CudaRequired =>
+        Environment.GetEnvironmentVariable(RequireCudaVariable) == "1" ||
+        Environment.GetEnvironmentVariable(Device.BackendVariable)?.Trim().StartsWith("cuda", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The backend names to run on: a fixture or test source.</summary>
     public static IEnumerable<string> Names
@@ -46,7 +51,7 @@ public static class TestBackends
                         : "the native library was built without the CUDA backend";
                     if (CudaRequired)
                     {
-                        Assert.Fail($"{RequireCudaVariable}=1 but {reason}.");
+                        Assert.Fail($"The CUDA backend is required ({RequireCudaVariable}=1 or {Device.BackendVariable}=cuda) but {reason}.");
                     }
 
                     Assert.Ignore($"CUDA tests skipped: {reason}. Set {RequireCudaVariable}=1 to make this a failure.");
