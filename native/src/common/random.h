@@ -83,6 +83,20 @@ NRN_HD int64_t batch_index(nrn_batch_order order, uint64_t seed, int64_t step, i
     }
 }
 
+// The rows [first, first + count) of the batch that `order` picks at global step `step`, with the
+// data's `rows` cut into batches of `batch_size` rows and a last, smaller batch kept.
+struct BatchRows {
+    int64_t first;
+    int64_t count;
+};
+
+NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, int64_t rows, int64_t batch_size) {
+    const int64_t batch_count = (rows + batch_size - 1) / batch_size;
+    const int64_t first = batch_index(order, seed, step, batch_count) * batch_size;
+    const int64_t remaining = rows - first;
+    return {first, remaining < batch_size ? remaining : batch_size};
+}
+
 // MSE error accumulator: Kahan-compensated sums of error·batch and of batch, so that long
 // runs keep float32 tensors exact enough. Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
 // [error_sum, error_compensation, count, count_compensation]. Updated by one thread.

@@ -136,13 +136,11 @@ void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
     }
 
     const GeneralScratch layout(a);
-    const int64_t batch_count = ceil_div(a.rows, a.batch_size);
     for (int64_t step = 0; step < a.step_count; ++step) {
-        const int64_t batch = batch_index(a.order, a.seed, a.first_step + step, batch_count);
-        const int64_t first_row = batch * a.batch_size;
-        const int64_t rows = std::min(a.batch_size, a.rows - first_row);
-        const float* x = a.input + first_row * a.in_features;
-        const float* t = a.target + first_row * a.out_features;
+        const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + step, a.rows, a.batch_size);
+        const int64_t rows = picked.count;
+        const float* x = a.input + picked.first * a.in_features;
+        const float* t = a.target + picked.first * a.out_features;
         const bool last = step == a.step_count - 1;
         if (path == TrainPath::Rows) {
             if (tiny(a)) rows_step<1, 1>(a, x, t, rows, last, scratch, stream);

@@ -38,15 +38,13 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
     if (tid == 0 && a.accumulator)
         for (int i = 0; i < NRN_ACCUMULATOR_SIZE; ++i) acc[i] = a.accumulator[i];
     float last_error = 0.0f;
-    const int64_t batch_count = ceil_div(a.rows, a.batch_size);
     __syncthreads();
 
     for (int64_t step = 0; step < a.step_count; ++step) {
-        const int64_t batch = batch_index(a.order, a.seed, a.first_step + step, batch_count);
-        const int64_t first_row = batch * a.batch_size;
-        const int rows = static_cast<int>(a.rows - first_row < a.batch_size ? a.rows - first_row : a.batch_size);
-        const float* x = a.input + first_row * in;
-        const float* t = a.target + first_row * out;
+        const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + step, a.rows, a.batch_size);
+        const int rows = static_cast<int>(picked.count);
+        const float* x = a.input + picked.first * in;
+        const float* t = a.target + picked.first * out;
         const float count = static_cast<float>(rows * out);
 
         // Forward and MSE gradient from the current W and b.

@@ -79,18 +79,16 @@ public:
     // Each step is exactly the unfused sequence forward, mse, backward (overwrite), sgd_update
     // on the picked batch, so the fused and unfused paths give the same bits on the host.
     void linear_mse_sgd_train(const TrainArgs& a) override {
-        const int64_t batch_count = (a.rows + a.batch_size - 1) / a.batch_size;
         const size_t max_outputs = static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
         std::vector<float> prediction(max_outputs), grad(max_outputs);
         std::vector<float> weight_grad(static_cast<size_t>(a.in_features * a.out_features));
         std::vector<float> bias_grad(a.bias != nullptr ? static_cast<size_t>(a.out_features) : 0);
         float error = 0.0f;
         for (int64_t i = 0; i < a.step_count; ++i) {
-            const int64_t index = batch_index(a.order, a.seed, a.first_step + i, batch_count);
-            const int64_t first_row = index * a.batch_size;
-            const int64_t rows = std::min(a.batch_size, a.rows - first_row);
-            const float* x = a.input + first_row * a.in_features;
-            const float* t = a.target + first_row * a.out_features;
+            const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + i, a.rows, a.batch_size);
+            const int64_t rows = picked.count;
+            const float* x = a.input + picked.first * a.in_features;
+            const float* t = a.target + picked.first * a.out_features;
             host::linear_forward(x, a.weight, a.bias, prediction.data(), rows, a.in_features, a.out_features);
             error = host::mse(prediction.data(), t, grad.data(), rows * a.out_features);
             if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, static_cast<float>(rows));
