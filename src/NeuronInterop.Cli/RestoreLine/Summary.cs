@@ -45,7 +45,7 @@ internal static class Summary
     public static void WriteTable(IAnsiConsole console, RestoreLineResult result)
     {
         var table = new Table()
-            .Title($"Restored f(x) = {F(result.Options.Slope)}x + {F(result.Options.Intercept)}  (library on {Markup.Escape(result.Device)})")
+            .Title($"Restoring f(x) = {F(result.Options.Slope)}x + {F(result.Options.Intercept)}: learnt w and b (library on {Markup.Escape(result.Device)})")
             .AddColumn("Run")
             .AddColumn("Neuron")
             .AddColumn(new TableColumn("w").RightAligned())
