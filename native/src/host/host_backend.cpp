@@ -78,28 +78,39 @@ public:
 
     // Each step is exactly the unfused sequence forward, mse, backward (overwrite), sgd_update
     // on the picked batch, so the fused and unfused paths give the same bits on the host.
+    // The scratch buffers are kept between calls (the API serialises calls on a context), so a
+    // trainer that takes one fused step per call allocates nothing per step.
     void linear_mse_sgd_train(const TrainArgs& a) override {
         const size_t max_outputs = static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
-        std::vector<float> prediction(max_outputs), grad(max_outputs);
-        std::vector<float> weight_grad(static_cast<size_t>(a.in_features * a.out_features));
-        std::vector<float> bias_grad(a.bias != nullptr ? static_cast<size_t>(a.out_features) : 0);
+        float* prediction = grow(prediction_, max_outputs);
+        float* grad = grow(grad_, max_outputs);
+        float* weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
+        float* bias_grad = a.bias != nullptr ? grow(bias_grad_, static_cast<size_t>(a.out_features)) : nullptr;
         float error = 0.0f;
         for (int64_t i = 0; i < a.step_count; ++i) {
             const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + i, a.rows, a.batch_size);
             const int64_t rows = picked.count;
             const float* x = a.input + picked.first * a.in_features;
             const float* t = a.target + picked.first * a.out_features;
-            host::linear_forward(x, a.weight, a.bias, prediction.data(), rows, a.in_features, a.out_features);
-            error = host::mse(prediction.data(), t, grad.data(), rows * a.out_features);
+            host::linear_forward(x, a.weight, a.bias, prediction, rows, a.in_features, a.out_features);
+            error = host::mse(prediction, t, grad, rows * a.out_features);
             if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, static_cast<float>(rows));
-            host::linear_backward(x, a.weight, grad.data(), nullptr, weight_grad.data(),
-                                  a.bias != nullptr ? bias_grad.data() : nullptr, rows, a.in_features,
+            host::linear_backward(x, a.weight, grad, nullptr, weight_grad, bias_grad, rows, a.in_features,
                                   a.out_features, false);
-            host::sgd_update(a.weight, weight_grad.data(), a.in_features * a.out_features, a.learning_rate);
-            if (a.bias != nullptr) host::sgd_update(a.bias, bias_grad.data(), a.out_features, a.learning_rate);
+            host::sgd_update(a.weight, weight_grad, a.in_features * a.out_features, a.learning_rate);
+            if (a.bias != nullptr) host::sgd_update(a.bias, bias_grad, a.out_features, a.learning_rate);
         }
         if (a.error != nullptr) *a.error = error;
     }
+
+private:
+    // At least `count` floats of `buffer`, which only ever grows.
+    static float* grow(std::vector<float>& buffer, size_t count) {
+        if (buffer.size() < count) buffer.resize(count);
+        return buffer.data();
+    }
+
+    std::vector<float> prediction_, grad_, weight_grad_, bias_grad_;
 };
 
 }  // namespace
