@@ -247,13 +247,15 @@ public sealed unsafe class Tensor : IDisposable
     /// <exception cref="ArgumentException">The rows are not within the tensor.</exception>
     public Tensor SliceRows(long firstRow, long rowCount)
     {
+        // The handle exists before the native view does, so nothing can fail between the view's
+        // creation and its ownership by the handle (which would leak the native view).
+        var handle = new TensorHandle();
         nrn_tensor* view = null;
         using (var tensor = Lease())
         {
             Ensure.Success(NeuronNative.nrn_tensor_view_rows(tensor.Pointer, firstRow, rowCount, &view));
         }
 
-        var handle = new TensorHandle();
         handle.Attach(view);
         var shape = (long[])_shape.Clone();
         shape[0] = rowCount;
