@@ -257,13 +257,21 @@ public sealed unsafe class Device : IDisposable
     {
         var nativeBackend = backend == BackendKind.Cuda ? nrn_backend.NRN_BACKEND_CUDA : nrn_backend.NRN_BACKEND_HOST;
         ContextHandle handle = ContextHandle.Create(nativeBackend, index);
-        int device;
-        using (var context = new ContextLease(handle))
+        try
         {
-            Ensure.Success(NeuronNative.nrn_context_device(context.Pointer, &device));
-        }
+            int device;
+            using (var context = new ContextLease(handle))
+            {
+                Ensure.Success(NeuronNative.nrn_context_device(context.Pointer, &device));
+            }
 
-        return new Device(handle, backend, device, shared);
+            return new Device(handle, backend, device, shared);
+        }
+        catch
+        {
+            handle.Dispose();   // a shared device that failed here is never cached: do not leave its context to the finaliser
+            throw;
+        }
     }
 
     private sealed record DefaultChoice(string? Setting, Device Device);
