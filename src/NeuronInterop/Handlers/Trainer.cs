@@ -244,7 +244,8 @@ public sealed class Trainer : IDisposable
 
     private Tensor EnsureBuffer(Tensor? buffer, long rows, long columns)
     {
-        if (buffer is not null && buffer.Shape[0] >= rows && buffer.Shape[1] == columns)
+        // A buffer disposed by an earlier call whose reallocation failed is replaced, not reused.
+        if (buffer is not null && !buffer.IsDisposed && buffer.Shape[0] >= rows && buffer.Shape[1] == columns)
         {
             return buffer;
         }
@@ -326,15 +327,52 @@ public sealed class Trainer : IDisposable
         {
             return steps * BatchSize;
         }
-        long lastPicked = 0;
-        for (long i = 0; i < steps; i++)
+        long lastPicked = CountLastBatchPicks(batchCount, firstStep, steps, order, seed);
+        return steps * BatchSize - lastPicked * (BatchSize - lastRows);
+    }
+
+    /// <summary>
+    /// How many of the global steps [<paramref name="firstStep"/>, <paramref name="firstStep"/> + <paramref name="steps"/>)
+    /// pick the last batch. Counted arithmetically where the order allows, so that a long device-resident
+    /// run does not cost one native call per step on the host.
+    /// </summary>
+    private static long CountLastBatchPicks(long batchCount, long firstStep, long steps, BatchOrder order, ulong seed)
+    {
+        long end = firstStep + steps;
+        switch (order)
         {
-            if (NativeOps.BatchIndex(order, seed, firstStep + i, batchCount) == batchCount - 1)
+            case BatchOrder.Sequential:
+                // Step s picks s mod n; the steps in [0, x) that pick n - 1 number x / n.
+                return end / batchCount - firstStep / batchCount;
+            case BatchOrder.Shuffle:
             {
-                lastPicked++;
+                // Each epoch (steps [e·n, (e + 1)·n)) is a permutation: it picks the last batch exactly once.
+                long firstWhole = firstStep % batchCount == 0 ? firstStep : firstStep - firstStep % batchCount + batchCount;
+                long endWhole = end - end % batchCount;
+                if (firstWhole >= endWhole)
+                {
+                    return CountByIndex(batchCount, firstStep, end, order, seed);
+                }
+                return CountByIndex(batchCount, firstStep, firstWhole, order, seed)
+                    + (endWhole - firstWhole) / batchCount
+                    + CountByIndex(batchCount, endWhole, end, order, seed);
+            }
+            default:
+                return CountByIndex(batchCount, firstStep, end, order, seed);
+        }
+    }
+
+    private static long CountByIndex(long batchCount, long from, long to, BatchOrder order, ulong seed)
+    {
+        long picked = 0;
+        for (long step = from; step < to; step++)
+        {
+            if (NativeOps.BatchIndex(order, seed, step, batchCount) == batchCount - 1)
+            {
+                picked++;
             }
         }
-        return steps * BatchSize - lastPicked * (BatchSize - lastRows);
+        return picked;
     }
 
     private void LogFinished(long rows)
