@@ -2,21 +2,26 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace nrn::host {
 namespace {
 
-// Tiles: an output tile of kRowBlock x kColTile floats stays in L1 while the matching
-// kDepthBlock x kColTile block of the right-hand matrix (256 KiB) stays in L2.
+// Tasks: each thread computes whole output tiles of kRowsPerTask x kColTile floats.
 constexpr int64_t kColTile = 256;
-constexpr int64_t kDepthBlock = 256;
-constexpr int64_t kRowBlock = 4;
 constexpr int64_t kRowsPerTask = 64;
+// The depth is taken kDepthBlock at a time so that a packed panel of the right-hand
+// matrix (kDepthBlock x at most 32 floats, 16 KiB) stays in L1 and the packed rows of the
+// left-hand matrix (kRowsPerTask x kDepthBlock, 32 KiB) in L2.
+constexpr int64_t kDepthBlock = 128;
+// Products with fewer columns than this bypass the micro-kernel (at least 16 columns wide).
+constexpr int64_t kMinKernelCols = 8;
 
-// Below this many multiply-adds per thread, starting a thread costs more than it saves.
-constexpr double kMinWorkPerThread = 1 << 21;
+// Below this many multiply-adds per thread, starting a thread costs more than it saves
+// (a thread start costs tens of microseconds; the product kernel does ~50 multiply-adds per ns).
+constexpr double kMinWorkPerThread = 1 << 24;
 
 int max_threads() {
     static const int threads = [] {
@@ -56,74 +61,203 @@ void parallel_tasks(int64_t tasks, double work, const Body& body) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// y0..y3[c] += a0..a3 · w[c] for c < n: four output rows share each load of w.
-inline void axpy4(int64_t n, float a0, float a1, float a2, float a3, const float* __restrict w,
-                  float* __restrict y0, float* __restrict y1, float* __restrict y2, float* __restrict y3) {
-    for (int64_t c = 0; c < n; ++c) {
-        const float wc = w[c];
-        y0[c] += a0 * wc;
-        y1[c] += a1 * wc;
-        y2[c] += a2 * wc;
-        y3[c] += a3 * wc;
+// ---------------------------------------------------------------------------------------
+// Matrix product
+//
+// out (+)= lhs · rhs, where lhs(r, k) = lhs[r·lhs_row + k·lhs_col] and
+// rhs(k, c) = rhs[k·rhs_row + c·rhs_col]: the strides let one kernel serve X·W, Xᵀ·G and G·Wᵀ.
+//
+// Every output element is computed as ((out + a₀b₀) + a₁b₁) + … in increasing k, one rounded
+// multiply and one rounded add per term (the build turns off FMA contraction). Blocking,
+// threads and the instruction set only change which elements are computed together, never
+// that sequence, so every code path below gives bit-identical results.
+// ---------------------------------------------------------------------------------------
+
+struct Gemm {
+    const float* lhs;
+    int64_t lhs_row, lhs_col;
+    const float* rhs;
+    int64_t rhs_row, rhs_col;
+    float* out;
+    int64_t rows, depth, cols;
+    int64_t col_tasks;  // tasks are numbered row-major over (row tile, column tile)
+};
+
+#define NRN_INLINE inline __attribute__((always_inline))
+
+// The micro-kernel keeps an MR x NR block of the output in registers (MR·NV vectors of
+// Width floats) across kDepthBlock terms: per k it loads NV vectors of the packed right-hand
+// panel, broadcasts MR left-hand values and does MR·NV multiplies and adds, with no memory
+// traffic for the output. The accumulators stay in registers only if
+//  - every loop over them has constant bounds and is fully unrolled (then each acc[i][v] is
+//    a scalar SSA value),
+//  - MR·NV + NV + 1 vectors fit the register file of the instruction set in use, so Width,
+//    MR and NV are chosen per instruction set (a 64-byte vector compiled for SSE2 would be
+//    four registers, and the block would live on the stack), and
+//  - no vector crosses a call: everything is always_inline into the function compiled for
+//    that instruction set, and vectors are passed by reference (a by-value 32/64-byte vector
+//    in a baseline x86-64 function goes through memory, and changes the ABI).
+template <int Width>
+struct Simd {
+    typedef float Vector __attribute__((vector_size(Width * sizeof(float))));
+    static NRN_INLINE void load(Vector& v, const float* p) { __builtin_memcpy(&v, p, sizeof(Vector)); }
+    static NRN_INLINE void store(float* p, const Vector& v) { __builtin_memcpy(p, &v, sizeof(Vector)); }
+};
+
+// acc[MR][NR] (in registers) starts from c (row stride ldc), adds a·b over kc terms and is
+// stored back. a: MR floats per k (packed); b: NR floats per k (packed).
+template <int Width, int MR, int NV>
+NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict b, int64_t kc, float* c,
+                             int64_t ldc) {
+    using S = Simd<Width>;
+    using V = typename S::Vector;
+    constexpr int NR = Width * NV;
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) S::load(acc[i][v], c + i * ldc + v * Width);
+    }
+    for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+        V bk[NV];
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) S::load(bk[v], b + v * Width);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const float ai = a[i];
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; ++v) acc[i][v] += bk[v] * ai;  // mul, then add: never fused
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) S::store(c + i * ldc + v * Width, acc[i][v]);
     }
 }
 
-inline void axpy1(int64_t n, float a, const float* __restrict w, float* __restrict y) {
-    for (int64_t c = 0; c < n; ++c) y[c] += a * w[c];
-}
+// Computes the tasks [first, last) with an MR x (Width·NV) micro-kernel. Called only from the
+// instruction-set-specific functions below, into which it and the micro-kernel are inlined.
+template <int Width, int MR, int NV>
+NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
+    constexpr int NR = Width * NV;
+    constexpr int64_t kPackedRows = (kRowsPerTask + MR - 1) / MR * MR;
+    // Packed operands: a holds the task's rows as MR-row strips, k-major within a strip
+    // (a[strip][k][MR]); b one NR-column panel, k-major (b[k][NR]). Rows and columns past the
+    // matrix are zero, so edge blocks run the same micro-kernel.
+    alignas(64) float a[kPackedRows * kDepthBlock];
+    alignas(64) float b[kDepthBlock * NR];
+    alignas(64) float edge[MR * NR];  // output block at the matrix edge
 
-// Σ a[i]·b[i] with 16 independent partial sums (vectorisable, fixed order) combined pairwise.
-inline float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
-    float partial[16] = {};
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        for (int k = 0; k < 16; ++k) partial[k] += a[i + k] * b[i + k];
-    }
-    for (int k = 0; i < n; ++i, ++k) partial[k] += a[i] * b[i];
-    for (int width = 8; width >= 1; width /= 2) {
-        for (int k = 0; k < width; ++k) partial[k] += partial[k + width];
-    }
-    return partial[0];
-}
+    for (int64_t task = first; task < last; ++task) {
+        const int64_t r0 = (task / g.col_tasks) * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
+        const int64_t c0 = (task % g.col_tasks) * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        const int64_t strips = (r1 - r0 + MR - 1) / MR;
 
-// out[rows x cols] (+)= Σ_k lhs(r, k) · rhs[k x cols] for the tile rows [r0, r1), columns [c0, c1).
-// lhs(r, k) = lhs[r * lhs_row + k * lhs_col], so the same kernel serves X·W (lhs = X) and Xᵀ·G (lhs = Xᵀ).
-void gemm_tile(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, float* out,
-               int64_t depth, int64_t cols, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-    const int64_t n = c1 - c0;
-    for (int64_t k0 = 0; k0 < depth; k0 += kDepthBlock) {
-        const int64_t k1 = std::min(depth, k0 + kDepthBlock);
-        int64_t r = r0;
-        for (; r + kRowBlock <= r1; r += kRowBlock) {
-            float* y = out + r * cols + c0;
-            const float* a = lhs + r * lhs_row;
-            for (int64_t k = k0; k < k1; ++k) {
-                const float* ak = a + k * lhs_col;
-                axpy4(n, ak[0], ak[lhs_row], ak[2 * lhs_row], ak[3 * lhs_row], rhs + k * cols + c0,
-                      y, y + cols, y + 2 * cols, y + 3 * cols);
+        for (int64_t k0 = 0; k0 < g.depth; k0 += kDepthBlock) {
+            const int64_t kc = std::min(g.depth, k0 + kDepthBlock) - k0;
+
+            for (int64_t s = 0; s < strips; ++s) {
+                float* dst = a + s * kc * MR;
+                for (int i = 0; i < MR; ++i) {
+                    const int64_t r = r0 + s * MR + i;
+                    if (r < r1) {
+                        const float* src = g.lhs + r * g.lhs_row + k0 * g.lhs_col;
+                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k * g.lhs_col];
+                    } else {
+                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
+                    }
+                }
+            }
+
+            for (int64_t c = c0; c < c1; c += NR) {
+                const int64_t nc = std::min<int64_t>(NR, c1 - c);
+                for (int64_t k = 0; k < kc; ++k) {
+                    const float* src = g.rhs + (k0 + k) * g.rhs_row + c * g.rhs_col;
+                    float* dst = b + k * NR;
+                    if (g.rhs_col == 1) {
+                        std::copy(src, src + nc, dst);
+                    } else {
+                        for (int64_t j = 0; j < nc; ++j) dst[j] = src[j * g.rhs_col];
+                    }
+                    std::fill(dst + nc, dst + NR, 0.0f);
+                }
+
+                for (int64_t s = 0; s < strips; ++s) {
+                    const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
+                    float* y = g.out + r * g.cols + c;
+                    if (mr == MR && nc == NR) {
+                        micro_kernel<Width, MR, NV>(a + s * kc * MR, b, kc, y, g.cols);
+                    } else {
+                        // Through a full-size copy; only the elements inside the matrix are read and written.
+                        for (int64_t i = 0; i < mr; ++i) std::copy(y + i * g.cols, y + i * g.cols + nc, edge + i * NR);
+                        micro_kernel<Width, MR, NV>(a + s * kc * MR, b, kc, edge, NR);
+                        for (int64_t i = 0; i < mr; ++i) std::copy(edge + i * NR, edge + i * NR + nc, y + i * g.cols);
+                    }
+                }
             }
         }
-        for (; r < r1; ++r) {
-            float* y = out + r * cols + c0;
-            const float* a = lhs + r * lhs_row;
-            for (int64_t k = k0; k < k1; ++k) axpy1(n, a[k * lhs_col], rhs + k * cols + c0, y);
-        }
     }
+}
+
+// One copy per instruction set, chosen at run time so that the library runs on any x86-64
+// CPU. (target_clones would compile one body for every instruction set, and the vector width
+// and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
+// (16 accumulators), 16 ymm/xmm otherwise (12 or 8). The packing buffers take ~50 KiB of stack.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NRN_HOST_X86_DISPATCH 1
+__attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, int64_t first, int64_t last) {
+    gemm_tasks<16, 8, 2>(g, first, last);
+}
+__attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, int64_t first, int64_t last) {
+    gemm_tasks<8, 6, 2>(g, first, last);
+}
+#endif
+void gemm_tasks_baseline(const Gemm& g, int64_t first, int64_t last) { gemm_tasks<4, 4, 2>(g, first, last); }
+
+using GemmTasks = void (*)(const Gemm&, int64_t, int64_t);
+
+// The widest supported instruction set; NEURON_HOST_SIMD=avx512|avx2|baseline may pick a
+// narrower one (all give the same results; useful to test every path on one machine).
+GemmTasks gemm_tasks_for_this_cpu() {
+    static const GemmTasks chosen = [] {
+        const char* requested = std::getenv("NEURON_HOST_SIMD");
+        const std::string want = requested != nullptr ? requested : "";
+#ifdef NRN_HOST_X86_DISPATCH
+        __builtin_cpu_init();
+        if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) return &gemm_tasks_avx512;
+        if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
+            return &gemm_tasks_avx2;
+        }
+#endif
+        return &gemm_tasks_baseline;
+    }();
+    return chosen;
 }
 
 // out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns.
-void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, float* out,
-          int64_t rows, int64_t depth, int64_t cols) {
-    const int64_t row_tasks = ceil_div(rows, kRowsPerTask);
-    const int64_t col_tasks = ceil_div(cols, kColTile);
+void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, int64_t rhs_row, int64_t rhs_col,
+          float* out, int64_t rows, int64_t depth, int64_t cols) {
+    const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
     const double work = static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
-    parallel_tasks(row_tasks * col_tasks, work, [&](int64_t first, int64_t last) {
-        for (int64_t task = first; task < last; ++task) {
-            const int64_t r0 = (task / col_tasks) * kRowsPerTask, c0 = (task % col_tasks) * kColTile;
-            gemm_tile(lhs, lhs_row, lhs_col, rhs, out, depth, cols, r0, std::min(rows, r0 + kRowsPerTask), c0,
-                      std::min(cols, c0 + kColTile));
-        }
-    });
+    const int64_t tasks = ceil_div(rows, kRowsPerTask) * g.col_tasks;
+    if (cols < kMinKernelCols) {
+        // Too narrow for the micro-kernel, which would mostly multiply its zero padding:
+        // plain loops, with the same sequence of operations per output element.
+        parallel_tasks(tasks, work, [&](int64_t first, int64_t last) {
+            for (int64_t r = first * kRowsPerTask; r < std::min(rows, last * kRowsPerTask); ++r) {
+                float* __restrict y = out + r * cols;
+                for (int64_t k = 0; k < depth; ++k) {
+                    const float a = lhs[r * lhs_row + k * lhs_col];
+                    const float* b = rhs + k * rhs_row;
+                    for (int64_t c = 0; c < cols; ++c) y[c] += a * b[c * rhs_col];
+                }
+            }
+        });
+        return;
+    }
+    const GemmTasks kernel = gemm_tasks_for_this_cpu();
+    parallel_tasks(tasks, work, [&](int64_t first, int64_t last) { kernel(g, first, last); });
 }
 
 }  // namespace
@@ -138,37 +272,20 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
             std::fill(row, row + out, 0.0f);
         }
     }
-    gemm(x, in, 1, w, y, batch, in, out);
+    gemm(x, in, 1, w, out, 1, y, batch, in, out);
 }
 
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
                      int64_t batch, int64_t in, int64_t out, bool accumulate) {
     if (gx != nullptr) {
-        // gx[r][i] = Σ_o gy[r][o] · w[i][o]: dot products of contiguous rows. A block of w's rows
-        // stays in cache while every row of gy in the task passes over it.
-        const int64_t row_tasks = ceil_div(batch, kRowsPerTask);
-        const int64_t in_block = std::max<int64_t>(1, (64 * 1024) / std::max<int64_t>(1, out));
-        const int64_t in_tasks = ceil_div(in, in_block);
-        const double work = static_cast<double>(batch) * static_cast<double>(in) * static_cast<double>(out);
-        parallel_tasks(row_tasks * in_tasks, work, [&](int64_t first, int64_t last) {
-            for (int64_t task = first; task < last; ++task) {
-                const int64_t r0 = (task / in_tasks) * kRowsPerTask, r1 = std::min(batch, r0 + kRowsPerTask);
-                const int64_t i0 = (task % in_tasks) * in_block, i1 = std::min(in, i0 + in_block);
-                for (int64_t r = r0; r < r1; ++r) {
-                    const float* g = gy + r * out;
-                    float* dst = gx + r * in;
-                    for (int64_t i = i0; i < i1; ++i) {
-                        const float value = dot(g, w + i * out, out);
-                        dst[i] = accumulate ? dst[i] + value : value;
-                    }
-                }
-            }
-        });
+        // gx[r][i] (+)= Σ_o gy[r][o] · w[i][o]: the product kernel with wᵀ as its right operand.
+        if (!accumulate) std::fill(gx, gx + batch * in, 0.0f);
+        gemm(gy, out, 1, w, 1, out, gx, batch, out, in);
     }
     if (gw != nullptr) {
         // gw[i][o] (+)= Σ_r x[r][i] · gy[r][o]: the forward kernel with xᵀ as its left operand.
         if (!accumulate) std::fill(gw, gw + in * out, 0.0f);
-        gemm(x, 1, in, gy, gw, in, batch, out);
+        gemm(x, 1, in, gy, out, 1, gw, in, batch, out);
     }
     if (gb != nullptr) {
         // Column sums in double, rows in order.

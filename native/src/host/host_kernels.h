@@ -1,5 +1,7 @@
 // The host backend's arithmetic: plain C++ loops, cache-blocked and written so that the
-// compiler vectorises the innermost loops (contiguous memory, restrict pointers).
+// compiler vectorises the innermost loops (contiguous memory, restrict pointers); matrix
+// products use a register-blocked kernel compiled for AVX-512, AVX2 and baseline x86-64,
+// picked at run time (NEURON_HOST_SIMD=avx2|baseline picks a narrower one; same results).
 //
 // Large operations are split across threads by output element only: every output element
 // is computed by one thread, with the same sequence of floating-point operations whatever
