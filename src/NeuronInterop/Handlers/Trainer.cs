@@ -28,6 +28,10 @@ namespace NeuronInterop.Handlers;
 /// gradient buffers.
 /// </para>
 /// <para>Training resets the cost's accumulator and puts the module in train mode.</para>
+/// <para>
+/// With Information logging enabled, each training call logs the mean error at its end, which reads
+/// it from the device: one wait per call, never per step. Without it nothing is read back.
+/// </para>
 /// </remarks>
 public sealed class Trainer : IDisposable
 {
