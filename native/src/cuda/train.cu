@@ -61,10 +61,15 @@ struct GeneralScratch {
         const int64_t n = a.batch_size;
         const GemmPlan forward = plan_gemm(Layout::NN, n, a.out_features, a.in_features, EpilogueMode::MseGrad);
         const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, n, EpilogueMode::Sgd);
+        // The split-K factor is not monotone in K (rounding k_chunk up to BK can drop a split),
+        // so a last, smaller batch may need more split scratch than a full one: size for both.
+        const int64_t last_rows = a.rows - (ceil_div(a.rows, n) - 1) * n;
+        const GemmPlan last_weights =
+            plan_gemm(Layout::TN, a.in_features, a.out_features, last_rows, EpilogueMode::Sgd);
         grad = 0;
         error_partials = grad + scratch_round(static_cast<size_t>(n * a.out_features));
         split = error_partials + scratch_round(static_cast<size_t>(forward.blocks));
-        column_sums = split + scratch_round(weights.scratch_floats);
+        column_sums = split + scratch_round(std::max(weights.scratch_floats, last_weights.scratch_floats));
         total = column_sums + scratch_round(a.bias ? column_sum_scratch_floats(n, a.out_features) : 0);
     }
 };
