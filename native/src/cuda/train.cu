@@ -53,22 +53,25 @@ size_t rows_scratch_floats(const TrainArgs& a) {
     return static_cast<size_t>(rows_blocks(a.batch_size) * values);
 }
 
-// Scratch of the general path, planned for a full batch (a last, smaller batch needs less).
+// Scratch of the general path, planned for the two batch sizes a run sees: a full batch and
+// the last, smaller one. Neither the forward product's block count (the tile size switches at
+// kFillTiles) nor the split-K factor (k_chunk is rounded up to BK) is monotone in the row
+// count, so the smaller batch can need more of either.
 struct GeneralScratch {
     size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, total = 0;
 
     explicit GeneralScratch(const TrainArgs& a) {
         const int64_t n = a.batch_size;
-        const GemmPlan forward = plan_gemm(Layout::NN, n, a.out_features, a.in_features, EpilogueMode::MseGrad);
-        const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, n, EpilogueMode::Sgd);
-        // The split-K factor is not monotone in K (rounding k_chunk up to BK can drop a split),
-        // so a last, smaller batch may need more split scratch than a full one: size for both.
         const int64_t last_rows = a.rows - (ceil_div(a.rows, n) - 1) * n;
+        const GemmPlan forward = plan_gemm(Layout::NN, n, a.out_features, a.in_features, EpilogueMode::MseGrad);
+        const GemmPlan last_forward =
+            plan_gemm(Layout::NN, last_rows, a.out_features, a.in_features, EpilogueMode::MseGrad);
+        const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, n, EpilogueMode::Sgd);
         const GemmPlan last_weights =
             plan_gemm(Layout::TN, a.in_features, a.out_features, last_rows, EpilogueMode::Sgd);
         grad = 0;
         error_partials = grad + scratch_round(static_cast<size_t>(n * a.out_features));
-        split = error_partials + scratch_round(static_cast<size_t>(forward.blocks));
+        split = error_partials + scratch_round(static_cast<size_t>(std::max(forward.blocks, last_forward.blocks)));
         column_sums = split + scratch_round(std::max(weights.scratch_floats, last_weights.scratch_floats));
         total = column_sums + scratch_round(a.bias ? column_sum_scratch_floats(n, a.out_features) : 0);
     }
