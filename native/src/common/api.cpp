@@ -13,6 +13,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -310,9 +311,21 @@ Registry& registry() {
     return *instance;
 }
 
-bool valid_order(nrn_batch_order order) {
-    const int value = static_cast<int>(order);
-    return value >= NRN_ORDER_SEQUENTIAL && value <= NRN_ORDER_RANDOM;
+// The integer a caller passed for an enum parameter. A C caller may pass any int, and in C++
+// even reading an enum object that holds a value outside the enum's range is undefined
+// behaviour, so the value is read through its bytes and checked as an int.
+template <class Enum>
+int enum_value(const Enum& parameter) {
+    static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int), "a C enum parameter");
+    int value;
+    std::memcpy(&value, &parameter, sizeof value);
+    return value;
+}
+
+void check_order(const Check& check, const nrn_batch_order& order) {
+    const int value = enum_value(order);
+    check.require(value >= NRN_ORDER_SEQUENTIAL && value <= NRN_ORDER_RANDOM, NRN_STATUS_INVALID_ARGUMENT,
+                  "order " + std::to_string(value) + " is not a nrn_batch_order");
 }
 
 // Checks a CUDA device index against the devices present.
@@ -446,7 +459,7 @@ nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context**
         check.not_null(context, "context");
         *context = nullptr;
         std::unique_ptr<nrn::Backend> instance;
-        switch (backend) {
+        switch (enum_value(backend)) {
             case NRN_BACKEND_HOST:
                 instance = nrn::make_host_backend();
                 break;
@@ -455,7 +468,7 @@ nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context**
                 instance = nrn::make_cuda_backend(device);
                 break;
             default:
-                check.fail(NRN_STATUS_INVALID_ARGUMENT, "backend " + std::to_string(static_cast<int>(backend)) +
+                check.fail(NRN_STATUS_INVALID_ARGUMENT, "backend " + std::to_string(enum_value(backend)) +
                                                             " is not NRN_BACKEND_HOST or NRN_BACKEND_CUDA");
         }
         auto created = std::make_shared<nrn_context>(std::move(instance));
@@ -819,8 +832,9 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
         TensorRef gb = registry().optional_tensor(check, bias_grad, "bias_grad");
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {gy, "output_grad"}, {gx, "input_grad"},
                            {gw, "weight_grad"}, {gb, "bias_grad"}});
-        check.require(mode == NRN_GRAD_OVERWRITE || mode == NRN_GRAD_ACCUMULATE, NRN_STATUS_INVALID_ARGUMENT,
-                      "mode " + std::to_string(static_cast<int>(mode)) +
+        check.require(enum_value(mode) == NRN_GRAD_OVERWRITE || enum_value(mode) == NRN_GRAD_ACCUMULATE,
+                      NRN_STATUS_INVALID_ARGUMENT,
+                      "mode " + std::to_string(enum_value(mode)) +
                           " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE");
         check.rank2(x, "input", "batch x in");
         check.rank2(w, "weight", "in x out");
@@ -1004,8 +1018,7 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
                       "step_count is " + std::to_string(step_count) + " but must be >= 1");
         check.require(first_step <= std::numeric_limits<int64_t>::max() - step_count, NRN_STATUS_INVALID_ARGUMENT,
                       "first_step + step_count overflows");
-        check.require(valid_order(order), NRN_STATUS_INVALID_ARGUMENT,
-                      "order " + std::to_string(static_cast<int>(order)) + " is not a nrn_batch_order");
+        check_order(check, order);
         args.batch_size = std::min(batch_size, args.rows);  // a batch larger than the data is all of it
         args.first_step = first_step;
         args.step_count = step_count;
@@ -1021,8 +1034,7 @@ nrn_status nrn_batch_index(nrn_batch_order order, uint64_t seed, int64_t step, i
     return guard("nrn_batch_index", [&] {
         const Check check("nrn_batch_index");
         check.not_null(batch_index, "batch_index");
-        check.require(valid_order(order), NRN_STATUS_INVALID_ARGUMENT,
-                      "order " + std::to_string(static_cast<int>(order)) + " is not a nrn_batch_order");
+        check_order(check, order);
         check.require(step >= 0, NRN_STATUS_INVALID_ARGUMENT, "step is " + std::to_string(step) + " but must be >= 0");
         check.require(batch_count >= 1, NRN_STATUS_INVALID_ARGUMENT,
                       "batch_count is " + std::to_string(batch_count) + " but must be >= 1");
