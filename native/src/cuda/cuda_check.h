@@ -18,4 +18,3 @@ inline void check(cudaError_t error, const char* expression, const char* file, i
 }  // namespace nrn::cuda
 
 #define NRN_CUDA_CHECK(expression) ::nrn::cuda::check((expression), #expression, __FILE__, __LINE__)
-#define NRN_CUDA_CHECK_LAUNCH(kernel) ::nrn::cuda::check(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)

@@ -33,6 +33,16 @@ __device__ __forceinline__ T block_sum(T value, T* scratch) {
     return total;
 }
 
+// The block's dynamic shared memory (the launch's shared_bytes), 16-byte aligned.
+__device__ __forceinline__ float* dynamic_shared_floats() {
+#if defined(NRN_CUDA_EMULATOR)
+    return static_cast<float*>(cuda_emulator::dynamic_shared_memory());
+#else
+    extern __shared__ __align__(16) float dynamic_shared[];
+    return dynamic_shared;
+#endif
+}
+
 // Integer ceiling division for positive values.
 __host__ __device__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -5,6 +5,7 @@
 
 #include "cuda_check.h"
 #include "gemm_kernels.cuh"
+#include "launch.cuh"
 
 namespace nrn::cuda {
 namespace {
@@ -36,8 +37,8 @@ template <Layout L, class T, bool Vec>
 void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(ceil_div(plan.m, T::BM)), static_cast<unsigned>(ceil_div(plan.n, T::BN)),
                     static_cast<unsigned>(plan.splits));
-    gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, Vec><<<grid, kGemmThreads, 0, stream>>>(params);
-    NRN_CUDA_CHECK_LAUNCH("gemm_kernel");
+    launch("gemm_kernel", gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, Vec>, grid, kGemmThreads, 0, stream,
+           params);
 }
 
 template <Layout L>
@@ -116,9 +117,8 @@ void run_gemm(const GemmPlan& plan, const float* a, const float* b, float* c, co
 
     if (plan.splits > 1) {
         const int64_t count = plan.m * plan.n;
-        split_reduce_kernel<<<static_cast<unsigned>(reduce_blocks(count)), 256, 0, stream>>>(scratch, plan.splits,
-                                                                                           count, plan.n, c, epilogue);
-        NRN_CUDA_CHECK_LAUNCH("split_reduce_kernel");
+        launch("split_reduce_kernel", split_reduce_kernel, static_cast<unsigned>(reduce_blocks(count)), 256, 0, stream,
+               scratch, plan.splits, count, plan.n, c, epilogue);
     }
 }
 
@@ -145,15 +145,14 @@ void launch_column_sum(const float* g, int64_t rows, int64_t cols, float* out, E
         throw Error(NRN_STATUS_INTERNAL_ERROR, "column sum: too many row chunks");
     const dim3 grid(static_cast<unsigned>(col_blocks), static_cast<unsigned>(chunks));
     const dim3 block(kColumnSumLanes, kColumnSumRows);
-    column_sum_partial_kernel<<<grid, block, 0, stream>>>(g, rows, cols, chunk_rows, scratch);
-    NRN_CUDA_CHECK_LAUNCH("column_sum_partial_kernel");
+    launch("column_sum_partial_kernel", column_sum_partial_kernel, grid, block, 0, stream, g, rows, cols, chunk_rows,
+           scratch);
 
     Epilogue e{};
     e.mode = mode;
     e.scale = scale;
-    split_reduce_kernel<<<static_cast<unsigned>(reduce_blocks(cols)), 256, 0, stream>>>(scratch, chunks, cols, cols,
-                                                                                      out, e);
-    NRN_CUDA_CHECK_LAUNCH("split_reduce_kernel");
+    launch("split_reduce_kernel", split_reduce_kernel, static_cast<unsigned>(reduce_blocks(cols)), 256, 0, stream,
+           scratch, chunks, cols, cols, out, e);
 }
 
 }  // namespace nrn::cuda

@@ -9,6 +9,7 @@
 
 #include "cuda_check.h"
 #include "kernels.h"
+#include "launch.cuh"
 #include "random.h"
 #include "train_kernels.cuh"
 
@@ -83,13 +84,11 @@ void rows_step(const TrainArgs& a, const float* x, const float* t, int64_t rows,
     const int64_t blocks = rows_blocks(rows);
     const float count = static_cast<float>(rows * a.out_features);
     const int in = static_cast<int>(a.in_features), out = static_cast<int>(a.out_features);
-    train_rows_kernel<IN, OUT><<<static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream>>>(
-        x, t, a.weight, a.bias, rows, in, out, count, scratch);
-    NRN_CUDA_CHECK_LAUNCH("train_rows_kernel");
-    train_rows_finalize_kernel<IN, OUT><<<1, kTrainRowsThreads, 0, stream>>>(
-        scratch, blocks, in, out, a.weight, a.bias, a.learning_rate, count, static_cast<float>(rows),
-        last ? a.error : nullptr, a.accumulator);
-    NRN_CUDA_CHECK_LAUNCH("train_rows_finalize_kernel");
+    launch("train_rows_kernel", train_rows_kernel<IN, OUT>, static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream,
+           x, t, a.weight, a.bias, rows, in, out, count, scratch);
+    launch("train_rows_finalize_kernel", train_rows_finalize_kernel<IN, OUT>, 1, kTrainRowsThreads, 0, stream, scratch,
+           blocks, in, out, a.weight, a.bias, a.learning_rate, count, static_cast<float>(rows),
+           last ? a.error : nullptr, a.accumulator);
 }
 
 void general_step(const TrainArgs& a, const float* x, const float* t, int64_t rows, bool last,
@@ -138,8 +137,7 @@ void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
     const TrainPath path = choose_path(a);
     if (path == TrainPath::Block) {
         const int threads = block_threads(a);
-        train_block_kernel<<<1, threads, block_shared_bytes(a, threads), stream>>>(a);
-        NRN_CUDA_CHECK_LAUNCH("train_block_kernel");
+        launch("train_block_kernel", train_block_kernel, 1, threads, block_shared_bytes(a, threads), stream, a);
         return;
     }
 

@@ -21,7 +21,7 @@ namespace nrn::cuda {
 constexpr int kTrainBlockMaxThreads = 256;
 
 __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(TrainArgs a) {
-    extern __shared__ float shared[];
+    float* shared = dynamic_shared_floats();
     const int in = static_cast<int>(a.in_features);
     const int out = static_cast<int>(a.out_features);
     const int batch_size = static_cast<int>(a.batch_size);
