@@ -1,0 +1,185 @@
+// The CUDA emulator's stand-in for <cuda_runtime.h>: the part of the CUDA runtime API and of
+// the device language that the CUDA backend (native/src/cuda) uses, implemented on the CPU.
+//
+// The backend's .cu files, compiled by a C++ compiler with this folder first on the include
+// path and NRN_CUDA_EMULATOR defined, build into libneuron-cuda-emulated.so: the same library
+// as libneuron.so, whose one CUDA device runs every kernel on the CPU. The native tests run
+// against it as well, so that machines without a GPU (CI) execute the kernels' code.
+//
+// How a launch runs (emulator.cpp): synchronously, on the calling thread, one block after
+// another. The threads of a block are fibers; each runs until it ends or waits at
+// __syncthreads() or a warp shuffle, and on every pass the runnable ones go in a freshly
+// shuffled order (seeded: NEURON_CUDA_EMULATOR_SEED, default 1), so that a missing barrier
+// shows as a wrong result. Stricter than a GPU, the emulator fails:
+//   - launch configurations a GPU rejects (cudaErrorInvalidConfiguration, or
+//     cudaErrorInvalidValue for more than 48 KiB of dynamic shared memory);
+//   - barriers or shuffles that not every thread of the block (lane of the warp) reaches:
+//     a deadlock on a GPU, here a sticky cudaErrorLaunchFailure;
+//   - pointer kernel arguments outside device memory (sticky cudaErrorIllegalAddress), and
+//     copies whose operands are not the memory their direction says (cudaErrorInvalidValue);
+//   - and it fills new device memory and each block's dynamic shared memory with NaN, so that
+//     reading memory no one wrote shows in the results.
+// It does not emulate concurrency between streams, the memory model or speed. Each failure
+// is also described on stderr.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// ---- Device language ---------------------------------------------------------------------
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+// Static shared memory: one instance per OS thread, shared by the fibers of the block that
+// runs on it (blocks run one after another, launches on different threads independently).
+#define __shared__ thread_local
+
+struct uint3 {
+    unsigned x, y, z;
+};
+
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
+};
+
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+
+// The running fiber's coordinates; the scheduler sets them before it resumes a fiber.
+inline thread_local uint3 threadIdx;
+inline thread_local uint3 blockIdx;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 gridDim;
+
+void __syncthreads();
+
+namespace cuda_emulator {
+
+// Exchanges `bits` across the calling warp (every lane of a full warp must call it with a full
+// mask) and returns lane (lane + delta)'s bits, or the caller's own when that lane is past 31.
+uint64_t shuffle_down(unsigned mask, uint64_t bits, int delta);
+
+// The running block's dynamic shared memory (the launch's shared_bytes).
+void* dynamic_shared_memory();
+
+}  // namespace cuda_emulator
+
+template <class T>
+T __shfl_down_sync(unsigned mask, T value, int delta) {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(uint64_t), "shuffled type");
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof(T));
+    bits = cuda_emulator::shuffle_down(mask, bits, delta);
+    T result;
+    std::memcpy(&result, &bits, sizeof(T));
+    return result;
+}
+
+// ---- Runtime API -------------------------------------------------------------------------
+
+enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorIllegalAddress = 700,
+    cudaErrorLaunchFailure = 719,
+};
+typedef enum cudaError cudaError_t;
+
+enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+};
+
+enum cudaDeviceAttr {
+    cudaDevAttrMultiProcessorCount = 16,
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrComputeCapabilityMinor = 76,
+};
+
+struct cudaDeviceProp {
+    char name[256];
+    size_t totalGlobalMem;
+};
+
+struct CUstream_st;
+typedef struct CUstream_st* cudaStream_t;
+
+constexpr unsigned cudaStreamNonBlocking = 0x01;
+constexpr unsigned cudaHostAllocPortable = 0x01;
+
+cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* properties, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
+
+cudaError_t cudaMalloc(void** pointer, size_t bytes);
+cudaError_t cudaFree(void* pointer);
+cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned flags);
+cudaError_t cudaFreeHost(void* pointer);
+cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+
+cudaError_t cudaGetLastError();
+cudaError_t cudaPeekAtLastError();
+const char* cudaGetErrorName(cudaError_t error);
+const char* cudaGetErrorString(cudaError_t error);
+
+// ---- Kernel launches ---------------------------------------------------------------------
+
+namespace cuda_emulator {
+
+// Runs body(context) as every thread of every block of the grid; failures go to the last error.
+void run_kernel(const char* name, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+                void (*body)(void*), void* context);
+
+// False (and a sticky cudaErrorIllegalAddress) when a non-null pointer argument does not point
+// into (or just past) a device allocation.
+bool check_pointer_argument(const char* kernel, size_t index, const void* pointer);
+
+template <class Tuple, size_t... I>
+bool check_arguments(const char* kernel, const Tuple& arguments, std::index_sequence<I...>) {
+    bool ok = true;
+    auto check_one = [&](size_t index, const auto& value) {
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_pointer_v<T>) ok = ok && check_pointer_argument(kernel, index, value);
+    };
+    (check_one(I, std::get<I>(arguments)), ...);
+    return ok;
+}
+
+// What kernel<<<grid, block, shared_bytes, stream>>>(args...) does, on the CPU.
+template <class... Params, class... Args>
+void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+            cudaStream_t stream, Args&&... args) {
+    std::tuple<std::decay_t<Params>...> arguments(std::forward<Args>(args)...);
+    if (!check_arguments(name, arguments, std::index_sequence_for<Params...>{})) return;
+    auto call = [&] { std::apply(kernel, arguments); };  // each thread gets its own copies
+    run_kernel(
+        name, grid, block, shared_bytes, stream, [](void* context) { (*static_cast<decltype(call)*>(context))(); },
+        &call);
+}
+
+}  // namespace cuda_emulator

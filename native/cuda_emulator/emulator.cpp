@@ -1,0 +1,650 @@
+// The CUDA emulator: the runtime API and the kernel scheduler behind cuda_runtime.h (read
+// that header first for what it emulates and what it checks).
+#include "cuda_runtime.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NRN_EMULATOR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NRN_EMULATOR_ASAN 1
+#endif
+#endif
+#if defined(NRN_EMULATOR_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+// Switches stacks (x86-64 System V): saves the callee-saved registers and the floating-point
+// control words on the current stack, stores its pointer to *from, and resumes the stack `to`
+// as saved by an earlier switch (or as prepared by start_stack below).
+extern "C" void nrn_emulator_switch(void** from, void* to);
+asm(R"(
+    .text
+    .p2align 4
+    .globl nrn_emulator_switch
+    .hidden nrn_emulator_switch
+    .type nrn_emulator_switch, @function
+nrn_emulator_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size nrn_emulator_switch, .-nrn_emulator_switch
+)");
+
+namespace cuda_emulator {
+namespace {
+
+// ---- Errors ------------------------------------------------------------------------------
+
+thread_local cudaError_t t_last_error = cudaSuccess;
+std::atomic<int> g_sticky_error{cudaSuccess};  // a failed kernel spoils the device, as on a GPU
+
+void describe(const char* format, ...) {
+    std::va_list arguments;
+    va_start(arguments, format);
+    std::fputs("cuda emulator: ", stderr);
+    std::vfprintf(stderr, format, arguments);
+    std::fputc('\n', stderr);
+    va_end(arguments);
+}
+
+cudaError_t fail(cudaError_t error) {
+    t_last_error = error;
+    return error;
+}
+
+void fail_sticky(cudaError_t error) {
+    int expected = cudaSuccess;
+    g_sticky_error.compare_exchange_strong(expected, error);
+    t_last_error = error;
+}
+
+// Every call starts here: once a kernel failed, every call fails with that error.
+bool spoiled(cudaError_t* error) {
+    const int sticky = g_sticky_error.load();
+    if (sticky == cudaSuccess) return false;
+    *error = fail(static_cast<cudaError_t>(sticky));
+    return true;
+}
+
+// ---- Memory ------------------------------------------------------------------------------
+
+class MemoryMap {
+public:
+    void add(void* base, size_t bytes) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ranges_[reinterpret_cast<uintptr_t>(base)] = bytes;
+    }
+
+    bool remove(void* base) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return ranges_.erase(reinterpret_cast<uintptr_t>(base)) == 1;
+    }
+
+    // Whether [p, p + bytes) lies in one range; with bytes = 0, whether p is in one or just past its end.
+    bool contains(const void* p, size_t bytes) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+        auto it = ranges_.upper_bound(begin);
+        if (it == ranges_.begin()) return false;
+        --it;
+        const uintptr_t end = it->first + it->second;
+        return begin >= it->first && begin <= end && bytes <= end - begin;
+    }
+
+    // Whether [p, p + bytes) overlaps any range.
+    bool overlaps(const void* p, size_t bytes) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const uintptr_t begin = reinterpret_cast<uintptr_t>(p), end = begin + std::max<size_t>(bytes, 1);
+        auto it = ranges_.lower_bound(end);
+        if (it == ranges_.begin()) return false;
+        --it;
+        return it->first + it->second > begin;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::map<uintptr_t, size_t> ranges_;
+};
+
+MemoryMap& device_memory() {
+    static MemoryMap map;
+    return map;
+}
+
+MemoryMap& pinned_memory() {
+    static MemoryMap map;
+    return map;
+}
+
+// Quiet NaN in every float, so that reading memory nobody wrote poisons the results.
+void fill_nan(void* memory, size_t bytes) {
+    const float nan = std::nanf("");
+    float* floats = static_cast<float*>(memory);
+    std::fill(floats, floats + bytes / sizeof(float), nan);
+    std::memset(static_cast<char*>(memory) + bytes / sizeof(float) * sizeof(float), 0xff, bytes % sizeof(float));
+}
+
+// ---- Streams -----------------------------------------------------------------------------
+
+std::mutex g_streams_mutex;
+std::set<cudaStream_t> g_streams;
+
+bool valid_stream(cudaStream_t stream) {
+    if (stream == nullptr) return true;  // the default stream
+    std::lock_guard<std::mutex> lock(g_streams_mutex);
+    return g_streams.count(stream) == 1;
+}
+
+// ---- The kernel scheduler ----------------------------------------------------------------
+
+#if defined(NRN_EMULATOR_ASAN)
+constexpr size_t kStackBytes = 1 << 20;
+#else
+constexpr size_t kStackBytes = 256 << 10;
+#endif
+constexpr size_t kMaxDynamicShared = 48 << 10;  // what a launch may use without opting in
+constexpr unsigned kWarpSize = 32;
+
+// One thread of the block: its own stack (guard page below) and saved context.
+struct Fiber {
+    enum class State { Runnable, AtBarrier, AtShuffle, Done, Abandoned };
+
+    char* stack = nullptr;
+    void* saved = nullptr;  // stack pointer while switched away
+    uint3 index{};
+    State state = State::Runnable;
+    void* fake_stack = nullptr;  // AddressSanitizer's bookkeeping while switched away
+
+    Fiber() {
+        void* memory = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                            -1, 0);
+        if (memory == MAP_FAILED) throw std::bad_alloc();
+        mprotect(memory, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_NONE);
+        stack = static_cast<char*>(memory);
+    }
+    ~Fiber() { munmap(stack, kStackBytes); }
+    Fiber(const Fiber&) = delete;
+    Fiber& operator=(const Fiber&) = delete;
+};
+
+struct Warp {
+    unsigned lanes = 0;       // threads of the block in this warp
+    unsigned waiting = 0;     // lanes waiting in the current shuffle
+    unsigned generation = 0;  // completed shuffles; values are double-buffered by its parity
+    uint64_t values[2][kWarpSize] = {};
+};
+
+// The block being run on this OS thread.
+struct Block {
+    void (*body)(void*) = nullptr;
+    void* context = nullptr;
+    const char* kernel = "";
+    std::vector<std::unique_ptr<Fiber>>* fibers = nullptr;
+    Fiber* current = nullptr;
+    void* scheduler = nullptr;  // the scheduler's stack pointer while a fiber runs
+    void* scheduler_fake_stack = nullptr;
+    const void* scheduler_stack_bottom = nullptr;
+    size_t scheduler_stack_size = 0;
+    unsigned live = 0;
+    unsigned at_barrier = 0;
+    std::vector<Warp> warps;
+    std::unique_ptr<float[]> dynamic_shared;
+    std::string failure;  // set by a fiber that cannot go on
+};
+
+thread_local Block* t_block = nullptr;
+thread_local std::vector<std::unique_ptr<Fiber>> t_fibers;  // reused from launch to launch
+std::atomic<uint64_t> g_launches{0};
+
+// AddressSanitizer must be told about every switch between the scheduler's and a fiber's stack.
+void before_switch(void** fake_stack, const void* to_bottom, size_t to_size) {
+#if defined(NRN_EMULATOR_ASAN)
+    __sanitizer_start_switch_fiber(fake_stack, to_bottom, to_size);
+#else
+    (void)fake_stack, (void)to_bottom, (void)to_size;
+#endif
+}
+
+void after_switch(void* fake_stack, const void** from_bottom, size_t* from_size) {
+#if defined(NRN_EMULATOR_ASAN)
+    __sanitizer_finish_switch_fiber(fake_stack, from_bottom, from_size);
+#else
+    (void)fake_stack, (void)from_bottom, (void)from_size;
+#endif
+}
+
+// From a fiber: back to the scheduler, in `state`; returns when the scheduler resumes it.
+void yield(Fiber::State state) {
+    Block& block = *t_block;
+    Fiber& fiber = *block.current;
+    fiber.state = state;
+    before_switch(&fiber.fake_stack, block.scheduler_stack_bottom, block.scheduler_stack_size);
+    nrn_emulator_switch(&fiber.saved, block.scheduler);
+    after_switch(fiber.fake_stack, nullptr, nullptr);
+}
+
+// From a fiber: stops the block; the fiber is never resumed.
+[[noreturn]] void abandon(const std::string& why) {
+    t_block->failure = why;
+    yield(Fiber::State::Abandoned);
+    std::abort();  // not reached
+}
+
+void fiber_main() {
+    Block& block = *t_block;
+    after_switch(nullptr, &block.scheduler_stack_bottom, &block.scheduler_stack_size);
+    block.body(block.context);
+    Fiber& fiber = *block.current;
+    fiber.state = Fiber::State::Done;
+    --block.live;
+    before_switch(nullptr, block.scheduler_stack_bottom, block.scheduler_stack_size);  // this stack is done
+    nrn_emulator_switch(&fiber.saved, block.scheduler);
+    std::abort();  // a finished fiber is never resumed
+}
+
+// Prepares the fiber's stack so that switching to it enters fiber_main: from the saved stack
+// pointer up, the control words, six callee-saved registers and fiber_main as return address,
+// placed so that fiber_main starts with the stack aligned as after a call.
+void start_stack(Fiber& fiber) {
+    uint64_t* top = reinterpret_cast<uint64_t*>(fiber.stack + kStackBytes);
+    uint64_t* sp = top - 9;
+    const uint32_t mxcsr = 0x1f80, x87_control = 0x037f;  // the defaults: round to nearest, exceptions masked
+    sp[0] = mxcsr | (uint64_t{x87_control} << 32);
+    for (int i = 1; i <= 6; ++i) sp[i] = 0;
+    sp[7] = reinterpret_cast<uint64_t>(&fiber_main);
+    sp[8] = 0;  // fiber_main's return address: it never returns
+    fiber.saved = sp;
+}
+
+void resume(Block& block, Fiber& fiber) {
+    threadIdx = fiber.index;
+    block.current = &fiber;
+    before_switch(&block.scheduler_fake_stack, fiber.stack, kStackBytes);
+    nrn_emulator_switch(&block.scheduler, fiber.saved);
+    after_switch(block.scheduler_fake_stack, nullptr, nullptr);
+}
+
+uint64_t next_random(uint64_t& state) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t schedule_seed() {
+    static const uint64_t seed = [] {
+        const char* text = std::getenv("NEURON_CUDA_EMULATOR_SEED");
+        return text ? std::strtoull(text, nullptr, 0) : 1ull;
+    }();
+    return seed;
+}
+
+std::string describe_stall(const Block& block) {
+    unsigned barrier = 0, shuffle = 0, done = 0;
+    for (const auto& fiber : *block.fibers) {
+        if (fiber->state == Fiber::State::AtBarrier) ++barrier;
+        if (fiber->state == Fiber::State::AtShuffle) ++shuffle;
+        if (fiber->state == Fiber::State::Done) ++done;
+    }
+    return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads, " + std::to_string(shuffle) +
+           " in a warp shuffle, " + std::to_string(done) + " have returned";
+}
+
+// Runs one block to its end; false (with block.failure) when it cannot finish.
+bool run_block(Block& block, unsigned threads, uint64_t& random) {
+    std::vector<std::unique_ptr<Fiber>>& fibers = *block.fibers;
+    block.live = threads;
+    block.at_barrier = 0;
+    for (unsigned i = 0; i < threads; ++i) {
+        Fiber& fiber = *fibers[i];
+        fiber.index = uint3{i % blockDim.x, i / blockDim.x % blockDim.y, i / (blockDim.x * blockDim.y)};
+        fiber.state = Fiber::State::Runnable;
+        start_stack(fiber);
+    }
+    for (unsigned w = 0; w < block.warps.size(); ++w) {
+        block.warps[w] = Warp{};
+        block.warps[w].lanes = std::min(kWarpSize, threads - w * kWarpSize);
+    }
+
+    std::vector<unsigned> order(threads);
+    std::iota(order.begin(), order.end(), 0u);
+    while (block.live > 0) {
+        for (unsigned i = threads; i > 1; --i) std::swap(order[i - 1], order[next_random(random) % i]);
+        bool ran = false;
+        for (unsigned i : order) {
+            Fiber& fiber = *fibers[i];
+            if (fiber.state != Fiber::State::Runnable) continue;
+            resume(block, fiber);
+            ran = true;
+            if (!block.failure.empty()) return false;
+        }
+        bool released = false;
+        for (unsigned w = 0; w < block.warps.size(); ++w) {
+            Warp& warp = block.warps[w];
+            if (warp.waiting == 0 || warp.waiting < warp.lanes) continue;
+            for (unsigned lane = 0; lane < warp.lanes; ++lane) fibers[w * kWarpSize + lane]->state = Fiber::State::Runnable;
+            warp.waiting = 0;
+            ++warp.generation;
+            released = true;
+        }
+        if (block.live > 0 && block.at_barrier == block.live) {
+            for (unsigned i = 0; i < threads; ++i)
+                if (fibers[i]->state == Fiber::State::AtBarrier) fibers[i]->state = Fiber::State::Runnable;
+            block.at_barrier = 0;
+            released = true;
+        }
+        if (block.live > 0 && !ran && !released) {
+            block.failure = describe_stall(block);
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+// ---- Device-side entry points ------------------------------------------------------------
+
+uint64_t shuffle_down(unsigned mask, uint64_t bits, int delta) {
+    Block& block = *t_block;
+    const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    Warp& warp = block.warps[thread / kWarpSize];
+    const unsigned lane = thread % kWarpSize;
+    if (mask != 0xffffffffu || warp.lanes != kWarpSize)
+        abandon("a warp shuffle with a partial mask or in a partial warp (not emulated)");
+    if (delta < 0 || delta >= static_cast<int>(kWarpSize)) abandon("a warp shuffle by " + std::to_string(delta));
+    const unsigned parity = warp.generation & 1u;
+    warp.values[parity][lane] = bits;
+    ++warp.waiting;
+    yield(Fiber::State::AtShuffle);
+    const unsigned source = lane + static_cast<unsigned>(delta);
+    return source < kWarpSize ? warp.values[parity][source] : bits;
+}
+
+void* dynamic_shared_memory() { return t_block->dynamic_shared.get(); }
+
+void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_bytes, cudaStream_t stream,
+                void (*body)(void*), void* context) {
+    cudaError_t error;
+    if (spoiled(&error)) return;
+    const uint64_t threads = uint64_t{block_shape.x} * block_shape.y * block_shape.z;
+    if (block_shape.x == 0 || block_shape.y == 0 || block_shape.z == 0 || block_shape.x > 1024 ||
+        block_shape.y > 1024 || block_shape.z > 64 || threads > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+        grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
+        describe("%s: invalid launch configuration: grid (%u, %u, %u), block (%u, %u, %u)", name, grid.x, grid.y,
+                 grid.z, block_shape.x, block_shape.y, block_shape.z);
+        fail(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (shared_bytes > kMaxDynamicShared) {
+        describe("%s: %zu bytes of dynamic shared memory (more than %zu needs an opt-in)", name, shared_bytes,
+                 kMaxDynamicShared);
+        fail(cudaErrorInvalidValue);
+        return;
+    }
+    if (!valid_stream(stream)) {
+        describe("%s: launched on a stream that does not exist", name);
+        fail(cudaErrorInvalidResourceHandle);
+        return;
+    }
+    if (t_block != nullptr) {
+        describe("%s: launched from inside a kernel (dynamic parallelism is not emulated)", name);
+        fail_sticky(cudaErrorLaunchFailure);
+        return;
+    }
+
+    while (t_fibers.size() < threads) t_fibers.push_back(std::make_unique<Fiber>());
+    Block block;
+    block.body = body;
+    block.context = context;
+    block.kernel = name;
+    block.fibers = &t_fibers;
+    block.warps.resize((threads + kWarpSize - 1) / kWarpSize);
+    const size_t shared_floats = (shared_bytes + sizeof(float) - 1) / sizeof(float);
+    if (shared_floats > 0) block.dynamic_shared.reset(new float[shared_floats]);
+
+    uint64_t random = schedule_seed() ^ (g_launches.fetch_add(1) * 0x2545f4914f6cdd1dull);
+    gridDim = grid;
+    blockDim = block_shape;
+    t_block = &block;
+    bool ok = true;
+    for (unsigned z = 0; ok && z < grid.z; ++z)
+        for (unsigned y = 0; ok && y < grid.y; ++y)
+            for (unsigned x = 0; ok && x < grid.x; ++x) {
+                blockIdx = uint3{x, y, z};
+                if (shared_floats > 0) fill_nan(block.dynamic_shared.get(), shared_floats * sizeof(float));
+                ok = run_block(block, static_cast<unsigned>(threads), random);
+            }
+    t_block = nullptr;
+    if (!ok) {
+        describe("%s: block (%u, %u, %u) failed: %s", name, blockIdx.x, blockIdx.y, blockIdx.z,
+                 block.failure.c_str());
+        // Abandoned fibers hold no resources but their stacks, which the next launch reuses.
+        fail_sticky(cudaErrorLaunchFailure);
+    }
+}
+
+bool check_pointer_argument(const char* kernel, size_t index, const void* pointer) {
+    if (pointer == nullptr || device_memory().contains(pointer, 0)) return true;
+    describe("%s: argument %zu (%p) does not point into device memory", kernel, index, pointer);
+    fail_sticky(cudaErrorIllegalAddress);
+    return false;
+}
+
+}  // namespace cuda_emulator
+
+using namespace cuda_emulator;
+
+void __syncthreads() {
+    Block& block = *t_block;
+    ++block.at_barrier;
+    yield(Fiber::State::AtBarrier);
+}
+
+// ---- Runtime API -------------------------------------------------------------------------
+
+cudaError_t cudaGetDeviceCount(int* count) {
+    if (!count) return fail(cudaErrorInvalidValue);
+    *count = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice);
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* properties, int device) {
+    if (!properties) return fail(cudaErrorInvalidValue);
+    if (device != 0) return fail(cudaErrorInvalidDevice);
+    *properties = cudaDeviceProp{};
+    std::snprintf(properties->name, sizeof(properties->name), "CUDA emulator (CPU)");
+    properties->totalGlobalMem =
+        static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device) {
+    if (!value) return fail(cudaErrorInvalidValue);
+    if (device != 0) return fail(cudaErrorInvalidDevice);
+    switch (attribute) {
+        case cudaDevAttrMultiProcessorCount: *value = 132; return cudaSuccess;  // as an H200
+        case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
+        case cudaDevAttrComputeCapabilityMinor: *value = 0; return cudaSuccess;
+    }
+    return fail(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaMalloc(void** pointer, size_t bytes) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    if (!pointer) return fail(cudaErrorInvalidValue);
+    *pointer = nullptr;
+    if (bytes == 0) return cudaSuccess;
+    void* memory = nullptr;
+    if (posix_memalign(&memory, 256, bytes) != 0) return fail(cudaErrorMemoryAllocation);
+    fill_nan(memory, bytes);
+    device_memory().add(memory, bytes);
+    *pointer = memory;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* pointer) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    if (!pointer) return cudaSuccess;
+    if (!device_memory().remove(pointer)) {
+        describe("cudaFree(%p): not a device allocation", pointer);
+        return fail(cudaErrorInvalidValue);
+    }
+    std::free(pointer);
+    return cudaSuccess;
+}
+
+cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    if (!pointer) return fail(cudaErrorInvalidValue);
+    *pointer = nullptr;
+    void* memory = nullptr;
+    if (posix_memalign(&memory, 4096, std::max<size_t>(bytes, 1)) != 0) return fail(cudaErrorMemoryAllocation);
+    pinned_memory().add(memory, bytes);
+    *pointer = memory;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void* pointer) {
+    if (!pointer) return cudaSuccess;
+    if (!pinned_memory().remove(pointer)) {
+        describe("cudaFreeHost(%p): not a pinned host allocation", pointer);
+        return fail(cudaErrorInvalidValue);
+    }
+    std::free(pointer);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    if (!valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
+    if (bytes == 0) return cudaSuccess;
+    auto device = [&](const void* p) { return device_memory().contains(p, bytes); };
+    auto host = [&](const void* p) { return p != nullptr && !device_memory().overlaps(p, bytes); };
+    bool ok = false;
+    switch (kind) {
+        case cudaMemcpyHostToHost: ok = host(destination) && host(source); break;
+        case cudaMemcpyHostToDevice: ok = device(destination) && host(source); break;
+        case cudaMemcpyDeviceToHost: ok = host(destination) && device(source); break;
+        case cudaMemcpyDeviceToDevice: ok = device(destination) && device(source); break;
+    }
+    if (!ok) {
+        describe("cudaMemcpyAsync(%p, %p, %zu bytes, kind %d): an operand is not the memory the kind says",
+                 destination, source, bytes, static_cast<int>(kind));
+        return fail(cudaErrorInvalidValue);
+    }
+    std::memmove(destination, source, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    if (!stream) return fail(cudaErrorInvalidValue);
+    // A stream is only an identity here: work runs when it is enqueued.
+    *stream = reinterpret_cast<cudaStream_t>(new char);
+    std::lock_guard<std::mutex> lock(g_streams_mutex);
+    g_streams.insert(*stream);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    {
+        std::lock_guard<std::mutex> lock(g_streams_mutex);
+        if (stream == nullptr || g_streams.erase(stream) == 0) return fail(cudaErrorInvalidResourceHandle);
+    }
+    delete reinterpret_cast<char*>(stream);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+    cudaError_t error;
+    if (spoiled(&error)) return error;
+    return valid_stream(stream) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
+}
+
+cudaError_t cudaGetLastError() {
+    const cudaError_t error = t_last_error;
+    const int sticky = g_sticky_error.load();
+    t_last_error = static_cast<cudaError_t>(sticky);
+    return error != cudaSuccess ? error : static_cast<cudaError_t>(sticky);
+}
+
+cudaError_t cudaPeekAtLastError() {
+    return t_last_error != cudaSuccess ? t_last_error : static_cast<cudaError_t>(g_sticky_error.load());
+}
+
+const char* cudaGetErrorName(cudaError_t error) {
+    switch (error) {
+        case cudaSuccess: return "cudaSuccess";
+        case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+        case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+        case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+        case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+        case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+        case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+        case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    }
+    return "cudaErrorUnknown";
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+    switch (error) {
+        case cudaSuccess: return "no error";
+        case cudaErrorInvalidValue: return "invalid argument";
+        case cudaErrorMemoryAllocation: return "out of memory";
+        case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+        case cudaErrorInvalidDevice: return "invalid device ordinal";
+        case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+        case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+        case cudaErrorLaunchFailure: return "unspecified launch failure";
+    }
+    return "unknown error";
+}
