@@ -2,9 +2,10 @@
 // the device language that the CUDA backend (native/src/cuda) uses, implemented on the CPU.
 //
 // The backend's .cu files, compiled by a C++ compiler with this folder first on the include
-// path and NRN_CUDA_EMULATOR defined, build into libneuron-cuda-emulated.so: the same library
-// as libneuron.so, whose one CUDA device runs every kernel on the CPU. The native tests run
-// against it as well, so that machines without a GPU (CI) execute the kernels' code.
+// path and NRN_CUDA_EMULATOR defined, build into another libneuron.so (in the build tree's
+// native/cuda_emulator/), whose one CUDA device runs every kernel on the CPU. The native and
+// managed tests run against it as well, so that machines without a GPU (CI) execute the
+// kernels' code.
 //
 // How a launch runs (emulator.cpp): synchronously, on the calling thread, one block after
 // another. The threads of a block are fibers; each runs until it ends or waits at
