@@ -7,7 +7,8 @@ namespace NeuronInterop.Native;
 
 /// <summary>
 /// Finds and loads libneuron.so for this assembly's imports: the file or folder named by
-/// <c>NEURON_NATIVE_PATH</c> first, then the application folder, then
+/// <c>NEURON_NATIVE_PATH</c> when it is set (and then nothing else, so that a library asked
+/// for is never silently replaced by another), otherwise the application folder, then
 /// <c>runtimes/linux-x64/native/</c> under it.
 /// </summary>
 internal static class NativeLibraryLoader
@@ -65,18 +66,23 @@ internal static class NativeLibraryLoader
         }
     }
 
-    /// <summary>The paths to try, in order, for an override value (a file or a folder; may be empty) and an application folder.</summary>
+    /// <summary>
+    /// The paths to try, in order: the override alone when there is one (a file, or a folder
+    /// meaning the library in it; relative to the current directory), else the application
+    /// folder's library and its <c>runtimes/linux-x64/native/</c> one.
+    /// </summary>
     internal static IReadOnlyList<string> CandidatePaths(string? overrideValue, string baseDirectory)
     {
-        var paths = new List<string>(3);
         if (!string.IsNullOrWhiteSpace(overrideValue))
         {
-            paths.Add(Directory.Exists(overrideValue) ? Path.Combine(overrideValue, FileName) : overrideValue);
+            return [Directory.Exists(overrideValue) ? Path.Combine(overrideValue, FileName) : overrideValue];
         }
 
-        paths.Add(Path.Combine(baseDirectory, FileName));
-        paths.Add(Path.Combine(baseDirectory, "runtimes", "linux-x64", "native", FileName));
-        return paths;
+        return
+        [
+            Path.Combine(baseDirectory, FileName),
+            Path.Combine(baseDirectory, "runtimes", "linux-x64", "native", FileName),
+        ];
     }
 
     /// <summary>Loads the first candidate that loads; throws <see cref="NativeLibraryNotFoundException"/> when none does.</summary>

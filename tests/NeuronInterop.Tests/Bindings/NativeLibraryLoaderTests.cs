@@ -16,11 +16,11 @@ public sealed class NativeLibraryLoaderTests
     }
 
     [Test]
-    public void AnOverrideFileComesFirst()
+    public void AnOverrideFileIsTheOnlyCandidate()
     {
+        // A library asked for by name must not be replaced by the bundled one when it does not load.
         var paths = NativeLibraryLoader.CandidatePaths("/opt/neuron/libneuron.so.0", "/app");
-        Assert.That(paths[0], Is.EqualTo("/opt/neuron/libneuron.so.0"));
-        Assert.That(paths, Has.Count.EqualTo(3));
+        Assert.That(paths, Is.EqualTo(new[] { "/opt/neuron/libneuron.so.0" }));
     }
 
     [Test]
@@ -28,7 +28,7 @@ public sealed class NativeLibraryLoaderTests
     {
         string folder = Path.GetDirectoryName(Device.NativeLibraryPath)!;
         var paths = NativeLibraryLoader.CandidatePaths(folder, "/app");
-        Assert.That(paths[0], Is.EqualTo(Path.Combine(folder, "libneuron.so")));
+        Assert.That(paths, Is.EqualTo(new[] { Path.Combine(folder, "libneuron.so") }));
     }
 
     [Test]
@@ -47,7 +47,10 @@ public sealed class NativeLibraryLoaderTests
         File.WriteAllText(notALibrary, "not an ELF file");
         try
         {
-            var candidates = NativeLibraryLoader.CandidatePaths("/nonexistent/neuron", "/nonexistent/app").Append(notALibrary).ToArray();
+            var candidates = NativeLibraryLoader.CandidatePaths("/nonexistent/neuron", "/nonexistent/app")
+                .Concat(NativeLibraryLoader.CandidatePaths(null, "/nonexistent/app"))
+                .Append(notALibrary)
+                .ToArray();
             var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(candidates, out _));
 
             Assert.That(e, Is.InstanceOf<DllNotFoundException>());
