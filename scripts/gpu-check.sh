@@ -23,6 +23,10 @@
 # Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 450)
 #              GPU_CHECK_STEPS     space-separated subset of the steps above (default: all)
 #              GPU_CHECK_BENCH_ARGS extra arguments for neuron bench (e.g. --quick)
+#              GPU_CHECK_NATIVE_LIB the libneuron.so the managed steps use instead of build-gpu's.
+#                                   A rehearsal without a GPU points it at the CUDA emulator's
+#                                   (built with -DNEURON_CUDA_EMULATOR_SANITIZE=OFF) and runs
+#                                   GPU_CHECK_STEPS="runtime nunit bench" GPU_CHECK_BENCH_ARGS=--quick.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,7 +45,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export PATH="$DOTNET_ROOT:$PATH"
 export PYTHONUNBUFFERED=1
 export APP=/tmp/neuron-app
-export NATIVE_LIB="$root/build-gpu/libneuron.so"
+export NATIVE_LIB=${GPU_CHECK_NATIVE_LIB:-$root/build-gpu/libneuron.so}
 export OUT_DIR="$out" LOG_DIR="$logs"
 
 step_names=()
