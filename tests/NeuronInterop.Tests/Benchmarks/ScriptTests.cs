@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Benchmarks;
@@ -8,18 +9,10 @@ public sealed class ScriptTests
 {
     private static string RepoRoot()
     {
-        // The test runner moves the current directory to the test assembly; PWD keeps where the run started.
-        var starts = new[] { Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, AppContext.BaseDirectory };
-        foreach (var start in starts.OfType<string>().Where(Directory.Exists))
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "NeuronInterop.sln")))
-                    return dir.FullName;
-            }
-        }
-        Assert.Ignore("The repository is not above the current or the test folder; run the tests from the checkout.");
-        return "";
+        string? root = RepositoryRoot.Find();
+        if (root is null)
+            Assert.Ignore("The repository is not above the current or the test folder; run the tests from the checkout.");
+        return root!;
     }
 
     private static (int ExitCode, string Output) Run(string program, params string[] arguments)

@@ -2,6 +2,7 @@ using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
 using NeuronInterop.Modules;
 using NeuronInterop.Optimizers;
+using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Model;
@@ -43,7 +44,8 @@ public sealed class ReadmeExampleTests
     [Test]
     public void ReadmeShowsExactlyThisExample()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryRoot.Find()
+            ?? throw new AssertionException($"No repository root (README.md beside NeuronInterop.sln) above the current folder or {AppContext.BaseDirectory}");
         string source = File.ReadAllText(Path.Combine(root, "tests", "NeuronInterop.Tests", "Model", "ReadmeExampleTests.cs"));
         const string begin = "// --- README example begins ---", end = "// --- README example ends ---";
         int first = source.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
@@ -55,18 +57,5 @@ public sealed class ReadmeExampleTests
 
         string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
         Assert.That(readme, Does.Contain(example), "README.md's usage example must be the code this test runs");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "README.md")) && File.Exists(Path.Combine(dir.FullName, "NeuronInterop.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        Assert.Fail($"No repository root (README.md beside NeuronInterop.sln) above {AppContext.BaseDirectory}");
-        return "";
     }
 }
