@@ -14,8 +14,10 @@
 // shows as a wrong result. Stricter than a GPU, the emulator fails:
 //   - launch configurations a GPU rejects (cudaErrorInvalidConfiguration, or
 //     cudaErrorInvalidValue for more than 48 KiB of dynamic shared memory);
-//   - barriers or shuffles that not every thread of the block (lane of the warp) reaches:
-//     a deadlock on a GPU, here a sticky cudaErrorLaunchFailure;
+//   - blocks that cannot go on: threads waiting at __syncthreads() or in a warp shuffle that
+//     other threads, returned or waiting elsewhere, never join (a hang or worse on a GPU;
+//     here a sticky cudaErrorLaunchFailure). As on current GPUs, threads that have returned
+//     do not hold up a barrier;
 //   - pointer kernel arguments outside device memory (sticky cudaErrorIllegalAddress), and
 //     copies whose operands are not the memory their direction says (cudaErrorInvalidValue);
 //   - and it fills new device memory and each block's dynamic shared memory with NaN, so that

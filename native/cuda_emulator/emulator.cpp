@@ -526,16 +526,18 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
     return cudaSuccess;
 }
 
+// Frees even after a kernel failed (and then still reports that failure), as tearing down a
+// spoiled context does.
 cudaError_t cudaFree(void* pointer) {
-    cudaError_t error;
-    if (spoiled(&error)) return error;
-    if (!pointer) return cudaSuccess;
+    cudaError_t error = cudaSuccess;
+    spoiled(&error);
+    if (!pointer) return error;
     if (!device_memory().remove(pointer)) {
         describe("cudaFree(%p): not a device allocation", pointer);
         return fail(cudaErrorInvalidValue);
     }
     std::free(pointer);
-    return cudaSuccess;
+    return error;
 }
 
 cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
@@ -621,30 +623,39 @@ cudaError_t cudaPeekAtLastError() {
     return t_last_error != cudaSuccess ? t_last_error : static_cast<cudaError_t>(g_sticky_error.load());
 }
 
+namespace {
+
+struct ErrorText {
+    cudaError_t error;
+    const char* name;
+    const char* text;
+};
+
+constexpr ErrorText kErrorTexts[] = {
+    {cudaSuccess, "cudaSuccess", "no error"},
+    {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
+    {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+    {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration", "invalid configuration argument"},
+    {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+    {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
+    {cudaErrorIllegalAddress, "cudaErrorIllegalAddress", "an illegal memory access was encountered"},
+    {cudaErrorLaunchFailure, "cudaErrorLaunchFailure", "unspecified launch failure"},
+};
+
+const ErrorText* find_error_text(cudaError_t error) {
+    for (const ErrorText& entry : kErrorTexts)
+        if (entry.error == error) return &entry;
+    return nullptr;
+}
+
+}  // namespace
+
 const char* cudaGetErrorName(cudaError_t error) {
-    switch (error) {
-        case cudaSuccess: return "cudaSuccess";
-        case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-        case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-        case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-        case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-        case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
-        case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
-        case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    }
-    return "cudaErrorUnknown";
+    const ErrorText* entry = find_error_text(error);
+    return entry ? entry->name : "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t error) {
-    switch (error) {
-        case cudaSuccess: return "no error";
-        case cudaErrorInvalidValue: return "invalid argument";
-        case cudaErrorMemoryAllocation: return "out of memory";
-        case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-        case cudaErrorInvalidDevice: return "invalid device ordinal";
-        case cudaErrorInvalidResourceHandle: return "invalid resource handle";
-        case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
-        case cudaErrorLaunchFailure: return "unspecified launch failure";
-    }
-    return "unknown error";
+    const ErrorText* entry = find_error_text(error);
+    return entry ? entry->text : "unknown error";
 }
