@@ -315,6 +315,14 @@ uint64_t schedule_seed() {
     return seed;
 }
 
+bool tracing() {
+    static const bool trace = [] {
+        const char* text = std::getenv("NEURON_CUDA_EMULATOR_TRACE");
+        return text != nullptr && std::strcmp(text, "1") == 0;
+    }();
+    return trace;
+}
+
 std::string describe_stall(const Block& block) {
     unsigned barrier = 0, shuffle = 0, done = 0;
     for (const auto& fiber : *block.fibers) {
@@ -429,6 +437,9 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
         return;
     }
 
+    if (tracing())
+        describe("launch %s: grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of dynamic shared memory", name, grid.x,
+                 grid.y, grid.z, block_shape.x, block_shape.y, block_shape.z, shared_bytes);
     while (t_fibers.size() < threads) t_fibers.push_back(std::make_unique<Fiber>());
     Block block;
     block.body = body;

@@ -45,6 +45,133 @@ struct Shape {
 const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},     {7, 17, 31},   {31, 65, 1},    {65, 127, 129},
                          {129, 31, 257}, {256, 128, 64}, {1, 300, 1000}, {1000, 300, 129}, {4096, 33, 17}};
 
+// The gradients of one backward pass against the host's. They are products of G with values
+// of magnitude ≤ 1, so the absolute tolerance scales with G's largest element (about 1/N, times
+// the spread of the predictions, which grows with the input width).
+void check_gradients(Pair& gx, Pair& gw, Pair& gb, Pair& g, const Shape& s, const std::string& what) {
+    double g_max = 0;
+    for (float v : g.h.read()) g_max = std::max(g_max, static_cast<double>(std::fabs(v)));
+    CHECK_CLOSE(gx.c.read(), to_double(gx.h.read()), g_max * product_atol(s.out), 1e-4, "dX " + what);
+    CHECK_CLOSE(gw.c.read(), to_double(gw.h.read()), g_max * product_atol(s.batch), 1e-4, "dW " + what);
+    CHECK_CLOSE(gb.c.read(), to_double(gb.h.read()), g_max * product_atol(s.batch), 1e-4, "db " + what);
+}
+
+// The three products of one shape (forward with bias, input and weight gradients, bias sum)
+// against the host's: the lighter check for the large shapes.
+void check_products(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s) {
+    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
+    Pair b(cuda, host, {s.out}, random_values(rng, s.out));
+    Pair g(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out, -1e-3f, 1e-3f));
+    Pair y(cuda, host, {s.batch, s.out}), gx(cuda, host, {s.batch, s.in}), gw(cuda, host, {s.in, s.out}),
+        gb(cuda, host, {s.out});
+    REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
+    REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
+    CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward " + what);
+    REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, NRN_GRAD_OVERWRITE));
+    REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
+    check_gradients(gx, gw, gb, g, s, what);
+}
+
+// Forward, MSE, backward (overwrite and accumulate) and SGD of one shape on both backends.
+void check_operations(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s) {
+    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
+    Pair b(cuda, host, {s.out}, random_values(rng, s.out));
+    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+    Pair y(cuda, host, {s.batch, s.out}), g(cuda, host, {s.batch, s.out}), e(cuda, host, {1}), a(cuda, host, {4});
+    Pair gx(cuda, host, {s.batch, s.in}), gw(cuda, host, {s.in, s.out}), gb(cuda, host, {s.out});
+
+    // Forward.
+    REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
+    REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
+    const auto y1 = y.c.read();
+    CHECK_CLOSE(y1, to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward " + what);
+    REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
+    CHECK_IDENTICAL(y.c.read(), y1, "forward twice " + what);
+    REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, nullptr, y.h));
+    REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, nullptr, y.c));
+    CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward no bias " + what);
+
+    // MSE with gradient, error and accumulator.
+    REQUIRE_OK(nrn_accumulator_reset(host, a.h));
+    REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
+    REQUIRE_OK(nrn_mse(host, y.h, t.h, g.h, e.h, a.h));
+    REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, a.c));
+    const auto g1 = g.c.read(), e1 = e.c.read();
+    CHECK_CLOSE(g1, to_double(g.h.read()), 1e-7, 1e-5, "mse grad " + what);
+    CHECK_CLOSE(e1, to_double(e.h.read()), 1e-7, 1e-5, "mse error " + what);
+    REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, nullptr));
+    CHECK_IDENTICAL(g.c.read(), g1, "mse grad twice " + what);
+    CHECK_IDENTICAL(e.c.read(), e1, "mse error twice " + what);
+    double hs = 0, hc = 0, cs = 0, cc = 0;
+    REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
+    REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
+    CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-5 * std::fabs(hs) + 1e-7,
+              what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
+
+    // Backward, overwrite then accumulate.
+    for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
+        REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, mode));
+        REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, mode));
+        const std::string m = what + (mode == NRN_GRAD_OVERWRITE ? " overwrite" : " accumulate");
+        check_gradients(gx, gw, gb, g, s, m);
+    }
+    const auto gx1 = gx.c.read(), gw1 = gw.c.read(), gb1 = gb.c.read();
+    REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
+    REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_ACCUMULATE));
+    CHECK_IDENTICAL(gx.c.read(), gx1, "dX twice " + what);
+    CHECK_IDENTICAL(gw.c.read(), gw1, "dW twice " + what);
+    CHECK_IDENTICAL(gb.c.read(), gb1, "db twice " + what);
+
+    // SGD.
+    REQUIRE_OK(nrn_sgd_update(host, w.h, gw.h, 0.25f));
+    REQUIRE_OK(nrn_sgd_update(cuda, w.c, gw.c, 0.25f));
+    CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-6, 1e-5, "sgd " + what);
+}
+
+// One fused step on all rows, then 10 training steps of `batch_size` rows (from step 3), on
+// both backends; then the CUDA run again from the same start must repeat bit for bit.
+void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s, int64_t batch_size,
+                    nrn_batch_order order) {
+    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out) +
+                             " batch " + std::to_string(batch_size) + " order " + std::to_string(order);
+    const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+    Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1}), a(cuda, host, {4});
+    REQUIRE_OK(nrn_accumulator_reset(host, a.h));
+    REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
+    const float lr = 0.05f;
+    // One fused step on the whole set, then a training run.
+    REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, a.h));
+    REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, a.c));
+    CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "step W " + what);
+    CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "step b " + what);
+    CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "step error " + what);
+    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, 10, order, 9, e.h, a.h));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, a.c));
+    const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
+    CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
+    CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
+    CHECK_CLOSE(e1, to_double(e.h.read()), 1e-5, 1e-3, "train error " + what);
+    double hs = 0, hc = 0, cs = 0, cc = 0;
+    REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
+    REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
+    CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-3 * std::fabs(hs) + 1e-6,
+              what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
+    // Determinism: the same run again from the same start.
+    w.c.write(w0);
+    b.c.write(b0);
+    REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, nullptr));
+    CHECK_IDENTICAL(w.c.read(), w1, "train W twice " + what);
+    CHECK_IDENTICAL(b.c.read(), b1, "train b twice " + what);
+    CHECK_IDENTICAL(e.c.read(), e1, "train error twice " + what);
+}
+
 }  // namespace
 
 TEST_CASE(cuda_vs_host, device_info) {
@@ -70,110 +197,55 @@ TEST_CASE(cuda_vs_host, operations_match_host_and_are_deterministic) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(31);
-    for (const Shape& s : kShapes) {
-        const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
-        Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-        Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
-        Pair b(cuda, host, {s.out}, random_values(rng, s.out));
-        Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
-        Pair y(cuda, host, {s.batch, s.out}), g(cuda, host, {s.batch, s.out}), e(cuda, host, {1}), a(cuda, host, {4});
-        Pair gx(cuda, host, {s.batch, s.in}), gw(cuda, host, {s.in, s.out}), gb(cuda, host, {s.out});
-
-        // Forward.
-        REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
-        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
-        const auto y1 = y.c.read();
-        CHECK_CLOSE(y1, to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward " + what);
-        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
-        CHECK_IDENTICAL(y.c.read(), y1, "forward twice " + what);
-        REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, nullptr, y.h));
-        REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, nullptr, y.c));
-        CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward no bias " + what);
-
-        // MSE with gradient, error and accumulator.
-        for (Tensor* acc : {&a.h, &a.c}) REQUIRE_OK(nrn_accumulator_reset(acc == &a.h ? host.get() : cuda.get(), *acc));
-        REQUIRE_OK(nrn_mse(host, y.h, t.h, g.h, e.h, a.h));
-        REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, a.c));
-        const auto g1 = g.c.read(), e1 = e.c.read();
-        CHECK_CLOSE(g1, to_double(g.h.read()), 1e-7, 1e-5, "mse grad " + what);
-        CHECK_CLOSE(e1, to_double(e.h.read()), 1e-7, 1e-5, "mse error " + what);
-        REQUIRE_OK(nrn_mse(cuda, y.c, t.c, g.c, e.c, nullptr));
-        CHECK_IDENTICAL(g.c.read(), g1, "mse grad twice " + what);
-        CHECK_IDENTICAL(e.c.read(), e1, "mse error twice " + what);
-        double hs = 0, hc = 0, cs = 0, cc = 0;
-        REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
-        REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
-        CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-5 * std::fabs(hs) + 1e-7,
-                  what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
-
-        // Backward, overwrite then accumulate.
-        for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
-            REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, mode));
-            REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, mode));
-            const std::string m = what + (mode == NRN_GRAD_OVERWRITE ? " overwrite" : " accumulate");
-            // The gradients are ~1/N: scale the absolute tolerance with them.
-            const double scale = 1.0 / static_cast<double>(s.batch * s.out);
-            CHECK_CLOSE(gx.c.read(), to_double(gx.h.read()), scale * product_atol(s.out), 1e-4, "dX " + m);
-            CHECK_CLOSE(gw.c.read(), to_double(gw.h.read()), scale * product_atol(s.batch), 1e-4, "dW " + m);
-            CHECK_CLOSE(gb.c.read(), to_double(gb.h.read()), scale * product_atol(s.batch), 1e-4, "db " + m);
-        }
-        const auto gx1 = gx.c.read(), gw1 = gw.c.read(), gb1 = gb.c.read();
-        REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
-        REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_ACCUMULATE));
-        CHECK_IDENTICAL(gx.c.read(), gx1, "dX twice " + what);
-        CHECK_IDENTICAL(gw.c.read(), gw1, "dW twice " + what);
-        CHECK_IDENTICAL(gb.c.read(), gb1, "db twice " + what);
-
-        // SGD.
-        REQUIRE_OK(nrn_sgd_update(host, w.h, gw.h, 0.25f));
-        REQUIRE_OK(nrn_sgd_update(cuda, w.c, gw.c, 0.25f));
-        CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-6, 1e-5, "sgd " + what);
-    }
+    for (const Shape& s : kShapes) check_operations(cuda, host, rng, s);
 }
 
 TEST_CASE(cuda_vs_host, fused_step_and_training_match_host_and_are_deterministic) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(32);
-    for (const Shape& s : kShapes) {
-        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
-            const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out) +
-                                     " order " + std::to_string(order);
-            const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
-            Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-            Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
-            Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1}), a(cuda, host, {4});
-            REQUIRE_OK(nrn_accumulator_reset(host, a.h));
-            REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
-            const float lr = 0.05f;
-            // One fused step on the whole set, then a training run.
-            REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, a.h));
-            REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, a.c));
-            CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "step W " + what);
-            CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "step b " + what);
-            CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "step error " + what);
-            const int64_t batch_size = std::max<int64_t>(1, s.batch / 3);
-            REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, 10, order, 9, e.h, a.h));
-            REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, a.c));
-            const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
-            CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
-            CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
-            CHECK_CLOSE(e1, to_double(e.h.read()), 1e-5, 1e-3, "train error " + what);
-            double hs = 0, hc = 0, cs = 0, cc = 0;
-            REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
-            REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
-            CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-3 * std::fabs(hs) + 1e-6,
-                      what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
-            // Determinism: the same run again from the same start.
-            w.c.write(w0);
-            b.c.write(b0);
-            REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
-            REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, nullptr));
-            CHECK_IDENTICAL(w.c.read(), w1, "train W twice " + what);
-            CHECK_IDENTICAL(b.c.read(), b1, "train b twice " + what);
-            CHECK_IDENTICAL(e.c.read(), e1, "train error twice " + what);
-        }
-    }
+    for (const Shape& s : kShapes)
+        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM})
+            check_training(cuda, host, rng, s, std::max<int64_t>(1, s.batch / 3), order);
+}
+
+// Shapes chosen so that every kernel the planners (plan_gemm, train.cu's choose_path) can
+// pick runs at least once; kShapes are all small enough for the 64 x 64 tiles. The comments
+// say what each shape adds, from the thresholds in gemm.cu and train.cu.
+TEST_CASE(cuda_vs_host, every_product_kernel_matches_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(34);
+    // The 128 x 128 kernels need at least 128 output tiles, so two dimensions of each product
+    // are large; the third (its depth) stays small to keep the CUDA emulator quick, but spans
+    // several K steps of 8.
+    const Shape large[] = {
+        {1536, 24, 1536},  // forward (NN) on 12 x 12 tiles, float4 loads
+        {1537, 21, 1535},  // the same without float4 loads (rows of 21), partial edge and K tiles
+        {1536, 1536, 24},  // input gradient (NT) on 128 x 128 tiles
+        {24, 1536, 1536},  // weight gradient (TN) on 128 x 128 tiles
+    };
+    for (const Shape& s : large) check_products(cuda, host, rng, s);
+    // The weight gradient split 5 ways along K = 5000, and bias sums over 5 row chunks.
+    check_operations(cuda, host, rng, Shape{5000, 40, 24});
+}
+
+TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(35);
+    struct Run {
+        Shape shape;
+        int64_t batch_size;
+    };
+    const Run runs[] = {
+        {{150000, 1, 1}, 70000},  // rows path, 1 -> 1 (batch x in x out > 65,536); last batch 10,000
+        {{90000, 4, 4}, 20000},   // rows path, 4 -> 4; last batch 10,000
+        {{60000, 3, 2}, 30000},   // rows path with in < 4 and out < 4 inside the 4 x 4 kernel
+        {{7000, 8, 8}, 3000},     // general path; the weight gradient split along K but the last batch's (1,000) not
+        {{1408, 3, 1536}, 1408},  // general path with the forward on 11 x 12 tiles of 128 x 128 (MSE in their epilogue)
+    };
+    for (const Run& run : runs) check_training(cuda, host, rng, run.shape, run.batch_size, NRN_ORDER_SHUFFLE);
 }
 
 TEST_CASE(cuda_vs_host, fills_and_copies_match_host) {
