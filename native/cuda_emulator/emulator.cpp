@@ -214,7 +214,6 @@ struct Warp {
 struct Block {
     void (*body)(void*) = nullptr;
     void* context = nullptr;
-    const char* kernel = "";
     std::vector<std::unique_ptr<Fiber>>* fibers = nullptr;
     Fiber* current = nullptr;
     void* scheduler = nullptr;  // the scheduler's stack pointer while a fiber runs
@@ -444,7 +443,6 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     Block block;
     block.body = body;
     block.context = context;
-    block.kernel = name;
     block.fibers = &t_fibers;
     block.warps.resize((threads + kWarpSize - 1) / kWarpSize);
     const size_t shared_floats = (shared_bytes + sizeof(float) - 1) / sizeof(float);
