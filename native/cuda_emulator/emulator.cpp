@@ -152,6 +152,17 @@ MemoryMap& pinned_memory() {
     return map;
 }
 
+// Frees `pointer` if it is one of `map`'s allocations; otherwise describes the mistake (`call`
+// names the function) and fails with cudaErrorInvalidValue.
+cudaError_t release(MemoryMap& map, void* pointer, const char* call) {
+    if (!map.remove(pointer)) {
+        describe("%s(%p): not one of its allocations", call, pointer);
+        return fail(cudaErrorInvalidValue);
+    }
+    std::free(pointer);
+    return cudaSuccess;
+}
+
 // Quiet NaN in every float, so that reading memory nobody wrote poisons the results.
 void fill_nan(void* memory, size_t bytes) {
     const float nan = std::nanf("");
@@ -541,12 +552,8 @@ cudaError_t cudaFree(void* pointer) {
     cudaError_t error = cudaSuccess;
     spoiled(&error);
     if (!pointer) return error;
-    if (!device_memory().remove(pointer)) {
-        describe("cudaFree(%p): not a device allocation", pointer);
-        return fail(cudaErrorInvalidValue);
-    }
-    std::free(pointer);
-    return error;
+    const cudaError_t released = release(device_memory(), pointer, "cudaFree");
+    return released != cudaSuccess ? released : error;
 }
 
 cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
@@ -562,13 +569,7 @@ cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
 }
 
 cudaError_t cudaFreeHost(void* pointer) {
-    if (!pointer) return cudaSuccess;
-    if (!pinned_memory().remove(pointer)) {
-        describe("cudaFreeHost(%p): not a pinned host allocation", pointer);
-        return fail(cudaErrorInvalidValue);
-    }
-    std::free(pointer);
-    return cudaSuccess;
+    return pointer ? release(pinned_memory(), pointer, "cudaFreeHost") : cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind kind,

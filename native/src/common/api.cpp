@@ -832,10 +832,10 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
         TensorRef gb = registry().optional_tensor(check, bias_grad, "bias_grad");
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {gy, "output_grad"}, {gx, "input_grad"},
                            {gw, "weight_grad"}, {gb, "bias_grad"}});
-        check.require(enum_value(mode) == NRN_GRAD_OVERWRITE || enum_value(mode) == NRN_GRAD_ACCUMULATE,
+        const int mode_value = enum_value(mode);
+        check.require(mode_value == NRN_GRAD_OVERWRITE || mode_value == NRN_GRAD_ACCUMULATE,
                       NRN_STATUS_INVALID_ARGUMENT,
-                      "mode " + std::to_string(enum_value(mode)) +
-                          " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE");
+                      "mode " + std::to_string(mode_value) + " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE");
         check.rank2(x, "input", "batch x in");
         check.rank2(w, "weight", "in x out");
         const int64_t batch = x->shape[0], in = x->shape[1], out = w->shape[1];
