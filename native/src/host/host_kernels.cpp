@@ -157,30 +157,52 @@ NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
         for (int64_t k0 = 0; k0 < g.depth; k0 += kDepthBlock) {
             const int64_t kc = std::min(g.depth, k0 + kDepthBlock) - k0;
 
-            for (int64_t s = 0; s < strips; ++s) {
-                float* dst = a + s * kc * MR;
-                for (int i = 0; i < MR; ++i) {
-                    const int64_t r = r0 + s * MR + i;
-                    if (r < r1) {
-                        const float* src = g.lhs + r * g.lhs_row + k0 * g.lhs_col;
-                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k * g.lhs_col];
-                    } else {
-                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
+            // Each operand is read along its contiguous dimension: a transposed operand (Xᵀ for
+            // dW, Wᵀ for dX) read across would cost a cache line per element, and rows of
+            // 4 KiB (1,024 features) map to the same L1 set. Full blocks copy a constant size
+            // (one vector move, not a call or `rep movs`).
+            if (g.lhs_row == 1) {
+                for (int64_t k = 0; k < kc; ++k) {
+                    const float* src = g.lhs + r0 + (k0 + k) * g.lhs_col;
+                    for (int64_t s = 0; s < strips; ++s) {
+                        float* dst = a + s * kc * MR + k * MR;
+                        const int64_t mr = std::min<int64_t>(MR, r1 - r0 - s * MR);
+                        if (mr == MR) {
+                            __builtin_memcpy(dst, src + s * MR, sizeof(float) * MR);
+                        } else {
+                            std::copy(src + s * MR, src + s * MR + mr, dst);
+                            std::fill(dst + mr, dst + MR, 0.0f);
+                        }
+                    }
+                }
+            } else {
+                for (int64_t s = 0; s < strips; ++s) {
+                    float* dst = a + s * kc * MR;
+                    const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
+                    for (int64_t i = 0; i < MR; ++i) {
+                        const float* src = g.lhs + (rs + i) * g.lhs_row + k0 * g.lhs_col;
+                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < mr ? src[k * g.lhs_col] : 0.0f;
                     }
                 }
             }
 
             for (int64_t c = c0; c < c1; c += NR) {
                 const int64_t nc = std::min<int64_t>(NR, c1 - c);
-                for (int64_t k = 0; k < kc; ++k) {
-                    const float* src = g.rhs + (k0 + k) * g.rhs_row + c * g.rhs_col;
-                    float* dst = b + k * NR;
-                    if (g.rhs_col == 1) {
-                        std::copy(src, src + nc, dst);
-                    } else {
-                        for (int64_t j = 0; j < nc; ++j) dst[j] = src[j * g.rhs_col];
+                if (g.rhs_col == 1) {
+                    for (int64_t k = 0; k < kc; ++k) {
+                        const float* src = g.rhs + (k0 + k) * g.rhs_row + c;
+                        if (nc == NR) {
+                            __builtin_memcpy(b + k * NR, src, sizeof(float) * NR);
+                        } else {
+                            std::copy(src, src + nc, b + k * NR);
+                            std::fill(b + k * NR + nc, b + (k + 1) * NR, 0.0f);
+                        }
                     }
-                    std::fill(dst + nc, dst + NR, 0.0f);
+                } else {
+                    for (int64_t j = 0; j < NR; ++j) {
+                        const float* src = g.rhs + k0 * g.rhs_row + (c + j) * g.rhs_col;
+                        for (int64_t k = 0; k < kc; ++k) b[k * NR + j] = j < nc ? src[k * g.rhs_row] : 0.0f;
+                    }
                 }
 
                 for (int64_t s = 0; s < strips; ++s) {
