@@ -12,12 +12,13 @@
 #   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
 #   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
 #   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
+#   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas that launch kernels
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
-# bench-table.txt, bench-cuda.json, bench-pytorch.json, logs.tar.gz (every step's log).
+# bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, logs.tar.gz (every step's log).
 # The exit status is non-zero when any step failed.
 #
 # Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 450)
@@ -34,7 +35,7 @@ cd "$root"
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench memcheck racecheck"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench products memcheck racecheck"}
 mkdir -p "$out"
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -66,10 +67,12 @@ write_summary() {
     for i in "${!step_names[@]}"; do
       printf '%-13s %-28s %s\n' "${step_names[$i]}" "${step_status[$i]}" "${step_seconds[$i]}"
     done
-    if [[ -f "$out/bench-table.txt" ]]; then
-      echo
-      cat "$out/bench-table.txt"
-    fi
+    for table in bench-table.txt products-cuda.txt; do
+      if [[ -f "$out/$table" ]]; then
+        echo
+        cat "$out/$table"
+      fi
+    done
   } >"$out/summary.txt"
 }
 
@@ -147,6 +150,10 @@ step_bench() {
     --json "$OUT_DIR/bench-cuda.json" "${pytorch[@]}" ${GPU_CHECK_BENCH_ARGS:-} | tee "$OUT_DIR/bench-table.txt"
 }
 
+step_products() {
+  build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
+}
+
 # The commands CTest runs (one per native test area), one per line, for the sanitizers.
 native_test_commands() {
   ctest --test-dir build-gpu --show-only=json-v1 | python3 -c '
@@ -177,7 +184,7 @@ step_racecheck() {
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench \
+export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products \
   native_test_commands sanitize step_memcheck step_racecheck
 
 # Most valuable first: when the budget runs short, the sanitizers are what is cut.
@@ -191,6 +198,7 @@ fi
 run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
+run_step products 30 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
 run_step racecheck 90 step_racecheck
