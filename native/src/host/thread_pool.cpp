@@ -1,0 +1,113 @@
+#include "host/thread_pool.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace nrn::host {
+namespace {
+
+// Set in a child process after fork(): the pool's threads did not come along.
+std::atomic<bool> forked{false};
+
+class ThreadPool {
+public:
+    explicit ThreadPool(int workers) {
+        pthread_atfork(nullptr, nullptr, [] { forked.store(true, std::memory_order_relaxed); });
+        threads_.reserve(static_cast<size_t>(workers));
+        for (int i = 0; i < workers; ++i) {
+            try {
+                threads_.emplace_back([this, i] { work(i + 1); });
+            } catch (const std::system_error&) {
+                break;  // no more threads to be had: run with those started
+            }
+        }
+    }
+
+    void run(int parts, void (*part)(void*, int), void* context) {
+        std::unique_lock<std::mutex> busy(submit_, std::try_to_lock);
+        const int helpers = busy.owns_lock() && !forked.load(std::memory_order_relaxed)
+                                ? std::min(parts - 1, static_cast<int>(threads_.size()))
+                                : 0;
+        if (helpers > 0) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            part_ = part;
+            context_ = context;
+            helpers_ = helpers;
+            pending_ = helpers;
+            ++generation_;
+        }
+        if (helpers > 0) wake_.notify_all();
+        part(context, 0);
+        for (int p = helpers + 1; p < parts; ++p) part(context, p);
+        if (helpers > 0) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            done_.wait(lock, [this] { return pending_ == 0; });
+        }
+    }
+
+private:
+    // Worker `index` (1-based) runs part `index` of every job that has that many parts.
+    [[noreturn]] void work(int index) {
+        uint64_t seen = 0;
+        for (;;) {
+            void (*part)(void*, int);
+            void* context;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return generation_ != seen; });
+                seen = generation_;
+                if (index > helpers_) continue;
+                part = part_;
+                context = context_;
+            }
+            part(context, index);
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (--pending_ == 0) done_.notify_one();
+        }
+    }
+
+    std::mutex submit_;  // one job at a time
+    std::mutex mutex_;   // guards the job below
+    std::condition_variable wake_, done_;
+    uint64_t generation_ = 0;
+    int helpers_ = 0, pending_ = 0;
+    void (*part_)(void*, int) = nullptr;
+    void* context_ = nullptr;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+int max_threads() {
+    static const int threads = [] {
+        if (const char* text = std::getenv("NEURON_HOST_THREADS")) {
+            const int requested = std::atoi(text);
+            if (requested >= 1) return std::min(requested, 256);
+        }
+        const unsigned hardware = std::thread::hardware_concurrency();
+        return hardware == 0 ? 1 : static_cast<int>(std::min(hardware, 64u));
+    }();
+    return threads;
+}
+
+void run_parts(int parts, void (*part)(void* context, int index), void* context) {
+    if (parts <= 1) {
+        if (parts == 1) part(context, 0);
+        return;
+    }
+    // Never destroyed: its workers wait for work until the process ends, and a destructor run
+    // at exit could join them while another thread still calls into the library.
+    static ThreadPool* const pool = new ThreadPool(max_threads() - 1);
+    pool->run(parts, part, context);
+}
+
+}  // namespace nrn::host

@@ -1,0 +1,96 @@
+// The host backend's promise (native/src/host/host_kernels.h): results are bit-identical
+// whatever the number of threads and the instruction set the matrix kernel is compiled for.
+// Both are chosen once per process (NEURON_HOST_THREADS, NEURON_HOST_SIMD), so the test runs
+// this executable again under other settings and compares digests of every result's bits.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+constexpr const char* kDigestVariable = "NEURON_TEST_PRINT_HOST_DIGEST";
+
+// FNV-1a over the bits of every float.
+void mix(uint64_t& digest, const std::vector<float>& values) {
+    for (float v : values) {
+        uint32_t bits;
+        std::memcpy(&bits, &v, sizeof(bits));
+        for (int byte = 0; byte < 4; ++byte) digest = (digest ^ ((bits >> (8 * byte)) & 0xFF)) * 1099511628211ull;
+    }
+}
+
+// Products large enough to be split across up to 8 threads (and one that is not), in every
+// layout, with bias gradients, plus fused training steps over a shuffled data set.
+uint64_t host_digest() {
+    struct Shape {
+        int64_t batch, in, out;
+    };
+    std::mt19937_64 rng(5);
+    uint64_t digest = 1469598103934665603ull;
+    Context context(NRN_BACKEND_HOST);
+    for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260}}) {
+        Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
+            w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
+            gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+        Tensor y(context, {s.batch, s.out}), gx(context, {s.batch, s.in}), gw(context, {s.in, s.out}),
+            gb(context, {s.out});
+        REQUIRE_OK(nrn_linear_forward(context, x, w, b, y));
+        REQUIRE_OK(nrn_linear_backward(context, x, w, gy, gx, gw, gb, NRN_GRAD_OVERWRITE));
+        for (const Tensor* t : {&y, &gx, &gw, &gb}) mix(digest, t->read());
+
+        Tensor target(context, {s.batch, s.out}, random_values(rng, s.batch * s.out)), error(context, {1});
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, x, target, w, b, 0.01f, s.batch / 3 + 1, 0, 4,
+                                            NRN_ORDER_SHUFFLE, 9, error, nullptr));
+        for (const Tensor* t : {&w, &b, &error}) mix(digest, t->read());
+    }
+    return digest;
+}
+
+std::string hex(uint64_t value) {
+    char text[17];
+    std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+// Runs this executable's host_determinism area with `settings` (VAR=value ...) and returns
+// the digest it prints, or "" when it printed none.
+std::string digest_under(const std::string& settings) {
+    char self[4096] = {};
+    if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) return "";
+    const std::string command =
+        "env " + settings + " " + kDigestVariable + "=1 '" + self + "' host_determinism 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return "";
+    std::string digest;
+    char line[512];
+    while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+        if (std::strncmp(line, "digest ", 7) == 0) digest = std::string(line + 7, 16);
+    }
+    pclose(pipe);
+    return digest;
+}
+
+}  // namespace
+
+TEST_CASE(host_determinism, results_are_identical_for_any_threads_and_instruction_set) {
+    if (std::getenv(kDigestVariable) != nullptr) {
+        std::printf("digest %s\n", hex(host_digest()).c_str());  // read by the parent process
+        return;
+    }
+    const std::string here = hex(host_digest());
+    for (const char* settings : {"NEURON_HOST_THREADS=1", "NEURON_HOST_THREADS=3", "NEURON_HOST_THREADS=8",
+                                 "NEURON_HOST_THREADS=1 NEURON_HOST_SIMD=avx2",
+                                 "NEURON_HOST_THREADS=3 NEURON_HOST_SIMD=baseline"}) {
+        const std::string there = digest_under(settings);
+        CHECK_MSG(there == here, settings << ": digest " << (there.empty() ? "missing" : there) << ", default settings "
+                                          << here);
+    }
+}
