@@ -19,6 +19,9 @@ constexpr int64_t kRowsPerTask = 64;
 constexpr int64_t kDepthBlock = 128;
 // Products with fewer columns than this bypass the micro-kernel (at least 16 columns wide).
 constexpr int64_t kMinKernelCols = 8;
+// Narrow products with fewer rows than this (the tutorial's batch of 1) run scalar loops:
+// for them, setting up the loops vectorised across rows costs more than it saves.
+constexpr int64_t kMinVectorRows = 8;
 
 // Below this many multiply-adds per thread, handing work to a pool thread costs more than it
 // saves: a wake-up took ~30 µs on a 2-core VM, where one core does ~80 multiply-adds per ns.
@@ -251,15 +254,34 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
     const double work = static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
     const int64_t tasks = ceil_div(rows, kRowsPerTask) * g.col_tasks;
     if (cols < kMinKernelCols) {
-        // Too narrow for the micro-kernel, which would mostly multiply its zero padding:
-        // plain loops, with the same sequence of operations per output element.
-        parallel_tasks(tasks, work, [&](int64_t first, int64_t last) {
-            for (int64_t r = first * kRowsPerTask; r < std::min(rows, last * kRowsPerTask); ++r) {
-                float* __restrict y = out + r * cols;
+        // Too narrow for the micro-kernel, which would mostly multiply its zero padding: plain
+        // loops over one task's rows, innermost, so that they vectorise across rows (a 1 → 1
+        // layer's rows are contiguous) and no dependent chain of adds runs across k. Each
+        // output element still takes its terms in increasing k.
+        if (rows < kMinVectorRows) {
+            for (int64_t r = 0; r < rows; ++r) {
                 for (int64_t k = 0; k < depth; ++k) {
                     const float a = lhs[r * lhs_row + k * lhs_col];
-                    const float* b = rhs + k * rhs_row;
-                    for (int64_t c = 0; c < cols; ++c) y[c] += a * b[c * rhs_col];
+                    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] += a * rhs[k * rhs_row + c * rhs_col];
+                }
+            }
+            return;
+        }
+        parallel_tasks(tasks, work, [&](int64_t first, int64_t last) {
+            const int64_t r_end = std::min(rows, last * kRowsPerTask);
+            for (int64_t r0 = first * kRowsPerTask; r0 < r_end; r0 += kRowsPerTask) {
+                const int64_t r1 = std::min(r_end, r0 + kRowsPerTask);
+                for (int64_t k = 0; k < depth; ++k) {
+                    for (int64_t c = 0; c < cols; ++c) {
+                        const float b = rhs[k * rhs_row + c * rhs_col];
+                        float* __restrict y = out + c;
+                        const float* __restrict a = lhs + k * lhs_col;
+                        if (cols == 1 && lhs_row == 1) {
+                            for (int64_t r = r0; r < r1; ++r) y[r] += a[r] * b;
+                        } else {
+                            for (int64_t r = r0; r < r1; ++r) y[r * cols] += a[r * lhs_row] * b;
+                        }
+                    }
                 }
             }
         });
@@ -273,13 +295,10 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
 
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out) {
-    for (int64_t r = 0; r < batch; ++r) {
-        float* __restrict row = y + r * out;
-        if (b != nullptr) {
-            std::copy(b, b + out, row);
-        } else {
-            std::fill(row, row + out, 0.0f);
-        }
+    if (b == nullptr || out == 1) {
+        std::fill(y, y + batch * out, b != nullptr ? b[0] : 0.0f);
+    } else {
+        for (int64_t r = 0; r < batch; ++r) std::copy(b, b + out, y + r * out);
     }
     gemm(x, in, 1, w, out, 1, y, batch, in, out);
 }
