@@ -23,7 +23,8 @@
 //   - and it fills new device memory and each block's dynamic shared memory with NaN, so that
 //     reading memory no one wrote shows in the results.
 // It does not emulate concurrency between streams, the memory model or speed. Each failure
-// is also described on stderr, and with NEURON_CUDA_EMULATOR_TRACE=1 every launch too.
+// is also described on stderr, and with NEURON_CUDA_EMULATOR_TRACE=1 every launch, allocation,
+// copy and stream synchronisation too (native/tests/test_cuda_calls.cpp counts them).
 #pragma once
 
 #include <cmath>

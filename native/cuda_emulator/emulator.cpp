@@ -533,6 +533,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
 }
 
 cudaError_t cudaMalloc(void** pointer, size_t bytes) {
+    if (tracing()) describe("call cudaMalloc(%zu bytes)", bytes);
     cudaError_t error;
     if (spoiled(&error)) return error;
     if (!pointer) return fail(cudaErrorInvalidValue);
@@ -549,6 +550,7 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
 // Frees even after a kernel failed (and then still reports that failure), as tearing down a
 // spoiled context does.
 cudaError_t cudaFree(void* pointer) {
+    if (tracing()) describe("call cudaFree(%p)", pointer);
     cudaError_t error = cudaSuccess;
     spoiled(&error);
     if (!pointer) return error;
@@ -557,6 +559,7 @@ cudaError_t cudaFree(void* pointer) {
 }
 
 cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
+    if (tracing()) describe("call cudaHostAlloc(%zu bytes)", bytes);
     cudaError_t error;
     if (spoiled(&error)) return error;
     if (!pointer) return fail(cudaErrorInvalidValue);
@@ -569,11 +572,13 @@ cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) {
 }
 
 cudaError_t cudaFreeHost(void* pointer) {
+    if (tracing()) describe("call cudaFreeHost(%p)", pointer);
     return pointer ? release(pinned_memory(), pointer, "cudaFreeHost") : cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream) {
+    if (tracing()) describe("call cudaMemcpyAsync(%zu bytes, kind %d)", bytes, static_cast<int>(kind));
     cudaError_t error;
     if (spoiled(&error)) return error;
     if (!valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
@@ -617,6 +622,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+    if (tracing()) describe("call cudaStreamSynchronize");
     cudaError_t error;
     if (spoiled(&error)) return error;
     return valid_stream(stream) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);

@@ -1,0 +1,121 @@
+// What the fast training path asks of the CUDA runtime per step, counted on the CUDA emulator
+// (built into the emulated test executable only): once warmed up, training enqueues kernel
+// launches and nothing else, i.e. no allocation, copy or synchronisation per step; small
+// layers take one launch per step, and a device-resident run of many steps on a small layer
+// one launch in all. The test runs this executable again with NEURON_CUDA_EMULATOR_TRACE=1,
+// which logs every launch and runtime call on stderr, and counts the lines between marks.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "harness.h"
+
+using namespace test;
+
+namespace {
+
+constexpr const char* kScenarioVariable = "NEURON_TEST_CUDA_CALLS_SCENARIO";
+
+struct Layer {
+    int64_t rows, batch, in, out;
+};
+
+// Trains `layer` on the CUDA device: a warm-up call first (it may allocate the scratch), then,
+// between the marks, `calls` calls of `steps_per_call` steps each.
+void train_between_marks(const Layer& layer, int calls, int64_t steps_per_call) {
+    std::mt19937_64 rng(3);
+    Context context(NRN_BACKEND_CUDA);
+    Tensor x(context, {layer.rows, layer.in}, random_values(rng, layer.rows * layer.in)),
+        t(context, {layer.rows, layer.out}, random_values(rng, layer.rows * layer.out)),
+        w(context, {layer.in, layer.out}, random_values(rng, layer.in * layer.out)),
+        b(context, {layer.out}, random_values(rng, layer.out)), error(context, {1}),
+        accumulator(context, {NRN_ACCUMULATOR_SIZE});
+    REQUIRE_OK(nrn_accumulator_reset(context, accumulator));
+    int64_t step = 0;
+    auto train = [&](int64_t steps) {
+        REQUIRE_OK(nrn_linear_mse_sgd_train(context, x, t, w, b, 1e-3f, layer.batch, step, steps, NRN_ORDER_SHUFFLE,
+                                            7, error, accumulator));
+        step += steps;
+    };
+    train(steps_per_call);
+    REQUIRE_OK(nrn_context_synchronize(context));
+    std::fprintf(stderr, "cuda emulator: mark begin\n");
+    for (int i = 0; i < calls; ++i) train(steps_per_call);
+    std::fprintf(stderr, "cuda emulator: mark end\n");
+    REQUIRE_OK(nrn_context_synchronize(context));
+}
+
+// Runs `scenario` in a child process with the trace on; returns how many launches of each
+// kernel, and calls of each runtime function, it made between the marks ("" when none).
+std::map<std::string, int> count_between_marks(const std::string& scenario) {
+    std::map<std::string, int> counts;
+    char self[4096] = {};
+    if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) return counts;
+    const std::string command = std::string("env NEURON_CUDA_EMULATOR_TRACE=1 ") + kScenarioVariable + "=" + scenario +
+                                " '" + self + "' cuda_calls 2>&1 >/dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return counts;
+    bool inside = false, ended = false;
+    char line[1024];
+    while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+        const std::string text = line;
+        if (text.rfind("cuda emulator: mark begin", 0) == 0) inside = true;
+        else if (text.rfind("cuda emulator: mark end", 0) == 0) inside = false, ended = true;
+        else if (inside && text.rfind("cuda emulator: launch ", 0) == 0)
+            ++counts["launch " + text.substr(22, text.find(':', 22) - 22)];
+        else if (inside && text.rfind("cuda emulator: call ", 0) == 0)
+            ++counts[text.substr(20, text.find('(', 20) == std::string::npos ? std::string::npos : text.find('(', 20) - 20)];
+        else if (inside) ++counts["other: " + text];
+    }
+    const int status = pclose(pipe);
+    if (!ended || status != 0) counts["the scenario did not finish (exit status " + std::to_string(status) + ")"] = 1;
+    return counts;
+}
+
+std::string describe(const std::map<std::string, int>& counts) {
+    std::string text;
+    for (const auto& [what, count] : counts) text += (text.empty() ? "" : ", ") + what + " × " + std::to_string(count);
+    return text.empty() ? "nothing" : text;
+}
+
+}  // namespace
+
+TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
+    if (const char* scenario = std::getenv(kScenarioVariable)) {
+        // The child: the tutorial's layer (1 → 1, 1,000 points, batch 1) one step per call as a
+        // trainer with a batch callback runs it, and the same as one device-resident call; a
+        // 1 → 1 layer with large batches (two launches per step); a 64 → 48 layer (the tiled
+        // general path).
+        const std::string name = scenario;
+        if (name == "tutorial-steps") train_between_marks({1000, 1, 1, 1}, 50, 1);
+        if (name == "tutorial-resident") train_between_marks({1000, 1, 1, 1}, 1, 5000);
+        if (name == "rows") train_between_marks({150000, 70000, 1, 1}, 1, 6);
+        if (name == "general") train_between_marks({3000, 1024, 64, 48}, 1, 4);
+        return;
+    }
+
+    const auto steps = count_between_marks("tutorial-steps");
+    CHECK_MSG(steps == (std::map<std::string, int>{{"launch train_block_kernel", 50}}),
+              "50 tutorial steps, one call each: " << describe(steps));
+    const auto resident = count_between_marks("tutorial-resident");
+    CHECK_MSG(resident == (std::map<std::string, int>{{"launch train_block_kernel", 1}}),
+              "5,000 tutorial steps in one call: " << describe(resident));
+    const auto rows = count_between_marks("rows");
+    CHECK_MSG(rows == (std::map<std::string, int>{{"launch train_rows_finalize_kernel", 6},
+                                                  {"launch train_rows_kernel", 6}}),
+              "6 steps of 1 → 1 on batches of 70,000: " << describe(rows));
+    // The general path: a fixed set of launches per step, whatever the kernels.
+    const auto general = count_between_marks("general");
+    int launches = 0;
+    bool only_launches = true;
+    for (const auto& [what, count] : general) {
+        if (what.rfind("launch ", 0) == 0) launches += count;
+        else only_launches = false;
+        CHECK_MSG(what.rfind("launch ", 0) != 0 || count % 4 == 0, "4 general steps: " << describe(general));
+    }
+    CHECK_MSG(only_launches && launches >= 4 && launches <= 4 * 6, "4 general steps: " << describe(general));
+}
