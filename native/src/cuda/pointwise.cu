@@ -1,4 +1,9 @@
-// Launchers of the element-wise kernels. Built with -fmad=false (see CMakeLists.txt).
+// Launchers of the element-wise kernels. Built with -fmad=false (see sources.cmake).
+// Rounding must match the host backend here: nvcc's multiply-add contraction stays off.
+#ifndef NRN_CUDA_NO_FMAD
+#error "compile this unit with -fmad=false and NRN_CUDA_NO_FMAD (native/src/cuda/sources.cmake)"
+#endif
+
 #include <algorithm>
 
 #include "kernels.h"

@@ -1,9 +1,14 @@
 // Fused Linear + MSE + SGD training: picks one of three paths by shape and enqueues every
-// step without synchronising the host or allocating. Built with -fmad=false (see CMakeLists.txt).
+// step without synchronising the host or allocating. Built with -fmad=false (see sources.cmake).
 //   block:   layer and batch small enough for one block: one launch runs all steps;
 //   rows:    in, out <= 4 with larger batches: two launches per step;
 //   general: per step, the tiled products (forward with the MSE gradient fused into its
 //            epilogue, dW with the SGD update fused or split-K), bias sums, and the error.
+// Rounding must match the host backend here: nvcc's multiply-add contraction stays off.
+#ifndef NRN_CUDA_NO_FMAD
+#error "compile this unit with -fmad=false and NRN_CUDA_NO_FMAD (native/src/cuda/sources.cmake)"
+#endif
+
 #include <algorithm>
 #include <cstdint>
 
