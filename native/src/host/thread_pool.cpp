@@ -38,14 +38,16 @@ public:
                                 ? std::min(parts - 1, static_cast<int>(threads_.size()))
                                 : 0;
         if (helpers > 0) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            part_ = part;
-            context_ = context;
-            helpers_ = helpers;
-            pending_ = helpers;
-            ++generation_;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                part_ = part;
+                context_ = context;
+                helpers_ = helpers;
+                pending_ = helpers;
+                ++generation_;
+            }
+            wake_.notify_all();
         }
-        if (helpers > 0) wake_.notify_all();
         part(context, 0);
         for (int p = helpers + 1; p < parts; ++p) part(context, p);
         if (helpers > 0) {
