@@ -20,6 +20,9 @@
 //     do not hold up a barrier;
 //   - pointer kernel arguments outside device memory (sticky cudaErrorIllegalAddress), and
 //     copies whose operands are not the memory their direction says (cudaErrorInvalidValue);
+//   - kernels touching device memory the backend marks inaccessible (set_accessible below:
+//     scratch an operation did not ask for, guards between scratch sub-buffers), under
+//     AddressSanitizer;
 //   - and it fills new device memory and each block's dynamic shared memory with NaN, so that
 //     reading memory no one wrote shows in the results.
 // It does not emulate concurrency between streams, the memory model or speed. Each failure
@@ -158,6 +161,11 @@ namespace cuda_emulator {
 // Runs body(context) as every thread of every block of the grid; failures go to the last error.
 void run_kernel(const char* name, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
                 void (*body)(void*), void* context);
+
+// Makes [pointer, pointer + bytes) of one device allocation accessible to kernels or not: under
+// AddressSanitizer a kernel touching inaccessible bytes is reported (the CUDA backend marks the
+// parts of its scratch memory an operation did not ask for; see kernels.h).
+void set_accessible(const void* pointer, size_t bytes, bool accessible);
 
 // False (and a sticky cudaErrorIllegalAddress) when a non-null pointer argument does not point
 // into (or just past) a device allocation.

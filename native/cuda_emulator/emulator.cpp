@@ -28,6 +28,7 @@
 #endif
 #endif
 #if defined(NRN_EMULATOR_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -485,6 +486,21 @@ bool check_pointer_argument(const char* kernel, size_t index, const void* pointe
     describe("%s: argument %zu (%p) does not point into device memory", kernel, index, pointer);
     fail_sticky(cudaErrorIllegalAddress);
     return false;
+}
+
+void set_accessible(const void* pointer, size_t bytes, bool accessible) {
+    if (bytes == 0) return;
+    if (!device_memory().contains(pointer, bytes)) {
+        describe("set_accessible(%p, %zu bytes): not inside one device allocation", pointer, bytes);
+        fail(cudaErrorInvalidValue);
+        return;
+    }
+#if defined(NRN_EMULATOR_ASAN)
+    if (accessible) ASAN_UNPOISON_MEMORY_REGION(pointer, bytes);
+    else ASAN_POISON_MEMORY_REGION(pointer, bytes);
+#else
+    (void)accessible;
+#endif
 }
 
 }  // namespace cuda_emulator

@@ -2,6 +2,9 @@
 // coordinates, shared memory) and that each check cuda_runtime.h promises fails what it should.
 // One case per process (CTest runs each by name), since kernel failures spoil the device for
 // the rest of the process, as on a GPU.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -197,6 +200,37 @@ void streams_must_exist() {
 
 }  // namespace
 
+// Bytes marked inaccessible stop a kernel that touches them (under AddressSanitizer, so the
+// write happens in a child process); marking memory outside device allocations is an error.
+void inaccessible_device_memory_is_reported() {
+    float* device = device_array<float>(64);
+    cuda_emulator::set_accessible(device + 32, 32 * sizeof(float), false);
+    EXPECT(cudaGetLastError() == cudaSuccess);
+    EXPECT(run(store, 1, 32, 0, device) == cudaSuccess);  // elements 0..31: still accessible
+#if defined(__SANITIZE_ADDRESS__)
+    std::printf("the AddressSanitizer report of a child process below is expected\n");
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0) {
+        run(store, 1, 64, 0, device);  // elements 32..63
+        _exit(0);
+    }
+    int status = 0;
+    EXPECT(waitpid(child, &status, 0) == child);
+    EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+#else
+    std::printf("built without AddressSanitizer: only the range check is tested\n");
+#endif
+    cuda_emulator::set_accessible(device + 32, 32 * sizeof(float), true);
+    EXPECT(run(store, 1, 64, 0, device) == cudaSuccess);
+    std::vector<float> host(64);
+    cuda_emulator::set_accessible(host.data(), host.size() * sizeof(float), false);
+    EXPECT(cudaGetLastError() == cudaErrorInvalidValue);
+    cuda_emulator::set_accessible(device + 32, 64 * sizeof(float), false);  // runs past the allocation
+    EXPECT(cudaGetLastError() == cudaErrorInvalidValue);
+    EXPECT(cudaFree(device) == cudaSuccess);
+}
+
 int main(int argc, char** argv) {
     const std::map<std::string, std::function<void()>> cases = {
         {"thread_and_block_coordinates", thread_and_block_coordinates},
@@ -210,6 +244,7 @@ int main(int argc, char** argv) {
         {"copies_check_their_directions", copies_check_their_directions},
         {"fresh_memory_reads_as_nan", fresh_memory_reads_as_nan},
         {"streams_must_exist", streams_must_exist},
+        {"inaccessible_device_memory_is_reported", inaccessible_device_memory_is_reported},
     };
     if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
         for (const auto& entry : cases) std::printf("%s\n", entry.first.c_str());

@@ -244,6 +244,8 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
         {{60000, 3, 2}, 30000},   // rows path with in < 4 and out < 4 inside the 4 x 4 kernel
         {{7000, 8, 8}, 3000},     // general path; the weight gradient split along K but the last batch's (1,000) not
         {{1408, 3, 1536}, 1408},  // general path with the forward on 11 x 12 tiles of 128 x 128 (MSE in their epilogue)
+        {{8000, 5, 512}, 4032},   // general path: full batches' forward on 32 x 4 tiles of 128 x 128, the last
+                                  // batch's (3,968 rows, 31 x 4 large tiles) on 62 x 8 of 64 x 64: more MSE partials
     };
     for (const Run& run : runs) check_training(cuda, host, rng, run.shape, run.batch_size, NRN_ORDER_SHUFFLE);
 }

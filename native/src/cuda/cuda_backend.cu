@@ -167,7 +167,6 @@ private:
     // that repeated operations of one shape allocate nothing. Growing waits for the stream,
     // since enqueued kernels may still use the old buffer.
     float* scratch(size_t floats) {
-        if (floats == 0) return scratch_;
         if (floats > scratch_floats_) {
             const size_t grown = std::max(floats, scratch_floats_ + scratch_floats_ / 2);
             NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -180,6 +179,10 @@ private:
             NRN_CUDA_CHECK(cudaMalloc(&memory, grown * sizeof(float)));
             scratch_ = static_cast<float*>(memory);
             scratch_floats_ = grown;
+        }
+        if (scratch_) {
+            set_scratch_access(scratch_, floats, true);
+            set_scratch_access(scratch_ + floats, scratch_floats_ - floats, false);
         }
         return scratch_;
     }

@@ -15,7 +15,25 @@ namespace nrn::cuda {
 // Scratch sub-buffers start on multiples of this many floats (256 bytes), so that every
 // one of them is aligned for float4 access.
 constexpr size_t kScratchAlign = 64;
-inline size_t scratch_round(size_t floats) { return (floats + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+
+// In the CUDA emulator's build (native/cuda_emulator/) every scratch sub-buffer is followed by
+// a guard, and the backend makes guards and scratch an operation did not ask for inaccessible,
+// so that AddressSanitizer reports a kernel writing past its part (one cudaMalloc holds them
+// all, so nothing else would); in the real build both are nothing.
+#if defined(NRN_CUDA_EMULATOR)
+constexpr size_t kScratchGuard = kScratchAlign;
+inline void set_scratch_access(float* scratch, size_t floats, bool accessible) {
+    cuda_emulator::set_accessible(scratch, floats * sizeof(float), accessible);
+}
+#else
+constexpr size_t kScratchGuard = 0;
+inline void set_scratch_access(float*, size_t, bool) {}
+#endif
+
+// Floats to reserve for a sub-buffer of `floats`, so that the next one starts aligned.
+inline size_t scratch_round(size_t floats) {
+    return (floats + kScratchGuard + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+}
 
 // ---- pointwise.cu ------------------------------------------------------------------------
 

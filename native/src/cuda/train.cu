@@ -64,7 +64,9 @@ size_t rows_scratch_floats(const TrainArgs& a) {
 // kFillTiles) nor the split-K factor (k_chunk is rounded up to BK) is monotone in the row
 // count, so the smaller batch can need more of either.
 struct GeneralScratch {
+    // Offsets of the sub-buffers, and the floats each holds (the rest up to the next is its guard).
     size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, total = 0;
+    size_t grad_floats = 0, error_partials_floats = 0, split_floats = 0, column_sums_floats = 0;
 
     explicit GeneralScratch(const TrainArgs& a) {
         const int64_t n = a.batch_size;
@@ -75,11 +77,23 @@ struct GeneralScratch {
         const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, n, EpilogueMode::Sgd);
         const GemmPlan last_weights =
             plan_gemm(Layout::TN, a.in_features, a.out_features, last_rows, EpilogueMode::Sgd);
+        grad_floats = static_cast<size_t>(n * a.out_features);
+        error_partials_floats = static_cast<size_t>(std::max(forward.blocks, last_forward.blocks));
+        split_floats = std::max(weights.scratch_floats, last_weights.scratch_floats);
+        column_sums_floats = a.bias ? column_sum_scratch_floats(n, a.out_features) : 0;
         grad = 0;
-        error_partials = grad + scratch_round(static_cast<size_t>(n * a.out_features));
-        split = error_partials + scratch_round(static_cast<size_t>(std::max(forward.blocks, last_forward.blocks)));
-        column_sums = split + scratch_round(std::max(weights.scratch_floats, last_weights.scratch_floats));
-        total = column_sums + scratch_round(a.bias ? column_sum_scratch_floats(n, a.out_features) : 0);
+        error_partials = grad + scratch_round(grad_floats);
+        split = error_partials + scratch_round(error_partials_floats);
+        column_sums = split + scratch_round(split_floats);
+        total = column_sums + scratch_round(column_sums_floats);
+    }
+
+    // Makes the guards after the sub-buffers inaccessible (in the CUDA emulator's build).
+    void guard(float* scratch) const {
+        const size_t begins[] = {grad, error_partials, split, column_sums, total};
+        const size_t floats[] = {grad_floats, error_partials_floats, split_floats, column_sums_floats};
+        for (int i = 0; i < 4; ++i)
+            set_scratch_access(scratch + begins[i] + floats[i], begins[i + 1] - begins[i] - floats[i], false);
     }
 };
 
@@ -147,6 +161,7 @@ void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
     }
 
     const GeneralScratch layout(a);
+    if (path == TrainPath::General) layout.guard(scratch);
     for (int64_t step = 0; step < a.step_count; ++step) {
         const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + step, a.rows, a.batch_size);
         const int64_t rows = picked.count;
