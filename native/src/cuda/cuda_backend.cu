@@ -217,7 +217,9 @@ void cuda_device_info(int32_t device, nrn_device_info* info) {
     NRN_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
     NRN_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
     std::memset(info, 0, sizeof(*info));
-    std::strncpy(info->name, properties.name, sizeof(info->name) - 1);
+    // The name, cut to fit with its terminating NUL (info was zeroed).
+    const size_t limit = std::min(sizeof(properties.name), sizeof(info->name) - 1);
+    std::memcpy(info->name, properties.name, strnlen(properties.name, limit));
     info->total_memory = static_cast<uint64_t>(properties.totalGlobalMem);
     info->compute_major = major;
     info->compute_minor = minor;
