@@ -59,17 +59,23 @@ std::map<std::string, int> count_between_marks(const std::string& scenario) {
                                 " '" + self + "' cuda_calls 2>&1 >/dev/null";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return counts;
+    const std::string launch = "cuda emulator: launch ", call = "cuda emulator: call ";
+    auto starts = [](const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; };
+    // The name after `prefix`, up to the first of `ends`.
+    auto name_after = [](const std::string& text, const std::string& prefix, const char* ends) {
+        const size_t end = text.find_first_of(ends, prefix.size());
+        return text.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    };
     bool inside = false, ended = false;
     char line[1024];
     while (std::fgets(line, sizeof(line), pipe) != nullptr) {
         const std::string text = line;
-        if (text.rfind("cuda emulator: mark begin", 0) == 0) inside = true;
-        else if (text.rfind("cuda emulator: mark end", 0) == 0) inside = false, ended = true;
-        else if (inside && text.rfind("cuda emulator: launch ", 0) == 0)
-            ++counts["launch " + text.substr(22, text.find(':', 22) - 22)];
-        else if (inside && text.rfind("cuda emulator: call ", 0) == 0)
-            ++counts[text.substr(20, text.find('(', 20) == std::string::npos ? std::string::npos : text.find('(', 20) - 20)];
-        else if (inside) ++counts["other: " + text];
+        if (starts(text, "cuda emulator: mark begin")) inside = true;
+        else if (starts(text, "cuda emulator: mark end")) inside = false, ended = true;
+        else if (!inside) continue;
+        else if (starts(text, launch)) ++counts["launch " + name_after(text, launch, ":\n")];
+        else if (starts(text, call)) ++counts[name_after(text, call, "(\n")];
+        else ++counts["other: " + name_after(text, "", "\n")];
     }
     const int status = pclose(pipe);
     if (!ended || status != 0) counts["the scenario did not finish (exit status " + std::to_string(status) + ")"] = 1;
