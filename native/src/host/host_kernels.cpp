@@ -316,10 +316,11 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
         gemm(x, 1, in, gy, out, 1, gw, in, batch, out);
     }
     if (gb != nullptr) {
-        // Column sums in double, rows in order; up to 256 columns without a heap allocation.
-        double on_stack[256];
-        std::vector<double> on_heap;
-        double* __restrict s = out <= 256 ? on_stack : (on_heap.resize(static_cast<size_t>(out)), on_heap.data());
+        // Column sums in double, rows in order, in a per-thread buffer that only grows: no
+        // allocation per training step, whatever the width.
+        thread_local std::vector<double> sums;
+        if (sums.size() < static_cast<size_t>(out)) sums.resize(static_cast<size_t>(out));
+        double* __restrict s = sums.data();
         std::fill(s, s + out, 0.0);
         for (int64_t r = 0; r < batch; ++r) {
             const float* __restrict g = gy + r * out;
