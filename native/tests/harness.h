@@ -134,4 +134,13 @@ inline double product_atol(int64_t depth) { return 1e-5 + 4e-7 * static_cast<dou
 
 std::string shape_text(const std::vector<int64_t>& shape);
 
+// ---- a second run of this executable -----------------------------------------------------
+
+// Runs this test executable again on `area`, with `environment` ("VAR=value ...") added to its
+// environment, for settings read once per process. Returns the lines it wrote on stderr (and
+// on stdout too when `with_stdout`), without their newlines; `status` gets its exit status
+// (-1 when it could not be started).
+std::vector<std::string> rerun_area(const std::string& area, const std::string& environment, bool with_stdout,
+                                    int& status);
+
 }  // namespace test

@@ -4,8 +4,6 @@
 // layers take one launch per step, and a device-resident run of many steps on a small layer
 // one launch in all. The test runs this executable again with NEURON_CUDA_EMULATOR_TRACE=1,
 // which logs every launch and runtime call on stderr, and counts the lines between marks.
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -53,31 +51,24 @@ void train_between_marks(const Layer& layer, int calls, int64_t steps_per_call) 
 // kernel, and calls of each runtime function, it made between the marks ("" when none).
 std::map<std::string, int> count_between_marks(const std::string& scenario) {
     std::map<std::string, int> counts;
-    char self[4096] = {};
-    if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) return counts;
-    const std::string command = std::string("env NEURON_CUDA_EMULATOR_TRACE=1 ") + kScenarioVariable + "=" + scenario +
-                                " '" + self + "' cuda_calls 2>&1 >/dev/null";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return counts;
+    int status = 0;
+    const auto lines = rerun_area(
+        "cuda_calls", std::string("NEURON_CUDA_EMULATOR_TRACE=1 ") + kScenarioVariable + "=" + scenario, false, status);
     const std::string launch = "cuda emulator: launch ", call = "cuda emulator: call ";
     auto starts = [](const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; };
     // The name after `prefix`, up to the first of `ends`.
-    auto name_after = [](const std::string& text, const std::string& prefix, const char* ends) {
-        const size_t end = text.find_first_of(ends, prefix.size());
-        return text.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    auto name_after = [](const std::string& text, const std::string& prefix, char end) {
+        return text.substr(prefix.size(), text.find(end, prefix.size()) - prefix.size());
     };
     bool inside = false, ended = false;
-    char line[1024];
-    while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-        const std::string text = line;
+    for (const std::string& text : lines) {
         if (starts(text, "cuda emulator: mark begin")) inside = true;
         else if (starts(text, "cuda emulator: mark end")) inside = false, ended = true;
         else if (!inside) continue;
-        else if (starts(text, launch)) ++counts["launch " + name_after(text, launch, ":\n")];
-        else if (starts(text, call)) ++counts[name_after(text, call, "(\n")];
-        else ++counts["other: " + name_after(text, "", "\n")];
+        else if (starts(text, launch)) ++counts["launch " + name_after(text, launch, ':')];
+        else if (starts(text, call)) ++counts[name_after(text, call, '(')];
+        else ++counts["other: " + text];
     }
-    const int status = pclose(pipe);
     if (!ended || status != 0) counts["the scenario did not finish (exit status " + std::to_string(status) + ")"] = 1;
     return counts;
 }

@@ -2,8 +2,6 @@
 // whatever the number of threads and the instruction set the matrix kernel is compiled for.
 // Both are chosen once per process (NEURON_HOST_THREADS, NEURON_HOST_SIMD), so the test runs
 // this executable again under other settings and compares digests of every result's bits.
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -60,22 +58,14 @@ std::string hex(uint64_t value) {
     return text;
 }
 
-// Runs this executable's host_determinism area with `settings` (VAR=value ...) and returns
-// the digest it prints, or "" when it printed none.
+// The digest this executable's host_determinism area prints under `settings` (VAR=value ...),
+// or "" when it printed none or failed.
 std::string digest_under(const std::string& settings) {
-    char self[4096] = {};
-    if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) return "";
-    const std::string command =
-        "env " + settings + " " + kDigestVariable + "=1 '" + self + "' host_determinism 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return "";
-    std::string digest;
-    char line[512];
-    while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-        if (std::strncmp(line, "digest ", 7) == 0) digest = std::string(line + 7, 16);
-    }
-    pclose(pipe);
-    return digest;
+    int status = 0;
+    const auto lines = rerun_area("host_determinism", settings + " " + kDigestVariable + "=1", true, status);
+    for (const std::string& line : lines)
+        if (status == 0 && line.rfind("digest ", 0) == 0) return line.substr(7);
+    return "";
 }
 
 }  // namespace
