@@ -92,6 +92,19 @@ struct TileLoader {
     }
 };
 
+// r[0..N) = s[0..N), read from shared memory as float4s (s 16-byte aligned, N a multiple of 4).
+template <int N>
+__device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
+#pragma unroll
+    for (int i = 0; i < N; i += 4) {
+        const float4 q = *reinterpret_cast<const float4*>(s + i);
+        r[i] = q.x;
+        r[i + 1] = q.y;
+        r[i + 2] = q.z;
+        r[i + 3] = q.w;
+    }
+}
+
 template <Layout L, int BM, int BN, int BK, int TM, int TN, bool Vec>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmParams p) {
     constexpr int kThreads = (BM / TM) * (BN / TN);
@@ -139,22 +152,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmPara
 #pragma unroll
         for (int kk = 0; kk < BK; ++kk) {
             float ra[TM], rb[TN];
-#pragma unroll
-            for (int i = 0; i < TM; i += 4) {
-                const float4 q = *reinterpret_cast<const float4*>(&as[buffer][kk][ty * TM + i]);
-                ra[i] = q.x;
-                ra[i + 1] = q.y;
-                ra[i + 2] = q.z;
-                ra[i + 3] = q.w;
-            }
-#pragma unroll
-            for (int j = 0; j < TN; j += 4) {
-                const float4 q = *reinterpret_cast<const float4*>(&bs[buffer][kk][tx * TN + j]);
-                rb[j] = q.x;
-                rb[j + 1] = q.y;
-                rb[j + 2] = q.z;
-                rb[j + 3] = q.w;
-            }
+            load_fragment(ra, &as[buffer][kk][ty * TM]);
+            load_fragment(rb, &bs[buffer][kk][tx * TN]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
