@@ -12,7 +12,8 @@
 #   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
 #   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
 #   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
-#   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step)
+#   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
+#                then again with the GEMM's former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas that launch kernels
@@ -152,6 +153,14 @@ step_bench() {
 
 step_products() {
   build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
+  # The same products with the GEMM's former thread-to-column mapping (gemm_tiling.h), whose
+  # float4 reads of B fragments conflict in shared-memory banks: what removing that bought.
+  cmake -S . -B build-gpu-contiguous -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURON_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DNEURON_CUDA_EMULATOR=OFF -DBUILD_TESTING=OFF \
+    -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON >/dev/null \
+    && cmake --build build-gpu-contiguous --parallel "$(nproc)" --target neuron_products_bench >/dev/null \
+    && { echo; echo "The same with NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON (the former GEMM thread columns):"; \
+         build-gpu-contiguous/native/bench/neuron_products_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
 }
 
 # The commands CTest runs (one per native test area), one per line, for the sanitizers.
@@ -199,7 +208,7 @@ fi
 run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
-run_step products 30 step_products
+run_step products 75 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
 run_step racecheck 90 step_racecheck

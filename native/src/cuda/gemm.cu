@@ -10,18 +10,6 @@
 namespace nrn::cuda {
 namespace {
 
-// Block tiles: 128 x 128 x 8 with 8 x 8 per thread for large products, 64 x 64 x 16 with
-// 4 x 4 per thread otherwise; both run 256 threads.
-struct LargeTile {
-    static constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
-};
-struct SmallTile {
-    static constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
-};
-constexpr int kGemmThreads = 256;
-static_assert((LargeTile::BM / LargeTile::TM) * (LargeTile::BN / LargeTile::TN) == kGemmThreads);
-static_assert((SmallTile::BM / SmallTile::TM) * (SmallTile::BN / SmallTile::TN) == kGemmThreads);
-
 // Below this many output tiles a product does not fill the GPU (an H200 has 132
 // multiprocessors); the planner then prefers small tiles and splits K. The choice depends on
 // the shape alone, so results are the same on every device.

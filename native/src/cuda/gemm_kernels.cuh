@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "device_utils.cuh"
+#include "gemm_tiling.h"
 #include "kernels.h"
 
 namespace nrn::cuda {
@@ -92,12 +93,13 @@ struct TileLoader {
     }
 };
 
-// r[0..N) = s[0..N), read from shared memory as float4s (s 16-byte aligned, N a multiple of 4).
-template <int N>
+// r[4g..4g+4) = s[g·Stride..g·Stride+4) for g < N/4, read from shared memory as float4s
+// (s 16-byte aligned; N and Stride multiples of 4).
+template <int Stride, int N>
 __device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
 #pragma unroll
     for (int i = 0; i < N; i += 4) {
-        const float4 q = *reinterpret_cast<const float4*>(s + i);
+        const float4 q = *reinterpret_cast<const float4*>(s + i / 4 * Stride);
         r[i] = q.x;
         r[i + 1] = q.y;
         r[i + 2] = q.z;
@@ -108,7 +110,7 @@ __device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
 template <Layout L, int BM, int BN, int BK, int TM, int TN, bool Vec>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmParams p) {
     constexpr int kThreads = (BM / TM) * (BN / TN);
-    constexpr int kPad = 4;  // keeps rows 16-byte aligned and staggers the banks of transposed stores
+    constexpr int kPad = kGemmSharedPad;
     constexpr bool kTransA = L == Layout::TN;
     constexpr bool kTransB = L == Layout::NT;
     static_assert(TM % 4 == 0 && TN % 4 == 0, "register tiles are read as float4");
@@ -152,8 +154,9 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmPara
 #pragma unroll
         for (int kk = 0; kk < BK; ++kk) {
             float ra[TM], rb[TN];
-            load_fragment(ra, &as[buffer][kk][ty * TM]);
-            load_fragment(rb, &bs[buffer][kk][tx * TN]);
+            load_fragment<4>(ra, &as[buffer][kk][ty * TM]);
+            load_fragment<column_group_stride<BN, TN, kThreadColumns>()>(
+                rb, &bs[buffer][kk][thread_column<BN, TN, kThreadColumns>(tx, 0)]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -179,7 +182,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmPara
         if (row >= p.m) break;
 #pragma unroll
         for (int j = 0; j < TN; ++j) {
-            const int64_t col = n0 + tx * TN + j;
+            const int64_t col = n0 + thread_column<BN, TN, kThreadColumns>(tx, j);
             if (col >= p.n) break;
             const int64_t idx = row * p.ldc + col;
             float v = acc[i][j];

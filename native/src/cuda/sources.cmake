@@ -9,3 +9,12 @@ set(NEURON_CUDA_UNITS cuda_backend gemm pointwise train)
 # products above all, keep nvcc's default contraction: they are the speed. The emulator
 # contracts the same units, so that its runs round the way a GPU does.
 set(NEURON_CUDA_UNITS_WITHOUT_FMAD pointwise train)
+
+# Compile definitions of these units in both builds. NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS builds
+# the GEMM with its former thread-to-column mapping (gemm_tiling.h), only to time the two
+# against each other on a GPU (scripts/gpu-check.sh).
+option(NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS "Build the GEMM kernels with contiguous thread columns (for timing)" OFF)
+set(NEURON_CUDA_DEFINITIONS)
+if(NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS)
+  list(APPEND NEURON_CUDA_DEFINITIONS NRN_GEMM_CONTIGUOUS_COLUMNS=1)
+endif()

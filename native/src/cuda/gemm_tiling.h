@@ -1,0 +1,66 @@
+// How the tiled SGEMM (gemm_kernels.cuh) divides its work: the two block tiles, the padding of
+// its shared-memory rows, and which elements of a block tile each thread computes. Plain C++
+// as well, so that native/tests/gemm_tiling_tests.cpp can check on the host that the threads
+// cover each tile once and read shared memory without bank conflicts.
+#pragma once
+
+#if defined(__CUDACC__)
+#define NRN_HOST_DEVICE __host__ __device__
+#else
+#define NRN_HOST_DEVICE
+#endif
+
+namespace nrn::cuda {
+
+// Block tiles: 128 x 128 x 8 with 8 x 8 per thread for large products, 64 x 64 x 16 with
+// 4 x 4 per thread otherwise; both run 256 threads.
+struct LargeTile {
+    static constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
+};
+struct SmallTile {
+    static constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
+};
+constexpr int kGemmThreads = 256;
+static_assert((LargeTile::BM / LargeTile::TM) * (LargeTile::BN / LargeTile::TN) == kGemmThreads);
+static_assert((SmallTile::BM / SmallTile::TM) * (SmallTile::BN / SmallTile::TN) == kGemmThreads);
+
+// Floats after each shared-memory row of a staged operand: rows stay 16-byte aligned, and the
+// transposing stores of a k-contiguous operand fall on different banks.
+constexpr int kGemmSharedPad = 4;
+
+// Thread tid of a block is (ty, tx) = (tid / (BN/TN), tid % (BN/TN)). It computes rows
+// ty·TM + i (i < TM) of the block tile, and TN columns chosen by one of these mappings. Both
+// read a thread's columns from shared memory as float4s, which a warp's load serves in four
+// passes of 8 consecutive threads; a pass costs one shared-memory cycle per distinct word that
+// any of the 32 banks must deliver.
+enum class ThreadColumns {
+    // TN/4 groups of 4 consecutive columns, BN/(TN/4) apart: group g starts at
+    // g·BN/(TN/4) + 4·tx. The 8 threads of a pass read 32 consecutive floats: each bank once.
+    Interleaved,
+    // TN consecutive columns from TN·tx. With TN = 8 the threads tx and tx + 4 of a pass read
+    // the same banks, so every read of a B fragment takes two cycles a pass instead of one.
+    Contiguous,
+};
+
+// The mapping the kernels use. NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS (CMake) builds the other
+// one, to time the two against each other on a GPU (scripts/gpu-check.sh does).
+#if defined(NRN_GEMM_CONTIGUOUS_COLUMNS)
+constexpr ThreadColumns kThreadColumns = ThreadColumns::Contiguous;
+#else
+constexpr ThreadColumns kThreadColumns = ThreadColumns::Interleaved;
+#endif
+
+// Floats from one 4-column group of a thread to its next.
+template <int BN, int TN, ThreadColumns C>
+NRN_HOST_DEVICE constexpr int column_group_stride() {
+    static_assert(TN % 4 == 0 && BN % (TN / 4) == 0, "columns go in groups of 4");
+    return C == ThreadColumns::Interleaved ? BN / (TN / 4) : 4;
+}
+
+// Column of the block tile that holds register column j (j < TN) of thread column tx.
+template <int BN, int TN, ThreadColumns C>
+NRN_HOST_DEVICE constexpr int thread_column(int tx, int j) {
+    return (j / 4) * column_group_stride<BN, TN, C>() + tx * (C == ThreadColumns::Interleaved ? 4 : TN) + j % 4;
+}
+
+}  // namespace nrn::cuda
