@@ -250,6 +250,31 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
     for (const Run& run : runs) check_training(cuda, host, rng, run.shape, run.batch_size, NRN_ORDER_SHUFFLE);
 }
 
+// The weight gradient's split-K scratch is sized for both batch sizes of a run: rounding K per
+// split up to the tile depth can give a full batch fewer splits than a smaller last one. Here
+// 1 x 1 output tile, so 256 splits at most: K = 262,145 rows take 253 splits of 1,040, the last
+// batch's 262,144 rows 256 of 1,024. (In the CUDA emulator's build, scratch past a sub-buffer
+// is poisoned, so a kernel writing there stops the test.)
+TEST_CASE(cuda_vs_host, split_k_scratch_covers_a_last_batch_with_more_splits) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(36);
+    const Shape s{524289, 5, 1};
+    const int64_t batch_size = 262145;
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out)), b(cuda, host, {s.out}, random_values(rng, s.out));
+    Pair e(cuda, host, {1});
+    // Steps 0 and 1: the full batch, then the last one.
+    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, 0.05f, batch_size, 0, 2, NRN_ORDER_SEQUENTIAL, 1,
+                                        e.h, nullptr));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, 0.05f, batch_size, 0, 2, NRN_ORDER_SEQUENTIAL, 1,
+                                        e.c, nullptr));
+    CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "split-K training W");
+    CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "split-K training b");
+    CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "split-K training error");
+}
+
 TEST_CASE(cuda_vs_host, fills_and_copies_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
