@@ -278,7 +278,8 @@ def main(argv=None):
         "tf32": False,
         "learning_rate": LEARNING_RATE,
         "flop_count": FLOP_COUNT,
-        "timing_method": (f"CUDA events around repeats of enqueued steps, device synchronised; warm-up >= {plan['warmup']} s, "
+        "timing_method": (f"{'CUDA events' if device.type == 'cuda' else 'perf_counter'} around repeats of enqueued steps, "
+                          f"device synchronised; warm-up >= {plan['warmup']} s, "
                           f"{plan['repeats']} repeats of >= {plan['min_repeat']} s; median reported"),
         "results": results,
     }
