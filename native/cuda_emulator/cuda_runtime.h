@@ -18,7 +18,8 @@
 //     other threads, returned or waiting elsewhere, never join (a hang or worse on a GPU;
 //     here a sticky cudaErrorLaunchFailure). As on current GPUs, threads that have returned
 //     do not hold up a barrier;
-//   - pointer kernel arguments outside device memory (sticky cudaErrorIllegalAddress), and
+//   - pointer kernel arguments, and pointers inside struct arguments, outside device memory
+//     (sticky cudaErrorIllegalAddress), and
 //     copies whose operands are not the memory their direction says (cudaErrorInvalidValue);
 //   - kernels touching device memory the backend marks inaccessible (set_accessible below:
 //     scratch an operation did not ask for, guards between scratch sub-buffers), under
@@ -167,16 +168,40 @@ void run_kernel(const char* name, dim3 grid, dim3 block, size_t shared_bytes, cu
 // parts of its scratch memory an operation did not ask for; see kernels.h).
 void set_accessible(const void* pointer, size_t bytes, bool accessible);
 
-// False (and a sticky cudaErrorIllegalAddress) when a non-null pointer argument does not point
-// into (or just past) a device allocation.
-bool check_pointer_argument(const char* kernel, size_t index, const void* pointer);
+// False (and a sticky cudaErrorIllegalAddress) when a non-null pointer argument (or the member
+// `member` of a struct argument, when not null) does not point into (or just past) a device
+// allocation.
+bool check_pointer_argument(const char* kernel, size_t index, const void* pointer, const char* member = nullptr);
+
+// A struct kernel argument names the pointers it carries through an overload
+//   template <class F> void device_pointers(const T& value, F&& visit)
+// in T's namespace, which calls visit("member", pointer) for each; they are checked like
+// pointer arguments. A struct without one does not compile as a kernel argument.
+struct PointerVisitorArchetype {
+    void operator()(const char*, const void*) const {}
+};
+template <class T, class = void>
+struct names_device_pointers : std::false_type {};
+template <class T>
+struct names_device_pointers<
+    T, std::void_t<decltype(device_pointers(std::declval<const T&>(), PointerVisitorArchetype{}))>>
+    : std::true_type {};
 
 template <class Tuple, size_t... I>
 bool check_arguments(const char* kernel, const Tuple& arguments, std::index_sequence<I...>) {
     bool ok = true;
     auto check_one = [&](size_t index, const auto& value) {
         using T = std::decay_t<decltype(value)>;
-        if constexpr (std::is_pointer_v<T>) ok = ok && check_pointer_argument(kernel, index, value);
+        if constexpr (std::is_pointer_v<T>) {
+            ok = ok && check_pointer_argument(kernel, index, value);
+        } else if constexpr (names_device_pointers<T>::value) {
+            device_pointers(value, [&](const char* member, const void* pointer) {
+                ok = ok && check_pointer_argument(kernel, index, pointer, member);
+            });
+        } else {
+            static_assert(std::is_arithmetic_v<T> || std::is_enum_v<T>,
+                          "a struct kernel argument must name its device pointers (see device_pointers above)");
+        }
     };
     (check_one(I, std::get<I>(arguments)), ...);
     return ok;

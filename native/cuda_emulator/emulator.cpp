@@ -481,9 +481,10 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     }
 }
 
-bool check_pointer_argument(const char* kernel, size_t index, const void* pointer) {
+bool check_pointer_argument(const char* kernel, size_t index, const void* pointer, const char* member) {
     if (pointer == nullptr || device_memory().contains(pointer, 0)) return true;
-    describe("%s: argument %zu (%p) does not point into device memory", kernel, index, pointer);
+    describe("%s: argument %zu%s%s (%p) does not point into device memory", kernel, index, member ? ", member " : "",
+             member ? member : "", pointer);
     fail_sticky(cudaErrorIllegalAddress);
     return false;
 }

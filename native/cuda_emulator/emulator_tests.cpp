@@ -97,6 +97,24 @@ __global__ void copy_dynamic_shared(float* out) {
 
 __global__ void store(float* out) { out[threadIdx.x] = 1.0f; }
 
+// A struct argument carrying device pointers, as the backend's GemmParams and TrainArgs do.
+struct Outputs {
+    float* first;
+    float* second;
+    int count;
+};
+
+template <class F>
+void device_pointers(const Outputs& o, F&& visit) {
+    visit("first", o.first);
+    visit("second", o.second);
+}
+
+__global__ void store_both(Outputs o) {
+    o.first[threadIdx.x] = 1.0f;
+    if (o.second) o.second[threadIdx.x] = 2.0f;
+}
+
 // ---- Cases -------------------------------------------------------------------------------
 
 void thread_and_block_coordinates() {
@@ -165,6 +183,15 @@ void a_host_pointer_argument_is_an_illegal_address() {
     std::vector<float> host(32);
     EXPECT(run(store, 1, 32, 0, host.data()) == cudaErrorIllegalAddress);
     EXPECT(host[0] == 0.0f);  // the kernel did not run
+}
+
+void a_host_pointer_in_a_struct_argument_is_an_illegal_address() {
+    float* device = device_array<float>(32);
+    std::vector<float> host(32);
+    EXPECT(run(store_both, 1, 32, 0, Outputs{device, nullptr, 32}) == cudaSuccess);  // null is allowed
+    EXPECT(run(store_both, 1, 32, 0, Outputs{device, host.data(), 32}) == cudaErrorIllegalAddress);
+    EXPECT(host[0] == 0.0f);  // the kernel did not run
+    cudaFree(device);
 }
 
 void copies_check_their_directions() {
@@ -241,6 +268,8 @@ int main(int argc, char** argv) {
         {"a_divergent_shuffle_is_a_launch_failure", a_divergent_shuffle_is_a_launch_failure},
         {"invalid_launch_configurations_are_rejected", invalid_launch_configurations_are_rejected},
         {"a_host_pointer_argument_is_an_illegal_address", a_host_pointer_argument_is_an_illegal_address},
+        {"a_host_pointer_in_a_struct_argument_is_an_illegal_address",
+         a_host_pointer_in_a_struct_argument_is_an_illegal_address},
         {"copies_check_their_directions", copies_check_their_directions},
         {"fresh_memory_reads_as_nan", fresh_memory_reads_as_nan},
         {"streams_must_exist", streams_must_exist},

@@ -26,6 +26,15 @@ struct GemmParams {
     Epilogue epilogue;
 };
 
+// The device pointers of GemmParams (the CUDA emulator checks them at launches).
+template <class F>
+void device_pointers(const GemmParams& p, F&& visit) {
+    visit("a", p.a);
+    visit("b", p.b);
+    visit("c", p.c);
+    device_pointers(p.epilogue, visit);
+}
+
 // Stages a BX x BK tile of one operand through registers. Element (x, k) of the operand is
 // base[x·ld + k] when ContigK (contiguous along k), else base[k·ld + x]. Each thread moves
 // groups of 4 elements that are consecutive along the contiguous dimension. With Vec the

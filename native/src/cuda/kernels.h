@@ -76,6 +76,14 @@ struct Epilogue {
     float* partials = nullptr;
 };
 
+// The device pointers of an Epilogue, a kernel argument (the CUDA emulator checks them at launches).
+template <class F>
+void device_pointers(const Epilogue& e, F&& visit) {
+    visit("epilogue.bias", e.bias);
+    visit("epilogue.target", e.target);
+    visit("epilogue.partials", e.partials);
+}
+
 // The kernel chosen for one product; made by plan_gemm, the one place that picks kernels by shape.
 struct GemmPlan {
     Layout layout;

@@ -10,6 +10,22 @@
 #include "device_utils.cuh"
 #include "random.h"
 
+namespace nrn {
+
+// The device pointers of TrainArgs, train_block_kernel's argument (the CUDA emulator checks
+// them at launches).
+template <class F>
+void device_pointers(const TrainArgs& a, F&& visit) {
+    visit("input", a.input);
+    visit("target", a.target);
+    visit("weight", a.weight);
+    visit("bias", a.bias);
+    visit("error", a.error);
+    visit("accumulator", a.accumulator);
+}
+
+}  // namespace nrn
+
 namespace nrn::cuda {
 
 // ---- One block runs every step ----------------------------------------------------------
