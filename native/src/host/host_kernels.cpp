@@ -259,10 +259,14 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
         // layer's rows are contiguous) and no dependent chain of adds runs across k. Each
         // output element still takes its terms in increasing k.
         if (rows < kMinVectorRows) {
+            // Each element's sum in a register: through `out`, which may alias the operands,
+            // every term would wait for the previous one's store (a 1 → 1 layer's dW is one
+            // such sum over the whole batch).
             for (int64_t r = 0; r < rows; ++r) {
-                for (int64_t k = 0; k < depth; ++k) {
-                    const float a = lhs[r * lhs_row + k * lhs_col];
-                    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] += a * rhs[k * rhs_row + c * rhs_col];
+                for (int64_t c = 0; c < cols; ++c) {
+                    float sum = out[r * cols + c];
+                    for (int64_t k = 0; k < depth; ++k) sum += lhs[r * lhs_row + k * lhs_col] * rhs[k * rhs_row + c * rhs_col];
+                    out[r * cols + c] = sum;
                 }
             }
             return;
@@ -315,7 +319,13 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
         if (!accumulate) std::fill(gw, gw + in * out, 0.0f);
         gemm(x, 1, in, gy, out, 1, gw, in, batch, out);
     }
-    if (gb != nullptr) {
+    if (gb != nullptr && out == 1) {
+        // One column (a 1 → 1 layer): its sum in a register, not through the buffer below,
+        // where each row's add would wait for the previous one's store.
+        double sum = 0.0;
+        for (int64_t r = 0; r < batch; ++r) sum += static_cast<double>(gy[r]);
+        gb[0] = accumulate ? static_cast<float>(static_cast<double>(gb[0]) + sum) : static_cast<float>(sum);
+    } else if (gb != nullptr) {
         // Column sums in double, rows in order, in a per-thread buffer that only grows: no
         // allocation per training step, whatever the width.
         thread_local std::vector<double> sums;
