@@ -133,8 +133,15 @@ public:
         throw Error(status, std::string(operation_) + ": " + message);
     }
 
-    void require(bool condition, nrn_status status, const std::string& message) const {
+    // Checks run on every call and nearly always pass, so a message is only built on failure:
+    // `message` is a string literal, or a callable that returns the text.
+    void require(bool condition, nrn_status status, const char* message) const {
         if (!condition) fail(status, message);
+    }
+
+    template <class Message, class = std::enable_if_t<std::is_invocable_r_v<std::string, Message&>>>
+    void require(bool condition, nrn_status status, Message&& message) const {
+        if (!condition) fail(status, message());
     }
 
     template <class T>
@@ -179,7 +186,7 @@ public:
         }
     }
 
-    void shape2(const TensorRef& t, const char* name, int64_t rows, int64_t cols, const std::string& why) const {
+    void shape2(const TensorRef& t, const char* name, int64_t rows, int64_t cols, const char* why) const {
         if (!t) return;
         if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
             fail(NRN_STATUS_SHAPE_MISMATCH, std::string(name) + " is " + shape_text(*t) + " but must be " +
@@ -324,8 +331,9 @@ int enum_value(const Enum& parameter) {
 
 void check_order(const Check& check, const nrn_batch_order& order) {
     const int value = enum_value(order);
-    check.require(value >= NRN_ORDER_SEQUENTIAL && value <= NRN_ORDER_RANDOM, NRN_STATUS_INVALID_ARGUMENT,
-                  "order " + std::to_string(value) + " is not a nrn_batch_order");
+    check.require(value >= NRN_ORDER_SEQUENTIAL && value <= NRN_ORDER_RANDOM, NRN_STATUS_INVALID_ARGUMENT, [&] {
+        return "order " + std::to_string(value) + " is not a nrn_batch_order";
+    });
 }
 
 // Checks a CUDA device index against the devices present.
@@ -524,8 +532,9 @@ nrn_status nrn_pinned_alloc(nrn_context* context, size_t bytes, void** memory) {
         check.not_null(memory, "memory");
         *memory = nullptr;
         check.require(bytes > 0, NRN_STATUS_INVALID_ARGUMENT, "bytes is 0");
-        check.require(bytes <= static_cast<size_t>(std::numeric_limits<int64_t>::max()), NRN_STATUS_OUT_OF_MEMORY,
-                      std::to_string(bytes) + " bytes is more than memory can address");
+        check.require(bytes <= static_cast<size_t>(std::numeric_limits<int64_t>::max()), NRN_STATUS_OUT_OF_MEMORY, [&] {
+            return std::to_string(bytes) + " bytes is more than memory can address";
+        });
         void* allocated = nullptr;
         {
             std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -561,8 +570,9 @@ nrn_status nrn_tensor_create(nrn_context* context, int32_t ndim, const int64_t* 
         ContextRef ctx = registry().context(check, context);
         check.not_null(tensor, "tensor");
         *tensor = nullptr;
-        check.require(ndim >= 1 && ndim <= NRN_MAX_DIMS, NRN_STATUS_INVALID_ARGUMENT,
-                      "ndim is " + std::to_string(ndim) + " but must be 1.." + std::to_string(NRN_MAX_DIMS));
+        check.require(ndim >= 1 && ndim <= NRN_MAX_DIMS, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "ndim is " + std::to_string(ndim) + " but must be 1.." + std::to_string(NRN_MAX_DIMS);
+        });
         check.not_null(shape, "shape");
         const int64_t count = element_count(check, ndim, shape);
         TensorRef created = make_tensor(ctx, ndim, shape, count);
@@ -580,10 +590,11 @@ nrn_status nrn_tensor_view_rows(nrn_tensor* source, int64_t first_row, int64_t r
         *view = nullptr;
         const int64_t rows = src->rows();
         check.require(first_row >= 0 && row_count >= 1 && first_row < rows && row_count <= rows - first_row,
-                      NRN_STATUS_INVALID_ARGUMENT,
-                      "rows [" + std::to_string(first_row) + ", " + std::to_string(first_row) + " + " +
-                          std::to_string(row_count) + ") are not a non-empty range inside source (" +
-                          shape_text(*src) + ")");
+                      NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "rows [" + std::to_string(first_row) + ", " + std::to_string(first_row) + " + " +
+                   std::to_string(row_count) + ") are not a non-empty range inside source (" +
+                   shape_text(*src) + ")";
+        });
         auto created = std::make_shared<nrn_tensor>(*src);
         created->offset = src->offset + first_row * src->row_size();
         created->shape[0] = row_count;
@@ -615,9 +626,10 @@ nrn_status nrn_tensor_shape(const nrn_tensor* tensor, int32_t capacity, int64_t*
         const Check check("nrn_tensor_shape");
         TensorRef t = registry().tensor(check, tensor, "tensor");
         check.not_null(shape, "shape");
-        check.require(capacity >= t->ndim, NRN_STATUS_INVALID_ARGUMENT,
-                      "capacity is " + std::to_string(capacity) + " but the tensor has " + std::to_string(t->ndim) +
-                          " dimensions (" + shape_text(*t) + ")");
+        check.require(capacity >= t->ndim, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "capacity is " + std::to_string(capacity) + " but the tensor has " + std::to_string(t->ndim) +
+                   " dimensions (" + shape_text(*t) + ")";
+        });
         std::copy(t->shape, t->shape + t->ndim, shape);
     });
 }
@@ -660,8 +672,10 @@ nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, flo
         ContextRef ctx = registry().context(check, context);
         TensorRef t = registry().tensor(check, tensor, "tensor");
         check.on(ctx, t, "tensor");
-        check.require(std::isfinite(low) && std::isfinite(high) && low <= high, NRN_STATUS_INVALID_ARGUMENT,
-                      "the range [" + float_text(low) + ", " + float_text(high) + ") is not a finite range with low <= high");
+        check.require(std::isfinite(low) && std::isfinite(high) && low <= high, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "the range [" + float_text(low) + ", " + float_text(high) +
+                   ") is not a finite range with low <= high";
+        });
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->fill_uniform(t->data(), t->count, low, high, seed);
     });
@@ -673,9 +687,10 @@ nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, floa
         ContextRef ctx = registry().context(check, context);
         TensorRef t = registry().tensor(check, tensor, "tensor");
         check.on(ctx, t, "tensor");
-        check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f, NRN_STATUS_INVALID_ARGUMENT,
-                      "mean " + float_text(mean) + " and stddev " + float_text(stddev) +
-                          " must be finite, with stddev >= 0");
+        check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "mean " + float_text(mean) + " and stddev " + float_text(stddev) +
+                   " must be finite, with stddev >= 0";
+        });
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->fill_normal(t->data(), t->count, mean, stddev, seed);
     });
@@ -689,9 +704,10 @@ TensorRef host_copy_tensor(const Check& check, const ContextRef& ctx, const nrn_
     TensorRef t = registry().tensor(check, tensor, "tensor");
     check.on(ctx, t, "tensor");
     check.not_null(host, host_name);
-    check.require(count == t->count, NRN_STATUS_SHAPE_MISMATCH,
-                  "count is " + std::to_string(count) + " but the tensor (" + shape_text(*t) + ") has " +
-                      std::to_string(t->count) + " elements");
+    check.require(count == t->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
+        return "count is " + std::to_string(count) + " but the tensor (" + shape_text(*t) + ") has " +
+               std::to_string(t->count) + " elements";
+    });
     return t;
 }
 
@@ -743,9 +759,11 @@ nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_t
         TensorRef dst = registry().tensor(check, destination, "destination");
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
-        check.require(src->count == dst->count, NRN_STATUS_SHAPE_MISMATCH,
-                      "source is " + shape_text(*src) + " (" + std::to_string(src->count) + " elements) but destination is " +
-                          shape_text(*dst) + " (" + std::to_string(dst->count) + " elements)");
+        check.require(src->count == dst->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "source is " + shape_text(*src) + " (" + std::to_string(src->count) +
+                   " elements) but destination is " + shape_text(*dst) + " (" + std::to_string(dst->count) +
+                   " elements)";
+        });
         if (src->storage == dst->storage && src->offset == dst->offset) return;  // the same memory
         check.distinct(dst, "destination", src, "source");
         std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -762,21 +780,25 @@ nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, 
         TensorRef dst = registry().tensor(check, destination, "destination");
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
-        check.require(src->row_size() == dst->row_size(), NRN_STATUS_SHAPE_MISMATCH,
-                      "source is " + shape_text(*src) + " and destination is " + shape_text(*dst) +
-                          ": their rows differ in size (" + std::to_string(src->row_size()) + " vs " +
-                          std::to_string(dst->row_size()) + " elements)");
+        check.require(src->row_size() == dst->row_size(), NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "source is " + shape_text(*src) + " and destination is " + shape_text(*dst) +
+                   ": their rows differ in size (" + std::to_string(src->row_size()) + " vs " +
+                   std::to_string(dst->row_size()) + " elements)";
+        });
         auto in_range = [](int64_t first, int64_t count, int64_t rows) {
             return first >= 0 && first < rows && count <= rows - first;
         };
-        check.require(row_count >= 1, NRN_STATUS_INVALID_ARGUMENT,
-                      "row_count is " + std::to_string(row_count) + " but must be at least 1");
-        check.require(in_range(source_row, row_count, src->rows()), NRN_STATUS_INVALID_ARGUMENT,
-                      "source rows [" + std::to_string(source_row) + ", " + std::to_string(source_row) + " + " +
-                          std::to_string(row_count) + ") are outside source (" + shape_text(*src) + ")");
-        check.require(in_range(destination_row, row_count, dst->rows()), NRN_STATUS_INVALID_ARGUMENT,
-                      "destination rows [" + std::to_string(destination_row) + ", " + std::to_string(destination_row) +
-                          " + " + std::to_string(row_count) + ") are outside destination (" + shape_text(*dst) + ")");
+        check.require(row_count >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "row_count is " + std::to_string(row_count) + " but must be at least 1";
+        });
+        check.require(in_range(source_row, row_count, src->rows()), NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "source rows [" + std::to_string(source_row) + ", " + std::to_string(source_row) + " + " +
+                   std::to_string(row_count) + ") are outside source (" + shape_text(*src) + ")";
+        });
+        check.require(in_range(destination_row, row_count, dst->rows()), NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "destination rows [" + std::to_string(destination_row) + ", " + std::to_string(destination_row) +
+                   " + " + std::to_string(row_count) + ") are outside destination (" + shape_text(*dst) + ")";
+        });
         const int64_t row_size = src->row_size();
         const int64_t from = src->offset + source_row * row_size, to = dst->offset + destination_row * row_size;
         const int64_t count = row_count * row_size;
@@ -807,9 +829,10 @@ nrn_status nrn_linear_forward(nrn_context* context, const nrn_tensor* input, con
         check.rank2(x, "input", "batch x in");
         check.rank2(w, "weight", "in x out");
         const int64_t batch = x->shape[0], in = x->shape[1], out = w->shape[1];
-        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH,
-                      "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-                          " (input columns must equal weight rows)");
+        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
+                   " (input columns must equal weight rows)";
+        });
         check.bias(b, "bias", out, w);
         check.shape2(y, "output", batch, out, "input rows x weight columns");
         check.all_distinct({{y, "output"}}, {{x, "input"}, {w, "weight"}, {b, "bias"}});
@@ -834,14 +857,16 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
                            {gw, "weight_grad"}, {gb, "bias_grad"}});
         const int mode_value = enum_value(mode);
         check.require(mode_value == NRN_GRAD_OVERWRITE || mode_value == NRN_GRAD_ACCUMULATE,
-                      NRN_STATUS_INVALID_ARGUMENT,
-                      "mode " + std::to_string(mode_value) + " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE");
+                      NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "mode " + std::to_string(mode_value) + " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE";
+        });
         check.rank2(x, "input", "batch x in");
         check.rank2(w, "weight", "in x out");
         const int64_t batch = x->shape[0], in = x->shape[1], out = w->shape[1];
-        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH,
-                      "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-                          " (input columns must equal weight rows)");
+        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
+                   " (input columns must equal weight rows)";
+        });
         check.shape2(gy, "output_grad", batch, out, "input rows x weight columns");
         check.shape2(gx, "input_grad", batch, in, "the shape of input");
         check.shape2(gw, "weight_grad", in, out, "the shape of weight");
@@ -873,11 +898,13 @@ nrn_status nrn_mse(nrn_context* context, const nrn_tensor* prediction, const nrn
         auto same_shape = [](const nrn_tensor& u, const nrn_tensor& v) {
             return u.ndim == v.ndim && std::equal(u.shape, u.shape + u.ndim, v.shape);
         };
-        check.require(same_shape(*p, *t), NRN_STATUS_SHAPE_MISMATCH,
-                      "prediction is " + shape_text(*p) + " but target is " + shape_text(*t) + " (shapes must be equal)");
-        check.require(!g || same_shape(*p, *g), NRN_STATUS_SHAPE_MISMATCH,
-                      "prediction is " + shape_text(*p) + " but grad is " + (g ? shape_text(*g) : "") +
-                          " (shapes must be equal)");
+        check.require(same_shape(*p, *t), NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "prediction is " + shape_text(*p) + " but target is " + shape_text(*t) + " (shapes must be equal)";
+        });
+        check.require(!g || same_shape(*p, *g), NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "prediction is " + shape_text(*p) + " but grad is " + (g ? shape_text(*g) : "") +
+                   " (shapes must be equal)";
+        });
         check.elements(e, "error", 1, "one float");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
         check.all_distinct({{g, "grad"}, {e, "error"}, {a, "accumulator"}}, {{p, "prediction"}, {t, "target"}});
@@ -930,9 +957,10 @@ nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_ten
         TensorRef g = registry().tensor(check, grad, "grad");
         check.on(ctx, p, "param");
         check.on(ctx, g, "grad");
-        check.require(p->count == g->count, NRN_STATUS_SHAPE_MISMATCH,
-                      "param is " + shape_text(*p) + " but grad is " + shape_text(*g) +
-                          " (element counts must be equal)");
+        check.require(p->count == g->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "param is " + shape_text(*p) + " but grad is " + shape_text(*g) +
+                   " (element counts must be equal)";
+        });
         check.finite_rate(learning_rate);
         check.distinct(p, "param", g, "grad");
         std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -956,9 +984,10 @@ nrn::TrainArgs check_train(const Check& check, const ContextRef& ctx, const nrn_
     check.rank2(x, "input", "rows x in");
     check.rank2(w, "weight", "in x out");
     const int64_t rows = x->shape[0], in = x->shape[1], out = w->shape[1];
-    check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH,
-                  "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-                      " (input columns must equal weight rows)");
+    check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
+        return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
+               " (input columns must equal weight rows)";
+    });
     check.shape2(t, "target", rows, out, "input rows x weight columns");
     check.bias(b, "bias", out, w);
     check.elements(e, "error", 1, "one float");
@@ -1010,12 +1039,15 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
         TensorRef held[6];
         nrn::TrainArgs args =
             check_train(check, ctx, input, target, weight, bias, learning_rate, error, accumulator, held);
-        check.require(batch_size >= 1, NRN_STATUS_INVALID_ARGUMENT,
-                      "batch_size is " + std::to_string(batch_size) + " but must be >= 1");
-        check.require(first_step >= 0, NRN_STATUS_INVALID_ARGUMENT,
-                      "first_step is " + std::to_string(first_step) + " but must be >= 0");
-        check.require(step_count >= 1, NRN_STATUS_INVALID_ARGUMENT,
-                      "step_count is " + std::to_string(step_count) + " but must be >= 1");
+        check.require(batch_size >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "batch_size is " + std::to_string(batch_size) + " but must be >= 1";
+        });
+        check.require(first_step >= 0, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "first_step is " + std::to_string(first_step) + " but must be >= 0";
+        });
+        check.require(step_count >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "step_count is " + std::to_string(step_count) + " but must be >= 1";
+        });
         check.require(first_step <= std::numeric_limits<int64_t>::max() - step_count, NRN_STATUS_INVALID_ARGUMENT,
                       "first_step + step_count overflows");
         check_order(check, order);
@@ -1035,9 +1067,12 @@ nrn_status nrn_batch_index(nrn_batch_order order, uint64_t seed, int64_t step, i
         const Check check("nrn_batch_index");
         check.not_null(batch_index, "batch_index");
         check_order(check, order);
-        check.require(step >= 0, NRN_STATUS_INVALID_ARGUMENT, "step is " + std::to_string(step) + " but must be >= 0");
-        check.require(batch_count >= 1, NRN_STATUS_INVALID_ARGUMENT,
-                      "batch_count is " + std::to_string(batch_count) + " but must be >= 1");
+        check.require(step >= 0, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "step is " + std::to_string(step) + " but must be >= 0";
+        });
+        check.require(batch_count >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
+            return "batch_count is " + std::to_string(batch_count) + " but must be >= 1";
+        });
         *batch_index = nrn::batch_index(order, seed, step, batch_count);
     });
 }
