@@ -60,7 +60,7 @@ public sealed class Calculator
                 Tensor y = Module.Forward(x);
                 result ??= new Tensor(Module.Device, rows, y.Shape[1]);
                 result.CopyRowsFrom(y, 0, first, count);
-                _logger.LogTrace("Calculated rows {First}..{Last}", first, first + count - 1);
+                BatchLog.Calculated(_logger, first, first + count - 1);
             }
         }
         catch

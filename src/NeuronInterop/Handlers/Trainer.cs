@@ -309,7 +309,7 @@ public sealed class Trainer : IDisposable
             CurrentBatch = batch;
             BatchesTrained++;
             SamplesTrained += count;
-            _logger.LogTrace("Batch {Batch} (rows {First}..{Last})", batch, first, first + count - 1);
+            BatchLog.Trained(_logger, batch, first, first + count - 1);
             OnBatchFinish?.Invoke(this);
         }
     }

@@ -70,7 +70,7 @@ public sealed class Validator
                 using Tensor t = target.SliceRows(first, count);
                 Cost.Evaluate(Module.Forward(x), t);
             }
-            _logger.LogTrace("Validated rows {First}..{Last}", first, first + count - 1);
+            BatchLog.Validated(_logger, first, first + count - 1);
         }
 
         double error = Cost.MeanError;
