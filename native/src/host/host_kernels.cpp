@@ -265,7 +265,8 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
             for (int64_t r = 0; r < rows; ++r) {
                 for (int64_t c = 0; c < cols; ++c) {
                     float sum = out[r * cols + c];
-                    for (int64_t k = 0; k < depth; ++k) sum += lhs[r * lhs_row + k * lhs_col] * rhs[k * rhs_row + c * rhs_col];
+                    for (int64_t k = 0; k < depth; ++k)
+                        sum += lhs[r * lhs_row + k * lhs_col] * rhs[k * rhs_row + c * rhs_col];
                     out[r * cols + c] = sum;
                 }
             }
