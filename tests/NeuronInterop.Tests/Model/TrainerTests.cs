@@ -311,6 +311,26 @@ public sealed class TrainerTests
         Assert.That(logger.Entries.Count(e => e.Level == LogLevel.Trace && e.Message.StartsWith("Batch ")), Is.EqualTo(3));
     }
 
+    [Test]
+    public void ValidatorAndCalculatorLogEachBatchAtTrace()
+    {
+        var logger = new ListLogger();
+        var (data, target) = Problem(20, 2, 1, 10);
+        using var layer = new Linear(2, 1, device: TestDevice);
+        using var cost = new MseCost();
+        var validator = new Validator(layer, cost, batchSize: 8, logger: logger);
+        var calculator = new Calculator(layer, batchSize: 8, logger: logger);
+
+        validator.ValidateFromHost(data, target);
+        calculator.CalcFromHost(data);
+
+        Assert.That(logger.Entries.Where(e => e.Level == LogLevel.Trace).Select(e => e.Message), Is.EqualTo(new[]
+        {
+            "Validated rows 0..7", "Validated rows 8..15", "Validated rows 16..19",
+            "Calculated rows 0..7", "Calculated rows 8..15", "Calculated rows 16..19",
+        }));
+    }
+
     private sealed class ListLogger : ILogger
     {
         public List<(LogLevel Level, string Message)> Entries { get; } = new();
