@@ -16,10 +16,13 @@
 #                then again with the GEMM's former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
+#   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the bank
+#                conflicts of both thread-column mappings (ncu-gemm.txt)
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas that launch kernels
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
-# bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, logs.tar.gz (every step's log).
+# bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt, logs.tar.gz (every
+# step's log).
 # The exit status is non-zero when any step failed.
 #
 # Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 450)
@@ -36,7 +39,7 @@ cd "$root"
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench products memcheck racecheck"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench products memcheck ncu racecheck"}
 mkdir -p "$out"
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -163,6 +166,26 @@ step_products() {
          build-gpu-contiguous/native/bench/neuron_products_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
 }
 
+# What bounds the large case's products, from Nsight Compute: the throughput, memory, occupancy
+# and warp-stall sections of each gemm_kernel launch of neuron_products_bench --quick on
+# 8192x4096x4096 (forward, weight and input gradient, each twice), and the shared-memory bank
+# conflicts of the GEMM with the former thread columns next to the current one.
+step_ncu() {
+  local ncu shared
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  shared=l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum
+  "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --section SpeedOfLight --section ComputeWorkloadAnalysis \
+    --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats --section WarpStateStats \
+    --metrics "$shared" build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 \
+    >"$OUT_DIR/ncu-gemm.txt" || return 1
+  if [[ -x build-gpu-contiguous/native/bench/neuron_products_bench ]]; then
+    echo "==== The same products, NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON: shared-memory wavefronts and bank conflicts" \
+      >>"$OUT_DIR/ncu-gemm.txt"
+    "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --metrics "$shared" \
+      build-gpu-contiguous/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 >>"$OUT_DIR/ncu-gemm.txt"
+  fi
+}
+
 # The commands CTest runs (one per native test area), one per line, for the sanitizers.
 native_test_commands() {
   ctest --test-dir build-gpu --show-only=json-v1 | python3 -c '
@@ -196,7 +219,7 @@ step_racecheck() {
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products \
+export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize step_memcheck step_racecheck
 
 # Most valuable first: when the budget runs short, the sanitizers are what is cut.
@@ -213,6 +236,7 @@ run_step bench 120 step_bench
 run_step products 75 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
+run_step ncu 60 step_ncu
 run_step racecheck 90 step_racecheck
 
 write_summary
