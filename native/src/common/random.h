@@ -8,13 +8,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "host_device.h"
 #include "neuron.h"
-
-#if defined(__CUDACC__)
-#define NRN_HD __host__ __device__ __forceinline__
-#else
-#define NRN_HD inline
-#endif
 
 namespace nrn {
 

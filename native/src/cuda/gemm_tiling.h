@@ -4,11 +4,7 @@
 // cover each tile once and read shared memory without bank conflicts.
 #pragma once
 
-#if defined(__CUDACC__)
-#define NRN_HOST_DEVICE __host__ __device__
-#else
-#define NRN_HOST_DEVICE
-#endif
+#include "common/host_device.h"
 
 namespace nrn::cuda {
 
@@ -52,14 +48,14 @@ constexpr ThreadColumns kThreadColumns = ThreadColumns::Interleaved;
 
 // Floats from one 4-column group of a thread to its next.
 template <int BN, int TN, ThreadColumns C>
-NRN_HOST_DEVICE constexpr int column_group_stride() {
+NRN_HD constexpr int column_group_stride() {
     static_assert(TN % 4 == 0 && BN % (TN / 4) == 0, "columns go in groups of 4");
     return C == ThreadColumns::Interleaved ? BN / (TN / 4) : 4;
 }
 
 // Column of the block tile that holds register column j (j < TN) of thread column tx.
 template <int BN, int TN, ThreadColumns C>
-NRN_HOST_DEVICE constexpr int thread_column(int tx, int j) {
+NRN_HD constexpr int thread_column(int tx, int j) {
     return (j / 4) * column_group_stride<BN, TN, C>() + tx * (C == ThreadColumns::Interleaved ? 4 : TN) + j % 4;
 }
 
