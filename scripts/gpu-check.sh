@@ -126,11 +126,15 @@ step_gpu_info() {
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 }
 
+# configure_gpu_build DIR [CMAKE_ARGS...]: a release build with CUDA for sm_90 in DIR. The CUDA
+# emulator's tests ran in CI already; here the GPU runs the kernels.
+configure_gpu_build() {
+  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DNEURON_CUDA_EMULATOR=OFF "${@:2}"
+}
+
 step_native_build() {
-  # The CUDA emulator's tests ran in CI already; here the GPU runs the kernels.
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DNEURON_CUDA_EMULATOR=OFF \
-    && cmake --build build-gpu --parallel "$(nproc)"
+  configure_gpu_build build-gpu && cmake --build build-gpu --parallel "$(nproc)"
 }
 
 step_native_tests() {
@@ -158,9 +162,7 @@ step_products() {
   build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
   # The same products with the GEMM's former thread-to-column mapping (gemm_tiling.h), whose
   # float4 reads of B fragments conflict in shared-memory banks: what removing that bought.
-  cmake -S . -B build-gpu-contiguous -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURON_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DNEURON_CUDA_EMULATOR=OFF -DBUILD_TESTING=OFF \
-    -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON >/dev/null \
+  configure_gpu_build build-gpu-contiguous -DBUILD_TESTING=OFF -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON >/dev/null \
     && cmake --build build-gpu-contiguous --parallel "$(nproc)" --target neuron_products_bench >/dev/null \
     && { echo; echo "The same with NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON (the former GEMM thread columns):"; \
          build-gpu-contiguous/native/bench/neuron_products_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
@@ -219,7 +221,7 @@ step_racecheck() {
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
+export -f configure_gpu_build step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize step_memcheck step_racecheck
 
 # Most valuable first: when the budget runs short, the sanitizers are what is cut.
