@@ -16,9 +16,10 @@
 #                then again with the GEMM's former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
+#                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
 #   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the bank
 #                conflicts of both thread-column mappings (ncu-gemm.txt)
-#   racecheck    compute-sanitizer --tool racecheck over the native test areas that launch kernels
+#   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
 # bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt, logs.tar.gz (every
@@ -188,35 +189,37 @@ step_ncu() {
   fi
 }
 
-# The commands CTest runs (one per native test area), one per line, for the sanitizers.
+# The commands CTest runs for the native test areas labelled LABEL (native/tests/CMakeLists.txt),
+# one "name command" per line.
 native_test_commands() {
-  ctest --test-dir build-gpu --show-only=json-v1 | python3 -c '
+  ctest --test-dir build-gpu --label-regex "^$1\$" --show-only=json-v1 | python3 -c '
 import json, shlex, sys
 for test in json.load(sys.stdin)["tests"]:
-    print(test["name"], shlex.join(test["command"]))'
+    if "command" in test:
+        print(test["name"], shlex.join(test["command"]))
+    else:
+        print(test["name"] + ": its executable is not built", file=sys.stderr)'
 }
 
+# sanitize TOOL: compute-sanitizer's TOOL over each native test area labelled cuda-TOOL.
 sanitize() {
-  local tool=$1 pattern=$2 failed=0 name command
+  local tool=$1 failed=0 ran=0 name command
   while read -r name command; do
-    [[ "$name" =~ $pattern ]] || continue
     echo "---- $tool: $name"
+    ran=1
     # shellcheck disable=SC2086
     NEURON_TEST_REQUIRE_CUDA=1 compute-sanitizer --tool "$tool" --error-exitcode 86 $command || failed=1
-  done < <(native_test_commands)
+  done < <(native_test_commands "cuda-$tool")
+  (( ran )) || { echo "no built native test area is labelled cuda-$tool"; return 1; }
   return $failed
 }
 
 step_memcheck() {
-  # Each area that runs CUDA code, once: the .avx2/.baseline variants differ only in the host
-  # kernels, and host_determinism runs none.
-  sanitize memcheck '^native\.(ops_vs_reference|random_fills|train_semantics|bad_input|handles_and_memory|cuda_vs_host|cuda_large_batches)$'
+  sanitize memcheck
 }
 
 step_racecheck() {
-  # Not cuda_large_batches: racecheck's cost grows with shared-memory accesses, and the split-K
-  # products it runs are raced at smaller sizes in cuda_vs_host.
-  sanitize racecheck '^native\.(ops_vs_reference|train_semantics|cuda_vs_host)$'
+  sanitize racecheck
 }
 
 # ---- run -------------------------------------------------------------------------------------
