@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nrn::host {
@@ -93,6 +94,65 @@ struct Simd {
     static NRN_INLINE void load(Vector& v, const float* p) { __builtin_memcpy(&v, p, sizeof(Vector)); }
     static NRN_INLINE void store(float* p, const Vector& v) { __builtin_memcpy(p, &v, sizeof(Vector)); }
 };
+
+// Exchanges, between rows lo and hi of a Width x Width block held in vectors, the elements
+// of lo whose index has bit B set with those of hi whose index has it clear: one level of a
+// transpose by quadrants. (__builtin_shufflevector: GCC 12 and clang; __builtin_shuffle
+// before.)
+template <int Width, int B, class V, int... P>
+NRN_INLINE void exchange_half_blocks(V& lo, V& hi, std::integer_sequence<int, P...>) {
+    const V a = lo, b = hi;
+#if defined(__clang__) || __GNUC__ >= 12
+    lo = __builtin_shufflevector(a, b, ((P & B) == 0 ? P : Width + P - B)...);
+    hi = __builtin_shufflevector(a, b, ((P & B) == 0 ? P + B : Width + P)...);
+#else
+    typedef int Mask __attribute__((vector_size(Width * sizeof(int))));
+    lo = __builtin_shuffle(a, b, Mask{((P & B) == 0 ? P : Width + P - B)...});
+    hi = __builtin_shuffle(a, b, Mask{((P & B) == 0 ? P + B : Width + P)...});
+#endif
+}
+
+// Transposes the Width x Width block r[row][column] in registers: swap the off-diagonal
+// quadrants, then do the same within every quadrant, down to single elements.
+template <int Width, int B = Width / 2, class V>
+NRN_INLINE void transpose_block(V (&r)[Width]) {
+    if constexpr (B >= 1) {
+#pragma GCC unroll 16
+        for (int i = 0; i < Width; ++i) {
+            if ((i & B) == 0) exchange_half_blocks<Width, B>(r[i], r[i + B], std::make_integer_sequence<int, Width>());
+        }
+        transpose_block<Width, B / 2>(r);
+    }
+}
+
+// Packs b[k][j] = src[k + j·ld] (k < kc, j < NR; zero for j >= nc): a right-hand panel whose
+// operand is contiguous along k (Wᵀ in G·Wᵀ). Element by element this costs one load and one
+// store per element, a quarter of the panel's multiply-adds with MR = 8 rows per strip; full
+// Width x Width blocks are therefore transposed in registers.
+template <int Width, int NV>
+NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restrict src, int64_t ld, int64_t kc,
+                                      int64_t nc) {
+    using S = Simd<Width>;
+    using V = typename S::Vector;
+    constexpr int NR = Width * NV;
+    int64_t k = 0;
+    if (nc == NR) {
+        for (; k + Width <= kc; k += Width) {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                V r[Width];
+#pragma GCC unroll 16
+                for (int j = 0; j < Width; ++j) S::load(r[j], src + (v * Width + j) * ld + k);
+                transpose_block<Width>(r);
+#pragma GCC unroll 16
+                for (int i = 0; i < Width; ++i) S::store(b + (k + i) * NR + v * Width, r[i]);
+            }
+        }
+    }
+    for (int64_t j = 0; j < NR; ++j) {
+        for (int64_t i = k; i < kc; ++i) b[i * NR + j] = j < nc ? src[j * ld + i] : 0.0f;
+    }
+}
 
 // acc[MR][NR] (in registers) starts from c (row stride ldc), adds a·b over kc terms and is
 // stored back. a: MR floats per k (packed); b: NR floats per k (packed).
@@ -188,6 +248,8 @@ NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
                             std::fill(b + k * NR + nc, b + (k + 1) * NR, 0.0f);
                         }
                     }
+                } else if (g.rhs_row == 1) {
+                    pack_transposed_panel<Width, NV>(b, g.rhs + k0 + c * g.rhs_col, g.rhs_col, kc, nc);
                 } else {
                     for (int64_t j = 0; j < NR; ++j) {
                         const float* src = g.rhs + k0 * g.rhs_row + (c + j) * g.rhs_col;
