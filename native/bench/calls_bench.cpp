@@ -1,0 +1,132 @@
+// neuron_calls_bench: what one C API call costs beyond its arithmetic, on the tutorial's
+// 1 → 1 layer with a batch of 1, where a step's work is a few floating-point operations and
+// the rest is the call: handle look-ups, argument checks, locks and (CUDA) the launches.
+// `neuron bench` measures the same paths through the managed API, with its own overhead.
+//
+//   neuron_calls_bench [--device host|cuda|cuda:N] [--quick]
+//
+// Prints the best time per call (or per step) of several repeats, each a run of calls
+// enqueued back to back and followed by one synchronisation:
+//   fused step      nrn_linear_mse_sgd_step, one call per training step
+//   unfused step    forward, MSE, backward and two SGD updates: five calls per step, as the
+//                   module API (Linear, MseCost, Sgd) makes them
+//   batch index     nrn_batch_index, which takes no handle
+//
+// A second thread runs (and ends) before anything is timed. Once a process has had one, and
+// every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
+// paths; a single-threaded C process takes cheaper ones that no managed caller ever sees.
+#include <neuron.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "neuron_calls_bench: %s\n", what.c_str());
+    std::exit(2);
+}
+
+void check(nrn_status status, const char* call) {
+    if (status != NRN_STATUS_OK) fail(std::string(call) + ": " + nrn_last_error());
+}
+#define CHECK(call) check((call), #call)
+
+// Best seconds per call of `op` over `repeats` runs of `calls` calls, each run synchronised once.
+template <class Op>
+double best_seconds(nrn_context* context, int repeats, int64_t calls, const Op& op) {
+    using Clock = std::chrono::steady_clock;
+    for (int64_t i = 0; i < calls / 10 + 1; ++i) op();  // warm-up
+    CHECK(nrn_context_synchronize(context));
+    double best = 0.0;
+    for (int r = 0; r < repeats; ++r) {
+        const auto start = Clock::now();
+        for (int64_t i = 0; i < calls; ++i) op();
+        CHECK(nrn_context_synchronize(context));
+        const double per_call = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls);
+        if (r == 0 || per_call < best) best = per_call;
+    }
+    return best;
+}
+
+struct Tensor {
+    nrn_tensor* tensor = nullptr;
+    Tensor(nrn_context* context, int32_t ndim, const int64_t* shape, float value) {
+        CHECK(nrn_tensor_create(context, ndim, shape, &tensor));
+        CHECK(nrn_tensor_fill(context, tensor, value));
+    }
+    ~Tensor() { nrn_tensor_destroy(tensor); }
+    Tensor(const Tensor&) = delete;
+    Tensor& operator=(const Tensor&) = delete;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string device = "host";
+    bool quick = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+            device = argv[++i];
+        } else if (std::strcmp(argv[i], "--quick") == 0) {
+            quick = true;
+        } else {
+            fail(std::string("unknown argument ") + argv[i] + " (usage: neuron_calls_bench [--device host|cuda|cuda:N] [--quick])");
+        }
+    }
+    nrn_backend backend = NRN_BACKEND_HOST;
+    int32_t ordinal = 0;
+    if (device.rfind("cuda", 0) == 0) {
+        backend = NRN_BACKEND_CUDA;
+        if (device.size() > 4) {
+            if (device[4] != ':') fail("unknown device " + device);
+            ordinal = std::atoi(device.c_str() + 5);
+        }
+    } else if (device != "host") {
+        fail("unknown device " + device);
+    }
+
+    std::thread([] {}).join();  // see the top of this file
+
+    const int repeats = quick ? 1 : 7;
+    const int64_t calls = quick ? 100 : (backend == NRN_BACKEND_HOST ? 200000 : 20000);
+
+    nrn_context* context = nullptr;
+    CHECK(nrn_context_create(backend, ordinal, &context));
+    {
+        const int64_t matrix[2] = {1, 1}, one = 1, accumulator_size = NRN_ACCUMULATOR_SIZE;
+        Tensor x(context, 2, matrix, 0.5f), t(context, 2, matrix, 4.0f), w(context, 2, matrix, 0.1f),
+            b(context, 1, &one, 0.0f), y(context, 2, matrix, 0.0f), g(context, 2, matrix, 0.0f),
+            gw(context, 2, matrix, 0.0f), gb(context, 1, &one, 0.0f), e(context, 1, &one, 0.0f),
+            a(context, 1, &accumulator_size, 0.0f);
+        const float rate = 1e-3f;
+
+        const double fused = best_seconds(context, repeats, calls, [&] {
+            CHECK(nrn_linear_mse_sgd_step(context, x.tensor, t.tensor, w.tensor, b.tensor, rate, e.tensor, a.tensor));
+        });
+        const double unfused = best_seconds(context, repeats, calls, [&] {
+            CHECK(nrn_linear_forward(context, x.tensor, w.tensor, b.tensor, y.tensor));
+            CHECK(nrn_mse(context, y.tensor, t.tensor, g.tensor, e.tensor, a.tensor));
+            CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, nullptr, gw.tensor, gb.tensor,
+                                      NRN_GRAD_OVERWRITE));
+            CHECK(nrn_sgd_update(context, w.tensor, gw.tensor, rate));
+            CHECK(nrn_sgd_update(context, b.tensor, gb.tensor, rate));
+        });
+        int64_t index = 0;
+        const double batch_index = best_seconds(context, repeats, calls, [&] {
+            CHECK(nrn_batch_index(NRN_ORDER_SHUFFLE, 7, index, 1000, &index));
+        });
+
+        std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
+                    repeats, static_cast<long>(calls));
+        std::printf("%-14s %10.1f ns/step (1 call)\n", "fused step", fused * 1e9);
+        std::printf("%-14s %10.1f ns/step (5 calls)\n", "unfused step", unfused * 1e9);
+        std::printf("%-14s %10.1f ns/call\n", "batch index", batch_index * 1e9);
+    }
+    CHECK(nrn_context_destroy(context));
+    return 0;
+}
