@@ -13,6 +13,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -225,33 +226,42 @@ private:
 // Handle registry
 // ---------------------------------------------------------------------------------------
 
+// A tensor handle of a call, with its parameter's name for messages: a Required one may not be
+// NULL, an Optional one may (and gives an empty reference).
+struct Required {
+    const nrn_tensor* handle;
+    const char* name;
+};
+struct Optional {
+    const nrn_tensor* handle;
+    const char* name;
+};
+
+template <class>
+using TensorRefFor = TensorRef;
+
 class Registry {
 public:
-    ContextRef context(const Check& check, const nrn_context* handle, const char* name = "context") {
-        if (handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(name) + " is NULL");
+    // The context and the tensors of one call, under one lock: once a process has a second
+    // thread, every lock and reference count is an atomic operation, and a lock per handle
+    // made the look-ups cost more than a small call's work. In argument order, so the first
+    // bad handle is the one reported. Each reference keeps its object alive for the call.
+    template <class... Tensors>
+    std::tuple<ContextRef, TensorRefFor<Tensors>...> lookup(const Check& check, const nrn_context* context,
+                                                            const Tensors&... tensors) {
         std::lock_guard<std::mutex> lock(mutex_);
-        auto found = contexts_.find(handle);
-        if (found == contexts_.end()) {
-            check.fail(NRN_STATUS_INVALID_HANDLE,
-                       std::string(name) + " is not a live context (already destroyed, or not a context)");
-        }
-        return found->second;
+        // Braced initialisers are evaluated left to right.
+        return {find(check, context, "context"), find(check, tensors)...};
+    }
+
+    ContextRef context(const Check& check, const nrn_context* handle, const char* name = "context") {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return find(check, handle, name);
     }
 
     TensorRef tensor(const Check& check, const nrn_tensor* handle, const char* name) {
-        if (handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(name) + " is NULL");
-        return optional_tensor(check, handle, name);
-    }
-
-    TensorRef optional_tensor(const Check& check, const nrn_tensor* handle, const char* name) {
-        if (handle == nullptr) return nullptr;
         std::lock_guard<std::mutex> lock(mutex_);
-        auto found = tensors_.find(handle);
-        if (found == tensors_.end()) {
-            check.fail(NRN_STATUS_INVALID_HANDLE,
-                       std::string(name) + " is not a live tensor (already destroyed, or not a tensor)");
-        }
-        return found->second;
+        return find(check, Required{handle, name});
     }
 
     bool is_live(const nrn_context* handle) {
@@ -306,6 +316,32 @@ public:
     }
 
 private:
+    // The look-ups proper; the caller holds mutex_.
+    ContextRef find(const Check& check, const nrn_context* handle, const char* name) const {
+        if (handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(name) + " is NULL");
+        auto found = contexts_.find(handle);
+        if (found == contexts_.end()) {
+            check.fail(NRN_STATUS_INVALID_HANDLE,
+                       std::string(name) + " is not a live context (already destroyed, or not a context)");
+        }
+        return found->second;
+    }
+
+    TensorRef find(const Check& check, Required tensor) const {
+        if (tensor.handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(tensor.name) + " is NULL");
+        return find(check, Optional{tensor.handle, tensor.name});
+    }
+
+    TensorRef find(const Check& check, Optional tensor) const {
+        if (tensor.handle == nullptr) return nullptr;
+        auto found = tensors_.find(tensor.handle);
+        if (found == tensors_.end()) {
+            check.fail(NRN_STATUS_INVALID_HANDLE,
+                       std::string(tensor.name) + " is not a live tensor (already destroyed, or not a tensor)");
+        }
+        return found->second;
+    }
+
     std::mutex mutex_;
     std::unordered_map<const nrn_context*, ContextRef> contexts_;
     std::unordered_map<const nrn_tensor*, TensorRef> tensors_;
@@ -658,8 +694,9 @@ nrn_status nrn_tensor_context(const nrn_tensor* tensor, nrn_context** context) {
 nrn_status nrn_tensor_fill(nrn_context* context, nrn_tensor* tensor, float value) {
     return guard("nrn_tensor_fill", [&] {
         const Check check("nrn_tensor_fill");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef t = registry().tensor(check, tensor, "tensor");
+        ContextRef ctx;
+        TensorRef t;
+        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->fill(t->data(), t->count, value);
@@ -669,8 +706,9 @@ nrn_status nrn_tensor_fill(nrn_context* context, nrn_tensor* tensor, float value
 nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, float low, float high, uint64_t seed) {
     return guard("nrn_tensor_fill_uniform", [&] {
         const Check check("nrn_tensor_fill_uniform");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef t = registry().tensor(check, tensor, "tensor");
+        ContextRef ctx;
+        TensorRef t;
+        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
         check.require(std::isfinite(low) && std::isfinite(high) && low <= high, NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "the range [" + float_text(low) + ", " + float_text(high) +
@@ -684,8 +722,9 @@ nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, flo
 nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, float mean, float stddev, uint64_t seed) {
     return guard("nrn_tensor_fill_normal", [&] {
         const Check check("nrn_tensor_fill_normal");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef t = registry().tensor(check, tensor, "tensor");
+        ContextRef ctx;
+        TensorRef t;
+        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
         check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f, NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "mean " + float_text(mean) + " and stddev " + float_text(stddev) +
@@ -699,24 +738,24 @@ nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, floa
 namespace {
 
 // The checks shared by the four host copies.
-TensorRef host_copy_tensor(const Check& check, const ContextRef& ctx, const nrn_tensor* tensor, const void* host,
-                           const char* host_name, int64_t count) {
-    TensorRef t = registry().tensor(check, tensor, "tensor");
+void check_host_copy(const Check& check, const ContextRef& ctx, const TensorRef& t, const void* host,
+                     const char* host_name, int64_t count) {
     check.on(ctx, t, "tensor");
     check.not_null(host, host_name);
     check.require(count == t->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
         return "count is " + std::to_string(count) + " but the tensor (" + shape_text(*t) + ") has " +
                std::to_string(t->count) + " elements";
     });
-    return t;
 }
 
 nrn_status copy_from_host(const char* operation, nrn_context* context, nrn_tensor* tensor, const float* source,
                           int64_t count, bool async) {
     return guard(operation, [&] {
         const Check check(operation);
-        ContextRef ctx = registry().context(check, context);
-        TensorRef t = host_copy_tensor(check, ctx, tensor, source, "source", count);
+        ContextRef ctx;
+        TensorRef t;
+        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        check_host_copy(check, ctx, t, source, "source", count);
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->copy_from_host(t->data(), source, count, async);
     });
@@ -726,8 +765,10 @@ nrn_status copy_to_host(const char* operation, nrn_context* context, const nrn_t
                         int64_t count, bool async) {
     return guard(operation, [&] {
         const Check check(operation);
-        ContextRef ctx = registry().context(check, context);
-        TensorRef t = host_copy_tensor(check, ctx, tensor, destination, "destination", count);
+        ContextRef ctx;
+        TensorRef t;
+        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        check_host_copy(check, ctx, t, destination, "destination", count);
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->copy_to_host(destination, t->data(), count, async);
     });
@@ -754,9 +795,10 @@ nrn_status nrn_tensor_copy_to_host_async(nrn_context* context, const nrn_tensor*
 nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_tensor* destination) {
     return guard("nrn_tensor_copy", [&] {
         const Check check("nrn_tensor_copy");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef src = registry().tensor(check, source, "source");
-        TensorRef dst = registry().tensor(check, destination, "destination");
+        ContextRef ctx;
+        TensorRef src, dst;
+        std::tie(ctx, src, dst) = registry().lookup(check, context,
+            Required{source, "source"}, Required{destination, "destination"});
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
         check.require(src->count == dst->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
@@ -775,9 +817,10 @@ nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, 
                                 nrn_tensor* destination, int64_t destination_row, int64_t row_count) {
     return guard("nrn_tensor_copy_rows", [&] {
         const Check check("nrn_tensor_copy_rows");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef src = registry().tensor(check, source, "source");
-        TensorRef dst = registry().tensor(check, destination, "destination");
+        ContextRef ctx;
+        TensorRef src, dst;
+        std::tie(ctx, src, dst) = registry().lookup(check, context,
+            Required{source, "source"}, Required{destination, "destination"});
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
         check.require(src->row_size() == dst->row_size(), NRN_STATUS_SHAPE_MISMATCH, [&] {
@@ -820,11 +863,10 @@ nrn_status nrn_linear_forward(nrn_context* context, const nrn_tensor* input, con
                               const nrn_tensor* bias, nrn_tensor* output) {
     return guard("nrn_linear_forward", [&] {
         const Check check("nrn_linear_forward");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef x = registry().tensor(check, input, "input");
-        TensorRef w = registry().tensor(check, weight, "weight");
-        TensorRef b = registry().optional_tensor(check, bias, "bias");
-        TensorRef y = registry().tensor(check, output, "output");
+        ContextRef ctx;
+        TensorRef x, w, b, y;
+        std::tie(ctx, x, w, b, y) = registry().lookup(check, context,
+            Required{input, "input"}, Required{weight, "weight"}, Optional{bias, "bias"}, Required{output, "output"});
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {b, "bias"}, {y, "output"}});
         check.rank2(x, "input", "batch x in");
         check.rank2(w, "weight", "in x out");
@@ -846,13 +888,12 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
                                nrn_tensor* bias_grad, nrn_grad_mode mode) {
     return guard("nrn_linear_backward", [&] {
         const Check check("nrn_linear_backward");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef x = registry().tensor(check, input, "input");
-        TensorRef w = registry().tensor(check, weight, "weight");
-        TensorRef gy = registry().tensor(check, output_grad, "output_grad");
-        TensorRef gx = registry().optional_tensor(check, input_grad, "input_grad");
-        TensorRef gw = registry().optional_tensor(check, weight_grad, "weight_grad");
-        TensorRef gb = registry().optional_tensor(check, bias_grad, "bias_grad");
+        ContextRef ctx;
+        TensorRef x, w, gy, gx, gw, gb;
+        std::tie(ctx, x, w, gy, gx, gw, gb) = registry().lookup(check, context,
+            Required{input, "input"}, Required{weight, "weight"}, Required{output_grad, "output_grad"},
+            Optional{input_grad, "input_grad"}, Optional{weight_grad, "weight_grad"},
+            Optional{bias_grad, "bias_grad"});
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {gy, "output_grad"}, {gx, "input_grad"},
                            {gw, "weight_grad"}, {gb, "bias_grad"}});
         const int mode_value = enum_value(mode);
@@ -888,12 +929,11 @@ nrn_status nrn_mse(nrn_context* context, const nrn_tensor* prediction, const nrn
                    nrn_tensor* error, nrn_tensor* accumulator) {
     return guard("nrn_mse", [&] {
         const Check check("nrn_mse");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef p = registry().tensor(check, prediction, "prediction");
-        TensorRef t = registry().tensor(check, target, "target");
-        TensorRef g = registry().optional_tensor(check, grad, "grad");
-        TensorRef e = registry().optional_tensor(check, error, "error");
-        TensorRef a = registry().optional_tensor(check, accumulator, "accumulator");
+        ContextRef ctx;
+        TensorRef p, t, g, e, a;
+        std::tie(ctx, p, t, g, e, a) = registry().lookup(check, context,
+            Required{prediction, "prediction"}, Required{target, "target"}, Optional{grad, "grad"},
+            Optional{error, "error"}, Optional{accumulator, "accumulator"});
         check.all_on(ctx, {{p, "prediction"}, {t, "target"}, {g, "grad"}, {e, "error"}, {a, "accumulator"}});
         auto same_shape = [](const nrn_tensor& u, const nrn_tensor& v) {
             return u.ndim == v.ndim && std::equal(u.shape, u.shape + u.ndim, v.shape);
@@ -917,8 +957,9 @@ nrn_status nrn_mse(nrn_context* context, const nrn_tensor* prediction, const nrn
 nrn_status nrn_accumulator_reset(nrn_context* context, nrn_tensor* accumulator) {
     return guard("nrn_accumulator_reset", [&] {
         const Check check("nrn_accumulator_reset");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef a = registry().tensor(check, accumulator, "accumulator");
+        ContextRef ctx;
+        TensorRef a;
+        std::tie(ctx, a) = registry().lookup(check, context, Required{accumulator, "accumulator"});
         check.on(ctx, a, "accumulator");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
         std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -930,8 +971,9 @@ nrn_status nrn_accumulator_read(nrn_context* context, const nrn_tensor* accumula
                                 double* sample_count) {
     return guard("nrn_accumulator_read", [&] {
         const Check check("nrn_accumulator_read");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef a = registry().tensor(check, accumulator, "accumulator");
+        ContextRef ctx;
+        TensorRef a;
+        std::tie(ctx, a) = registry().lookup(check, context, Required{accumulator, "accumulator"});
         check.on(ctx, a, "accumulator");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
         check.not_null(error_sum, "error_sum");
@@ -952,9 +994,9 @@ nrn_status nrn_accumulator_read(nrn_context* context, const nrn_tensor* accumula
 nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_tensor* grad, float learning_rate) {
     return guard("nrn_sgd_update", [&] {
         const Check check("nrn_sgd_update");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef p = registry().tensor(check, param, "param");
-        TensorRef g = registry().tensor(check, grad, "grad");
+        ContextRef ctx;
+        TensorRef p, g;
+        std::tie(ctx, p, g) = registry().lookup(check, context, Required{param, "param"}, Required{grad, "grad"});
         check.on(ctx, p, "param");
         check.on(ctx, g, "grad");
         check.require(p->count == g->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
@@ -971,15 +1013,25 @@ nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_ten
 namespace {
 
 // The checks shared by the fused step and the fused training run; fills everything but the batch order.
-nrn::TrainArgs check_train(const Check& check, const ContextRef& ctx, const nrn_tensor* input, const nrn_tensor* target,
-                           nrn_tensor* weight, nrn_tensor* bias, float learning_rate, nrn_tensor* error,
-                           nrn_tensor* accumulator, TensorRef (&held)[6]) {
-    TensorRef& x = held[0] = registry().tensor(check, input, "input");
-    TensorRef& t = held[1] = registry().tensor(check, target, "target");
-    TensorRef& w = held[2] = registry().tensor(check, weight, "weight");
-    TensorRef& b = held[3] = registry().optional_tensor(check, bias, "bias");
-    TensorRef& e = held[4] = registry().optional_tensor(check, error, "error");
-    TensorRef& a = held[5] = registry().optional_tensor(check, accumulator, "accumulator");
+// The tensors of a fused call, with the references that keep them alive for the call.
+struct TrainTensors {
+    ContextRef ctx;
+    TensorRef x, t, w, b, e, a;
+};
+
+TrainTensors lookup_train(const Check& check, const nrn_context* context, const nrn_tensor* input,
+                          const nrn_tensor* target, const nrn_tensor* weight, const nrn_tensor* bias,
+                          const nrn_tensor* error, const nrn_tensor* accumulator) {
+    TrainTensors h;
+    std::tie(h.ctx, h.x, h.t, h.w, h.b, h.e, h.a) = registry().lookup(
+        check, context, Required{input, "input"}, Required{target, "target"}, Required{weight, "weight"},
+        Optional{bias, "bias"}, Optional{error, "error"}, Optional{accumulator, "accumulator"});
+    return h;
+}
+
+nrn::TrainArgs check_train(const Check& check, const TrainTensors& h, float learning_rate) {
+    const ContextRef& ctx = h.ctx;
+    const TensorRef &x = h.x, &t = h.t, &w = h.w, &b = h.b, &e = h.e, &a = h.a;
     check.all_on(ctx, {{x, "input"}, {t, "target"}, {w, "weight"}, {b, "bias"}, {e, "error"}, {a, "accumulator"}});
     check.rank2(x, "input", "rows x in");
     check.rank2(w, "weight", "in x out");
@@ -1015,10 +1067,9 @@ nrn_status nrn_linear_mse_sgd_step(nrn_context* context, const nrn_tensor* input
                                    nrn_tensor* accumulator) {
     return guard("nrn_linear_mse_sgd_step", [&] {
         const Check check("nrn_linear_mse_sgd_step");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef held[6];
-        nrn::TrainArgs args =
-            check_train(check, ctx, input, target, weight, bias, learning_rate, error, accumulator, held);
+        const TrainTensors held = lookup_train(check, context, input, target, weight, bias, error, accumulator);
+        const ContextRef& ctx = held.ctx;
+        nrn::TrainArgs args = check_train(check, held, learning_rate);
         args.batch_size = args.rows;
         args.first_step = 0;
         args.step_count = 1;
@@ -1035,10 +1086,9 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
                                     nrn_tensor* error, nrn_tensor* accumulator) {
     return guard("nrn_linear_mse_sgd_train", [&] {
         const Check check("nrn_linear_mse_sgd_train");
-        ContextRef ctx = registry().context(check, context);
-        TensorRef held[6];
-        nrn::TrainArgs args =
-            check_train(check, ctx, input, target, weight, bias, learning_rate, error, accumulator, held);
+        const TrainTensors held = lookup_train(check, context, input, target, weight, bias, error, accumulator);
+        const ContextRef& ctx = held.ctx;
+        nrn::TrainArgs args = check_train(check, held, learning_rate);
         check.require(batch_size >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "batch_size is " + std::to_string(batch_size) + " but must be >= 1";
         });
