@@ -18,6 +18,7 @@ public sealed class Sgd
 {
     private readonly ILogger _logger;
     private float _learnRate;
+    private Parameter[] _parameters = [];
 
     /// <summary>Creates the optimizer.</summary>
     /// <param name="learnRate">The learning rate, finite and positive.</param>
@@ -48,15 +49,16 @@ public sealed class Sgd
     /// <summary>The module whose parameters <see cref="Update"/> changes, or null before <see cref="SetupOn"/>.</summary>
     public Module? Module { get; private set; }
 
-    /// <summary>Binds the optimizer to the parameters of <paramref name="module"/>.</summary>
+    /// <summary>Binds the optimizer to the parameters of <paramref name="module"/>, as it lists them now.</summary>
     /// <param name="module">The module.</param>
     /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
     public void SetupOn(Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        _parameters = module.Parameters.ToArray();  // a list per Update would allocate on every step
         Module = module;
-        _logger.LogDebug("SGD set up on {Module} ({Count} parameters)", module, module.Parameters.Count());
+        _logger.LogDebug("SGD set up on {Module} ({Count} parameters)", module, _parameters.Length);
     }
 
     /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>
@@ -66,7 +68,7 @@ public sealed class Sgd
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
         ObjectDisposedException.ThrowIf(module.IsDisposed, module);
-        foreach (Parameter parameter in module.Parameters)
+        foreach (Parameter parameter in _parameters)
         {
             NativeOps.SgdUpdate(parameter.Value, parameter.Grad, _learnRate);
         }
