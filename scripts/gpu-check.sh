@@ -13,7 +13,8 @@
 #   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
 #   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
 #   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
-#                then again with the GEMM's former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
+#                neuron_calls_bench (what one API call costs), then the products again with the GEMM's
+#                former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
@@ -161,6 +162,9 @@ step_bench() {
 
 step_products() {
   build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
+  # What a call costs beyond its arithmetic (launches, checks): bounds the steps with a callback
+  # and the module API, one or five calls per step.
+  { echo; build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
   # The same products with the GEMM's former thread-to-column mapping (gemm_tiling.h), whose
   # float4 reads of B fragments conflict in shared-memory banks: what removing that bought.
   configure_gpu_build build-gpu-contiguous -DBUILD_TESTING=OFF -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON >/dev/null \
@@ -238,7 +242,7 @@ fi
 run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
-run_step products 75 step_products
+run_step products 80 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
 run_step ncu 60 step_ncu
