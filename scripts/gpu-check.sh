@@ -8,13 +8,14 @@
 # Steps (each runs even when an earlier one failed, each within its own time limit and a shared budget):
 #   runtime      unpack the .NET runtime (/tmp/dn) and the packed tests and CLI (/tmp/neuron-app)
 #   gpu-info     nvidia-smi, nvcc --version
-#   native-build libneuron.so with CUDA for sm_90 in build-gpu/ (falls back to the packed CUDA 11.8 build if it fails)
+#   native-build libneuron.so with CUDA for sm_90 in build-gpu/ (falls back to the packed CUDA 11.8 build if it
+#                fails), and the GEMM variants' products bench beside it
 #   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
 #   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
 #   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
 #   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
-#                neuron_calls_bench (what one API call costs), then the products again with the GEMM's
-#                former thread columns (NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON)
+#                neuron_calls_bench (what one API call costs), then the products again with each GEMM
+#                variant (gemm_variants below, built by native-build)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
@@ -135,8 +136,26 @@ configure_gpu_build() {
     -DNEURON_CUDA_EMULATOR=OFF "${@:2}"
 }
 
+# The GEMM variants the products step times against the default build: a build folder and its
+# CMake options per line (see native/src/cuda/gemm_tiling.h).
+gemm_variants() {
+  echo "build-gpu-contiguous -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON"
+  echo "build-gpu-1block -DNEURON_CUDA_GEMM_MIN_BLOCKS=1"
+}
+
 step_native_build() {
+  # The variants' products bench builds alongside (each logs to its own file): the step's wall
+  # time is the longest nvcc compile either way. A failed variant shows in the products step.
+  local dir options rc
+  while read -r dir options; do
+    # shellcheck disable=SC2086
+    { configure_gpu_build "$dir" -DBUILD_TESTING=OFF $options &&
+        cmake --build "$dir" --parallel "$(nproc)" --target neuron_products_bench; } >"$LOG_DIR/build-$dir.log" 2>&1 &
+  done < <(gemm_variants)
   configure_gpu_build build-gpu && cmake --build build-gpu --parallel "$(nproc)"
+  rc=$?
+  wait
+  return $rc
 }
 
 step_native_tests() {
@@ -161,16 +180,22 @@ step_bench() {
 }
 
 step_products() {
+  local dir options failed=0
   build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
   # What a call costs beyond its arithmetic (launches, checks): bounds the steps with a callback
   # and the module API, one or five calls per step.
   { echo; build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
-  # The same products with the GEMM's former thread-to-column mapping (gemm_tiling.h), whose
-  # float4 reads of B fragments conflict in shared-memory banks: what removing that bought.
-  configure_gpu_build build-gpu-contiguous -DBUILD_TESTING=OFF -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON >/dev/null \
-    && cmake --build build-gpu-contiguous --parallel "$(nproc)" --target neuron_products_bench >/dev/null \
-    && { echo; echo "The same with NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON (the former GEMM thread columns):"; \
-         build-gpu-contiguous/native/bench/neuron_products_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
+  # The same products with each GEMM variant: which to keep.
+  while read -r dir options; do
+    if [[ -x "$dir/native/bench/neuron_products_bench" ]]; then
+      { echo; echo "The same products built with $options:"; "$dir/native/bench/neuron_products_bench" --device cuda; } |
+        tee -a "$OUT_DIR/products-cuda.txt"
+    else
+      echo "$dir was not built: see build-$dir.log in logs.tar.gz"
+      failed=1
+    fi
+  done < <(gemm_variants)
+  return $failed
 }
 
 # What bounds the large case's products, from Nsight Compute: the throughput, memory, occupancy
@@ -228,7 +253,7 @@ step_racecheck() {
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f configure_gpu_build step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
+export -f configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize step_memcheck step_racecheck
 
 # Most valuable first: when the budget runs short, the sanitizers are what is cut.
@@ -242,7 +267,7 @@ fi
 run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
-run_step products 80 step_products
+run_step products 60 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
 run_step ncu 60 step_ncu

@@ -117,7 +117,7 @@ __device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
 }
 
 template <Layout L, int BM, int BN, int BK, int TM, int TN, bool Vec>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(GemmParams p) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_kernel(GemmParams p) {
     constexpr int kThreads = (BM / TM) * (BN / TN);
     constexpr int kPad = kGemmSharedPad;
     constexpr bool kTransA = L == Layout::TN;

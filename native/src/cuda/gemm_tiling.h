@@ -46,6 +46,17 @@ constexpr ThreadColumns kThreadColumns = ThreadColumns::Contiguous;
 constexpr ThreadColumns kThreadColumns = ThreadColumns::Interleaved;
 #endif
 
+// Blocks per multiprocessor the GEMM kernels are compiled for (__launch_bounds__). Two cap a
+// thread at 128 registers, where the 128 x 128 kernels spill 24-72 bytes to the stack (nvcc
+// 11.8, sm_90); one lifts the cap (131-138 registers, no spills) at half the warps per
+// multiprocessor. NEURON_CUDA_GEMM_MIN_BLOCKS (CMake) picks; scripts/gpu-check.sh times both.
+#if defined(NRN_GEMM_MIN_BLOCKS)
+constexpr int kGemmMinBlocks = NRN_GEMM_MIN_BLOCKS;
+#else
+constexpr int kGemmMinBlocks = 2;
+#endif
+static_assert(kGemmMinBlocks == 1 || kGemmMinBlocks == 2, "NEURON_CUDA_GEMM_MIN_BLOCKS is 1 or 2");
+
 // Floats from one 4-column group of a thread to its next.
 template <int BN, int TN, ThreadColumns C>
 NRN_HD constexpr int column_group_stride() {
