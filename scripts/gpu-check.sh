@@ -181,15 +181,15 @@ step_bench() {
 
 step_products() {
   local dir options failed=0
-  build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt"
+  build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt" || failed=1
   # What a call costs beyond its arithmetic (launches, checks): bounds the steps with a callback
   # and the module API, one or five calls per step.
-  { echo; build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt"
+  { echo; build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
   # The same products with each GEMM variant: which to keep.
   while read -r dir options; do
     if [[ -x "$dir/native/bench/neuron_products_bench" ]]; then
       { echo; echo "The same products built with $options:"; "$dir/native/bench/neuron_products_bench" --device cuda; } |
-        tee -a "$OUT_DIR/products-cuda.txt"
+        tee -a "$OUT_DIR/products-cuda.txt" || failed=1
     else
       echo "$dir was not built: see build-$dir.log in logs.tar.gz"
       failed=1
