@@ -327,7 +327,7 @@ public static class BenchmarkRunner
         {
             var prediction = Linear.Forward(input);
             var (_, grad) = _cost.Compute(prediction, target);
-            Linear.Backward(grad);
+            Linear.Backward(grad, updGrad: false);  // a first layer needs no input gradient; the Trainer's steps skip it too
             Sgd.Update();
         }
 

@@ -9,7 +9,7 @@ public static class Variants
     /// <summary><c>Trainer.Train</c> with an <c>onBatchFinish</c> callback, so the host sees every step.</summary>
     public const string TrainerCallback = "trainer-callback";
 
-    /// <summary>Linear.Forward, MseCost.Compute, Linear.Backward and Sgd.Update called per step.</summary>
+    /// <summary>Linear.Forward, MseCost.Compute, Linear.Backward (no input gradient) and Sgd.Update called per step.</summary>
     public const string Modules = "modules";
 
     /// <summary><c>Trainer.TrainSteps</c>: batch order decided on the device, many steps enqueued at once.</summary>
