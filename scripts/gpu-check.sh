@@ -19,8 +19,8 @@
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
-#   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the bank
-#                conflicts of both thread-column mappings (ncu-gemm.txt)
+#   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the shared-memory
+#                wavefronts, registers and occupancy of each GEMM variant beside them (ncu-gemm.txt)
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
@@ -140,6 +140,7 @@ configure_gpu_build() {
 # CMake options per line (see native/src/cuda/gemm_tiling.h).
 gemm_variants() {
   echo "build-gpu-contiguous -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON"
+  echo "build-gpu-paired -DNEURON_CUDA_GEMM_PAIRED_LANES=ON"
   echo "build-gpu-1block -DNEURON_CUDA_GEMM_MIN_BLOCKS=1"
 }
 
@@ -200,22 +201,27 @@ step_products() {
 
 # What bounds the large case's products, from Nsight Compute: the throughput, memory, occupancy
 # and warp-stall sections of each gemm_kernel launch of neuron_products_bench --quick on
-# 8192x4096x4096 (forward, weight and input gradient, each twice), and the shared-memory bank
-# conflicts of the GEMM with the former thread columns next to the current one.
+# 8192x4096x4096 (forward, weight and input gradient, each twice). Then, per GEMM variant and
+# for the products of a training step (forward and weight gradient, each twice), the figures that
+# tell the variants apart: shared-memory wavefronts and bank conflicts, registers, achieved
+# occupancy and duration.
 step_ncu() {
-  local ncu shared
+  local ncu compare dir options failed=0
   ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-  shared=l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum
+  compare=l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum
+  compare+=,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum,launch__registers_per_thread
+  compare+=,sm__warps_active.avg.pct_of_peak_sustained_active,gpu__time_duration.sum
   "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --section SpeedOfLight --section ComputeWorkloadAnalysis \
     --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats --section WarpStateStats \
-    --metrics "$shared" build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 \
+    --metrics "$compare" build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 \
     >"$OUT_DIR/ncu-gemm.txt" || return 1
-  if [[ -x build-gpu-contiguous/native/bench/neuron_products_bench ]]; then
-    echo "==== The same products, NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON: shared-memory wavefronts and bank conflicts" \
-      >>"$OUT_DIR/ncu-gemm.txt"
-    "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --metrics "$shared" \
-      build-gpu-contiguous/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 >>"$OUT_DIR/ncu-gemm.txt"
-  fi
+  while read -r dir options; do
+    [[ -x "$dir/native/bench/neuron_products_bench" ]] || continue
+    echo "==== The same products built with $options" >>"$OUT_DIR/ncu-gemm.txt"
+    "$ncu" --kernel-name regex:gemm_kernel --launch-count 4 --metrics "$compare" \
+      "$dir/native/bench/neuron_products_bench" --device cuda --quick 8192x4096x4096 >>"$OUT_DIR/ncu-gemm.txt" || failed=1
+  done < <(gemm_variants)
+  return $failed
 }
 
 # The commands CTest runs for the native test areas labelled LABEL (native/tests/CMakeLists.txt),
@@ -270,7 +276,7 @@ run_step bench 120 step_bench
 run_step products 60 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
-run_step ncu 60 step_ncu
+run_step ncu 75 step_ncu
 run_step racecheck 90 step_racecheck
 
 write_summary

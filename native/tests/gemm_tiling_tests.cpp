@@ -1,6 +1,6 @@
 // Tests of the GEMM kernels' work division (native/src/cuda/gemm_tiling.h), on the host: the
-// threads of a block cover every element of its tile once, and their reads of register
-// fragments from shared memory are free of bank conflicts. Speed on a GPU is measured by
+// threads of a block cover every element of its tile once, their reads of register fragments
+// from shared memory are free of bank conflicts, and the paired lane order pairs them. Speed on a GPU is measured by
 // neuron_products_bench; these check the access pattern it depends on, on every machine.
 #include <array>
 #include <cstdio>
@@ -18,6 +18,7 @@ using nrn::cuda::kGemmThreads;
 using nrn::cuda::LargeTile;
 using nrn::cuda::SmallTile;
 using nrn::cuda::ThreadColumns;
+using nrn::cuda::ThreadLanes;
 
 int failures = 0;
 
@@ -29,6 +30,7 @@ void check(bool condition, const std::string& what) {
 }
 
 const char* name(ThreadColumns c) { return c == ThreadColumns::Interleaved ? "interleaved" : "contiguous"; }
+const char* name(ThreadLanes l) { return l == ThreadLanes::Paired ? "paired lanes" : "half-warp rows"; }
 
 template <class T>
 std::string tile_name() {
@@ -56,24 +58,67 @@ int worst_pass_cycles(const std::array<int, 32>& first_word) {
     return worst;
 }
 
+// Word offsets in shared memory at which the lanes of `warp` start their float4 reads of A's
+// fragment group g (thread rows) and of B's (thread columns) at k row kk, as gemm_kernel reads.
+template <class T, ThreadColumns C, ThreadLanes L>
+void fragment_words(int warp, int kk, int g, std::array<int, 32>& a_word, std::array<int, 32>& b_word) {
+    for (int lane = 0; lane < 32; ++lane) {
+        const int tid = warp * 32 + lane;
+        const int ty = nrn::cuda::thread_row<T::BN, T::TN, L>(tid), tx = nrn::cuda::thread_col<T::BN, T::TN, L>(tid);
+        a_word[static_cast<size_t>(lane)] = kk * (T::BM + kGemmSharedPad) + ty * T::TM + 4 * g;
+        b_word[static_cast<size_t>(lane)] =
+            kk * (T::BN + kGemmSharedPad) + nrn::cuda::thread_column<T::BN, T::TN, C>(tx, 4 * g);
+    }
+}
+
 // Worst cycles per pass over every warp of a block, k row and 4-wide fragment group, reading A's
 // fragment (thread rows) and B's (thread columns) as gemm_kernel does.
-template <class T, ThreadColumns C>
+template <class T, ThreadColumns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
 void fragment_read_cycles(int& a_cycles, int& b_cycles) {
-    constexpr int kThreadCols = T::BN / T::TN;
     a_cycles = b_cycles = 0;
     for (int warp = 0; warp < kGemmThreads / 32; ++warp)
         for (int kk = 0; kk < T::BK; ++kk)
             for (int g = 0; g < T::TN / 4 || g < T::TM / 4; ++g) {
                 std::array<int, 32> a_word{}, b_word{};
-                for (int lane = 0; lane < 32; ++lane) {
-                    const int tid = warp * 32 + lane, ty = tid / kThreadCols, tx = tid % kThreadCols;
-                    a_word[static_cast<size_t>(lane)] = kk * (T::BM + kGemmSharedPad) + ty * T::TM + 4 * g;
-                    b_word[static_cast<size_t>(lane)] =
-                        kk * (T::BN + kGemmSharedPad) + nrn::cuda::thread_column<T::BN, T::TN, C>(tx, 4 * g);
-                }
+                fragment_words<T, C, L>(warp, kk, g, a_word, b_word);
                 if (g < T::TM / 4) a_cycles = std::max(a_cycles, worst_pass_cycles(a_word));
                 if (g < T::TN / 4) b_cycles = std::max(b_cycles, worst_pass_cycles(b_word));
+            }
+}
+
+// Every thread of a block has its own place (ty, tx) in the grid of thread rows and columns, and
+// warp w covers thread rows 2w and 2w + 1.
+template <class T, ThreadLanes L>
+void threads_cover_the_grid_once() {
+    constexpr int kRows = T::BM / T::TM, kCols = T::BN / T::TN;
+    std::vector<int> owners(kRows * kCols, 0);
+    for (int tid = 0; tid < kGemmThreads; ++tid) {
+        const int ty = nrn::cuda::thread_row<T::BN, T::TN, L>(tid), tx = nrn::cuda::thread_col<T::BN, T::TN, L>(tid);
+        const std::string where = tile_name<T>() + ", " + name(L) + ": thread " + std::to_string(tid);
+        check(ty >= 0 && ty < kRows && tx >= 0 && tx < kCols, where + " is outside the grid");
+        check(ty / 2 == tid / 32, where + " is not in its warp's two thread rows");
+        if (ty >= 0 && ty < kRows && tx >= 0 && tx < kCols) ++owners[static_cast<size_t>(ty * kCols + tx)];
+    }
+    for (int place = 0; place < kRows * kCols; ++place)
+        check(owners[static_cast<size_t>(place)] == 1, tile_name<T>() + ", " + name(L) + ": place " +
+                                                           std::to_string(place) + " has " +
+                                                           std::to_string(owners[static_cast<size_t>(place)]) + " threads");
+}
+
+// Whether, in every fragment read of every warp, lane n reads where lane n ^ distance does.
+template <class T, ThreadLanes L>
+void lanes_pair_up(int distance, bool& a_paired, bool& b_paired) {
+    a_paired = b_paired = true;
+    for (int warp = 0; warp < kGemmThreads / 32; ++warp)
+        for (int kk = 0; kk < T::BK; ++kk)
+            for (int g = 0; g < T::TN / 4 || g < T::TM / 4; ++g) {
+                std::array<int, 32> a_word{}, b_word{};
+                fragment_words<T, ThreadColumns::Interleaved, L>(warp, kk, g, a_word, b_word);
+                for (size_t lane = 0; lane < 32; ++lane) {
+                    const size_t partner = lane ^ static_cast<size_t>(distance);
+                    if (g < T::TM / 4 && a_word[lane] != a_word[partner]) a_paired = false;
+                    if (g < T::TN / 4 && b_word[lane] != b_word[partner]) b_paired = false;
+                }
             }
 }
 
@@ -101,6 +146,13 @@ void threads_cover_each_column_once() {
                                                          std::to_string(owners[static_cast<size_t>(col)]) + " threads");
 }
 
+void each_thread_has_its_own_place() {
+    threads_cover_the_grid_once<LargeTile, ThreadLanes::HalfWarpRows>();
+    threads_cover_the_grid_once<SmallTile, ThreadLanes::HalfWarpRows>();
+    threads_cover_the_grid_once<LargeTile, ThreadLanes::Paired>();
+    threads_cover_the_grid_once<SmallTile, ThreadLanes::Paired>();
+}
+
 void each_tile_column_belongs_to_one_thread() {
     threads_cover_each_column_once<LargeTile, ThreadColumns::Interleaved>();
     threads_cover_each_column_once<SmallTile, ThreadColumns::Interleaved>();
@@ -108,12 +160,12 @@ void each_tile_column_belongs_to_one_thread() {
     threads_cover_each_column_once<SmallTile, ThreadColumns::Contiguous>();
 }
 
-template <class T, ThreadColumns C>
+template <class T, ThreadColumns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
 void expect_fragment_cycles(int expected_a, int expected_b) {
     int a = 0, b = 0;
-    fragment_read_cycles<T, C>(a, b);
-    std::printf("%s, %s columns: A fragment %d, B fragment %d cycle(s) per pass\n", tile_name<T>().c_str(), name(C), a,
-                b);
+    fragment_read_cycles<T, C, L>(a, b);
+    std::printf("%s, %s columns, %s: A fragment %d, B fragment %d cycle(s) per pass\n", tile_name<T>().c_str(),
+                name(C), name(L), a, b);
     check(a == expected_a, tile_name<T>() + ", " + name(C) + ": A fragment reads take " + std::to_string(a) +
                                " cycles per pass, expected " + std::to_string(expected_a));
     check(b == expected_b, tile_name<T>() + ", " + name(C) + ": B fragment reads take " + std::to_string(b) +
@@ -126,13 +178,38 @@ void fragment_reads_have_no_bank_conflicts() {
     expect_fragment_cycles<SmallTile, ThreadColumns::Interleaved>(1, 1);
     // The mapping this replaced, to show that the model sees the conflict it had.
     expect_fragment_cycles<LargeTile, ThreadColumns::Contiguous>(1, 2);
+    // The paired lane order reads the same words in other lanes: no conflicts either.
+    expect_fragment_cycles<LargeTile, ThreadColumns::Interleaved, ThreadLanes::Paired>(1, 1);
+    expect_fragment_cycles<SmallTile, ThreadColumns::Interleaved, ThreadLanes::Paired>(1, 1);
+}
+
+template <class T, ThreadLanes L>
+void expect_pairs(int distance, bool expected_a, bool expected_b) {
+    bool a = false, b = false;
+    lanes_pair_up<T, L>(distance, a, b);
+    const std::string what = tile_name<T>() + ", " + name(L) + ": lanes n and n ^ " + std::to_string(distance);
+    check(a == expected_a, what + (expected_a ? " do not" : " do") + " read the same A fragment");
+    check(b == expected_b, what + (expected_b ? " do not" : " do") + " read the same B fragment");
+}
+
+void paired_lanes_read_the_same_fragments() {
+    for (int distance : {1, 2}) {
+        // Paired: B's reads pair lanes n and n ^ 1, A's lanes n and n ^ 2.
+        expect_pairs<LargeTile, ThreadLanes::Paired>(distance, distance == 2, distance == 1);
+        expect_pairs<SmallTile, ThreadLanes::Paired>(distance, distance == 2, distance == 1);
+        // Half-warp rows pair A's reads at both distances (a half-warp reads one A fragment),
+        // B's at neither.
+        expect_pairs<LargeTile, ThreadLanes::HalfWarpRows>(distance, true, false);
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     const std::string test = argc > 1 ? argv[1] : "";
-    if (test == "each_tile_column_belongs_to_one_thread") each_tile_column_belongs_to_one_thread();
+    if (test == "each_thread_has_its_own_place") each_thread_has_its_own_place();
+    else if (test == "each_tile_column_belongs_to_one_thread") each_tile_column_belongs_to_one_thread();
+    else if (test == "paired_lanes_read_the_same_fragments") paired_lanes_read_the_same_fragments();
     else if (test == "fragment_reads_have_no_bank_conflicts") fragment_reads_have_no_bank_conflicts();
     else {
         std::printf("unknown test '%s'\n", test.c_str());

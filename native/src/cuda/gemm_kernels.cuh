@@ -129,8 +129,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
     __shared__ float reduce_scratch[kThreads / 32];
 
     const int tid = static_cast<int>(threadIdx.x);
-    const int tx = tid % (BN / TN);
-    const int ty = tid / (BN / TN);
+    const int tx = thread_col<BN, TN, kThreadLanes>(tid);
+    const int ty = thread_row<BN, TN, kThreadLanes>(tid);
     const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM;
     const int64_t n0 = static_cast<int64_t>(blockIdx.y) * BN;
     const int64_t k_begin = static_cast<int64_t>(blockIdx.z) * p.k_chunk;

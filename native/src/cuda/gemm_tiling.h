@@ -24,8 +24,41 @@ static_assert((SmallTile::BM / SmallTile::TM) * (SmallTile::BN / SmallTile::TN) 
 // transposing stores of a k-contiguous operand fall on different banks.
 constexpr int kGemmSharedPad = 4;
 
-// Thread tid of a block is (ty, tx) = (tid / (BN/TN), tid % (BN/TN)). It computes rows
-// ty·TM + i (i < TM) of the block tile, and TN columns chosen by one of these mappings. Both
+// Thread tid of a block takes a place (ty, tx) in the grid of BM/TM thread rows by BN/TN = 16
+// thread columns (thread_row and thread_col below). Warp w covers thread rows 2w and 2w + 1,
+// all 16 columns, in one of two lane orders.
+enum class ThreadLanes {
+    // (ty, tx) = (2w + lane / 16, lane % 16): each half-warp one thread row.
+    HalfWarpRows,
+    // (ty, tx) = (2w + lane % 2, lane / 2): lanes n and n ^ 1 read the same B fragment, lanes n
+    // and n ^ 2 the same A fragment. On compute capability 7.x a warp's float4 read returns in
+    // two passes instead of four when all its lanes pair up so; whether sm_90 does the same is
+    // for a GPU to say.
+    Paired,
+};
+
+// The lane order the kernels use. NEURON_CUDA_GEMM_PAIRED_LANES (CMake) builds the other one,
+// to time the two against each other on a GPU (scripts/gpu-check.sh does).
+#if defined(NRN_GEMM_PAIRED_LANES)
+constexpr ThreadLanes kThreadLanes = ThreadLanes::Paired;
+#else
+constexpr ThreadLanes kThreadLanes = ThreadLanes::HalfWarpRows;
+#endif
+
+template <int BN, int TN, ThreadLanes L>
+NRN_HD constexpr int thread_row(int tid) {
+    static_assert(BN / TN == 16, "a warp covers two thread rows of 16 thread columns");
+    return L == ThreadLanes::Paired ? 2 * (tid / 32) + tid % 2 : tid / 16;
+}
+
+template <int BN, int TN, ThreadLanes L>
+NRN_HD constexpr int thread_col(int tid) {
+    static_assert(BN / TN == 16, "a warp covers two thread rows of 16 thread columns");
+    return L == ThreadLanes::Paired ? tid % 32 / 2 : tid % 16;
+}
+
+// Thread (ty, tx) computes rows ty·TM + i (i < TM) of the block tile, and TN columns chosen by
+// one of these mappings. Both
 // read a thread's columns from shared memory as float4s, which a warp's load serves in four
 // passes of 8 consecutive threads; a pass takes as many cycles as the most distinct 4-byte
 // words that any one of the 32 banks must deliver (one word read by several threads is one).
