@@ -31,9 +31,9 @@ enum class ThreadLanes {
     // (ty, tx) = (2w + lane / 16, lane % 16): each half-warp one thread row.
     HalfWarpRows,
     // (ty, tx) = (2w + lane % 2, lane / 2): lanes n and n ^ 1 read the same B fragment, lanes n
-    // and n ^ 2 the same A fragment. On compute capability 7.x a warp's float4 read returns in
-    // two passes instead of four when all its lanes pair up so; whether sm_90 does the same is
-    // for a GPU to say.
+    // and n ^ 2 the same A fragment. For compute capability 7.x, NVIDIA's developer forum
+    // describes a warp's float4 read returning in two passes instead of four when all its
+    // lanes pair up so; whether sm_90 does the same is for a GPU to say.
     Paired,
 };
 
