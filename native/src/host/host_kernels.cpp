@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -186,23 +187,46 @@ NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict 
     }
 }
 
+// The packed right-hand panels of one column tile and depth block, kColTile x kDepthBlock floats
+// (128 KiB): per thread, allocated on its first product, as too much for every caller's stack.
+float* column_tile_panels() {
+    struct Buffer {
+        float* data = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kColTile * kDepthBlock));
+        ~Buffer() { std::free(data); }
+    };
+    thread_local Buffer buffer;
+    if (buffer.data == nullptr) throw std::bad_alloc();
+    return buffer.data;
+}
+
 // Computes the tasks [first, last) with an MR x (Width·NV) micro-kernel. Called only from the
 // instruction-set-specific functions below, into which it and the micro-kernel are inlined.
+//
+// The range is visited column tile by column tile: for each depth block, the tile's right-hand
+// panels are packed once and serve every row tile of the range. (Packed per task, they were
+// read again for every 64 rows, from rows of the operand a page apart: a fifth of the time of
+// a large forward or weight-gradient product.) Each output element still takes its depth
+// blocks in increasing order.
 template <int Width, int MR, int NV>
 NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
     constexpr int NR = Width * NV;
+    static_assert(kColTile % NR == 0, "a column tile is whole panels");
     constexpr int64_t kPackedRows = (kRowsPerTask + MR - 1) / MR * MR;
-    // Packed operands: a holds the task's rows as MR-row strips, k-major within a strip
-    // (a[strip][k][MR]); b one NR-column panel, k-major (b[k][NR]). Rows and columns past the
-    // matrix are zero, so edge blocks run the same micro-kernel.
+    constexpr int64_t kPanelFloats = kDepthBlock * NR;
+    // Packed operands: a holds a task's rows as MR-row strips, k-major within a strip
+    // (a[strip][k][MR]); b the column tile's NR-column panels, each k-major (b[panel][k][NR]).
+    // Rows and columns past the matrix are zero, so edge blocks run the same micro-kernel.
     alignas(64) float a[kPackedRows * kDepthBlock];
-    alignas(64) float b[kDepthBlock * NR];
     alignas(64) float edge[MR * NR];  // output block at the matrix edge
+    float* const b = column_tile_panels();
 
-    for (int64_t task = first; task < last; ++task) {
-        const int64_t r0 = (task / g.col_tasks) * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
-        const int64_t c0 = (task % g.col_tasks) * kColTile, c1 = std::min(g.cols, c0 + kColTile);
-        const int64_t strips = (r1 - r0 + MR - 1) / MR;
+    for (int64_t ct = 0; ct < g.col_tasks; ++ct) {
+        // The row tiles rt of this column tile whose task rt·col_tasks + ct is in [first, last).
+        const int64_t rt_begin = first <= ct ? 0 : ceil_div(first - ct, g.col_tasks);
+        const int64_t rt_end = last <= ct ? 0 : ceil_div(last - ct, g.col_tasks);
+        if (rt_begin >= rt_end) continue;
+        const int64_t c0 = ct * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        const int64_t panels = ceil_div(c1 - c0, NR);
 
         for (int64_t k0 = 0; k0 < g.depth; k0 += kDepthBlock) {
             const int64_t kc = std::min(g.depth, k0 + kDepthBlock) - k0;
@@ -211,62 +235,72 @@ NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
             // dW, Wᵀ for dX) read across would cost a cache line per element, and rows of
             // 4 KiB (1,024 features) map to the same L1 set. Full blocks copy a constant size
             // (one vector move, not a call or `rep movs`).
-            if (g.lhs_row == 1) {
-                for (int64_t k = 0; k < kc; ++k) {
-                    const float* src = g.lhs + r0 + (k0 + k) * g.lhs_col;
-                    for (int64_t s = 0; s < strips; ++s) {
-                        float* dst = a + s * kc * MR + k * MR;
-                        const int64_t mr = std::min<int64_t>(MR, r1 - r0 - s * MR);
-                        if (mr == MR) {
-                            __builtin_memcpy(dst, src + s * MR, sizeof(float) * MR);
-                        } else {
-                            std::copy(src + s * MR, src + s * MR + mr, dst);
-                            std::fill(dst + mr, dst + MR, 0.0f);
-                        }
-                    }
-                }
-            } else {
-                for (int64_t s = 0; s < strips; ++s) {
-                    float* dst = a + s * kc * MR;
-                    const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
-                    for (int64_t i = 0; i < MR; ++i) {
-                        const float* src = g.lhs + (rs + i) * g.lhs_row + k0 * g.lhs_col;
-                        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < mr ? src[k * g.lhs_col] : 0.0f;
-                    }
-                }
-            }
-
-            for (int64_t c = c0; c < c1; c += NR) {
-                const int64_t nc = std::min<int64_t>(NR, c1 - c);
+            for (int64_t p = 0; p < panels; ++p) {
+                float* const panel = b + p * kPanelFloats;
+                const int64_t c = c0 + p * NR, nc = std::min<int64_t>(NR, c1 - c);
                 if (g.rhs_col == 1) {
                     for (int64_t k = 0; k < kc; ++k) {
                         const float* src = g.rhs + (k0 + k) * g.rhs_row + c;
                         if (nc == NR) {
-                            __builtin_memcpy(b + k * NR, src, sizeof(float) * NR);
+                            __builtin_memcpy(panel + k * NR, src, sizeof(float) * NR);
                         } else {
-                            std::copy(src, src + nc, b + k * NR);
-                            std::fill(b + k * NR + nc, b + (k + 1) * NR, 0.0f);
+                            std::copy(src, src + nc, panel + k * NR);
+                            std::fill(panel + k * NR + nc, panel + (k + 1) * NR, 0.0f);
                         }
                     }
                 } else if (g.rhs_row == 1) {
-                    pack_transposed_panel<Width, NV>(b, g.rhs + k0 + c * g.rhs_col, g.rhs_col, kc, nc);
+                    pack_transposed_panel<Width, NV>(panel, g.rhs + k0 + c * g.rhs_col, g.rhs_col, kc, nc);
                 } else {
                     for (int64_t j = 0; j < NR; ++j) {
                         const float* src = g.rhs + k0 * g.rhs_row + (c + j) * g.rhs_col;
-                        for (int64_t k = 0; k < kc; ++k) b[k * NR + j] = j < nc ? src[k * g.rhs_row] : 0.0f;
+                        for (int64_t k = 0; k < kc; ++k) panel[k * NR + j] = j < nc ? src[k * g.rhs_row] : 0.0f;
+                    }
+                }
+            }
+
+            for (int64_t rt = rt_begin; rt < rt_end; ++rt) {
+                const int64_t r0 = rt * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
+                const int64_t strips = (r1 - r0 + MR - 1) / MR;
+                if (g.lhs_row == 1) {
+                    for (int64_t k = 0; k < kc; ++k) {
+                        const float* src = g.lhs + r0 + (k0 + k) * g.lhs_col;
+                        for (int64_t s = 0; s < strips; ++s) {
+                            float* dst = a + s * kc * MR + k * MR;
+                            const int64_t mr = std::min<int64_t>(MR, r1 - r0 - s * MR);
+                            if (mr == MR) {
+                                __builtin_memcpy(dst, src + s * MR, sizeof(float) * MR);
+                            } else {
+                                std::copy(src + s * MR, src + s * MR + mr, dst);
+                                std::fill(dst + mr, dst + MR, 0.0f);
+                            }
+                        }
+                    }
+                } else {
+                    for (int64_t s = 0; s < strips; ++s) {
+                        float* dst = a + s * kc * MR;
+                        const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
+                        for (int64_t i = 0; i < MR; ++i) {
+                            const float* src = g.lhs + (rs + i) * g.lhs_row + k0 * g.lhs_col;
+                            for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < mr ? src[k * g.lhs_col] : 0.0f;
+                        }
                     }
                 }
 
-                for (int64_t s = 0; s < strips; ++s) {
-                    const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
-                    float* y = g.out + r * g.cols + c;
-                    if (mr == MR && nc == NR) {
-                        micro_kernel<Width, MR, NV>(a + s * kc * MR, b, kc, y, g.cols);
-                    } else {
-                        // Through a full-size copy; only the elements inside the matrix are read and written.
-                        for (int64_t i = 0; i < mr; ++i) std::copy(y + i * g.cols, y + i * g.cols + nc, edge + i * NR);
-                        micro_kernel<Width, MR, NV>(a + s * kc * MR, b, kc, edge, NR);
-                        for (int64_t i = 0; i < mr; ++i) std::copy(edge + i * NR, edge + i * NR + nc, y + i * g.cols);
+                for (int64_t p = 0; p < panels; ++p) {
+                    const int64_t c = c0 + p * NR, nc = std::min<int64_t>(NR, c1 - c);
+                    for (int64_t s = 0; s < strips; ++s) {
+                        const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
+                        float* y = g.out + r * g.cols + c;
+                        if (mr == MR && nc == NR) {
+                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, y, g.cols);
+                        } else {
+                            // Through a full-size copy; only the elements inside the matrix are read and written.
+                            for (int64_t i = 0; i < mr; ++i)
+                                std::copy(y + i * g.cols, y + i * g.cols + nc, edge + i * NR);
+                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, edge, NR);
+                            for (int64_t i = 0; i < mr; ++i)
+                                std::copy(edge + i * NR, edge + i * NR + nc, y + i * g.cols);
+                        }
                     }
                 }
             }
@@ -277,7 +311,8 @@ NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
 // One copy per instruction set, chosen at run time so that the library runs on any x86-64
 // CPU. (target_clones would compile one body for every instruction set, and the vector width
 // and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
-// (16 accumulators), 16 ymm/xmm otherwise (12 or 8). The packing buffers take ~50 KiB of stack.
+// (16 accumulators), 16 ymm/xmm otherwise (12 or 8). Packing takes ~33 KiB of stack and the
+// per-thread panel buffer.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NRN_HOST_X86_DISPATCH 1
 __attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, int64_t first, int64_t last) {
