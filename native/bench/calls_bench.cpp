@@ -17,6 +17,8 @@
 // paths; a single-threaded C process takes cheaper ones that no managed caller ever sees.
 #include <neuron.h>
 
+#include "bench_support.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,16 +27,6 @@
 #include <thread>
 
 namespace {
-
-[[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "neuron_calls_bench: %s\n", what.c_str());
-    std::exit(2);
-}
-
-void check(nrn_status status, const char* call) {
-    if (status != NRN_STATUS_OK) fail(std::string(call) + ": " + nrn_last_error());
-}
-#define CHECK(call) check((call), #call)
 
 // Best seconds per call of `op` over `repeats` runs of `calls` calls, each run synchronised once.
 template <class Op>
@@ -67,6 +59,7 @@ struct Tensor {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bench::program = "neuron_calls_bench";
     std::string device = "host";
     bool quick = false;
     for (int i = 1; i < argc; ++i) {
@@ -75,20 +68,12 @@ int main(int argc, char** argv) {
         } else if (std::strcmp(argv[i], "--quick") == 0) {
             quick = true;
         } else {
-            fail(std::string("unknown argument ") + argv[i] + " (usage: neuron_calls_bench [--device host|cuda|cuda:N] [--quick])");
+            bench::fail(std::string("unknown argument ") + argv[i] +
+                        " (usage: neuron_calls_bench [--device host|cuda|cuda:N] [--quick])");
         }
     }
-    nrn_backend backend = NRN_BACKEND_HOST;
-    int32_t ordinal = 0;
-    if (device.rfind("cuda", 0) == 0) {
-        backend = NRN_BACKEND_CUDA;
-        if (device.size() > 4) {
-            if (device[4] != ':') fail("unknown device " + device);
-            ordinal = std::atoi(device.c_str() + 5);
-        }
-    } else if (device != "host") {
-        fail("unknown device " + device);
-    }
+    const bench::DeviceChoice choice = bench::parse_device(device);
+    const nrn_backend backend = choice.backend;
 
     std::thread([] {}).join();  // see the top of this file
 
@@ -96,7 +81,7 @@ int main(int argc, char** argv) {
     const int64_t calls = quick ? 100 : (backend == NRN_BACKEND_HOST ? 200000 : 20000);
 
     nrn_context* context = nullptr;
-    CHECK(nrn_context_create(backend, ordinal, &context));
+    CHECK(nrn_context_create(backend, choice.ordinal, &context));
     {
         const int64_t matrix[2] = {1, 1}, one = 1, accumulator_size = NRN_ACCUMULATOR_SIZE;
         Tensor x(context, 2, matrix, 0.5f), t(context, 2, matrix, 4.0f), w(context, 2, matrix, 0.1f),

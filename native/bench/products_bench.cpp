@@ -8,6 +8,8 @@
 // NEURON_HOST_THREADS and NEURON_HOST_SIMD choose the host backend's threads and kernel.
 #include <neuron.h>
 
+#include "bench_support.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,16 +20,6 @@
 
 namespace {
 
-[[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "neuron_products_bench: %s\n", what.c_str());
-    std::exit(2);
-}
-
-void check(nrn_status status, const char* call) {
-    if (status != NRN_STATUS_OK) fail(std::string(call) + ": " + nrn_last_error());
-}
-#define CHECK(call) check((call), #call)
-
 struct Shape {
     int64_t batch, in, out;
 };
@@ -37,7 +29,7 @@ Shape parse_shape(const char* text) {
     char tail = 0;
     if (std::sscanf(text, "%ldx%ldx%ld%c", &s.batch, &s.in, &s.out, &tail) != 3 || s.batch < 1 || s.in < 1 ||
         s.out < 1)
-        fail(std::string("not a shape BATCHxINxOUT: ") + text);
+        bench::fail(std::string("not a shape BATCHxINxOUT: ") + text);
     return s;
 }
 
@@ -79,6 +71,7 @@ struct Matrix {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bench::program = "neuron_products_bench";
     std::string device = "host";
     bool quick = false;
     std::vector<Shape> shapes;
@@ -88,24 +81,15 @@ int main(int argc, char** argv) {
         } else if (std::strcmp(argv[i], "--quick") == 0) {
             quick = true;
         } else if (argv[i][0] == '-') {
-            fail(std::string("unknown option ") + argv[i] +
+            bench::fail(std::string("unknown option ") + argv[i] +
                  " (usage: neuron_products_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...])");
         } else {
             shapes.push_back(parse_shape(argv[i]));
         }
     }
 
-    nrn_backend backend = NRN_BACKEND_HOST;
-    int32_t ordinal = 0;
-    if (device.rfind("cuda", 0) == 0) {
-        backend = NRN_BACKEND_CUDA;
-        if (device.size() > 4) {
-            if (device[4] != ':') fail("unknown device " + device);
-            ordinal = std::atoi(device.c_str() + 5);
-        }
-    } else if (device != "host") {
-        fail("unknown device " + device);
-    }
+    const bench::DeviceChoice choice = bench::parse_device(device);
+    const nrn_backend backend = choice.backend;
     if (shapes.empty()) {
         if (quick) shapes = {{64, 32, 32}};
         else if (backend == NRN_BACKEND_HOST) shapes = {{256, 256, 256}, {1024, 256, 256}, {2048, 1024, 1024}};
@@ -115,7 +99,7 @@ int main(int argc, char** argv) {
     const double min_seconds = quick ? 0.0 : 0.1;
 
     nrn_context* context = nullptr;
-    CHECK(nrn_context_create(backend, ordinal, &context));
+    CHECK(nrn_context_create(backend, choice.ordinal, &context));
     std::printf("%-18s %20s %20s %20s\n", "batch x in x out", "forward X·W", "weight grad Xᵀ·G", "input grad G·Wᵀ");
     for (const Shape& s : shapes) {
         Matrix x(context, s.batch, s.in, 1), w(context, s.in, s.out, 2), y(context, s.batch, s.out, 3),
