@@ -86,6 +86,7 @@ public:
         float* grad = grow(grad_, max_outputs);
         float* weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
         float* bias_grad = a.bias != nullptr ? grow(bias_grad_, static_cast<size_t>(a.out_features)) : nullptr;
+        host::reserve_linear(std::min(a.batch_size, a.rows), a.in_features, a.out_features);
         float error = 0.0f;
         for (int64_t i = 0; i < a.step_count; ++i) {
             const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + i, a.rows, a.batch_size);

@@ -3,7 +3,9 @@
 #include "host/thread_pool.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -29,16 +31,20 @@ constexpr int64_t kMinVectorRows = 8;
 // saves: a wake-up took ~30 µs on a 2-core VM, where one core does ~80 multiply-adds per ns.
 constexpr double kMinWorkPerThread = 1 << 22;
 
-// Runs body(first, last) over contiguous ranges of the task indices [0, tasks), on several
-// threads when `work` (multiply-adds) is large enough. Each task writes its own outputs.
+// How many threads share `tasks` tasks of `work` multiply-adds in all.
+int64_t task_threads(int64_t tasks, double work) {
+    return work < 2 * kMinWorkPerThread || tasks < 2
+               ? 1
+               : std::min<int64_t>({max_threads(), tasks, static_cast<int64_t>(work / kMinWorkPerThread)});
+}
+
+// Runs body(first, last, part) over `threads` contiguous ranges of the task indices [0, tasks),
+// one part per range, on several threads. Each task writes its own outputs. The body must not
+// throw: a part may run on a pool thread.
 template <class Body>
-void parallel_tasks(int64_t tasks, double work, const Body& body) {
-    const int64_t threads =
-        work < 2 * kMinWorkPerThread || tasks < 2
-            ? 1
-            : std::min<int64_t>({max_threads(), tasks, static_cast<int64_t>(work / kMinWorkPerThread)});
+void parallel_tasks(int64_t tasks, int64_t threads, const Body& body) {
     if (threads <= 1) {
-        body(int64_t{0}, tasks);
+        body(int64_t{0}, tasks, 0);
         return;
     }
     struct Split {
@@ -47,7 +53,7 @@ void parallel_tasks(int64_t tasks, double work, const Body& body) {
     } split{&body, tasks, threads};
     run_parts(static_cast<int>(threads), [](void* context, int part) {
         const Split& s = *static_cast<const Split*>(context);
-        (*s.body)(s.tasks * part / s.parts, s.tasks * (part + 1) / s.parts);
+        (*s.body)(s.tasks * part / s.parts, s.tasks * (part + 1) / s.parts, part);
     }, &split);
 }
 
@@ -187,17 +193,45 @@ NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict 
     }
 }
 
-// The packed right-hand panels of one column tile and depth block, kColTile x kDepthBlock floats
-// (128 KiB): per thread, allocated on its first product, as too much for every caller's stack.
-float* column_tile_panels() {
-    struct Buffer {
-        float* data = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kColTile * kDepthBlock));
-        ~Buffer() { std::free(data); }
+// The packed right-hand panels of one column tile and depth block (128 KiB), one set per part
+// of a product.
+constexpr int64_t kTilePanelFloats = kColTile * kDepthBlock;
+
+// What the operations need beyond their arguments, per calling thread: the products' panels and
+// the bias sums. reserve() grows it before an operation writes anything, and it never shrinks,
+// so that a training step allocates nothing and running out of memory changes no output. Pool
+// threads only use what the caller reserved: they must not throw.
+struct Scratch {
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
     };
-    thread_local Buffer buffer;
-    if (buffer.data == nullptr) throw std::bad_alloc();
-    return buffer.data;
+    std::unique_ptr<float[], Free> panels;
+    int64_t panel_parts = 0;
+    std::vector<double> sums;
+
+    void reserve(int64_t parts, int64_t sum_count) {
+        if (parts > panel_parts) {
+            panels.reset(static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kTilePanelFloats * parts)));
+            panel_parts = panels ? parts : 0;
+            if (!panels) throw std::bad_alloc();
+        }
+        if (sums.size() < static_cast<size_t>(sum_count)) sums.resize(static_cast<size_t>(sum_count));
+    }
+};
+
+Scratch& scratch() {
+    thread_local Scratch instance;
+    return instance;
 }
+
+// Scratch::reserve, without touching the thread's Scratch when nothing is needed (the
+// tutorial's 1 → 1 layer needs nothing, and a thread-local look-up costs a call).
+void reserve_scratch(int64_t parts, int64_t sum_count) {
+    if (parts > 0 || sum_count > 0) scratch().reserve(parts, sum_count);
+}
+
+// The bias sums linear_backward keeps in Scratch: none for one column, summed in a register.
+int64_t bias_sums(int64_t out) { return out > 1 ? out : 0; }
 
 // Computes the tasks [first, last) with an MR x (Width·NV) micro-kernel. Called only from the
 // instruction-set-specific functions below, into which it and the micro-kernel are inlined.
@@ -208,17 +242,18 @@ float* column_tile_panels() {
 // a large forward or weight-gradient product.) Each output element still takes its depth
 // blocks in increasing order.
 template <int Width, int MR, int NV>
-NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
+NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last) {
     constexpr int NR = Width * NV;
     static_assert(kColTile % NR == 0, "a column tile is whole panels");
     constexpr int64_t kPackedRows = (kRowsPerTask + MR - 1) / MR * MR;
     constexpr int64_t kPanelFloats = kDepthBlock * NR;
+    static_assert(kColTile / NR * kPanelFloats == kTilePanelFloats, "b holds one column tile");
     // Packed operands: a holds a task's rows as MR-row strips, k-major within a strip
-    // (a[strip][k][MR]); b the column tile's NR-column panels, each k-major (b[panel][k][NR]).
-    // Rows and columns past the matrix are zero, so edge blocks run the same micro-kernel.
+    // (a[strip][k][MR]); b (the part's panels, from Scratch) the column tile's NR-column panels,
+    // each k-major (b[panel][k][NR]). Rows and columns past the matrix are zero, so edge blocks
+    // run the same micro-kernel.
     alignas(64) float a[kPackedRows * kDepthBlock];
     alignas(64) float edge[MR * NR];  // output block at the matrix edge
-    float* const b = column_tile_panels();
 
     for (int64_t ct = 0; ct < g.col_tasks; ++ct) {
         // The row tiles rt of this column tile whose task rt·col_tasks + ct is in [first, last).
@@ -312,19 +347,21 @@ NRN_INLINE void gemm_tasks(const Gemm& g, int64_t first, int64_t last) {
 // CPU. (target_clones would compile one body for every instruction set, and the vector width
 // and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
 // (16 accumulators), 16 ymm/xmm otherwise (12 or 8). Packing takes ~33 KiB of stack and the
-// per-thread panel buffer.
+// part's panels in Scratch.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NRN_HOST_X86_DISPATCH 1
-__attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, int64_t first, int64_t last) {
-    gemm_tasks<16, 8, 2>(g, first, last);
+__attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, float* panels, int64_t first, int64_t last) {
+    gemm_tasks<16, 8, 2>(g, panels, first, last);
 }
-__attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, int64_t first, int64_t last) {
-    gemm_tasks<8, 6, 2>(g, first, last);
+__attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, float* panels, int64_t first, int64_t last) {
+    gemm_tasks<8, 6, 2>(g, panels, first, last);
 }
 #endif
-void gemm_tasks_baseline(const Gemm& g, int64_t first, int64_t last) { gemm_tasks<4, 4, 2>(g, first, last); }
+void gemm_tasks_baseline(const Gemm& g, float* panels, int64_t first, int64_t last) {
+    gemm_tasks<4, 4, 2>(g, panels, first, last);
+}
 
-using GemmTasks = void (*)(const Gemm&, int64_t, int64_t);
+using GemmTasks = void (*)(const Gemm&, float*, int64_t, int64_t);
 
 // The widest supported instruction set; NEURON_HOST_SIMD=avx512|avx2|baseline may pick a
 // narrower one (all give the same results; useful to test every path on one machine).
@@ -344,12 +381,24 @@ GemmTasks gemm_tasks_for_this_cpu() {
     return chosen;
 }
 
-// out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns.
+// The tasks of a product of rows x cols outputs, and the threads that share them.
+int64_t product_tasks(int64_t rows, int64_t cols) { return ceil_div(rows, kRowsPerTask) * ceil_div(cols, kColTile); }
+int64_t product_threads(int64_t rows, int64_t depth, int64_t cols) {
+    return task_threads(product_tasks(rows, cols),
+                        static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols));
+}
+
+// The panel sets a product's micro-kernel parts need: none below kMinKernelCols columns.
+int64_t product_panel_parts(int64_t rows, int64_t depth, int64_t cols) {
+    return cols < kMinKernelCols ? 0 : product_threads(rows, depth, cols);
+}
+
+// out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns. The
+// calling thread's Scratch must hold the product's panel parts (reserve_linear does).
 void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, int64_t rhs_row, int64_t rhs_col,
           float* out, int64_t rows, int64_t depth, int64_t cols) {
     const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
-    const double work = static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
-    const int64_t tasks = ceil_div(rows, kRowsPerTask) * g.col_tasks;
+    const int64_t tasks = product_tasks(rows, cols), threads = product_threads(rows, depth, cols);
     if (cols < kMinKernelCols) {
         // Too narrow for the micro-kernel, which would mostly multiply its zero padding: plain
         // loops over one task's rows, innermost, so that they vectorise across rows (a 1 → 1
@@ -369,7 +418,7 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
             }
             return;
         }
-        parallel_tasks(tasks, work, [&](int64_t first, int64_t last) {
+        parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t) {
             const int64_t r_end = std::min(rows, last * kRowsPerTask);
             for (int64_t r0 = first * kRowsPerTask; r0 < r_end; r0 += kRowsPerTask) {
                 const int64_t r1 = std::min(r_end, r0 + kRowsPerTask);
@@ -390,13 +439,25 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
         return;
     }
     const GemmTasks kernel = gemm_tasks_for_this_cpu();
-    parallel_tasks(tasks, work, [&](int64_t first, int64_t last) { kernel(g, first, last); });
+    Scratch& reserved = scratch();
+    assert(threads <= reserved.panel_parts);
+    float* const panels = reserved.panels.get();
+    parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t part) {
+        kernel(g, panels + part * kTilePanelFloats, first, last);
+    });
 }
 
 }  // namespace
 
+void reserve_linear(int64_t batch, int64_t in, int64_t out) {
+    const int64_t parts = std::max({product_panel_parts(batch, in, out), product_panel_parts(batch, out, in),
+                                    product_panel_parts(in, batch, out)});
+    reserve_scratch(parts, bias_sums(out));
+}
+
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out) {
+    reserve_scratch(product_panel_parts(batch, in, out), 0);
     if (b == nullptr || out == 1) {
         std::fill(y, y + batch * out, b != nullptr ? b[0] : 0.0f);
     } else {
@@ -407,6 +468,9 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
 
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
                      int64_t batch, int64_t in, int64_t out, bool accumulate) {
+    reserve_scratch(std::max(gx != nullptr ? product_panel_parts(batch, out, in) : 0,
+                             gw != nullptr ? product_panel_parts(in, batch, out) : 0),
+                    gb != nullptr ? bias_sums(out) : 0);
     if (gx != nullptr) {
         // gx[r][i] (+)= Σ_o gy[r][o] · w[i][o]: the product kernel with wᵀ as its right operand.
         if (!accumulate) std::fill(gx, gx + batch * in, 0.0f);
@@ -424,11 +488,8 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
         for (int64_t r = 0; r < batch; ++r) sum += static_cast<double>(gy[r]);
         gb[0] = accumulate ? static_cast<float>(static_cast<double>(gb[0]) + sum) : static_cast<float>(sum);
     } else if (gb != nullptr) {
-        // Column sums in double, rows in order, in a per-thread buffer that only grows: no
-        // allocation per training step, whatever the width.
-        thread_local std::vector<double> sums;
-        if (sums.size() < static_cast<size_t>(out)) sums.resize(static_cast<size_t>(out));
-        double* __restrict s = sums.data();
+        // Column sums in double, rows in order, in the calling thread's Scratch (reserved above).
+        double* __restrict s = scratch().sums.data();
         std::fill(s, s + out, 0.0);
         for (int64_t r = 0; r < batch; ++r) {
             const float* __restrict g = gy + r * out;

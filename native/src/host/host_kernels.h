@@ -13,6 +13,12 @@
 
 namespace nrn::host {
 
+// Reserves, for the calling thread, what linear_forward and linear_backward of this shape (or
+// a smaller batch) need besides their arguments. Both reserve for themselves; an operation made
+// of several calls reserves first, so that running out of memory (std::bad_alloc) comes before
+// it writes anything. The reservation only grows: repeated calls allocate nothing.
+void reserve_linear(int64_t batch, int64_t in, int64_t out);
+
 // y[batch x out] = x[batch x in] · w[in x out] + b[out] (b may be null).
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out);
