@@ -58,10 +58,10 @@ NRN_HD constexpr int thread_col(int tid) {
 }
 
 // Thread (ty, tx) computes rows ty·TM + i (i < TM) of the block tile, and TN columns chosen by
-// one of these mappings. Both
-// read a thread's columns from shared memory as float4s, which a warp's load serves in four
-// passes of 8 consecutive threads; a pass takes as many cycles as the most distinct 4-byte
-// words that any one of the 32 banks must deliver (one word read by several threads is one).
+// one of these mappings. Both read a thread's columns from shared memory as float4s, which a
+// warp's load serves in four passes of 8 consecutive threads; a pass takes as many cycles as
+// the most distinct 4-byte words that any one of the 32 banks must deliver (one word read by
+// several threads is one).
 enum class ThreadColumns {
     // TN/4 groups of 4 consecutive columns, BN/(TN/4) apart: group g starts at
     // g·BN/(TN/4) + 4·tx. The 8 threads of a pass read 32 consecutive floats: each bank once.
