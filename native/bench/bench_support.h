@@ -1,12 +1,14 @@
-// What the native benchmarks share: failing with a message, checked calls, and the --device
-// option (host, cuda or cuda:N).
+// What the native benchmarks share: failing with a message, checked calls, the --device
+// option (host, cuda or cuda:N), and tensors destroyed with their scope.
 #pragma once
 
 #include <neuron.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -45,6 +47,18 @@ inline DeviceChoice parse_device(const std::string& device) {
     }
     return choice;
 }
+
+// A tensor of `shape`, destroyed with its scope.
+struct Tensor {
+    nrn_tensor* tensor = nullptr;
+    Tensor(nrn_context* context, std::initializer_list<int64_t> shape) {
+        const std::vector<int64_t> dims(shape);
+        check(nrn_tensor_create(context, static_cast<int32_t>(dims.size()), dims.data(), &tensor), "nrn_tensor_create");
+    }
+    ~Tensor() { nrn_tensor_destroy(tensor); }
+    Tensor(const Tensor&) = delete;
+    Tensor& operator=(const Tensor&) = delete;
+};
 
 }  // namespace bench
 

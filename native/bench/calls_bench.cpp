@@ -45,15 +45,11 @@ double best_seconds(nrn_context* context, int repeats, int64_t calls, const Op& 
     return best;
 }
 
-struct Tensor {
-    nrn_tensor* tensor = nullptr;
-    Tensor(nrn_context* context, int32_t ndim, const int64_t* shape, float value) {
-        CHECK(nrn_tensor_create(context, ndim, shape, &tensor));
+// A tensor of `shape` with every element `value`.
+struct Filled : bench::Tensor {
+    Filled(nrn_context* context, std::initializer_list<int64_t> shape, float value) : Tensor(context, shape) {
         CHECK(nrn_tensor_fill(context, tensor, value));
     }
-    ~Tensor() { nrn_tensor_destroy(tensor); }
-    Tensor(const Tensor&) = delete;
-    Tensor& operator=(const Tensor&) = delete;
 };
 
 }  // namespace
@@ -83,11 +79,9 @@ int main(int argc, char** argv) {
     nrn_context* context = nullptr;
     CHECK(nrn_context_create(backend, choice.ordinal, &context));
     {
-        const int64_t matrix[2] = {1, 1}, one = 1, accumulator_size = NRN_ACCUMULATOR_SIZE;
-        Tensor x(context, 2, matrix, 0.5f), t(context, 2, matrix, 4.0f), w(context, 2, matrix, 0.1f),
-            b(context, 1, &one, 0.0f), y(context, 2, matrix, 0.0f), g(context, 2, matrix, 0.0f),
-            gw(context, 2, matrix, 0.0f), gb(context, 1, &one, 0.0f), e(context, 1, &one, 0.0f),
-            a(context, 1, &accumulator_size, 0.0f);
+        Filled x(context, {1, 1}, 0.5f), t(context, {1, 1}, 4.0f), w(context, {1, 1}, 0.1f), b(context, {1}, 0.0f),
+            y(context, {1, 1}, 0.0f), g(context, {1, 1}, 0.0f), gw(context, {1, 1}, 0.0f), gb(context, {1}, 0.0f),
+            e(context, {1}, 0.0f), a(context, {NRN_ACCUMULATOR_SIZE}, 0.0f);
         const float rate = 1e-3f;
 
         const double fused = best_seconds(context, repeats, calls, [&] {

@@ -56,16 +56,11 @@ double best_seconds(nrn_context* context, int repeats, double min_seconds, const
     return best;
 }
 
-struct Matrix {
-    nrn_tensor* tensor = nullptr;
-    Matrix(nrn_context* context, int64_t rows, int64_t cols, uint64_t seed) {
-        const int64_t shape[2] = {rows, cols};
-        CHECK(nrn_tensor_create(context, 2, shape, &tensor));
+// A rows x cols matrix uniform in [-1, 1) from `seed`.
+struct Matrix : bench::Tensor {
+    Matrix(nrn_context* context, int64_t rows, int64_t cols, uint64_t seed) : Tensor(context, {rows, cols}) {
         CHECK(nrn_tensor_fill_uniform(context, tensor, -1.0f, 1.0f, seed));
     }
-    ~Matrix() { nrn_tensor_destroy(tensor); }
-    Matrix(const Matrix&) = delete;
-    Matrix& operator=(const Matrix&) = delete;
 };
 
 }  // namespace
