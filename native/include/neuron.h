@@ -197,10 +197,17 @@ NRN_API nrn_status nrn_tensor_context(const nrn_tensor* tensor, nrn_context** co
 /** Sets every element to `value`. */
 NRN_API nrn_status nrn_tensor_fill(nrn_context* context, nrn_tensor* tensor, float value);
 
-/** Fills with values uniform in [low, high), reproducible from `seed` and identical on every backend. */
+/**
+ * Fills with values uniform in [low, high) (all `low` when low == high), reproducible from `seed`
+ * and identical on every backend. low <= high, both finite, with a finite high - low.
+ */
 NRN_API nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, float low, float high, uint64_t seed);
 
-/** Fills with values from N(mean, stddev^2), reproducible from `seed` and identical on every backend within float rounding. */
+/**
+ * Fills with values from N(mean, stddev^2), reproducible from `seed` and identical on every backend
+ * within float rounding. stddev >= 0, with |mean| + 8.7 stddev within float range (no value is
+ * further than 8.7 stddev from the mean).
+ */
 NRN_API nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, float mean, float stddev, uint64_t seed);
 
 /** Copies `count` (= the tensor's element count) floats from host memory into the tensor; returns when the copy is done. */

@@ -199,6 +199,13 @@ TEST_CASE(bad_input, bad_arguments) {
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, kNaN, 1.0f, 0));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, -1.0f, 0));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, kInf, 1.0f, 0));
+    // Finite bounds whose values would not be: a width high - low that overflows, a normal
+    // reaching past the largest float.
+    const float kMax = std::numeric_limits<float>::max();
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, -kMax, kMax, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, kMax, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, kMax, 1e38f, 0));
+    EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, kMax / 8.0f, 0));
     nrn_tensor* view = nullptr;
     EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 3, 2, &view));
     EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, -1, 2, &view));

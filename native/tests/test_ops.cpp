@@ -319,6 +319,34 @@ TEST_CASE(random_fills, uniform_is_in_range_and_reproducible) {
     }
 }
 
+// Where floats are sparse next to the width of the range, low + (high - low)·u can round up to
+// high; no value may reach it. And the widest ranges allowed give finite values.
+TEST_CASE(random_fills, extreme_ranges_stay_in_range) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t count = 10000;
+        Tensor a(context, {count});
+        // Floats are 2 apart from 2^24 on: 2^24 is the only one in [2^24, 2^24 + 2), and half the
+        // values rounded up to 2^24 + 2 before they were kept below high.
+        const float low = 16777216.0f, high = 16777218.0f;
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, a, low, high, 5));
+        CHECK_IDENTICAL(a.read(), std::vector<float>(count, low), "uniform on [2^24, 2^24 + 2) " + context.name());
+
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, a, 3.0f, 3.0f, 5));
+        CHECK_IDENTICAL(a.read(), std::vector<float>(count, 3.0f), "uniform on [3, 3) " + context.name());
+
+        const float widest = std::numeric_limits<float>::max() / 2;
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, a, -widest, widest, 5));
+        bool finite = true;
+        for (float v : a.read()) finite = finite && std::isfinite(v) && v < widest;
+        CHECK_MSG(finite, context.name() << ": uniform on the widest range");
+        REQUIRE_OK(nrn_tensor_fill_normal(context, a, 0.0f, std::numeric_limits<float>::max() / 9, 5));
+        finite = true;
+        for (float v : a.read()) finite = finite && std::isfinite(v);
+        CHECK_MSG(finite, context.name() << ": normal with the largest stddev allowed");
+    }
+}
+
 TEST_CASE(random_fills, normal_has_the_asked_mean_and_stddev) {
     for (nrn_backend backend : present_backends()) {
         Context context(backend);

@@ -710,9 +710,10 @@ nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, flo
         TensorRef t;
         std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
-        check.require(std::isfinite(low) && std::isfinite(high) && low <= high, NRN_STATUS_INVALID_ARGUMENT, [&] {
+        check.require(std::isfinite(low) && std::isfinite(high) && low <= high && std::isfinite(high - low),
+                      NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "the range [" + float_text(low) + ", " + float_text(high) +
-                   ") is not a finite range with low <= high";
+                   ") is not a finite range with low <= high and a finite width high - low";
         });
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->fill_uniform(t->data(), t->count, low, high, seed);
@@ -726,9 +727,12 @@ nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, floa
         TensorRef t;
         std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
-        check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f, NRN_STATUS_INVALID_ARGUMENT, [&] {
+        check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f &&
+                          std::fabs(static_cast<double>(mean)) + nrn::kStandardNormalBound * stddev <=
+                              std::numeric_limits<float>::max(),
+                      NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "mean " + float_text(mean) + " and stddev " + float_text(stddev) +
-                   " must be finite, with stddev >= 0";
+                   " must be finite, with stddev >= 0 and |mean| + 8.7 stddev within float range";
         });
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->backend->fill_normal(t->data(), t->count, mean, stddev, seed);

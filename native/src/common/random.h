@@ -29,12 +29,19 @@ NRN_HD float uniform01(uint64_t seed, uint64_t index) {
     return static_cast<float>(hash2(seed, index) >> 40) * (1.0f / 16777216.0f);
 }
 
-// Uniform in [low, high).
+// Uniform in [low, high) (low when low == high). The caller checks that high - low is finite.
 NRN_HD float uniform(uint64_t seed, uint64_t index, float low, float high) {
-    return low + (high - low) * uniform01(seed, index);
+    const float value = low + (high - low) * uniform01(seed, index);
+    // Rounding can carry the value up to high (when high - low is large next to the spacing of
+    // floats near high): the largest float below high is taken instead.
+    return value < high ? value : (low < high ? nextafterf(high, low) : low);
 }
 
-// Standard normal by Box-Muller, computed in double so that both backends round to the same float.
+// The largest |standard_normal| can return: sqrt(-2 ln u1) with u1 >= 2^-54.
+constexpr double kStandardNormalBound = 8.7;
+
+// Standard normal by Box-Muller, computed in double: the host's and CUDA's log and cos differ by
+// an ulp or two of a double, which almost never changes the float result (compare with a tolerance).
 NRN_HD float standard_normal(uint64_t seed, uint64_t index) {
     const double two_pi = 6.283185307179586476925286766559;
     const double u1 = (static_cast<double>(hash2(seed, 2 * index) >> 11) + 0.5) * (1.0 / 9007199254740992.0);

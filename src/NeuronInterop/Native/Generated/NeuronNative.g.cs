@@ -274,13 +274,20 @@ internal static unsafe partial class NeuronNative
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nrn_status nrn_tensor_fill(nrn_context* context, nrn_tensor* tensor, float value);
 
-    /// <summary>Fills with values uniform in [low, high), reproducible from <c>seed</c> and identical on every backend.</summary>
+    /// <summary>
+    /// Fills with values uniform in [low, high) (all <c>low</c> when low == high), reproducible from <c>seed</c>
+    /// and identical on every backend. low &lt;= high, both finite, with a finite high - low.
+    /// </summary>
     // nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, float low, float high, uint64_t seed);
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, float low, float high, ulong seed);
 
-    /// <summary>Fills with values from N(mean, stddev^2), reproducible from <c>seed</c> and identical on every backend within float rounding.</summary>
+    /// <summary>
+    /// Fills with values from N(mean, stddev^2), reproducible from <c>seed</c> and identical on every backend
+    /// within float rounding. stddev &gt;= 0, with |mean| + 8.7 stddev within float range (no value is
+    /// further than 8.7 stddev from the mean).
+    /// </summary>
     // nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, float mean, float stddev, uint64_t seed);
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
