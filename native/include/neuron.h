@@ -12,7 +12,8 @@
  *     exit() or abort() ever escapes an entry point.
  *   - Element type is float32; tensors are dense and row-major.
  *   - Handles (nrn_context, nrn_tensor) are opaque and created/destroyed by the library.
- *     Passing NULL or an already destroyed handle gives NRN_STATUS_INVALID_HANDLE.
+ *     Passing NULL or an already destroyed handle gives NRN_STATUS_INVALID_HANDLE: a handle's
+ *     value is never given out again, so it cannot come to name a newer object.
  *   - Operations are enqueued on the context's stream (CUDA) and do not synchronise the host;
  *     nrn_context_synchronize() and the blocking copies to host do.
  *   - A failed call leaves every existing tensor unchanged.
@@ -166,7 +167,10 @@ NRN_API nrn_status nrn_context_device(const nrn_context* context, int32_t* devic
 /** Allocates `bytes` of host memory that the context's device can copy asynchronously (page-locked on CUDA). */
 NRN_API nrn_status nrn_pinned_alloc(nrn_context* context, size_t bytes, void** memory);
 
-/** Frees memory from nrn_pinned_alloc. NULL is allowed. */
+/**
+ * Frees memory from nrn_pinned_alloc. NULL is allowed. Its address is its handle: freeing it again
+ * gives NRN_STATUS_INVALID_HANDLE only until a later nrn_pinned_alloc returns the same address.
+ */
 NRN_API nrn_status nrn_pinned_free(void* memory);
 
 /* ---------------------------------------------------------------------------------------

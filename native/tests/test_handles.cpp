@@ -80,6 +80,35 @@ TEST_CASE(handles_and_memory, many_handles_created_and_destroyed) {
     CHECK(live_handles() == base + 1);
 }
 
+// A new object is often allocated where a destroyed one lay. Were a handle its object's address,
+// a use after destroy, or a second destroy, would then reach the new object: write to, or free,
+// a tensor or context someone else holds.
+TEST_CASE(handles_and_memory, a_destroyed_handle_never_names_a_new_object) {
+    Context context(NRN_BACKEND_HOST);
+    const int64_t shape[] = {4, 2};
+    const std::vector<float> fives(8, 5.0f);
+    for (int round = 0; round < 100; ++round) {
+        nrn_tensor* dead = nullptr;
+        REQUIRE_OK(nrn_tensor_create(context, 2, shape, &dead));
+        REQUIRE_OK(nrn_tensor_destroy(dead));
+        Tensor fresh(context, {4, 2}, fives);
+        CHECK(fresh.get() != dead);
+        CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_tensor_fill", nrn_tensor_fill(context, dead, 1.0f));
+        CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_tensor_destroy", nrn_tensor_destroy(dead));
+        std::vector<float> got(8);
+        REQUIRE_OK(nrn_tensor_copy_to_host(context, fresh, got.data(), 8));
+        CHECK_IDENTICAL(got, fives, "the new tensor, after calls with the destroyed handle");
+
+        nrn_context* gone = nullptr;
+        REQUIRE_OK(nrn_context_create(NRN_BACKEND_HOST, 0, &gone));
+        REQUIRE_OK(nrn_context_destroy(gone));
+        Context live(NRN_BACKEND_HOST);
+        CHECK(live.get() != gone);
+        CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_context_destroy", nrn_context_destroy(gone));
+        Tensor on_live(live, {2}, {1.0f, 2.0f});  // the new context is still there
+    }
+}
+
 TEST_CASE(handles_and_memory, concurrent_use_of_one_context) {
     Context context(NRN_BACKEND_HOST);
     const int64_t base = live_handles();

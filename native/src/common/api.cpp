@@ -6,6 +6,7 @@
 // and arguments are checked before any memory is touched, so a failed call changes nothing.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <cstring>
 #include <limits>
@@ -28,6 +29,7 @@ struct nrn_context {
     explicit nrn_context(std::unique_ptr<nrn::Backend> b) : backend(std::move(b)) {}
     std::unique_ptr<nrn::Backend> backend;
     std::mutex mutex;  // serialises the use of the backend (stream, scratch space) between threads
+    nrn_context* handle = nullptr;  // the value callers hold (Registry::add), for nrn_tensor_context
 };
 
 namespace nrn::detail {
@@ -269,13 +271,20 @@ public:
         return contexts_.count(handle) != 0;
     }
 
-    void add(ContextRef context) {
+    // Registers an object and returns its handle: a value never handed out before, so that a
+    // destroyed handle stays invalid even after its object's memory is reused by a new one.
+    nrn_context* add(ContextRef context) {
         std::lock_guard<std::mutex> lock(mutex_);
-        contexts_.emplace(context.get(), std::move(context));
+        auto* handle = reinterpret_cast<nrn_context*>(next_handle());
+        context->handle = handle;
+        contexts_.emplace(handle, std::move(context));
+        return handle;
     }
-    void add(TensorRef tensor) {
+    nrn_tensor* add(TensorRef tensor) {
         std::lock_guard<std::mutex> lock(mutex_);
-        tensors_.emplace(tensor.get(), std::move(tensor));
+        auto* handle = reinterpret_cast<nrn_tensor*>(next_handle());
+        tensors_.emplace(handle, std::move(tensor));
+        return handle;
     }
     void add_pinned(void* memory, ContextRef context) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -316,6 +325,16 @@ public:
     }
 
 private:
+    // Handles count up from one counter for contexts and tensors alike, so that no handle of one
+    // kind is ever a live handle of the other. They are not addresses: with bit 62 set, none is a
+    // valid x86-64 address, so no stray pointer a caller holds can pass for one (and dereferencing
+    // one faults). 2^59 of them outlast any process. The caller holds mutex_.
+    static_assert(sizeof(uintptr_t) == 8, "handles are 64-bit values");
+    uintptr_t next_handle() {
+        constexpr uintptr_t kHandleTag = uintptr_t{1} << 62;
+        return kHandleTag | (++serial_ << 3);
+    }
+
     // The look-ups proper; the caller holds mutex_.
     ContextRef find(const Check& check, const nrn_context* handle, const char* name) const {
         if (handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(name) + " is NULL");
@@ -343,6 +362,7 @@ private:
     }
 
     std::mutex mutex_;
+    uintptr_t serial_ = 0;
     std::unordered_map<const nrn_context*, ContextRef> contexts_;
     std::unordered_map<const nrn_tensor*, TensorRef> tensors_;
     std::unordered_map<const void*, ContextRef> pinned_;
@@ -515,10 +535,7 @@ nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context**
                 check.fail(NRN_STATUS_INVALID_ARGUMENT, "backend " + std::to_string(enum_value(backend)) +
                                                             " is not NRN_BACKEND_HOST or NRN_BACKEND_CUDA");
         }
-        auto created = std::make_shared<nrn_context>(std::move(instance));
-        nrn_context* handle = created.get();
-        registry().add(std::move(created));
-        *context = handle;
+        *context = registry().add(std::make_shared<nrn_context>(std::move(instance)));
     });
 }
 
@@ -612,9 +629,7 @@ nrn_status nrn_tensor_create(nrn_context* context, int32_t ndim, const int64_t* 
         check.not_null(shape, "shape");
         const int64_t count = element_count(check, ndim, shape);
         TensorRef created = make_tensor(ctx, ndim, shape, count);
-        nrn_tensor* handle = created.get();
-        registry().add(std::move(created));
-        *tensor = handle;
+        *tensor = registry().add(std::move(created));
     });
 }
 
@@ -635,9 +650,7 @@ nrn_status nrn_tensor_view_rows(nrn_tensor* source, int64_t first_row, int64_t r
         created->offset = src->offset + first_row * src->row_size();
         created->shape[0] = row_count;
         created->count = row_count * src->row_size();
-        nrn_tensor* handle = created.get();
-        registry().add(std::move(created));
-        *view = handle;
+        *view = registry().add(std::move(created));
     });
 }
 
@@ -685,9 +698,9 @@ nrn_status nrn_tensor_context(const nrn_tensor* tensor, nrn_context** context) {
         TensorRef t = registry().tensor(check, tensor, "tensor");
         check.not_null(context, "context");
         *context = nullptr;
-        check.require(registry().is_live(t->context()), NRN_STATUS_INVALID_HANDLE,
+        check.require(registry().is_live(t->context()->handle), NRN_STATUS_INVALID_HANDLE,
                       "the tensor's context has already been destroyed");
-        *context = t->context();
+        *context = t->context()->handle;
     });
 }
 

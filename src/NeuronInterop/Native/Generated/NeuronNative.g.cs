@@ -220,7 +220,10 @@ internal static unsafe partial class NeuronNative
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nrn_status nrn_pinned_alloc(nrn_context* context, nuint bytes, void** memory);
 
-    /// <summary>Frees memory from nrn_pinned_alloc. NULL is allowed.</summary>
+    /// <summary>
+    /// Frees memory from nrn_pinned_alloc. NULL is allowed. Its address is its handle: freeing it again
+    /// gives NRN_STATUS_INVALID_HANDLE only until a later nrn_pinned_alloc returns the same address.
+    /// </summary>
     // nrn_status nrn_pinned_free(void* memory);
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
