@@ -335,5 +335,14 @@ TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
     CHECK_FAILS(NRN_STATUS_INVALID_ARGUMENT, "nrn_sgd_update",
                 nrn_sgd_update(cuda, kept, kept, std::numeric_limits<float>::quiet_NaN()));
     CHECK_IDENTICAL(kept.read(), values, "tensor after failed calls");
+
+    // A product the kernels cannot run (more than 65535 tiles of 128 columns) is refused before
+    // anything is launched: the input gradient, whose product comes first, is left as it was.
+    const int64_t wide = int64_t{65535} * 128 + 1;
+    Tensor x(cuda, {1, 1}, {1.0f}), w(cuda, {1, wide}), gy(cuda, {1, wide}), gx(cuda, {1, 1}, {7.0f}),
+        gw(cuda, {1, wide});
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_linear_backward",
+                nrn_linear_backward(cuda, x, w, gy, gx, gw, nullptr, NRN_GRAD_ACCUMULATE));
+    CHECK_IDENTICAL(gx.read(), std::vector<float>{7.0f}, "input gradient after a refused backward pass");
     REQUIRE_OK(nrn_context_synchronize(cuda));
 }

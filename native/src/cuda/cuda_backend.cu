@@ -128,16 +128,15 @@ public:
         activate();
         Epilogue e{};
         e.mode = accumulate ? EpilogueMode::Add : EpilogueMode::Store;
-        if (gx) {
-            const GemmPlan plan = plan_gemm(Layout::NT, batch, in, out, e.mode);
-            run_gemm(plan, gy, w, gx, e, scratch(plan.scratch_floats), stream_);
-        }
-        if (gw) {
-            const GemmPlan plan = plan_gemm(Layout::TN, in, out, batch, e.mode);
-            run_gemm(plan, x, gy, gw, e, scratch(plan.scratch_floats), stream_);
-        }
-        if (gb) launch_column_sum(gy, batch, out, gb, e.mode, 0.0f, scratch(column_sum_scratch_floats(batch, out)),
-                                  stream_);
+        // Everything that can refuse the call (planning a product, growing the scratch) happens
+        // before the first launch: a failed call leaves every output as it was.
+        const GemmPlan gx_plan = gx ? plan_gemm(Layout::NT, batch, in, out, e.mode) : GemmPlan{};
+        const GemmPlan gw_plan = gw ? plan_gemm(Layout::TN, in, out, batch, e.mode) : GemmPlan{};
+        const size_t gb_floats = gb ? column_sum_scratch_floats(batch, out) : 0;
+        scratch(std::max({gx_plan.scratch_floats, gw_plan.scratch_floats, gb_floats}));
+        if (gx) run_gemm(gx_plan, gy, w, gx, e, scratch(gx_plan.scratch_floats), stream_);
+        if (gw) run_gemm(gw_plan, x, gy, gw, e, scratch(gw_plan.scratch_floats), stream_);
+        if (gb) launch_column_sum(gy, batch, out, gb, e.mode, 0.0f, scratch(gb_floats), stream_);
     }
 
     void mse(const float* prediction, const float* target, float* grad, float* error, float* accumulator,
