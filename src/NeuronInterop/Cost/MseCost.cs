@@ -97,7 +97,8 @@ public sealed class MseCost : IDisposable
     public (DeviceScalar Error, Tensor Grad) Compute(Tensor prediction, Tensor target)
     {
         CheckPair(prediction, target);
-        if (_grad is null || !Module.SameShape(_grad, prediction))
+        // Reallocated when the shape changes, or when a caller disposed the returned gradient.
+        if (_grad is null || _grad.IsDisposed || !Module.SameShape(_grad, prediction))
         {
             _grad?.Dispose();
             _grad = null;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NeuronInterop.Modules;
 
@@ -73,7 +74,9 @@ internal static class HandlerChecks
     public static ReadOnlySpan<float> Rows(float[,] array, long firstRow, long rowCount)
     {
         int columns = array.GetLength(1);
-        ReadOnlySpan<float> all = MemoryMarshal.CreateReadOnlySpan(ref array[0, 0], array.Length);
+        // The data reference, not array[0, 0]: an array's lower bounds need not be 0.
+        ReadOnlySpan<float> all = MemoryMarshal.CreateReadOnlySpan(
+            ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
         return all.Slice(checked((int)(firstRow * columns)), checked((int)(rowCount * columns)));
     }
 

@@ -27,7 +27,10 @@ namespace NeuronInterop.Handlers;
 /// host does not wait for the device between steps. The fused steps do not write the layer's
 /// gradient buffers.
 /// </para>
-/// <para>Training resets the cost's accumulator and puts the module in train mode.</para>
+/// <para>
+/// Training resets the cost's accumulator and puts the module in train mode; every step trains in
+/// train mode, even after a callback ran a <see cref="Validator"/> (which leaves eval mode).
+/// </para>
 /// <para>
 /// With Information logging enabled, each training call logs the mean error at its end, which reads
 /// it from the device: one wait per call, never per step. Without it nothing is read back.
@@ -76,6 +79,9 @@ public sealed class Trainer : IDisposable
         _logger = logger ?? NullLogger.Instance;
     }
 
+    /// <summary>The rows per macro-batch of <see cref="TrainFromHost"/> when none is given (PuzzleLib's default).</summary>
+    public const int DefaultMacroBatchSize = 10000;
+
     /// <summary>The module being trained.</summary>
     public Module Module { get; }
 
@@ -112,35 +118,39 @@ public sealed class Trainer : IDisposable
     /// </summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
-    /// <param name="macroBatchSize">Rows per macro-batch, at least <see cref="BatchSize"/>.</param>
+    /// <param name="macroBatchSize">
+    /// Rows per macro-batch, at least <see cref="BatchSize"/>; by default <see cref="DefaultMacroBatchSize"/>,
+    /// or <see cref="BatchSize"/> when that is larger.
+    /// </param>
     /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
     /// <param name="shuffle">Permute the order of the batches of each macro-batch from <paramref name="seed"/>.</param>
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module or the target.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module or cost has been disposed.</exception>
-    public void TrainFromHost(float[,] data, float[,] target, int macroBatchSize = 10000,
+    public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
         Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
         CheckReady();
         HandlerChecks.CheckHost(Module, data, target);
-        if (macroBatchSize < BatchSize)
+        int macroRows = macroBatchSize ?? Math.Max(DefaultMacroBatchSize, BatchSize);
+        if (macroRows < BatchSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), macroBatchSize,
+            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), macroRows,
                 $"The macro-batch size must be at least the batch size ({BatchSize}).");
         }
 
         long rows = data.GetLength(0);
-        long capacity = Math.Min(macroBatchSize, rows);
+        long capacity = Math.Min(macroRows, rows);
         _dataBuffer = EnsureBuffer(_dataBuffer, capacity, data.GetLength(1));
         _targetBuffer = EnsureBuffer(_targetBuffer, capacity, target.GetLength(1));
         BeginTraining();
 
         BatchOrder order = shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential;
         long macroIndex = 0;
-        for (long first = 0; first < rows; first += macroBatchSize, macroIndex++)
+        for (long first = 0; first < rows; first += macroRows, macroIndex++)
         {
-            long count = Math.Min(macroBatchSize, rows - first);
+            long count = Math.Min(macroRows, rows - first);
             Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
             Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
             try
@@ -316,6 +326,12 @@ public sealed class Trainer : IDisposable
 
     private void GenericStep(Tensor x, Tensor t)
     {
+        // A callback may have run a Validator, which leaves the module in eval mode: the step
+        // trains in train mode regardless, as the fused steps do.
+        if (!Module.IsTraining)
+        {
+            Module.TrainMode();
+        }
         Tensor prediction = Module.Forward(x);
         var (_, grad) = Cost.Compute(prediction, t);
         Module.ZeroGradParams();

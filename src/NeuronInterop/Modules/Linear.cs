@@ -121,7 +121,8 @@ public sealed class Linear : Module
     protected override Tensor ForwardCore(Tensor input)
     {
         long rows = input.Shape[0];
-        if (_output is null || _output.Shape[0] != rows)
+        // Reallocated when the batch size changes, or when a caller disposed the returned tensor.
+        if (_output is null || _output.IsDisposed || _output.Shape[0] != rows)
         {
             _output?.Dispose();
             _output = null;
@@ -138,7 +139,7 @@ public sealed class Linear : Module
         if (updGrad)
         {
             long rows = input.Shape[0];
-            if (_inputGrad is null || _inputGrad.Shape[0] != rows)
+            if (_inputGrad is null || _inputGrad.IsDisposed || _inputGrad.Shape[0] != rows)
             {
                 _inputGrad?.Dispose();
                 _inputGrad = null;

@@ -53,8 +53,8 @@ public abstract class Module : IDisposable
     /// <summary>
     /// Runs the forward pass on a batch (rows × features). The returned tensor is owned by the
     /// module and holds the result until the next <see cref="Forward"/> call; it is reallocated
-    /// only when the batch size changes. The input is remembered for <see cref="Backward"/> and
-    /// must stay alive until then.
+    /// only when the batch size changes (or after a caller disposed it, which is harmless). The
+    /// input is remembered for <see cref="Backward"/> and must stay alive until then.
     /// </summary>
     /// <param name="input">The batch, on <see cref="Device"/>.</param>
     /// <returns>The module's output.</returns>
@@ -120,9 +120,14 @@ public abstract class Module : IDisposable
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>
+    /// <exception cref="ObjectDisposedException">The module or a parameter's tensor has been disposed; no gradient is changed then.</exception>
     public void ZeroGradParams()
     {
         ThrowIfDisposed();
+        foreach (Parameter parameter in Parameters)
+        {
+            parameter.ThrowIfDisposed();  // all checked first: a failure changes no gradient
+        }
         foreach (Parameter parameter in Parameters)
         {
             parameter.Grad.Fill(0f);

@@ -21,4 +21,11 @@ public sealed class Parameter
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} [{string.Join(" x ", Value.Shape)}]";
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the value or the gradient has been disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(Value.IsDisposed, Value);
+        ObjectDisposedException.ThrowIf(Grad.IsDisposed, Grad);
+    }
 }

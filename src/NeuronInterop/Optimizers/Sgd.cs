@@ -63,11 +63,18 @@ public sealed class Sgd
 
     /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>
     /// <exception cref="InvalidOperationException"><see cref="SetupOn"/> has not been called.</exception>
-    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The module, or a parameter's value or gradient, has been disposed; no parameter is changed then.
+    /// </exception>
     public void Update()
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
         ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        // All checked before the first update, so that a failure leaves every parameter as it was.
+        foreach (Parameter parameter in _parameters)
+        {
+            parameter.ThrowIfDisposed();
+        }
         foreach (Parameter parameter in _parameters)
         {
             NativeOps.SgdUpdate(parameter.Value, parameter.Grad, _learnRate);

@@ -198,6 +198,51 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void AnUpdateWithADisposedGradientChangesNoParameter()
+    {
+        // W comes first: before every parameter was checked up front, W was updated and b then failed.
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(4, 3, 1));
+        using Tensor t = Tensor.FromArray(TestDevice, Uniform(4, 2, 2));
+        var (_, grad) = _cost.Compute(_layer.Forward(x), t);
+        _layer.Backward(grad, updGrad: false);
+        Parameter bias = _layer.Parameters.Last();
+        float[] weightGrad = _layer.Parameters.First().Grad.ToArray();
+        Assert.That(weightGrad, Has.Some.Not.Zero, "a gradient the update would apply");
+
+        bias.Grad.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => _sgd.Update());
+        AssertUnchanged();
+        Assert.Throws<ObjectDisposedException>(() => _layer.ZeroGradParams());
+        Assert.That(_layer.Parameters.First().Grad.ToArray(), Is.EqualTo(weightGrad), "W's gradient not zeroed");
+    }
+
+    [Test]
+    public void DisposingATensorTheModuleOrCostOwnsIsHarmless()
+    {
+        // `using var y = layer.Forward(x)` disposes the module's own output buffer: the next call allocates another.
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(4, 3, 1));
+        using Tensor t = Tensor.FromArray(TestDevice, Uniform(4, 2, 2));
+        float[] expected = _layer.Forward(x).ToArray();
+        var (_, expectedGrad) = _cost.Compute(_layer.Forward(x), t);
+        float[] expectedGradValues = expectedGrad.ToArray();
+        float[] expectedInputGrad = _layer.Backward(expectedGrad)!.ToArray();
+
+        for (int round = 0; round < 2; round++)
+        {
+            Tensor output = _layer.Forward(x);
+            Assert.That(output.ToArray(), Is.EqualTo(expected), $"forward, round {round}");
+            var (_, grad) = _cost.Compute(output, t);
+            Assert.That(grad.ToArray(), Is.EqualTo(expectedGradValues), $"cost gradient, round {round}");
+            Tensor inputGrad = _layer.Backward(grad)!;
+            Assert.That(inputGrad.ToArray(), Is.EqualTo(expectedInputGrad), $"input gradient, round {round}");
+            inputGrad.Dispose();
+            grad.Dispose();
+            output.Dispose();
+        }
+        AssertUnchanged();
+    }
+
+    [Test]
     public void TensorsFromAnotherDeviceAreRejected()
     {
         // On CUDA the host is the other device; on the host a second host context is one.

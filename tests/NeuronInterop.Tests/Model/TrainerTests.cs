@@ -237,6 +237,63 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void AValidatorInABatchCallbackDoesNotStopTraining()
+    {
+        // The Validator leaves the module in eval mode; each step must still train (fused or not).
+        var (data, target) = Problem(48, 3, 2, 12);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        using var validationCost = new MseCost(TestDevice);
+        Validator? validator = null;
+        using var fused = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
+        using var generic = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
+        generic.Trainer.UseFusedSteps = false;
+
+        foreach (var s in new[] { fused, generic })
+        {
+            validator = new Validator(s.Layer, validationCost, batchSize: 16);
+            s.Trainer.TrainFromHost(data, target, seed: 2);
+            Assert.That(s.Layer.IsTraining, Is.False, "the last callback's Validator left eval mode");
+        }
+        fused.Reference.Train(data, target, 10000, Shuffled(2));
+        fused.AssertParametersMatch("fused");
+        generic.Reference.Train(data, target, 10000, Shuffled(2));
+        generic.AssertParametersMatch("generic");
+    }
+
+    [Test]
+    public void BatchesLargerThanTheDefaultMacroBatchAreAccepted()
+    {
+        // The default macro-batch (PuzzleLib's 10000 rows) grows to the batch size instead of rejecting it.
+        var (data, target) = Problem(30, 2, 1, 13);
+        using var s = new Setup(TestDevice, 2, 1, batchSize: Trainer.DefaultMacroBatchSize + 1, lr: 0.1f);
+        s.Trainer.TrainFromHost(data, target);
+        Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1));
+        s.Reference.Train(data, target, Trainer.DefaultMacroBatchSize + 1);
+        s.AssertParametersMatch("after one batch of all rows");
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Trainer.TrainFromHost(data, target, macroBatchSize: 100),
+            "an explicit macro-batch smaller than the batch is still an error");
+    }
+
+    [Test]
+    public void HostArraysWithNonZeroLowerBoundsTrainLikeOrdinaryOnes()
+    {
+        var (data, target) = Problem(20, 3, 2, 14);
+        var shiftedData = (float[,])Array.CreateInstance(typeof(float), [20, 3], [1, -2]);
+        var shiftedTarget = (float[,])Array.CreateInstance(typeof(float), [20, 2], [5, 0]);
+        Array.Copy(data, shiftedData, data.Length);
+        Array.Copy(target, shiftedTarget, target.Length);
+        using var ordinary = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+        using var shifted = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+
+        ordinary.Trainer.TrainFromHost(data, target, macroBatchSize: 16, seed: 1);
+        shifted.Trainer.TrainFromHost(shiftedData, shiftedTarget, macroBatchSize: 16, seed: 1);
+
+        Assert.That(shifted.Layer.W.ToArray(), Is.EqualTo(ordinary.Layer.W.ToArray()));
+        Assert.That(shifted.Layer.B!.ToArray(), Is.EqualTo(ordinary.Layer.B!.ToArray()));
+    }
+
+    [Test]
     public void ValidatorAndCalculatorLeaveParametersUntouched()
     {
         var (data, target) = Problem(45, 4, 3, 8);
