@@ -22,6 +22,7 @@ internal static class BenchCommand
             DefaultValueFactory = _ => "auto",
             HelpName = "auto|host|cuda",
         };
+        OptionParsers.AddDeviceNameValidator(device);
         var quick = new Option<bool>("--quick")
         {
             Description = "Tiny sizes and few iterations: the whole run takes seconds (CI).",
@@ -32,6 +33,15 @@ internal static class BenchCommand
             AllowMultipleArgumentsPerToken = true,
             HelpName = "id",
         };
+        cases.Validators.Add(r =>
+        {
+            string[] ids = CaseIds(r.GetValueOrDefault<string[]>());
+            string[] unknown = [.. ids.Where(id => !BenchmarkRunner.CaseIds.Contains(id))];
+            if (ids.Length == 0)
+                r.AddError($"--case must name a case: {string.Join(", ", BenchmarkRunner.CaseIds)}.");
+            else if (unknown.Length > 0)
+                r.AddError($"--case must be one of {string.Join(", ", BenchmarkRunner.CaseIds)} (got '{string.Join(", ", unknown)}').");
+        });
         var json = new Option<string?>("--json")
         {
             Description = "Also write the report as JSON to this file.",
@@ -58,16 +68,16 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
+            // The JSON report's folder is checked before minutes of measuring, not after.
+            string? jsonPath = parse.GetValue(json) is { } path ? OutputFolder.PrepareFile(path, "--json") : null;
             Verbosity.TryParse(parse.GetValue(verbosity), out var level);
             using var loggerFactory = context.CreateLoggerFactory(level);
             var options = new BenchmarkOptions
             {
                 Device = parse.GetValue(device)!,
                 Quick = parse.GetValue(quick),
-                Cases = parse.GetValue(cases) is { Length: > 0 } ids
-                    ? ids.SelectMany(id => id.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray()
-                    : null,
-                JsonPath = parse.GetValue(json),
+                Cases = parse.GetValue(cases) is { Length: > 0 } ids ? CaseIds(ids) : null,
+                JsonPath = jsonPath,
                 PyTorchJsonPath = parse.GetValue(pytorch),
                 Repeats = parse.GetValue(repeats),
             };
@@ -80,4 +90,8 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>The case ids of repeated and comma-separated <c>--case</c> values.</summary>
+    private static string[] CaseIds(string[]? values) =>
+        [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
 }

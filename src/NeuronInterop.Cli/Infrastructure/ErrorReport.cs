@@ -18,6 +18,8 @@ internal static class ErrorReport
             DllNotFoundException or EntryPointNotFoundException or BadImageFormatException =>
                 ($"cannot load the native library libneuron.so: {text} (set NEURON_NATIVE_PATH to the file or its folder)", true),
             NeuronException neuron => ($"{text} (native status {neuron.Status})", true),
+            // A result file that is not what it should be (neuron bench --pytorch).
+            InvalidDataException => (text, true),
             UnauthorizedAccessException or IOException => (text, true),
             OutOfMemoryException => ($"out of memory: {text}", true),
             ArgumentException => (text, true),

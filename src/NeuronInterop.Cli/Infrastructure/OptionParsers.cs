@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 
@@ -25,6 +26,25 @@ internal static class OptionParsers
             result.AddError($"{name} must be a finite{(positive ? " positive" : "")} number (got '{text}').");
         return value;
     };
+
+    /// <summary>Adds the check that <paramref name="option"/> names a device: auto, host, cuda or cuda:N.</summary>
+    public static void AddDeviceNameValidator(Option<string> option) => option.Validators.Add(r =>
+    {
+        string? value = r.GetValueOrDefault<string>();
+        if (!IsDeviceName(value))
+            r.AddError($"{option.Name} must be auto, host, cuda or cuda:N (got '{value}').");
+    });
+
+    private static bool IsDeviceName(string? name)
+    {
+        if (name is null)
+            return false;
+        name = name.Trim().ToLowerInvariant();
+        if (name is "auto" or "host" or "cuda")
+            return true;
+        return name.StartsWith("cuda:", StringComparison.Ordinal)
+               && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+    }
 
     private static string Single(ArgumentResult result) =>
         result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";

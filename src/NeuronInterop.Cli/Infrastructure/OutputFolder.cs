@@ -1,22 +1,16 @@
 namespace NeuronInterop.Cli.Infrastructure;
 
-/// <summary>Creates the output folder and proves it can be written, before any work is done.</summary>
+/// <summary>Creates output folders and proves they can be written, before any work is done.</summary>
 internal static class OutputFolder
 {
+    /// <summary>Creates the folder <paramref name="path"/> (an option's value) and checks that it can be written.</summary>
+    /// <param name="path">The folder.</param>
+    /// <param name="option">The option that named it, for messages.</param>
     /// <returns>The folder's full path.</returns>
     /// <exception cref="CliException">The folder cannot be created or written.</exception>
-    public static string Prepare(string path)
+    public static string Prepare(string path, string option = "--out")
     {
-        string fullPath;
-        try
-        {
-            fullPath = Path.GetFullPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new CliException($"--out '{path}' is not a valid folder path: {CliApplication.OneLine(e.Message)}", e);
-        }
-
+        string fullPath = FullPath(path, option, "folder");
         try
         {
             Directory.CreateDirectory(fullPath);
@@ -28,7 +22,36 @@ internal static class OutputFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot write to the output folder '{fullPath}': {CliApplication.OneLine(e.Message)}", e);
+            throw new CliException($"{option}: cannot write to the folder '{fullPath}': {CliApplication.OneLine(e.Message)}", e);
+        }
+    }
+
+    /// <summary>
+    /// Checks that the file <paramref name="path"/> (an option's value) can be written later: it is
+    /// not a folder, and its folder can be created and written. The file itself is not created.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="option">The option that named it, for messages.</param>
+    /// <returns>The file's full path.</returns>
+    /// <exception cref="CliException">The file could not be written.</exception>
+    public static string PrepareFile(string path, string option)
+    {
+        string fullPath = FullPath(path, option, "file");
+        if (Directory.Exists(fullPath))
+            throw new CliException($"{option} '{path}' is a folder: name a file.");
+        Prepare(Path.GetDirectoryName(fullPath)!, option);
+        return fullPath;
+    }
+
+    private static string FullPath(string path, string option, string kind)
+    {
+        try
+        {
+            return Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new CliException($"{option} '{path}' is not a valid {kind} path: {CliApplication.OneLine(e.Message)}", e);
         }
     }
 }

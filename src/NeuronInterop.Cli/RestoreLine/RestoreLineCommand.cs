@@ -49,12 +49,7 @@ internal static class RestoreLineCommand
             DefaultValueFactory = _ => defaults.DeviceName,
             HelpName = "auto|host|cuda",
         };
-        device.Validators.Add(r =>
-        {
-            string? value = r.GetValueOrDefault<string>();
-            if (!IsDeviceName(value))
-                r.AddError($"--device must be auto, host, cuda or cuda:N (got '{value}').");
-        });
+        OptionParsers.AddDeviceNameValidator(device);
 
         var output = new Option<string>("--out", "-o")
         {
@@ -159,17 +154,6 @@ internal static class RestoreLineCommand
                 result = new RestoreLineExperiment(options, device, loggerFactory).Run(observer);
             });
         return result!;
-    }
-
-    private static bool IsDeviceName(string? name)
-    {
-        if (name is null)
-            return false;
-        name = name.Trim().ToLowerInvariant();
-        if (name is "auto" or "host" or "cuda")
-            return true;
-        return name.StartsWith("cuda:", StringComparison.Ordinal)
-               && int.TryParse(name.AsSpan(5), out int index) && index >= 0;
     }
 
     /// <summary>Plain log lines: one at the start and end of each run, and about every tenth of it.</summary>

@@ -121,8 +121,26 @@ internal sealed class RestoreLineExperiment
             "{Run}: hand-made neuron w = {HW:G6}, b = {HB:G6}, error {HE:G6}; library neuron w = {LW:G6}, b = {LB:G6}, error {LE:G6}",
             description, run.HandMade.W, run.HandMade.B, run.HandMade.FinalError,
             run.Library.W, run.Library.B, run.Library.FinalError);
+        WarnIfDiverged(description, "hand-made", run.HandMade, DatasetError(handMadeBefore));
+        WarnIfDiverged(description, "library", run.Library, DatasetError(libraryBefore));
         observer.RunFinished(run);
         return run;
+    }
+
+    /// <summary>
+    /// A neuron whose error over all points grew, or whose w, b or error is no longer finite, has
+    /// diverged: the learning rate is too large for its samples. The table would show it only as
+    /// large numbers or NaN, so it is said.
+    /// </summary>
+    private void WarnIfDiverged(string description, string neuron, NeuronResult result, double errorBefore)
+    {
+        bool finite = float.IsFinite(result.W) && float.IsFinite(result.B) && double.IsFinite(result.FinalError);
+        if (finite && result.FinalError <= errorBefore)
+            return;
+        _logger.LogWarning(
+            "{Run}: the {Neuron} neuron diverged: its error went from {Before:G6} to {After:G6} (w = {W:G6}, b = {B:G6}). " +
+            "The learning rate {LearningRate} is too large for these samples: try a smaller --lr.",
+            description, neuron, errorBefore, result.FinalError, result.W, result.B, _options.LearningRate);
     }
 
     /// <summary>

@@ -39,6 +39,47 @@ public sealed class BadInputTests
         Assert.That(Directory.EnumerateFileSystemEntries(_folder), Is.Empty, "nothing written");
     }
 
+    [TestCase("--device", "gpu")]
+    [TestCase("--device", "cuda:x")]
+    [TestCase("--case", "no-such-case")]
+    [TestCase("--case", "tutorial,nope")]
+    [TestCase("--case", "")]
+    [TestCase("--case", ",")]
+    [TestCase("--repeats", "0")]
+    public void BenchRejectsBadOptionValuesAsUsageErrors(string option, string value)
+    {
+        var result = CliRunner.Run("bench", "--quick", option, value);
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain(option));
+        Assert.That(result.Output, Is.Empty, "nothing measured");
+    }
+
+    [Test]
+    public void BenchChecksItsJsonFileBeforeMeasuring()
+    {
+        string file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "");
+
+        var below = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Path.Combine(file, "report.json"));
+        AssertOneLineError(below, expectedExitCode: 1);
+        Assert.That(below.ErrorLines[0], Does.Contain("--json: cannot write to the folder"));
+        Assert.That(below.Output, Is.Empty, "nothing measured");
+
+        var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--json", _folder);
+        AssertOneLineError(folder, expectedExitCode: 1);
+        Assert.That(folder.ErrorLines[0], Does.Contain("is a folder"));
+    }
+
+    [Test]
+    public void BenchReportsAPyTorchFileThatIsNotOneAsBadInput()
+    {
+        string file = Path.Combine(_folder, "pytorch.json");
+        File.WriteAllText(file, "not json");
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--case", "tutorial", "--pytorch", file);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.Contain("is not valid JSON").And.Not.Contain("internal error"));
+    }
+
     [Test]
     public void RejectsAnOutputFolderThatCannotBeWritten()
     {
@@ -47,7 +88,7 @@ public sealed class BadInputTests
         File.WriteAllText(file, "");
         var result = CliRunner.Run("restore-line", "--device", "host", "--out", Path.Combine(file, "out"));
         AssertOneLineError(result, expectedExitCode: 1);
-        Assert.That(result.Error, Does.Contain("cannot write to the output folder"));
+        Assert.That(result.Error, Does.Contain("--out: cannot write to the folder"));
     }
 
     [Test]

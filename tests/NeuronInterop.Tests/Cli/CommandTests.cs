@@ -77,6 +77,27 @@ public sealed class CommandTests
         }
     }
 
+    [Test]
+    public void SaysWhenALearningRateMakesTrainingDiverge()
+    {
+        string folder = CliRunner.CreateTempFolder();
+        try
+        {
+            var calm = CliRunner.Run("restore-line", "--steps", "30", "--device", "host", "--out", folder);
+            Assert.That(calm.ExitCode, Is.Zero, calm.ToString());
+            Assert.That(calm.Error, Does.Not.Contain("diverged"), "the tutorial's learning rate converges");
+
+            var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", folder);
+            Assert.That(result.ExitCode, Is.Zero, "a diverging run is a result, not a failure: " + result);
+            Assert.That(result.Error, Does.Contain("the hand-made neuron diverged").And.Contain("the library neuron diverged"));
+            Assert.That(result.Error, Does.Contain("try a smaller --lr"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [TestCase("quiet", LogLevel.Error)]
     [TestCase("q", LogLevel.Error)]
     [TestCase("minimal", LogLevel.Warning)]
