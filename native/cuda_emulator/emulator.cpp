@@ -516,8 +516,13 @@ void __syncthreads() {
 
 // ---- Runtime API -------------------------------------------------------------------------
 
+// NEURON_CUDA_EMULATOR_DEVICES=none or old-driver: the answers of a machine without a GPU, or
+// of a driver older than the runtime (the count is left untouched, as the real runtime does).
 cudaError_t cudaGetDeviceCount(int* count) {
     if (!count) return fail(cudaErrorInvalidValue);
+    const char* devices = std::getenv("NEURON_CUDA_EMULATOR_DEVICES");
+    if (devices && std::strcmp(devices, "none") == 0) return fail(cudaErrorNoDevice);
+    if (devices && std::strcmp(devices, "old-driver") == 0) return fail(cudaErrorInsufficientDriver);
     *count = 1;
     return cudaSuccess;
 }
@@ -669,6 +674,9 @@ constexpr ErrorText kErrorTexts[] = {
     {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
     {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
     {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration", "invalid configuration argument"},
+    {cudaErrorInsufficientDriver, "cudaErrorInsufficientDriver",
+     "CUDA driver version is insufficient for CUDA runtime version"},
+    {cudaErrorNoDevice, "cudaErrorNoDevice", "no CUDA-capable device is detected"},
     {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
     {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
     {cudaErrorIllegalAddress, "cudaErrorIllegalAddress", "an illegal memory access was encountered"},

@@ -116,3 +116,30 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
     }
     CHECK_MSG(only_launches && launches >= 4 && launches <= 4 * 6, "4 general steps: " << describe(general));
 }
+
+// A machine whose driver is older than the CUDA runtime has no usable device either, but saying
+// only that would hide the cure: the error names what the runtime reported. (The emulator reads
+// NEURON_CUDA_EMULATOR_DEVICES on every cudaGetDeviceCount.)
+TEST_CASE(cuda_calls, why_no_device_is_usable_is_said) {
+    struct Restore {
+        ~Restore() { unsetenv("NEURON_CUDA_EMULATOR_DEVICES"); }
+    } restore;
+    nrn_context* context = nullptr;
+    int32_t count = -1;
+
+    setenv("NEURON_CUDA_EMULATOR_DEVICES", "old-driver", 1);
+    REQUIRE_OK(nrn_cuda_device_count(&count));
+    CHECK(count == 0);
+    CHECK_FAILS(NRN_STATUS_DEVICE_UNAVAILABLE, "nrn_context_create", nrn_context_create(NRN_BACKEND_CUDA, 0, &context));
+    const std::string old_driver = nrn_last_error();
+    CHECK_MSG(old_driver.find("0 usable CUDA devices; the CUDA runtime says cudaErrorInsufficientDriver: CUDA driver "
+                              "version is insufficient") != std::string::npos,
+              old_driver);
+
+    // No device at all: nothing more to say than that.
+    setenv("NEURON_CUDA_EMULATOR_DEVICES", "none", 1);
+    CHECK_FAILS(NRN_STATUS_DEVICE_UNAVAILABLE, "nrn_context_create", nrn_context_create(NRN_BACKEND_CUDA, 0, &context));
+    const std::string none = nrn_last_error();
+    CHECK_MSG(none.find("(0 usable CUDA devices)") != std::string::npos, none);
+    CHECK(context == nullptr);
+}

@@ -400,9 +400,12 @@ void check_device(const Check& check, int32_t device) {
     }
     const int32_t count = nrn::cuda_device_count();
     if (device < 0 || device >= count) {
+        const std::string reason = count == 0 ? nrn::cuda_unavailable_reason() : std::string();
         check.fail(NRN_STATUS_DEVICE_UNAVAILABLE, "CUDA device " + std::to_string(device) + " does not exist (" +
                                                       std::to_string(count) + " usable CUDA device" +
-                                                      (count == 1 ? "" : "s") + ")");
+                                                      (count == 1 ? "" : "s") +
+                                                      (reason.empty() ? "" : "; the CUDA runtime says " + reason) +
+                                                      ")");
     }
 }
 

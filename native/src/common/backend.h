@@ -95,9 +95,12 @@ public:
 std::unique_ptr<Backend> make_host_backend();
 
 // The CUDA backend (native/src/cuda/), or stubs (native/src/common/cuda_stub.cpp) when CUDA
-// is not compiled in. cuda_device_count() returns 0 on a machine without driver or GPU.
+// is not compiled in. cuda_device_count() returns 0 on a machine without driver or GPU;
+// cuda_unavailable_reason() then says why when the runtime knows more than "no device" (an
+// old driver, say), and is empty otherwise.
 bool cuda_compiled() noexcept;
 int32_t cuda_device_count() noexcept;
+std::string cuda_unavailable_reason();
 void cuda_device_info(int32_t device, nrn_device_info* info);  // device already range-checked
 std::unique_ptr<Backend> make_cuda_backend(int32_t device);    // device already range-checked
 

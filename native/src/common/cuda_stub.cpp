@@ -12,6 +12,7 @@ namespace {
 
 bool cuda_compiled() noexcept { return false; }
 int32_t cuda_device_count() noexcept { return 0; }
+std::string cuda_unavailable_reason() { return {}; }
 void cuda_device_info(int32_t, nrn_device_info*) { not_compiled(); }
 std::unique_ptr<Backend> make_cuda_backend(int32_t) { not_compiled(); }
 

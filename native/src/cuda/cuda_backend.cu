@@ -208,6 +208,17 @@ int32_t cuda_device_count() noexcept {
     return count;
 }
 
+std::string cuda_unavailable_reason() {
+    int count = 0;
+    const cudaError_t error = cudaGetDeviceCount(&count);
+    if (error == cudaSuccess || error == cudaErrorNoDevice) {
+        cudaGetLastError();
+        return {};
+    }
+    cudaGetLastError();
+    return std::string(cudaGetErrorName(error)) + ": " + cudaGetErrorString(error);
+}
+
 void cuda_device_info(int32_t device, nrn_device_info* info) {
     cudaDeviceProp properties{};
     NRN_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
