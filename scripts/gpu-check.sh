@@ -124,6 +124,7 @@ step_runtime() {
 
 step_gpu_info() {
   nvidia-smi
+  echo "nvcc: $(command -v nvcc)"
   nvcc --version
   cmake --version | head -n 1
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
@@ -257,6 +258,23 @@ step_racecheck() {
   sanitize racecheck
 }
 
+# cuda_probe LIB: "N" when LIB sees N CUDA devices, or "0: why" from its error when it sees none.
+cuda_probe() {
+  python3 - "$1" <<'PY'
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.nrn_last_error.restype = ctypes.c_char_p
+count = ctypes.c_int32(0)
+lib.nrn_cuda_device_count(ctypes.byref(count))
+if count.value > 0:
+    print(count.value)
+else:
+    context = ctypes.c_void_p()
+    lib.nrn_context_create(1, 0, ctypes.byref(context))  # NRN_BACKEND_CUDA, device 0: fails and says why
+    print("0:", (lib.nrn_last_error() or b"").decode())
+PY
+}
+
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
 export -f configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
@@ -266,9 +284,21 @@ export -f configure_gpu_build gemm_variants step_runtime step_gpu_info step_nati
 run_step runtime 90 step_runtime
 run_step gpu-info 30 step_gpu_info
 run_step native-build 200 step_native_build
-if [[ ! -f "$NATIVE_LIB" && -f .device/native-cuda118/libneuron.so ]]; then
-  NATIVE_LIB="$root/.device/native-cuda118/libneuron.so"
-  echo "build-gpu/libneuron.so is missing: the managed steps use the packed CUDA 11.8 build"
+packed_lib="$root/.device/native-cuda118/libneuron.so"
+if [[ -z ${GPU_CHECK_NATIVE_LIB:-} && -f "$packed_lib" ]]; then
+  if [[ ! -f "$NATIVE_LIB" ]]; then
+    NATIVE_LIB=$packed_lib
+    echo "build-gpu/libneuron.so is missing: the managed steps use the packed CUDA 11.8 build"
+  else
+    # A library built against a runtime newer than the driver sees no device: say why, and fall
+    # back to the packed build when that one sees the GPU.
+    probe=$(cuda_probe "$NATIVE_LIB" 2>&1 | tail -n 1)
+    echo "build-gpu/libneuron.so sees CUDA devices: $probe"
+    if [[ $probe == 0* ]] && [[ $(cuda_probe "$packed_lib" 2>&1 | tail -n 1) != 0* ]]; then
+      NATIVE_LIB=$packed_lib
+      echo "the packed CUDA 11.8 build sees the GPU: the managed steps use it"
+    fi
+  fi
 fi
 run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
