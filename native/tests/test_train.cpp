@@ -228,3 +228,25 @@ TEST_CASE(train_semantics, oversized_batch_is_the_whole_data_set) {
         CHECK_IDENTICAL(b_big.read(), b_all.read(), "bias after oversized batches " + context.name());
     }
 }
+
+// Past 2^24 a float skips integers: a batch of 2^24 + 1 rows must still count as that many
+// samples, and the error sum follow (the targets differ from the predictions by 1 everywhere).
+TEST_CASE(train_semantics, the_accumulator_counts_batches_past_2_to_the_24_exactly) {
+    const int64_t rows = (int64_t{1} << 24) + 1;
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor prediction(context, {rows, 1}), target(context, {rows, 1}), accumulator(context, {NRN_ACCUMULATOR_SIZE});
+        REQUIRE_OK(nrn_tensor_fill(context, prediction, 1.0f));
+        REQUIRE_OK(nrn_tensor_fill(context, target, 2.0f));
+        REQUIRE_OK(nrn_accumulator_reset(context, accumulator));
+        for (int call = 1; call <= 2; ++call) {
+            REQUIRE_OK(nrn_mse(context, prediction, target, nullptr, nullptr, accumulator));
+            double sum = 0, count = 0;
+            REQUIRE_OK(nrn_accumulator_read(context, accumulator, &sum, &count));
+            CHECK_MSG(count == static_cast<double>(call * rows), context.name() << ": " << count << " samples after "
+                                                                                << call << " calls of " << rows);
+            CHECK_MSG(std::fabs(sum - 0.5 * static_cast<double>(call * rows)) <= 1e-6 * static_cast<double>(call * rows),
+                      context.name() << ": error sum " << sum);
+        }
+    }
+}

@@ -99,25 +99,34 @@ NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, 
     return {first, remaining < batch_size ? remaining : batch_size};
 }
 
-// MSE error accumulator: Kahan-compensated sums of error·batch and of batch, so that long
-// runs keep float32 tensors exact enough. Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
-// [error_sum, error_compensation, count, count_compensation]. Updated by one thread.
-NRN_HD void kahan_add(float* sum, float* compensation, float value) {
-    const float y = value - *compensation;
-    const float t = *sum + y;
-    *compensation = (t - *sum) - y;
+// MSE error accumulator: compensated sums of error·batch and of batch, so that long runs keep
+// float32 tensors exact enough. Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
+// [error_sum, error_compensation, count, count_compensation]; a total is sum + compensation.
+// Updated by one thread.
+//
+// Neumaier's form: the rounding error of each addition, which is exact, goes to the
+// compensation. (Kahan's form, which subtracts the compensation from the next value first,
+// loses it when that value is as large as the sum: adding 2^24 to a count of 2^24 + 1.)
+NRN_HD void compensated_add(float* sum, float* compensation, float value) {
+    const float t = *sum + value;
+    *compensation += fabsf(*sum) >= fabsf(value) ? (*sum - t) + value : (value - t) + *sum;
     *sum = t;
 }
 
-NRN_HD void accumulator_add(float* accumulator, float error, float batch) {
-    kahan_add(&accumulator[0], &accumulator[1], error * batch);
-    kahan_add(&accumulator[2], &accumulator[3], batch);
+// The batch is counted exactly even past 2^24 rows, where floats skip integers: as its nearest
+// float and, when that is off, the remainder (the compensation keeps what the sum cannot).
+NRN_HD void accumulator_add(float* accumulator, float error, int64_t batch) {
+    const float rounded = static_cast<float>(batch);
+    compensated_add(&accumulator[0], &accumulator[1], error * rounded);
+    compensated_add(&accumulator[2], &accumulator[3], rounded);
+    const int64_t rest = batch - static_cast<int64_t>(rounded);
+    if (rest != 0) compensated_add(&accumulator[2], &accumulator[3], static_cast<float>(rest));
 }
 
 // The accumulated totals from the four floats of an accumulator.
 inline void accumulator_totals(const float* accumulator, double* error_sum, double* sample_count) {
-    *error_sum = static_cast<double>(accumulator[0]) - static_cast<double>(accumulator[1]);
-    *sample_count = static_cast<double>(accumulator[2]) - static_cast<double>(accumulator[3]);
+    *error_sum = static_cast<double>(accumulator[0]) + static_cast<double>(accumulator[1]);
+    *sample_count = static_cast<double>(accumulator[2]) + static_cast<double>(accumulator[3]);
 }
 
 }  // namespace nrn

@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kPointwiseThreads)
 }
 
 // One block: error = Σ partials/(2·count), summed in double in a fixed order (as the host
-// backend sums in double); then thread 0 writes the error scalar and the Kahan accumulator.
+// backend sums in double); then thread 0 writes the error scalar and the accumulator.
 __global__ void __launch_bounds__(kPointwiseThreads)
     error_finalize_kernel(const float* partials, int64_t partial_count, int64_t count, int64_t batch, float* error,
                           float* accumulator) {
@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(kPointwiseThreads)
     if (threadIdx.x == 0) {
         const float e = static_cast<float>(total / (2.0 * static_cast<double>(count)));
         if (error) *error = e;
-        if (accumulator) accumulator_add(accumulator, e, static_cast<float>(batch));
+        if (accumulator) accumulator_add(accumulator, e, batch);
     }
 }
 

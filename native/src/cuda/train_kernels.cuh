@@ -32,7 +32,7 @@ namespace nrn::cuda {
 //
 // For layers and batches small enough that one block does a step in well under a kernel
 // launch's cost. W and b live in shared memory for the whole run and are written back at the
-// end; the accumulator's Kahan state lives in thread 0's registers. Dynamic shared memory:
+// end; the accumulator's compensated sums live in thread 0's registers. Dynamic shared memory:
 // W (in·out), b (out), G (batch_size·out), reduction scratch (blockDim.x), blockDim.x a power of two.
 constexpr int kTrainBlockMaxThreads = 256;
 
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
             const float total = block_sum(squares, scratch);
             if (tid == 0) {
                 last_error = static_cast<float>(static_cast<double>(total) / (2.0 * static_cast<double>(count)));
-                if (a.accumulator) accumulator_add(acc, last_error, static_cast<float>(rows));
+                if (a.accumulator) accumulator_add(acc, last_error, rows);
             }
         }
         __syncthreads();  // updates visible, G free, before the next step's forward
@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(kTrainRowsThreads)
 template <int IN, int OUT>
 __global__ void __launch_bounds__(kTrainRowsThreads)
     train_rows_finalize_kernel(const float* partials, int64_t blocks, int in, int out, float* w, float* bias,
-                               float learning_rate, float count, float batch, float* error, float* accumulator) {
+                               float learning_rate, float count, int64_t batch, float* error, float* accumulator) {
     constexpr int P = RowsLayout<IN, OUT>::kValues;
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int warp = static_cast<int>(threadIdx.x) >> 5;

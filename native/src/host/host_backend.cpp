@@ -69,7 +69,7 @@ public:
              int64_t count, int64_t batch) override {
         const float value = host::mse(prediction, target, grad, count);
         if (error != nullptr) *error = value;
-        if (accumulator != nullptr) accumulator_add(accumulator, value, static_cast<float>(batch));
+        if (accumulator != nullptr) accumulator_add(accumulator, value, batch);
     }
 
     void sgd_update(float* param, const float* grad, int64_t count, float learning_rate) override {
@@ -95,7 +95,7 @@ public:
             const float* t = a.target + picked.first * a.out_features;
             host::linear_forward(x, a.weight, a.bias, prediction, rows, a.in_features, a.out_features);
             error = host::mse(prediction, t, grad, rows * a.out_features);
-            if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, static_cast<float>(rows));
+            if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, rows);
             host::linear_backward(x, a.weight, grad, nullptr, weight_grad, bias_grad, rows, a.in_features,
                                   a.out_features, false);
             host::sgd_update(a.weight, weight_grad, a.in_features * a.out_features, a.learning_rate);
