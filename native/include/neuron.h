@@ -17,6 +17,9 @@
  *   - Operations are enqueued on the context's stream (CUDA) and do not synchronise the host;
  *     nrn_context_synchronize() and the blocking copies to host do.
  *   - A failed call leaves every existing tensor unchanged.
+ *   - Every function may be called from any thread. Calls on one context are serialised (its
+ *     stream and scratch memory are shared); a handle destroyed while another thread uses it
+ *     makes that call fail with NRN_STATUS_INVALID_HANDLE or finish, never crash.
  */
 #ifndef NEURON_H
 #define NEURON_H
