@@ -22,10 +22,16 @@ public sealed class Parameter
     /// <inheritdoc />
     public override string ToString() => $"{Name} [{string.Join(" x ", Value.Shape)}]";
 
-    /// <summary>Throws <see cref="ObjectDisposedException"/> when the value or the gradient has been disposed.</summary>
+    /// <summary>Throws <see cref="ObjectDisposedException"/>, naming the parameter, when its value or gradient has been disposed.</summary>
     internal void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(Value.IsDisposed, Value);
-        ObjectDisposedException.ThrowIf(Grad.IsDisposed, Grad);
+        if (Value.IsDisposed)
+        {
+            throw new ObjectDisposedException($"parameter '{Name}'", $"The tensor of parameter '{Name}' has been disposed.");
+        }
+        if (Grad.IsDisposed)
+        {
+            throw new ObjectDisposedException($"gradient of '{Name}'", $"The gradient of parameter '{Name}' has been disposed.");
+        }
     }
 }

@@ -210,7 +210,8 @@ public sealed class BadInputTests
         Assert.That(weightGrad, Has.Some.Not.Zero, "a gradient the update would apply");
 
         bias.Grad.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => _sgd.Update());
+        var e = Assert.Throws<ObjectDisposedException>(() => _sgd.Update());
+        Assert.That(e!.Message, Does.Contain("gradient of parameter 'b'"));
         AssertUnchanged();
         Assert.Throws<ObjectDisposedException>(() => _layer.ZeroGradParams());
         Assert.That(_layer.Parameters.First().Grad.ToArray(), Is.EqualTo(weightGrad), "W's gradient not zeroed");
