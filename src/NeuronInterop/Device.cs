@@ -184,8 +184,7 @@ public sealed unsafe class Device : IDisposable
             }
 
             logger.LogInformation(
-                "Using the host backend: 'auto' found no CUDA device ({Reason}).",
-                IsCudaCompiled ? "no GPU or driver present" : "CUDA support not compiled in");
+                "Using the host backend: 'auto' found no CUDA device ({Reason}).", CudaUnavailableReason());
             return Host;
         }
 
@@ -223,6 +222,31 @@ public sealed unsafe class Device : IDisposable
 
     /// <summary>Creates a device with its own native context that <see cref="Dispose"/> destroys.</summary>
     internal static Device CreateOwned(BackendKind backend, int index = 0) => Create(backend, index, shared: false);
+
+    /// <summary>
+    /// Why no CUDA device is usable, in the native library's words (an old driver, say, when the
+    /// CUDA runtime reports one), or null when one is.
+    /// </summary>
+    public static string? CudaUnavailableReason()
+    {
+        if (!IsCudaCompiled)
+        {
+            return "CUDA support not compiled in";
+        }
+        if (CudaDeviceCount > 0)
+        {
+            return null;
+        }
+        try
+        {
+            using Device probe = CreateOwned(BackendKind.Cuda);
+            return null;
+        }
+        catch (DeviceUnavailableException e)
+        {
+            return e.Message;
+        }
+    }
 
     /// <summary>Waits until all work enqueued on this device has finished; reports any deferred backend error.</summary>
     public void Synchronize()

@@ -25,26 +25,37 @@ internal static class InfoCommand
 
     private static void Write(TextWriter console, ILogger logger)
     {
+        // Everything is asked of the native library first: when it cannot be loaded, the one
+        // error line is all that is printed.
+        var lines = new List<string>();
         string cliVersion = typeof(InfoCommand).Assembly
             .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        console.WriteLine($"neuron {cliVersion.Split('+')[0]}");
-        console.WriteLine($"Native library:    {Device.NativeLibraryPath}");
-        console.WriteLine($"Native version:    {Device.NativeVersion}");
+        lines.Add($"neuron {cliVersion.Split('+')[0]}");
+        lines.Add($"Native library:    {Device.NativeLibraryPath}");
+        lines.Add($"Native version:    {Device.NativeVersion}");
         bool cuda = Device.IsCudaCompiled;
-        console.WriteLine($"CUDA compiled in:  {(cuda ? "yes" : "no")}");
+        lines.Add($"CUDA compiled in:  {(cuda ? "yes" : "no")}");
         int count = cuda ? Device.CudaDeviceCount : 0;
-        console.WriteLine($"Backends:          host{(count > 0 ? ", cuda" : "")}");
-        console.WriteLine($"CUDA devices:      {count}");
+        lines.Add($"Backends:          host{(count > 0 ? ", cuda" : "")}");
+        lines.Add($"CUDA devices:      {count}");
         for (int i = 0; i < count; i++)
         {
             var d = Device.GetCudaDeviceInfo(i);
-            console.WriteLine($"  cuda:{d.Index}  {d.Name}, {d.TotalMemory / (1024.0 * 1024 * 1024):F1} GiB, " +
-                              $"compute capability {d.ComputeMajor}.{d.ComputeMinor}, {d.MultiprocessorCount} multiprocessors");
+            lines.Add($"  cuda:{d.Index}  {d.Name}, {d.TotalMemory / (1024.0 * 1024 * 1024):F1} GiB, " +
+                      $"compute capability {d.ComputeMajor}.{d.ComputeMinor}, {d.MultiprocessorCount} multiprocessors");
+        }
+        if (cuda && count == 0)
+        {
+            lines.Add($"  none usable:     {Device.CudaUnavailableReason()}");
         }
 
         string? environment = Environment.GetEnvironmentVariable("NEURON_BACKEND");
-        console.WriteLine($"NEURON_BACKEND:    {(string.IsNullOrEmpty(environment) ? "(not set)" : environment)}");
+        lines.Add($"NEURON_BACKEND:    {(string.IsNullOrEmpty(environment) ? "(not set)" : environment)}");
         using var auto = Device.FromName("auto", logger);
-        console.WriteLine($"auto picks:        {auto} ({auto.Backend})");
+        lines.Add($"auto picks:        {auto} ({auto.Backend})");
+        foreach (string line in lines)
+        {
+            console.WriteLine(line);
+        }
     }
 }

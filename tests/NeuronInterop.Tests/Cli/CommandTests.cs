@@ -20,6 +20,11 @@ public sealed class CommandTests
         Assert.That(result.Output, Does.Contain($"CUDA devices:      {Device.CudaDeviceCount}"));
         string expected = Device.CudaDeviceCount > 0 ? "cuda:0" : "host";
         Assert.That(result.Output, Does.Match($"auto picks: +{expected} "));
+        if (Device.IsCudaCompiled && Device.CudaDeviceCount == 0)
+            Assert.That(result.Output, Does.Contain("none usable:     nrn_context_create: CUDA device 0 does not exist"),
+                "with CUDA compiled in and no device, the native library's reason");
+        else
+            Assert.That(result.Output, Does.Not.Contain("none usable"));
     }
 
     [Test]
