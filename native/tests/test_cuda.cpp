@@ -144,7 +144,11 @@ void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, 
     Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1}), a(cuda, host, {4});
     REQUIRE_OK(nrn_accumulator_reset(host, a.h));
     REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
-    const float lr = 0.05f;
+    // The MSE gradient is divided by rows · out, and a prediction sums `in` products: a rate of
+    // out / in keeps each step's change of the predictions a fixed share of their error (about a
+    // sixth for inputs uniform in [-1, 1]), large next to the tolerances below (checked after
+    // the run) and far from divergence, so that a missing or partial update cannot pass.
+    const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
     // One fused step on the whole set, then a training run.
     REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, a.h));
     REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, a.c));
@@ -156,6 +160,22 @@ void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, 
     const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
     CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
     CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
+    // The updates themselves, W - W0, within 1% of the host's and a few float steps of W: wide
+    // layers move each weight little, and next to |W| alone a missing update would pass.
+    const auto wh = w.h.read();
+    std::vector<float> moved(wh.size());
+    std::vector<double> expected_moves(wh.size());
+    double largest = 0, largest_move = 0;
+    for (size_t i = 0; i < wh.size(); ++i) {
+        moved[i] = static_cast<float>(static_cast<double>(w1[i]) - w0[i]);
+        expected_moves[i] = static_cast<double>(wh[i]) - w0[i];
+        largest = std::max(largest, std::fabs(static_cast<double>(wh[i])));
+        largest_move = std::max(largest_move, std::fabs(expected_moves[i]));
+    }
+    const double float_steps = 32 * std::numeric_limits<float>::epsilon() * std::max(1.0, largest);
+    CHECK_CLOSE(moved, expected_moves, float_steps, 1e-2, "train W - W0 " + what);
+    CHECK_MSG(largest_move > 100 * float_steps,
+              what << ": training moved W by at most " << largest_move << ", too little to tell an update from none");
     CHECK_CLOSE(e1, to_double(e.h.read()), 1e-5, 1e-3, "train error " + what);
     double hs = 0, hc = 0, cs = 0, cc = 0;
     REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
