@@ -202,11 +202,46 @@ TEST_CASE(train_semantics, batch_orders) {
             if (n >= 7) CHECK_MSG(epochs_differ, "shuffle gives the same order every epoch for " << n << " batches");
         }
     }
-    // Reproducible, and independent of how the steps are reached.
-    int64_t a = -1, b = -1;
-    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 5, 123456789, 1000, &a));
-    REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 5, 123456789, 1000, &b));
-    CHECK(a == b);
+    // The seed picks the order: two seeds give two sequences, in both seeded orders.
+    for (nrn_batch_order order : {NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+        std::vector<int64_t> first, second;
+        for (int64_t step = 0; step < 64; ++step) {
+            int64_t a = -1, b = -1;
+            REQUIRE_OK(nrn_batch_index(order, 5, step, 64, &a));
+            REQUIRE_OK(nrn_batch_index(order, 6, step, 64, &b));
+            first.push_back(a);
+            second.push_back(b);
+        }
+        CHECK_MSG(first != second, "order " << order << ": seeds 5 and 6 pick the same 64 batches");
+    }
+}
+
+// A run cut into calls (first_step continuing where the last call stopped) is the same run.
+TEST_CASE(train_semantics, a_run_split_into_calls_is_the_same_run) {
+    std::mt19937_64 rng(19);
+    const int64_t rows = 45, in = 3, out = 2, batch = 4;  // 12 batches, the last of 1 row
+    const auto x = random_values(rng, rows * in), t = random_values(rng, rows * out),
+               w0 = random_values(rng, in * out);
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor tx(context, {rows, in}, x), tt(context, {rows, out}, t), e(context, {1});
+        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+            Tensor w_once(context, {in, out}, w0), w_split(context, {in, out}, w0);
+            Tensor b_once(context, {out}), b_split(context, {out});
+            REQUIRE_OK(nrn_tensor_fill(context, b_once, 0.5f));
+            REQUIRE_OK(nrn_tensor_fill(context, b_split, 0.5f));
+            REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_once, b_once, 0.1f, batch, 5, 30, order, 8, e, nullptr));
+            for (int64_t first = 5; first < 35; first += 7) {
+                const int64_t steps = std::min<int64_t>(7, 35 - first);
+                REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_split, b_split, 0.1f, batch, first, steps, order, 8,
+                                                    e, nullptr));
+            }
+            const std::string what = context.name() + " order " + std::to_string(order);
+            CHECK_IDENTICAL(w_split.read(), w_once.read(), "weight of a split run " + what);
+            CHECK_IDENTICAL(b_split.read(), b_once.read(), "bias of a split run " + what);
+            CHECK_MSG(w_once.read() != w0, what << ": the run did not train");
+        }
+    }
 }
 
 // A batch larger than the data set is the whole data set, as when cutting batches by hand.
