@@ -75,6 +75,12 @@ public sealed class CommandTests
             var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
             Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
             Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
+            // Batches of 8: the hand-made neuron averages its 8 per-sample gradients, as the library's MSE does.
+            foreach (var run in summary.RootElement.GetProperty("runs").EnumerateArray())
+                foreach (string name in new[] { "w", "b" })
+                    Assert.That(run.GetProperty("library").GetProperty(name).GetDouble(),
+                        Is.EqualTo(run.GetProperty("handMade").GetProperty(name).GetDouble()).Within(1e-3),
+                        $"{run.GetProperty("name").GetString()}: {name}");
         }
         finally
         {

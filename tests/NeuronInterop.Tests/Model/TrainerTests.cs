@@ -179,6 +179,26 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void TrainOnDeviceDataWithoutShufflingIsSequential()
+    {
+        var (data, target) = Problem(77, 5, 2, 4);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        var order = new List<long>();
+        using var perStep = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f, onBatchFinish: tr => order.Add(tr.CurrentBatch));
+        using var fused = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
+
+        perStep.Trainer.Train(x, t, shuffle: false);
+        fused.Trainer.Train(x, t, shuffle: false);
+
+        Assert.That(order, Is.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)));
+        perStep.Reference.Train(data, target, 77);
+        perStep.AssertParametersMatch("per step, in order");
+        fused.Reference.Train(data, target, 77);
+        fused.AssertParametersMatch("one native call, in order");
+    }
+
+    [Test]
     public void LearnRateChangesBetweenEpochs()
     {
         var (data, target) = Problem(50, 3, 1, 5);
