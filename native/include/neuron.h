@@ -119,6 +119,16 @@ typedef struct nrn_device_info {
     int32_t multiprocessor_count;
 } nrn_device_info;
 
+/** How the host backend computes, as chosen when the library first needs it. */
+typedef struct nrn_host_properties {
+    /** The instruction set of the matrix kernels, NUL-terminated: "avx512", "avx2" or "baseline"
+        (the widest the CPU has, or NEURON_HOST_SIMD's choice when narrower). */
+    char simd[16];
+    /** The threads the host operations may use, the caller's included (NEURON_HOST_THREADS, or
+        the hardware's, at most 64). */
+    int32_t threads;
+} nrn_host_properties;
+
 /* ---------------------------------------------------------------------------------------
  * Library, status and errors
  * ------------------------------------------------------------------------------------- */
@@ -147,6 +157,13 @@ NRN_API nrn_status nrn_cuda_device_count(int32_t* count);
 
 /** Writes the properties of CUDA device `device`. */
 NRN_API nrn_status nrn_cuda_device_info(int32_t device, nrn_device_info* info);
+
+/**
+ * Writes how the host backend computes. NEURON_HOST_SIMD (avx512, avx2 or baseline) and
+ * NEURON_HOST_THREADS (1 to 256) set other than so give NRN_STATUS_INVALID_ARGUMENT, here and
+ * when a host context is created.
+ */
+NRN_API nrn_status nrn_host_info(nrn_host_properties* info);
 
 /** Creates a context on `backend`; `device` is the CUDA device index (ignored for the host backend). */
 NRN_API nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context** context);

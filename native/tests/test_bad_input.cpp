@@ -1,8 +1,10 @@
 // Every kind of bad input gives its status and a message naming the operation, and leaves
 // every existing tensor unchanged.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <thread>
 
 #include "harness.h"
@@ -337,4 +339,42 @@ TEST_CASE(bad_input, last_error_is_per_thread) {
     CHECK(std::strstr(nrn_last_error(), "nrn_context_synchronize") != nullptr);
     CHECK(std::strcmp(nrn_status_string(NRN_STATUS_SHAPE_MISMATCH), "NRN_STATUS_SHAPE_MISMATCH") == 0);
     CHECK(std::strcmp(nrn_status_string(static_cast<nrn_status>(77)), "NRN_STATUS_UNKNOWN") == 0);
+}
+
+// Host settings that name no instruction set or thread count are refused, not ignored: a typo
+// would otherwise run other kernels than the ones asked for, unnoticed.
+TEST_CASE(bad_input, host_settings_that_name_nothing_are_refused) {
+    struct Saved {
+        const char* name;
+        std::string value;
+        bool set;
+        explicit Saved(const char* variable) : name(variable), value(), set(std::getenv(variable) != nullptr) {
+            if (set) value = std::getenv(variable);
+        }
+        ~Saved() {
+            if (set) setenv(name, value.c_str(), 1);
+            else unsetenv(name);
+        }
+    } simd("NEURON_HOST_SIMD"), threads("NEURON_HOST_THREADS");
+    const auto inv = NRN_STATUS_INVALID_ARGUMENT;
+    nrn_host_properties info{};
+    nrn_context* context = nullptr;
+    unsetenv("NEURON_HOST_THREADS");
+    for (const char* value : {"avx-2", "AVX2", "sse"}) {
+        setenv("NEURON_HOST_SIMD", value, 1);
+        CHECK_FAILS(inv, "nrn_host_info", nrn_host_info(&info));
+        CHECK_MSG(std::string(nrn_last_error()).find(std::string("NEURON_HOST_SIMD is '") + value + "'") != std::string::npos,
+                  nrn_last_error());
+        CHECK_FAILS(inv, "nrn_context_create", nrn_context_create(NRN_BACKEND_HOST, 0, &context));
+    }
+    unsetenv("NEURON_HOST_SIMD");
+    for (const char* value : {"0", "-2", "four", "3x", "257"}) {
+        setenv("NEURON_HOST_THREADS", value, 1);
+        CHECK_FAILS(inv, "nrn_host_info", nrn_host_info(&info));
+        CHECK_FAILS(inv, "nrn_context_create", nrn_context_create(NRN_BACKEND_HOST, 0, &context));
+    }
+    CHECK(context == nullptr);
+    setenv("NEURON_HOST_THREADS", "3", 1);
+    REQUIRE_OK(nrn_host_info(&info));
+    CHECK_FAILS(inv, "nrn_host_info", nrn_host_info(nullptr));
 }

@@ -58,29 +58,57 @@ std::string hex(uint64_t value) {
     return text;
 }
 
-// The digest this executable's host_determinism area prints under `settings` (VAR=value ...),
-// or "" when it printed none or failed.
-std::string digest_under(const std::string& settings) {
+// "<simd> <threads>": how the host backend computes in this process.
+std::string host_setup() {
+    nrn_host_properties info{};
+    REQUIRE_OK(nrn_host_info(&info));
+    return std::string(info.simd) + " " + std::to_string(info.threads);
+}
+
+struct Run {
+    std::string digest, setup;  // empty when the run printed none
+};
+
+// What this executable's host_determinism area prints under `settings` (VAR=value ...).
+Run run_under(const std::string& settings) {
     int status = 0;
     const auto lines = rerun_area("host_determinism", settings + " " + kDigestVariable + "=1", true, status);
-    for (const std::string& line : lines)
-        if (status == 0 && line.rfind("digest ", 0) == 0) return line.substr(7);
-    return "";
+    Run run;
+    for (const std::string& line : lines) {
+        if (status != 0) break;
+        if (line.rfind("digest ", 0) == 0) run.digest = line.substr(7);
+        if (line.rfind("setup ", 0) == 0) run.setup = line.substr(6);
+    }
+    return run;
 }
 
 }  // namespace
 
 TEST_CASE(host_determinism, results_are_identical_for_any_threads_and_instruction_set) {
     if (std::getenv(kDigestVariable) != nullptr) {
-        std::printf("digest %s\n", hex(host_digest()).c_str());  // read by the parent process
+        // Read by the parent process.
+        std::printf("digest %s\nsetup %s\n", hex(host_digest()).c_str(), host_setup().c_str());
         return;
     }
     const std::string here = hex(host_digest());
-    for (const char* settings : {"NEURON_HOST_THREADS=1", "NEURON_HOST_THREADS=3", "NEURON_HOST_THREADS=8",
-                                 "NEURON_HOST_THREADS=1 NEURON_HOST_SIMD=avx2",
-                                 "NEURON_HOST_THREADS=3 NEURON_HOST_SIMD=baseline"}) {
-        const std::string there = digest_under(settings);
-        CHECK_MSG(there == here, settings << ": digest " << (there.empty() ? "missing" : there) << ", default settings "
-                                          << here);
+    // The widest kernel here is the default; avx2 only where the CPU has it.
+    const std::string widest = host_setup().substr(0, host_setup().find(' '));
+    const std::string avx2 = widest == "baseline" ? "baseline" : "avx2";
+    const struct {
+        const char* settings;
+        std::string setup;  // what the run must report, so that a setting that is ignored fails
+    } runs[] = {
+        {"NEURON_HOST_THREADS=1", widest + " 1"},
+        {"NEURON_HOST_THREADS=3", widest + " 3"},
+        {"NEURON_HOST_THREADS=8", widest + " 8"},
+        {"NEURON_HOST_THREADS=1 NEURON_HOST_SIMD=avx2", avx2 + " 1"},
+        {"NEURON_HOST_THREADS=3 NEURON_HOST_SIMD=baseline", "baseline 3"},
+    };
+    for (const auto& expected : runs) {
+        const Run there = run_under(expected.settings);
+        CHECK_MSG(there.digest == here, expected.settings << ": digest " << (there.digest.empty() ? "missing" : there.digest)
+                                                          << ", default settings " << here);
+        CHECK_MSG(there.setup == expected.setup, expected.settings << ": computed with '" << there.setup << "', not '"
+                                                                   << expected.setup << "'");
     }
 }

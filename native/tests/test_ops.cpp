@@ -1,7 +1,9 @@
 // Every operation of every present backend against the naive double-precision reference,
 // on random shapes including 1, primes and sizes that are not multiples of any tile.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "harness.h"
 #include "random.h"
@@ -27,6 +29,20 @@ std::string describe(const Context& context, const LinearShape& s) {
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 }  // namespace
+
+// CTest runs this area again with NEURON_HOST_SIMD=avx2 and =baseline: those runs test the
+// narrower kernels only if the setting took effect.
+TEST_CASE(ops_vs_reference, the_host_kernels_asked_for_are_the_ones_used) {
+    nrn_host_properties info{};
+    REQUIRE_OK(nrn_host_info(&info));
+    note(std::string("host kernels: ") + info.simd + ", " + std::to_string(info.threads) + " threads");
+    const char* requested = std::getenv("NEURON_HOST_SIMD");
+    const std::string simd = info.simd;
+    if (requested != nullptr && std::string(requested) == "baseline") CHECK_MSG(simd == "baseline", simd);
+    if (requested != nullptr && std::string(requested) == "avx2")
+        CHECK_MSG(simd == "avx2" || simd == "baseline", simd << " (a CPU without AVX2 runs baseline)");
+    CHECK(info.threads >= 1 && info.threads <= 256);
+}
 
 TEST_CASE(ops_vs_reference, linear_forward_matches_reference) {
     std::mt19937_64 rng(1);

@@ -220,6 +220,20 @@ public sealed unsafe class Device : IDisposable
             info.multiprocessor_count);
     }
 
+    /// <summary>How the host backend computes: its matrix kernels' instruction set and its threads.</summary>
+    /// <exception cref="ArgumentException">NEURON_HOST_SIMD or NEURON_HOST_THREADS is set to something it does not accept.</exception>
+    public static HostBackendInfo HostInfo
+    {
+        get
+        {
+            nrn_host_properties info;
+            Ensure.Success(NeuronNative.nrn_host_info(&info));
+            var simd = new ReadOnlySpan<byte>(info.simd, 16);
+            int end = simd.IndexOf((byte)0);
+            return new HostBackendInfo(System.Text.Encoding.UTF8.GetString(end < 0 ? simd : simd[..end]), info.threads);
+        }
+    }
+
     /// <summary>Creates a device with its own native context that <see cref="Dispose"/> destroys.</summary>
     internal static Device CreateOwned(BackendKind backend, int index = 0) => Create(backend, index, shared: false);
 

@@ -520,6 +520,16 @@ nrn_status nrn_cuda_device_info(int32_t device, nrn_device_info* info) {
     });
 }
 
+nrn_status nrn_host_info(nrn_host_properties* info) {
+    return guard("nrn_host_info", [&] {
+        const Check check("nrn_host_info");
+        check.not_null(info, "info");
+        nrn_host_properties result{};
+        nrn::host_info(&result);
+        *info = result;
+    });
+}
+
 nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context** context) {
     return guard("nrn_context_create", [&] {
         const Check check("nrn_context_create");

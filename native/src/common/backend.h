@@ -91,8 +91,9 @@ public:
     virtual void linear_mse_sgd_train(const TrainArgs& args) = 0;
 };
 
-// The host (CPU) backend: always present.
+// The host (CPU) backend: always present. Both check NEURON_HOST_SIMD and NEURON_HOST_THREADS.
 std::unique_ptr<Backend> make_host_backend();
+void host_info(nrn_host_properties* info);
 
 // The CUDA backend (native/src/cuda/), or stubs (native/src/common/cuda_stub.cpp) when CUDA
 // is not compiled in. cuda_device_count() returns 0 on a machine without driver or GPU;

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "host/host_kernels.h"
+#include "host/thread_pool.h"
 #include "random.h"
 
 namespace nrn {
@@ -116,6 +117,15 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Backend> make_host_backend() { return std::make_unique<HostBackend>(); }
+std::unique_ptr<Backend> make_host_backend() {
+    host::check_settings();
+    return std::make_unique<HostBackend>();
+}
+
+void host_info(nrn_host_properties* info) {
+    host::check_settings();
+    std::strncpy(info->simd, host::simd_name(), sizeof(info->simd) - 1);
+    info->threads = host::max_threads();
+}
 
 }  // namespace nrn

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "backend.h"
+
 namespace nrn::host {
 namespace {
 
@@ -380,6 +382,37 @@ GemmTasks gemm_tasks_for_this_cpu() {
     }();
     return chosen;
 }
+
+}  // namespace
+
+const char* simd_name() {
+    const GemmTasks chosen = gemm_tasks_for_this_cpu();
+#ifdef NRN_HOST_X86_DISPATCH
+    if (chosen == &gemm_tasks_avx512) return "avx512";
+    if (chosen == &gemm_tasks_avx2) return "avx2";
+#endif
+    return chosen == &gemm_tasks_baseline ? "baseline" : "?";
+}
+
+void check_settings() {
+    if (const char* simd = std::getenv("NEURON_HOST_SIMD"); simd != nullptr && *simd != '\0') {
+        const std::string value = simd;
+        if (value != "avx512" && value != "avx2" && value != "baseline") {
+            throw Error(NRN_STATUS_INVALID_ARGUMENT,
+                        "NEURON_HOST_SIMD is '" + value + "', not avx512, avx2 or baseline");
+        }
+    }
+    if (const char* threads = std::getenv("NEURON_HOST_THREADS"); threads != nullptr && *threads != '\0') {
+        char* end = nullptr;
+        const long value = std::strtol(threads, &end, 10);
+        if (*end != '\0' || value < 1 || value > 256) {
+            throw Error(NRN_STATUS_INVALID_ARGUMENT,
+                        std::string("NEURON_HOST_THREADS is '") + threads + "', not a whole number from 1 to 256");
+        }
+    }
+}
+
+namespace {
 
 // The tasks of a product of rows x cols outputs, and the threads that share them.
 int64_t product_tasks(int64_t rows, int64_t cols) { return ceil_div(rows, kRowsPerTask) * ceil_div(cols, kColTile); }

@@ -19,6 +19,13 @@ namespace nrn::host {
 // it writes anything. The reservation only grows: repeated calls allocate nothing.
 void reserve_linear(int64_t batch, int64_t in, int64_t out);
 
+// The instruction set of the matrix kernels in use: "avx512", "avx2" or "baseline".
+const char* simd_name();
+
+// Checks NEURON_HOST_SIMD and NEURON_HOST_THREADS; throws nrn::Error (invalid argument) for a
+// value that names no instruction set or thread count, which would otherwise be ignored.
+void check_settings();
+
 // y[batch x out] = x[batch x in] · w[in x out] + b[out] (b may be null).
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out);

@@ -33,6 +33,8 @@ internal static class InfoCommand
         lines.Add($"neuron {cliVersion.Split('+')[0]}");
         lines.Add($"Native library:    {Device.NativeLibraryPath}");
         lines.Add($"Native version:    {Device.NativeVersion}");
+        HostBackendInfo host = Device.HostInfo;
+        lines.Add($"Host kernels:      {host.Simd}, {host.Threads} thread{(host.Threads == 1 ? "" : "s")}");
         bool cuda = Device.IsCudaCompiled;
         lines.Add($"CUDA compiled in:  {(cuda ? "yes" : "no")}");
         int count = cuda ? Device.CudaDeviceCount : 0;

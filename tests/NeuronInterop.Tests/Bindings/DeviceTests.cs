@@ -20,6 +20,18 @@ public sealed class DeviceTests
     }
 
     [Test]
+    public void TheHostBackendSaysHowItComputes()
+    {
+        HostBackendInfo info = Device.HostInfo;
+        Assert.That(info.Simd, Is.AnyOf("avx512", "avx2", "baseline"));
+        string? threads = Environment.GetEnvironmentVariable("NEURON_HOST_THREADS");
+        if (!string.IsNullOrEmpty(threads))
+            Assert.That(info.Threads, Is.EqualTo(int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture)));
+        else
+            Assert.That(info.Threads, Is.InRange(1, 64), "the hardware's threads (not .NET's count, which a CPU quota lowers)");
+    }
+
+    [Test]
     public void DisposingASharedDeviceDoesNothing()
     {
         Device.Host.Dispose();

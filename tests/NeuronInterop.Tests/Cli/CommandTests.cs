@@ -18,6 +18,7 @@ public sealed class CommandTests
         Assert.That(result.Output, Does.Contain(Device.NativeLibraryPath));
         Assert.That(result.Output, Does.Contain(Device.NativeVersion.ToString()));
         Assert.That(result.Output, Does.Contain($"CUDA devices:      {Device.CudaDeviceCount}"));
+        Assert.That(result.Output, Does.Match(@"Host kernels: +(avx512|avx2|baseline), \d+ threads?"));
         string expected = Device.CudaDeviceCount > 0 ? "cuda:0" : "host";
         Assert.That(result.Output, Does.Match($"auto picks: +{expected} "));
         if (Device.IsCudaCompiled && Device.CudaDeviceCount == 0)

@@ -104,6 +104,26 @@ internal unsafe struct nrn_device_info
     public int multiprocessor_count;
 }
 
+/// <summary>How the host backend computes, as chosen when the library first needs it.</summary>
+// C layout: 20 bytes, aligned to 4; checked by NeuronNative.VerifyStructLayouts().
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct nrn_host_properties
+{
+    /// <summary>
+    /// The instruction set of the matrix kernels, NUL-terminated: "avx512", "avx2" or "baseline"
+    /// (the widest the CPU has, or NEURON_HOST_SIMD's choice when narrower).
+    /// </summary>
+    // char simd[16]; (offset 0)
+    public fixed byte simd[16];
+
+    /// <summary>
+    /// The threads the host operations may use, the caller's included (NEURON_HOST_THREADS, or
+    /// the hardware's, at most 64).
+    /// </summary>
+    // int32_t threads; (offset 16)
+    public int threads;
+}
+
 internal static unsafe partial class NeuronNative
 {
     internal const string LibraryName = "neuron";
@@ -133,6 +153,13 @@ internal static unsafe partial class NeuronNative
             CheckLayout("offsetof(nrn_device_info, compute_major)", (byte*)&probe.compute_major - start, 264);
             CheckLayout("offsetof(nrn_device_info, compute_minor)", (byte*)&probe.compute_minor - start, 268);
             CheckLayout("offsetof(nrn_device_info, multiprocessor_count)", (byte*)&probe.multiprocessor_count - start, 272);
+        }
+        {
+            nrn_host_properties probe = default;
+            byte* start = (byte*)&probe;
+            CheckLayout("sizeof(nrn_host_properties)", sizeof(nrn_host_properties), 20);
+            CheckLayout("offsetof(nrn_host_properties, simd)", (byte*)probe.simd - start, 0);
+            CheckLayout("offsetof(nrn_host_properties, threads)", (byte*)&probe.threads - start, 16);
         }
     }
 
@@ -183,6 +210,16 @@ internal static unsafe partial class NeuronNative
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nrn_status nrn_cuda_device_info(int device, nrn_device_info* info);
+
+    /// <summary>
+    /// Writes how the host backend computes. NEURON_HOST_SIMD (avx512, avx2 or baseline) and
+    /// NEURON_HOST_THREADS (1 to 256) set other than so give NRN_STATUS_INVALID_ARGUMENT, here and
+    /// when a host context is created.
+    /// </summary>
+    // nrn_status nrn_host_info(nrn_host_properties* info);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nrn_status nrn_host_info(nrn_host_properties* info);
 
     /// <summary>Creates a context on <c>backend</c>; <c>device</c> is the CUDA device index (ignored for the host backend).</summary>
     // nrn_status nrn_context_create(nrn_backend backend, int32_t device, nrn_context** context);
