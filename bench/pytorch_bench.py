@@ -19,6 +19,7 @@ reads to report the ratio NeuronInterop / PyTorch per case.
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -233,6 +234,17 @@ def format_seconds(s):
     return f"{s * 1e9:.3g} ns"
 
 
+def without_non_finite(value):
+    """The value with every NaN or infinite float replaced by None, in dicts and lists too."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: without_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_non_finite(item) for item in value]
+    return value
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import torch  # imported here so that --help works without torch
@@ -263,6 +275,8 @@ def main(argv=None):
     for case in cases:
         for variant in variants:
             r = run_case(torch, case, device, variant, timer, plan)
+            if "error" not in r and not (math.isfinite(r["seconds_per_step"]) and r["seconds_per_step"] > 0):
+                r.update({"error": f"no usable time ({r['seconds_per_step']} s per step)", "seconds_per_step": 0.0})
             results.append(r)
             status = r.get("error") or (f"{format_seconds(r['seconds_per_step'])}/step, "
                                         f"{r['steps_per_second']:,.0f} steps/s, {r['tflops']:.3f} TFLOP/s")
@@ -275,7 +289,7 @@ def main(argv=None):
         "cuda_version": torch.version.cuda,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "quick": args.quick,
-        "tf32": False,
+        "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
         "learning_rate": LEARNING_RATE,
         "flop_count": FLOP_COUNT,
         "timing_method": (f"{'CUDA events' if device.type == 'cuda' else 'perf_counter'} around repeats of enqueued steps, "
@@ -285,7 +299,8 @@ def main(argv=None):
     }
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
+            # Strict JSON (the C# reader rejects NaN and Infinity): a non-finite number becomes null.
+            json.dump(without_non_finite(report), f, indent=2, allow_nan=False)
             f.write("\n")
     return 1 if any("error" in r for r in results) else 0
 

@@ -39,6 +39,17 @@ set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+# The fingerprint of the sources the packed managed outputs come from (src/, tests/ and the
+# build files around them, outside bin/ and obj/): gpu-pack.sh records it, step_runtime compares.
+managed_fingerprint() {
+  find src tests Directory.Build.props global.json NeuronInterop.sln native/include -type f \
+      -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16
+}
+if [[ ${1:-} == --managed-fingerprint ]]; then
+  managed_fingerprint
+  exit 0
+fi
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
@@ -50,7 +61,12 @@ started=$SECONDS
 
 export DOTNET_ROOT=/tmp/dn
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-export PATH="$DOTNET_ROOT:$PATH"
+# The CUDA tools (nvcc, compute-sanitizer, ncu) where a toolkit installs them, when not on PATH.
+export PATH="$DOTNET_ROOT:$PATH:/usr/local/cuda/bin"
+# .NET needs ICU unless told to run without: the tests and tools use no culture of their own.
+if ! ldconfig -p 2>/dev/null | grep -q libicuuc; then
+  export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
+fi
 export PYTHONUNBUFFERED=1
 export APP=/tmp/neuron-app
 export NATIVE_LIB=${GPU_CHECK_NATIVE_LIB:-$root/build-gpu/libneuron.so}
@@ -115,6 +131,14 @@ run_step() {
 step_runtime() {
   [[ -f .device/dotnet-rt.tar.xz && -f .device/app.tar.xz ]] || { echo "run scripts/gpu-pack.sh first and carry .device"; exit 1; }
   cat .device/MANIFEST 2>/dev/null
+  local packed here
+  packed=$(cat .device/managed.fingerprint 2>/dev/null || echo none)
+  here=$(managed_fingerprint)
+  if [[ $packed != "$here" ]]; then
+    echo "the packed tests and CLI ($packed) were built from other sources than this checkout's ($here):"
+    echo "run scripts/gpu-pack.sh again"
+    exit 1
+  fi
   rm -rf "$DOTNET_ROOT" "$APP" && mkdir -p "$DOTNET_ROOT" "$APP"
   tar xJf .device/dotnet-rt.tar.xz -C "$DOTNET_ROOT"
   tar xJf .device/app.tar.xz -C "$APP"
@@ -152,7 +176,7 @@ step_native_build() {
   while read -r dir options; do
     # shellcheck disable=SC2086
     { configure_gpu_build "$dir" -DBUILD_TESTING=OFF $options &&
-        cmake --build "$dir" --parallel "$(nproc)" --target neuron_products_bench; } >"$LOG_DIR/build-$dir.log" 2>&1 &
+        cmake --build "$dir" --parallel "$(nproc)" --target neuron_products_bench; } </dev/null >"$LOG_DIR/build-$dir.log" 2>&1 &
   done < <(gemm_variants)
   configure_gpu_build build-gpu && cmake --build build-gpu --parallel "$(nproc)"
   rc=$?
@@ -190,7 +214,7 @@ step_products() {
   # The same products with each GEMM variant: which to keep.
   while read -r dir options; do
     if [[ -x "$dir/native/bench/neuron_products_bench" ]]; then
-      { echo; echo "The same products built with $options:"; "$dir/native/bench/neuron_products_bench" --device cuda; } |
+      { echo; echo "The same products built with $options:"; "$dir/native/bench/neuron_products_bench" --device cuda </dev/null; } |
         tee -a "$OUT_DIR/products-cuda.txt" || failed=1
     else
       echo "$dir was not built: see build-$dir.log in logs.tar.gz"
@@ -220,7 +244,7 @@ step_ncu() {
     [[ -x "$dir/native/bench/neuron_products_bench" ]] || continue
     echo "==== The same products built with $options" >>"$OUT_DIR/ncu-gemm.txt"
     "$ncu" --kernel-name regex:gemm_kernel --launch-count 4 --metrics "$compare" \
-      "$dir/native/bench/neuron_products_bench" --device cuda --quick 8192x4096x4096 >>"$OUT_DIR/ncu-gemm.txt" || failed=1
+      "$dir/native/bench/neuron_products_bench" --device cuda --quick 8192x4096x4096 </dev/null >>"$OUT_DIR/ncu-gemm.txt" || failed=1
   done < <(gemm_variants)
   return $failed
 }
@@ -244,7 +268,7 @@ sanitize() {
     echo "---- $tool: $name"
     ran=1
     # shellcheck disable=SC2086
-    NEURON_TEST_REQUIRE_CUDA=1 compute-sanitizer --tool "$tool" --error-exitcode 86 $command || failed=1
+    NEURON_TEST_REQUIRE_CUDA=1 compute-sanitizer --tool "$tool" --error-exitcode 86 $command </dev/null || failed=1
   done < <(native_test_commands "cuda-$tool")
   (( ran )) || { echo "no built native test area is labelled cuda-$tool"; return 1; }
   return $failed
@@ -277,7 +301,7 @@ PY
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
+export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize step_memcheck step_racecheck
 
 # Most valuable first: when the budget runs short, the sanitizers are what is cut.

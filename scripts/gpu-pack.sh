@@ -88,12 +88,16 @@ fi
 
 # ---- manifest and size check ---------------------------------------------------------------
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# What the packed managed outputs were built from; scripts/gpu-check.sh recomputes it there
+# (where git may be absent) and refuses a pack older than the checkout it travels with.
+(cd "$root" && bash scripts/gpu-check.sh --managed-fingerprint) >"$device_dir/managed.fingerprint"
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
 {
   echo "packed:   $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit:   $commit (+$dirty uncommitted changes)"
   echo "runtime:  Microsoft.NETCore.App $runtime_version"
   echo "fallback: $([[ -f "$device_dir/native-cuda118/libneuron.so" ]] && echo 'native-cuda118/libneuron.so' || echo none)"
+  echo "managed:  $(cat "$device_dir/managed.fingerprint")"
   (cd "$device_dir" && find . -type f ! -name MANIFEST -printf '%s\t%p\n' | sort -k2)
 } >"$device_dir/MANIFEST"
 
