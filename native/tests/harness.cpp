@@ -37,6 +37,8 @@ void record_failure(const char* file, int line, const std::string& message) {
 
 void note(const std::string& message) { std::printf("    %s\n", message.c_str()); }
 
+void skip(const std::string& why) { throw Skip{why}; }
+
 void require_ok(nrn_status status, const char* call, const char* file, int line) {
     if (status == NRN_STATUS_OK) return;
     record_failure(file, line,
@@ -259,20 +261,25 @@ std::vector<std::string> rerun_area(const std::string& area, const std::string& 
 int main(int argc, char** argv) {
     using namespace test;
     const std::string area = argc > 1 ? argv[1] : "";
-    int run = 0, failed = 0;
+    int run = 0, failed = 0, skipped = 0;
     for (const TestEntry& entry : tests()) {
         if (!area.empty() && entry.area != area) continue;
         ++run;
         failures_in_test = 0;
         std::printf("[ RUN  ] %s.%s\n", entry.area.c_str(), entry.name.c_str());
         std::fflush(stdout);
+        const char* outcome = nullptr;
         try {
             entry.function();
         } catch (const Abort&) {
+        } catch (const Skip& s) {
+            note("skipped: " + s.why);
+            if (failures_in_test == 0) outcome = "SKIP", ++skipped;
         } catch (const std::exception& e) {
             record_failure(__FILE__, __LINE__, std::string("exception: ") + e.what());
         }
-        std::printf("[ %s ] %s.%s\n", failures_in_test == 0 ? " OK " : "FAIL", entry.area.c_str(), entry.name.c_str());
+        if (outcome == nullptr) outcome = failures_in_test == 0 ? " OK " : "FAIL";
+        std::printf("[ %s ] %s.%s\n", outcome, entry.area.c_str(), entry.name.c_str());
         std::fflush(stdout);
         if (failures_in_test != 0) ++failed;
     }
@@ -285,6 +292,7 @@ int main(int argc, char** argv) {
         std::printf("LEAK: %lld handles still alive after the tests\n", static_cast<long long>(live));
         ++failed;
     }
-    std::printf("%d tests, %d failed\n", run, failed);
-    return failed == 0 ? 0 : 1;
+    std::printf("%d tests, %d failed, %d skipped\n", run, failed, skipped);
+    if (failed != 0) return 1;
+    return skipped == run ? kSkipped : 0;
 }

@@ -31,6 +31,14 @@ struct Registration {
 // Thrown to end the current test after a failure that makes going on pointless.
 struct Abort {};
 
+// Ends the current test as skipped (what it needs is not here). An area all of whose tests
+// skip exits with kSkipped, which CTest reports as a skipped test (SKIP_RETURN_CODE).
+constexpr int kSkipped = 77;
+struct Skip {
+    std::string why;
+};
+[[noreturn]] void skip(const std::string& why);
+
 void record_failure(const char* file, int line, const std::string& message);
 void note(const std::string& message);  // printed with the test's output
 

@@ -26,7 +26,7 @@ bool cuda_tests_run() {
                        std::string("NEURON_TEST_REQUIRE_CUDA=1 but there is no usable CUDA device (CUDA compiled in: ") +
                            (compiled ? "yes" : "no") + ")");
     } else {
-        note(std::string("no CUDA device: skipping CUDA tests (CUDA compiled in: ") + (compiled ? "yes" : "no") + ")");
+        skip(std::string("no CUDA device (CUDA compiled in: ") + (compiled ? "yes" : "no") + ")");
     }
     return false;
 }
