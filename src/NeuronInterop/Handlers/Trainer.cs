@@ -63,7 +63,9 @@ public sealed class Trainer : IDisposable
         ObjectDisposedException.ThrowIf(cost.IsDisposed, cost);
         if (optimizer.Module is not null && !ReferenceEquals(optimizer.Module, module))
         {
-            throw new ArgumentException($"The optimizer is set up on {optimizer.Module}, not on {module}.", nameof(optimizer));
+            throw new ArgumentException(
+                $"The optimizer is set up on another module ({optimizer.Module}) than the one to train ({module}): " +
+                "call optimizer.SetupOn(module) first, or give the trainer its own optimizer.", nameof(optimizer));
         }
         cost.Bind(module.Device);
         if (optimizer.Module is null)
@@ -246,7 +248,8 @@ public sealed class Trainer : IDisposable
         ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
         if (!ReferenceEquals(Optimizer.Module, Module))
         {
-            throw new InvalidOperationException($"The optimizer has been set up on {Optimizer.Module}, not on the trained {Module}.");
+            throw new InvalidOperationException(
+                $"The optimizer has since been set up on another module ({Optimizer.Module}) than the trained one ({Module}).");
         }
     }
 

@@ -156,10 +156,12 @@ public sealed class BadInputTests
         using var other = new Linear(3, 2, device: TestDevice);
         var sgd = new Sgd();
         sgd.SetupOn(other);
-        Assert.Throws<ArgumentException>(() => new Trainer(_layer, _cost, sgd));
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(_layer, _cost, sgd));
+        Assert.That(e!.Message, Does.Contain("another module").And.Contain("SetupOn"), "says what is wrong with two unnamed Linears");
 
         _sgd.SetupOn(other);
-        Assert.Throws<InvalidOperationException>(() => _trainer.TrainFromHost(Uniform(8, 3, 1), Uniform(8, 2, 1)));
+        var late = Assert.Throws<InvalidOperationException>(() => _trainer.TrainFromHost(Uniform(8, 3, 1), Uniform(8, 2, 1)));
+        Assert.That(late!.Message, Does.Contain("another module"));
         AssertUnchanged();
     }
 
