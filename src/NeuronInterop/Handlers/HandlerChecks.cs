@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NeuronInterop.Modules;
@@ -38,6 +39,46 @@ internal static class HandlerChecks
             throw new ArgumentException($"The {targetName} has no columns.", targetName);
         }
         CheckFeatures(module, target.GetLength(1), targetName, input: false);
+        // Training and validation only: one NaN or infinity would turn every parameter trained on
+        // it, or the error, into NaN without a word. (A Calculator's NaN in is a NaN out.)
+        CheckFinite(data, dataName);
+        CheckFinite(target, targetName);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first NaN or infinite value of <paramref name="array"/>.</summary>
+    public static void CheckFinite(float[,] array, string name)
+    {
+        ReadOnlySpan<float> values = Rows(array, 0, array.GetLength(0));
+        int index = FirstNonFinite(values);
+        if (index >= 0)
+        {
+            int columns = array.GetLength(1);
+            throw new ArgumentException(
+                $"The {name} holds {values[index]} at row {index / columns}, column {index % columns} (counting from 0): " +
+                "training needs finite numbers.", name);
+        }
+    }
+
+    /// <summary>The index of the first NaN or infinite value, or -1.</summary>
+    private static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        // x·0 is NaN exactly when x is NaN or infinite, and a sum holding a NaN stays NaN: one
+        // vector pass, bound by memory bandwidth, tells whether to look for it.
+        var sum = Vector<float>.Zero;
+        int vectors = Vector.IsHardwareAccelerated ? values.Length / Vector<float>.Count : 0;
+        for (int v = 0; v < vectors; v++)
+        {
+            sum += new Vector<float>(values.Slice(v * Vector<float>.Count)) * Vector<float>.Zero;
+        }
+        int start = Vector.EqualsAll(sum, sum) ? vectors * Vector<float>.Count : 0;
+        for (int i = start; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /// <summary>Checks device data (and targets, when given): alive, on the module's device, rows × features, matching rows.</summary>

@@ -127,7 +127,7 @@ public sealed class Trainer : IDisposable
     /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
     /// <param name="shuffle">Permute the order of the batches of each macro-batch from <paramref name="seed"/>.</param>
     /// <param name="seed">The seed of the batch order.</param>
-    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module or the target.</exception>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module or cost has been disposed.</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,

@@ -82,7 +82,7 @@ public sealed class Validator
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
     /// <returns>The batch-weighted mean error.</returns>
-    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module or the target.</exception>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
     public double ValidateFromHost(float[,] data, float[,] target)
     {

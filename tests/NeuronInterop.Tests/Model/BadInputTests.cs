@@ -199,6 +199,25 @@ public sealed class BadInputTests
         Assert.Throws<ObjectDisposedException>(() => _sgd.SetupOn(_layer));
     }
 
+    [TestCase(float.NaN, true, 2, 1)]
+    [TestCase(float.PositiveInfinity, true, 0, 0)]
+    [TestCase(float.NegativeInfinity, false, 17, 1)]
+    [TestCase(float.NaN, false, 9, 0)]
+    public void TrainingAndValidationRejectNonFiniteHostData(float bad, bool inData, int row, int column)
+    {
+        // 18 rows: more than one vector of floats whatever the hardware, and a tail.
+        float[,] data = Uniform(18, 3, 1), target = Uniform(18, 2, 2);
+        (inData ? data : target)[row, column] = bad;
+        string where = $"at row {row}, column {column}";
+        var e = Assert.Throws<ArgumentException>(() => _trainer.TrainFromHost(data, target));
+        Assert.That(e!.Message, Does.Contain(where).And.Contain(inData ? "data" : "target"));
+        using var validationCost = new MseCost(TestDevice);
+        var v = Assert.Throws<ArgumentException>(() => new Validator(_layer, validationCost).ValidateFromHost(data, target));
+        Assert.That(v!.Message, Does.Contain(where));
+        AssertUnchanged();
+        Assert.That(new Calculator(_layer).CalcFromHost(data), Is.Not.Null, "inference passes a NaN through");
+    }
+
     [Test]
     public void AnUpdateWithADisposedGradientChangesNoParameter()
     {
