@@ -274,7 +274,10 @@ int main(int argc, char** argv) {
         } catch (const Abort&) {
         } catch (const Skip& s) {
             note("skipped: " + s.why);
-            if (failures_in_test == 0) outcome = "SKIP", ++skipped;
+            if (failures_in_test == 0) {
+                outcome = "SKIP";
+                ++skipped;
+            }
         } catch (const std::exception& e) {
             record_failure(__FILE__, __LINE__, std::string("exception: ") + e.what());
         }

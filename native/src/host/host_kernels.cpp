@@ -365,12 +365,19 @@ void gemm_tasks_baseline(const Gemm& g, float* panels, int64_t first, int64_t la
 
 using GemmTasks = void (*)(const Gemm&, float*, int64_t, int64_t);
 
+// What NEURON_HOST_SIMD asks for: "" when unset, else its value, which check_settings requires
+// to be one of these.
+std::string requested_simd() {
+    const char* text = std::getenv("NEURON_HOST_SIMD");
+    return text != nullptr ? text : "";
+}
+bool names_simd(const std::string& value) { return value == "avx512" || value == "avx2" || value == "baseline"; }
+
 // The widest supported instruction set; NEURON_HOST_SIMD=avx512|avx2|baseline may pick a
 // narrower one (all give the same results; useful to test every path on one machine).
 GemmTasks gemm_tasks_for_this_cpu() {
     static const GemmTasks chosen = [] {
-        const char* requested = std::getenv("NEURON_HOST_SIMD");
-        const std::string want = requested != nullptr ? requested : "";
+        const std::string want = requested_simd();
 #ifdef NRN_HOST_X86_DISPATCH
         __builtin_cpu_init();
         if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) return &gemm_tasks_avx512;
@@ -395,20 +402,13 @@ const char* simd_name() {
 }
 
 void check_settings() {
-    if (const char* simd = std::getenv("NEURON_HOST_SIMD"); simd != nullptr && *simd != '\0') {
-        const std::string value = simd;
-        if (value != "avx512" && value != "avx2" && value != "baseline") {
-            throw Error(NRN_STATUS_INVALID_ARGUMENT,
-                        "NEURON_HOST_SIMD is '" + value + "', not avx512, avx2 or baseline");
-        }
+    if (const std::string simd = requested_simd(); !simd.empty() && !names_simd(simd)) {
+        throw Error(NRN_STATUS_INVALID_ARGUMENT, "NEURON_HOST_SIMD is '" + simd + "', not avx512, avx2 or baseline");
     }
-    if (const char* threads = std::getenv("NEURON_HOST_THREADS"); threads != nullptr && *threads != '\0') {
-        char* end = nullptr;
-        const long value = std::strtol(threads, &end, 10);
-        if (*end != '\0' || value < 1 || value > 256) {
-            throw Error(NRN_STATUS_INVALID_ARGUMENT,
-                        std::string("NEURON_HOST_THREADS is '") + threads + "', not a whole number from 1 to 256");
-        }
+    if (requested_threads() < 0) {
+        throw Error(NRN_STATUS_INVALID_ARGUMENT, std::string("NEURON_HOST_THREADS is '") +
+                                                     std::getenv("NEURON_HOST_THREADS") +
+                                                     "', not a whole number from 1 to 256");
     }
 }
 

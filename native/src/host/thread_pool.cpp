@@ -89,12 +89,17 @@ private:
 
 }  // namespace
 
+int requested_threads() {
+    const char* text = std::getenv("NEURON_HOST_THREADS");
+    if (text == nullptr || *text == '\0') return 0;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    return *end == '\0' && value >= 1 && value <= 256 ? static_cast<int>(value) : -1;
+}
+
 int max_threads() {
     static const int threads = [] {
-        if (const char* text = std::getenv("NEURON_HOST_THREADS")) {
-            const int requested = std::atoi(text);
-            if (requested >= 1) return std::min(requested, 256);
-        }
+        if (const int requested = requested_threads(); requested > 0) return requested;
         const unsigned hardware = std::thread::hardware_concurrency();
         return hardware == 0 ? 1 : static_cast<int>(std::min(hardware, 64u));
     }();

@@ -43,7 +43,7 @@ internal static class OptionParsers
         if (name is "auto" or "host" or "cuda")
             return true;
         return name.StartsWith("cuda:", StringComparison.Ordinal)
-               && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+               && int.TryParse(name.AsSpan(5), out int index) && index >= 0;  // as Device.FromName reads it
     }
 
     private static string Single(ArgumentResult result) =>
