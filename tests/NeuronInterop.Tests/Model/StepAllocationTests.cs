@@ -59,15 +59,24 @@ public sealed class StepAllocationTests
         });
     }
 
-    /// <summary>Runs <paramref name="run"/> for a few steps and for many; both must allocate the same bytes on this thread.</summary>
+    /// <summary>
+    /// Runs <paramref name="run"/> for a few steps and for many; the many steps must not allocate
+    /// more on this thread. Each count is measured three times and the least kept: a one-off
+    /// allocation of the runtime (a method recompiled by tiered compilation, say) can land in any
+    /// one measurement, while an allocation per step (24 bytes or more) shows in every one.
+    /// </summary>
     private static void AssertAllocationIndependentOfSteps(Action<long> run)
     {
         const long few = 4, many = 400;
         run(few);  // first calls: lazy buffers, JIT
         run(many);
-        long fewBytes = AllocatedBy(() => run(few));
-        long manyBytes = AllocatedBy(() => run(many));
-        Assert.That(manyBytes, Is.EqualTo(fewBytes),
+        long fewBytes = long.MaxValue, manyBytes = long.MaxValue;
+        for (int repeat = 0; repeat < 3; repeat++)
+        {
+            fewBytes = Math.Min(fewBytes, AllocatedBy(() => run(few)));
+            manyBytes = Math.Min(manyBytes, AllocatedBy(() => run(many)));
+        }
+        Assert.That(manyBytes - fewBytes, Is.LessThan(many - few),
             $"{few} steps allocated {fewBytes} bytes, {many} steps {manyBytes}: {(manyBytes - fewBytes) / (double)(many - few):0.#} bytes per step");
     }
 
