@@ -17,14 +17,15 @@ constexpr int64_t kFillTiles = 128;
 constexpr int64_t kSplitTarget = 256;       // blocks to aim for when splitting K
 constexpr int64_t kMinSplitK = 1024;        // least K per split
 constexpr int64_t kMaxSplits = 1024;
+constexpr int64_t kMaxGridX = 2147483647;  // tiles, one block each, along grid x
 constexpr int64_t kMaxGridY = 65535;
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <Layout L, class T, bool Vec>
 void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>(ceil_div(plan.m, T::BM)), static_cast<unsigned>(ceil_div(plan.n, T::BN)),
-                    static_cast<unsigned>(plan.splits));
+    const int64_t tiles = ceil_div(plan.m, T::BM) * ceil_div(plan.n, T::BN);  // see gemm_kernel
+    const dim3 grid(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(plan.splits));
     launch("gemm_kernel", gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, Vec>, grid, kGemmThreads, 0, stream,
            params);
 }
@@ -54,9 +55,9 @@ GemmPlan plan_gemm(Layout layout, int64_t m, int64_t n, int64_t k, EpilogueMode 
     plan.tile = large_tiles >= kFillTiles ? LargeTile::BM : SmallTile::BM;
     const int bk = plan.tile == LargeTile::BM ? LargeTile::BK : SmallTile::BK;
     const int64_t tiles = ceil_div(m, plan.tile) * ceil_div(n, plan.tile);
-    if (ceil_div(n, plan.tile) > kMaxGridY)
-        throw Error(NRN_STATUS_BACKEND_ERROR, "matrix product too wide for the CUDA kernels: " + std::to_string(n) +
-                                                  " output columns");
+    if (tiles > kMaxGridX)
+        throw Error(NRN_STATUS_BACKEND_ERROR, "matrix product too large for the CUDA kernels: " + std::to_string(m) +
+                                                  " x " + std::to_string(n) + " outputs");
 
     plan.splits = 1;
     if (mode != EpilogueMode::MseGrad && tiles < kFillTiles && k >= 2 * kMinSplitK) {
