@@ -26,6 +26,9 @@
 //     AddressSanitizer;
 //   - and it fills new device memory and each block's dynamic shared memory with NaN, so that
 //     reading memory no one wrote shows in the results.
+// Its device memory is the machine's, or NEURON_CUDA_EMULATOR_MEMORY bytes (read at every
+// cudaMalloc, so that a test can stage a full device: a value below what is allocated fails
+// every further allocation with cudaErrorMemoryAllocation).
 // It does not emulate concurrency between streams, the memory model or speed. Each failure
 // is also described on stderr, and with NEURON_CUDA_EMULATOR_TRACE=1 every launch, allocation,
 // copy and stream synchronisation too (native/tests/test_cuda_calls.cpp counts them).

@@ -107,14 +107,22 @@ bool spoiled(cudaError_t* error) {
 
 class MemoryMap {
 public:
-    void add(void* base, size_t bytes) {
+    // Adds the range unless the ranges would then hold more than `capacity` bytes in all.
+    bool add(void* base, size_t bytes, size_t capacity = SIZE_MAX) {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (bytes > capacity - std::min(capacity, held_)) return false;
         ranges_[reinterpret_cast<uintptr_t>(base)] = bytes;
+        held_ += bytes;
+        return true;
     }
 
     bool remove(void* base) {
         std::lock_guard<std::mutex> lock(mutex_);
-        return ranges_.erase(reinterpret_cast<uintptr_t>(base)) == 1;
+        auto it = ranges_.find(reinterpret_cast<uintptr_t>(base));
+        if (it == ranges_.end()) return false;
+        held_ -= it->second;
+        ranges_.erase(it);
+        return true;
     }
 
     // Whether [p, p + bytes) lies in one range; with bytes = 0, whether p is in one or just past its end.
@@ -141,11 +149,20 @@ public:
 private:
     mutable std::mutex mutex_;
     std::map<uintptr_t, size_t> ranges_;
+    size_t held_ = 0;
 };
 
 MemoryMap& device_memory() {
     static MemoryMap map;
     return map;
+}
+
+// The device's memory in bytes: NEURON_CUDA_EMULATOR_MEMORY, else the machine's. Read at every
+// allocation, so that a test can stage a full device.
+size_t device_capacity() {
+    const char* text = std::getenv("NEURON_CUDA_EMULATOR_MEMORY");
+    if (text && *text) return static_cast<size_t>(std::strtoull(text, nullptr, 0));
+    return static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 MemoryMap& pinned_memory() {
@@ -538,8 +555,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* properties, int device) {
     if (device != 0) return fail(cudaErrorInvalidDevice);
     *properties = cudaDeviceProp{};
     std::snprintf(properties->name, sizeof(properties->name), "CUDA emulator (CPU)");
-    properties->totalGlobalMem =
-        static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    properties->totalGlobalMem = device_capacity();
     return cudaSuccess;
 }
 
@@ -563,8 +579,11 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
     if (bytes == 0) return cudaSuccess;
     void* memory = nullptr;
     if (posix_memalign(&memory, 256, bytes) != 0) return fail(cudaErrorMemoryAllocation);
+    if (!device_memory().add(memory, bytes, device_capacity())) {
+        std::free(memory);
+        return fail(cudaErrorMemoryAllocation);
+    }
     fill_nan(memory, bytes);
-    device_memory().add(memory, bytes);
     *pointer = memory;
     return cudaSuccess;
 }

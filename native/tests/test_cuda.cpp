@@ -389,4 +389,26 @@ TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
     CHECK_FAILS(NRN_STATUS_INVALID_ARGUMENT, "nrn_sgd_update",
                 nrn_sgd_update(cuda, kept, kept, std::numeric_limits<float>::quiet_NaN()));
     CHECK_IDENTICAL(kept.read(), values, "tensor after failed calls");
+
+    // A full device: the backward pass below needs scratch (its weight gradient is split along
+    // K = 4096 rows), and its allocation fails before anything is launched, so the input
+    // gradient, whose product comes first and needs none, is left as it was. The CUDA emulator
+    // stages the full device (any allocation fails once its memory is set below what it holds).
+    if (!on_cuda_emulator()) return;
+    std::mt19937_64 rng(38);
+    const Shape s{4096, 2, 2};
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
+    Pair g(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out, -1e-3f, 1e-3f));
+    const std::vector<float> sevens(static_cast<size_t>(s.batch * s.in), 7.0f);
+    Pair gx(cuda, host, {s.batch, s.in}, sevens), gw(cuda, host, {s.in, s.out}), gb(cuda, host, {s.out});
+    setenv("NEURON_CUDA_EMULATOR_MEMORY", "1", 1);
+    CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_linear_backward",
+                nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
+    unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+    CHECK_IDENTICAL(gx.c.read(), sevens, "input gradient after a backward pass without memory for its scratch");
+    // With memory again, the same call succeeds.
+    REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, NRN_GRAD_OVERWRITE));
+    REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
+    check_gradients(gx, gw, gb, g, s, "after a full device");
 }
