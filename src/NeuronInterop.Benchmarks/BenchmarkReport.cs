@@ -40,9 +40,11 @@ public sealed record BenchmarkReport
     public string TimingMethod { get; init; } = "";
 
     /// <summary>The PyTorch result file the ratios come from, or null.</summary>
+    [JsonPropertyName("pytorch_source")]
     public string? PyTorchSource { get; init; }
 
     /// <summary>The PyTorch version and GPU of that file.</summary>
+    [JsonPropertyName("pytorch_version")]
     public string? PyTorchVersion { get; init; }
 
     /// <summary>One entry per case and variant.</summary>
@@ -72,22 +74,21 @@ public sealed record BenchmarkReport
     /// <summary>Judges every result against the project's targets (see <see cref="Targets"/>).</summary>
     public BenchmarkReport WithTargets() => this with { Results = Results.Select(r => r with { Target = Targets.Judge(this, r) }).ToArray() };
 
-    private static PyTorchComparison Compare(BenchmarkResult ours, PyTorchReport pytorch)
+    private PyTorchComparison Compare(BenchmarkResult ours, PyTorchReport pytorch)
     {
         var eager = pytorch.Find(ours.CaseId, "eager");
         var graph = pytorch.Find(ours.CaseId, "graph");
         if (eager is null && graph is null)
             return new PyTorchComparison { Note = $"no PyTorch result for case {ours.CaseId}" };
 
-        var sameSize = (eager ?? graph)!;
-        if (sameSize.Batch != ours.Batch || sameSize.InSize != ours.InSize || sameSize.OutSize != ours.OutSize)
+        var differences = Differences(ours, (eager ?? graph)!, pytorch);
+        if (differences.Count > 0)
         {
             return new PyTorchComparison
             {
                 EagerSecondsPerStep = eager?.SecondsPerStep,
                 GraphSecondsPerStep = graph?.SecondsPerStep,
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"sizes differ: PyTorch ran batch {sameSize.Batch}, {sameSize.InSize} → {sameSize.OutSize}"),
+                Note = "not compared: " + string.Join("; ", differences),
             };
         }
 
@@ -99,6 +100,22 @@ public sealed record BenchmarkReport
             RatioToEager = Ratio(eager),
             RatioToGraph = Ratio(graph),
         };
+    }
+
+    /// <summary>What makes PyTorch's run of a case other work than ours: sizes, rows, quick mode, device.</summary>
+    private List<string> Differences(BenchmarkResult ours, PyTorchResult theirs, PyTorchReport pytorch)
+    {
+        var differences = new List<string>();
+        var ic = CultureInfo.InvariantCulture;
+        if (theirs.Batch != ours.Batch || theirs.InSize != ours.InSize || theirs.OutSize != ours.OutSize)
+            differences.Add(string.Create(ic, $"sizes differ: PyTorch ran batch {theirs.Batch}, {theirs.InSize} → {theirs.OutSize}"));
+        if (theirs.Rows is { } rows && rows != ours.Rows)
+            differences.Add(string.Create(ic, $"PyTorch drew its batches from {rows:N0} rows, this run from {ours.Rows:N0}"));
+        if (pytorch.Quick != Quick)
+            differences.Add($"PyTorch ran its {(pytorch.Quick ? "quick" : "full")} mode, this run its {(Quick ? "quick" : "full")} mode");
+        if (pytorch.Device is { } device && device == "cuda" != (Backend == "cuda"))
+            differences.Add($"PyTorch ran on {device}, this run on {Backend}");
+        return differences;
     }
 
     /// <summary>The report as indented JSON (snake_case names).</summary>
@@ -169,6 +186,13 @@ public sealed record BenchmarkReport
             text.AppendLine(CultureInfo.InvariantCulture, $"{r.CaseId}/{r.Variant} failed: {r.Error}");
         foreach (var r in Results.Where(r => r.PyTorch?.Note is not null))
             text.AppendLine(CultureInfo.InvariantCulture, $"{r.CaseId}/{r.Variant}: {r.PyTorch!.Note}");
+        var targets = Results.Where(r => r.Target is not null).Select(r => r.Target!.Status).ToArray();
+        if (targets.Length > 0)
+        {
+            int Count(string status) => targets.Count(s => s == status);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"targets: {Count(TargetResult.Pass)} met, {Count(TargetResult.Miss)} missed, {Count(TargetResult.NotJudged)} not judged");
+        }
         text.AppendLine(FlopCount);
         text.AppendLine(TimingMethod);
         text.AppendLine(CultureInfo.InvariantCulture,
@@ -194,7 +218,7 @@ public sealed record BenchmarkReport
     private static string FormatTflops(double tflops) =>
         tflops >= 0.01 ? tflops.ToString("0.##", CultureInfo.InvariantCulture) : tflops.ToString("0.0e0", CultureInfo.InvariantCulture);
 
-    private static string FormatRatio(double? ratio) => ratio is { } r ? r.ToString("0.###", CultureInfo.InvariantCulture) : "-";
+    private static string FormatRatio(double? ratio) => ratio is { } r ? r.ToString("G3", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>Seconds with a readable unit: "830 µs", "1.05 µs", "11.0 ms".</summary>
     internal static string FormatSeconds(double? seconds)

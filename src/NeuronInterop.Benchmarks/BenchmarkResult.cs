@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NeuronInterop.Benchmarks;
 
 /// <summary>The measurement of one variant of one case.</summary>
@@ -58,6 +60,7 @@ public sealed record BenchmarkResult
     public string? Error { get; init; }
 
     /// <summary>The matching PyTorch timings and ratios, once a PyTorch result file was read.</summary>
+    [JsonPropertyName("pytorch")]
     public PyTorchComparison? PyTorch { get; init; }
 
     /// <summary>The case's target from the project's goals and whether it was met; null where the variant has none.</summary>

@@ -11,8 +11,11 @@ public sealed record PyTorchReport
     /// <summary>torch.__version__.</summary>
     public string? TorchVersion { get; init; }
 
-    /// <summary>The GPU's name.</summary>
+    /// <summary>The GPU's name ("cpu" on the CPU).</summary>
     public string? DeviceName { get; init; }
+
+    /// <summary>"cuda" or "cpu": where the script ran (null in files written before it said).</summary>
+    public string? Device { get; init; }
 
     /// <summary>Whether the script ran its quick sizes.</summary>
     public bool Quick { get; init; }
@@ -73,6 +76,9 @@ public sealed record PyTorchResult
 
     /// <summary>Output features.</summary>
     public int OutSize { get; init; }
+
+    /// <summary>Rows of data the batches were drawn from (null in files written before it said).</summary>
+    public long? Rows { get; init; }
 
     /// <summary>Median seconds per training step.</summary>
     public double SecondsPerStep { get; init; }

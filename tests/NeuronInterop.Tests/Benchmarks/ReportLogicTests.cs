@@ -128,6 +128,54 @@ public sealed class ReportLogicTests
     }
 
     [Test]
+    public void RowsQuickModeOrDeviceThatDifferGiveANoteInsteadOfARatio()
+    {
+        static string Json(bool quick, string device, long rows) => $$"""
+            {"quick": {{(quick ? "true" : "false")}}, "device": "{{device}}", "results": [
+              {"case_id": "tutorial", "variant": "eager", "batch": 1, "in_size": 1, "out_size": 1, "rows": {{rows}}, "seconds_per_step": 830e-6}]}
+            """;
+        var run = FullCudaRun();
+        run = run with { Results = run.Results.Select(r => r.CaseId == "tutorial" ? r with { Rows = 1000 } : r).ToArray() };
+        PyTorchComparison Tutorial(BenchmarkReport ours, string json) =>
+            ours.WithPyTorch(PyTorchReport.Parse(json)).Results.Single(r => r.CaseId == "tutorial" && r.Variant == Variants.Trainer).PyTorch!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Tutorial(run, Json(false, "cuda", 1000)).RatioToEager, Is.EqualTo(4e-6 / 830e-6).Within(1e-12));
+            var quick = Tutorial(run, Json(true, "cuda", 1000));
+            Assert.That(quick.RatioToEager, Is.Null);
+            Assert.That(quick.Note, Does.Contain("PyTorch ran its quick mode, this run its full mode"));
+            var cpu = Tutorial(run, Json(false, "cpu", 1000));
+            Assert.That(cpu.RatioToEager, Is.Null);
+            Assert.That(cpu.Note, Does.Contain("PyTorch ran on cpu, this run on cuda"));
+            var rows = Tutorial(run, Json(false, "cuda", 64));
+            Assert.That(rows.RatioToEager, Is.Null);
+            Assert.That(rows.Note, Does.Contain("from 64 rows, this run from 1,000"));
+            var host = Tutorial(run with { Backend = "host", Device = "host" }, Json(false, "cpu", 1000));
+            Assert.That(host.RatioToEager, Is.Not.Null, "the host backend compares with PyTorch on the CPU");
+        });
+    }
+
+    [Test]
+    public void TheTableCountsTheTargetsAndKeepsThreeDigitsOfSmallRatios()
+    {
+        var table = FullCudaRun().WithPyTorch(PyTorchReport.Parse(PyTorchJson)).ToTable();
+        Assert.That(table, Does.Contain("targets: 3 met, 2 missed, 0 not judged"));
+        Assert.That(table, Does.Contain("0.00482"), "4 µs against 830 µs");
+    }
+
+    [Test]
+    public void TheJsonSpellsPyTorchAsTheToolDoes()
+    {
+        var json = FullCudaRun().WithPyTorch(PyTorchReport.Parse(PyTorchJson), "torch.json").ToJson();
+        Assert.That(json, Does.Contain("\"pytorch\":").And.Contain("\"pytorch_source\":").And.Contain("\"pytorch_version\":"));
+        Assert.That(json, Does.Not.Contain("py_torch"));
+        var back = BenchmarkReport.FromJson(json);
+        Assert.That(back.PyTorchSource, Is.EqualTo("torch.json"));
+        Assert.That(back.Results.Single(r => r.CaseId == "large").PyTorch!.RatioToEager, Is.EqualTo(12e-3 / 11e-3).Within(1e-12));
+    }
+
+    [Test]
     public void AMissingCaseGivesANote()
     {
         const string json = """{"results": [{"case_id": "huge", "variant": "eager", "batch": 1048576, "in_size": 1, "out_size": 1, "seconds_per_step": 1e-3}]}""";
