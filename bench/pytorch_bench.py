@@ -20,6 +20,7 @@ reads to report the ratio NeuronInterop / PyTorch per case.
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -189,10 +190,10 @@ def run_case(torch, case, device, variant, timer, plan):
     case_id, batch, in_size, out_size, rows = case
     result = {"case_id": case_id, "variant": variant, "batch": batch, "in_size": in_size,
               "out_size": out_size, "rows": rows}
-    model, optimizer = make_model(torch, case, device)
-    x, t = make_data(torch, case, device)
-    keep = None
+    model = optimizer = x = t = keep = None
     try:
+        model, optimizer = make_model(torch, case, device)
+        x, t = make_data(torch, case, device)
         if variant == "eager":
             unit = eager_unit(torch, case, model, optimizer, x, t)
         else:
@@ -220,8 +221,11 @@ def run_case(torch, case, device, variant, timer, plan):
     finally:
         del keep, model, optimizer, x, t
         if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.empty_cache()
+            try:
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()
+            except Exception as e:  # a sticky CUDA error: this case's result already says what failed
+                result.setdefault("error", f"{type(e).__name__}: {e}")
     return result
 
 
@@ -243,6 +247,16 @@ def without_non_finite(value):
     if isinstance(value, list):
         return [without_non_finite(item) for item in value]
     return value
+
+
+def write_report(path, report):
+    """Writes the report as strict JSON (the C# reader rejects NaN and Infinity: a non-finite number becomes
+    null), through a file beside it, so that a run killed while writing leaves the previous version whole."""
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(without_non_finite(report), f, indent=2, allow_nan=False)
+        f.write("\n")
+    os.replace(partial, path)
 
 
 def main(argv=None):
@@ -272,21 +286,11 @@ def main(argv=None):
     timer = Timer(torch, device)
 
     results = []
-    for case in cases:
-        for variant in variants:
-            r = run_case(torch, case, device, variant, timer, plan)
-            if "error" not in r and not (math.isfinite(r["seconds_per_step"]) and r["seconds_per_step"] > 0):
-                r.update({"error": f"no usable time ({r['seconds_per_step']} s per step)", "seconds_per_step": 0.0})
-            results.append(r)
-            status = r.get("error") or (f"{format_seconds(r['seconds_per_step'])}/step, "
-                                        f"{r['steps_per_second']:,.0f} steps/s, {r['tflops']:.3f} TFLOP/s")
-            print(f"{r['case_id']:<9} {variant:<6} batch {r['batch']:>9,} {r['in_size']:>5} -> {r['out_size']:<5} {status}",
-                  flush=True)
-
     report = {
         "tool": "pytorch",
         "torch_version": torch.__version__,
         "cuda_version": torch.version.cuda,
+        "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "quick": args.quick,
         "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
@@ -297,11 +301,19 @@ def main(argv=None):
                           f"{plan['repeats']} repeats of >= {plan['min_repeat']} s; median reported"),
         "results": results,
     }
-    if args.json_path:
-        with open(args.json_path, "w", encoding="utf-8") as f:
-            # Strict JSON (the C# reader rejects NaN and Infinity): a non-finite number becomes null.
-            json.dump(without_non_finite(report), f, indent=2, allow_nan=False)
-            f.write("\n")
+    for case in cases:
+        for variant in variants:
+            r = run_case(torch, case, device, variant, timer, plan)
+            if "error" not in r and not (math.isfinite(r["seconds_per_step"]) and r["seconds_per_step"] > 0):
+                r.update({"error": f"no usable time ({r['seconds_per_step']} s per step)", "seconds_per_step": 0.0})
+            results.append(r)
+            status = r.get("error") or (f"{format_seconds(r['seconds_per_step'])}/step, "
+                                        f"{r['steps_per_second']:,.0f} steps/s, {r['tflops']:.3f} TFLOP/s")
+            print(f"{r['case_id']:<9} {variant:<6} batch {r['batch']:>9,} {r['in_size']:>5} -> {r['out_size']:<5} {status}",
+                  flush=True)
+            # Written after every case, so that a run cut short keeps what it measured.
+            if args.json_path:
+                write_report(args.json_path, report)
     return 1 if any("error" in r for r in results) else 0
 
 

@@ -10,9 +10,10 @@
 #   gpu-info     nvidia-smi, nvcc --version
 #   native-build libneuron.so with CUDA for sm_90 in build-gpu/ (falls back to the packed CUDA 11.8 build if it
 #                fails), and the GEMM variants' products bench beside it
-#   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
-#   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph)
+#   pytorch      bench/pytorch_bench.py: the benchmark cases in PyTorch (eager and CUDA graph); quick sizes when
+#                GPU_CHECK_BENCH_ARGS has --quick, so that the ratios compare the same work
 #   bench        neuron bench on cuda, full size, with the PyTorch ratios and the targets
+#   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
 #   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
 #                neuron_calls_bench (what one API call costs), then the products again with each GEMM
 #                variant (gemm_variants below, built by native-build)
@@ -53,7 +54,7 @@ fi
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build native-tests nunit pytorch bench products memcheck ncu racecheck"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck ncu racecheck"}
 mkdir -p "$out"
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -194,7 +195,11 @@ step_nunit() {
 }
 
 step_pytorch() {
-  python3 bench/pytorch_bench.py --device cuda --json "$OUT_DIR/bench-pytorch.json"
+  # A file left by an earlier run must not lend its times to this one's ratios.
+  rm -f "$OUT_DIR/bench-pytorch.json"
+  local quick=()
+  [[ " ${GPU_CHECK_BENCH_ARGS:-} " == *" --quick "* ]] && quick=(--quick)
+  python3 bench/pytorch_bench.py --device cuda "${quick[@]}" --json "$OUT_DIR/bench-pytorch.json"
 }
 
 step_bench() {
@@ -304,7 +309,8 @@ PY
 export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize step_memcheck step_racecheck
 
-# Most valuable first: when the budget runs short, the sanitizers are what is cut.
+# Most valuable first: the benchmark figures (which this run alone can give) right after the build,
+# then the tests; when the budget runs short, the sanitizers are what is cut.
 run_step runtime 90 step_runtime
 run_step gpu-info 30 step_gpu_info
 run_step native-build 200 step_native_build
@@ -324,9 +330,9 @@ if [[ -z ${GPU_CHECK_NATIVE_LIB:-} && -f "$packed_lib" ]]; then
     fi
   fi
 fi
-run_step native-tests 90 step_native_tests
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
+run_step native-tests 90 step_native_tests
 run_step products 60 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
