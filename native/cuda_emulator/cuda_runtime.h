@@ -29,6 +29,9 @@
 // Its device memory is the machine's, or NEURON_CUDA_EMULATOR_MEMORY bytes (read at every
 // cudaMalloc, so that a test can stage a full device: a value below what is allocated fails
 // every further allocation with cudaErrorMemoryAllocation).
+// With NEURON_CUDA_EMULATOR_FAULT=<kernel name> (read at every launch), launches of that kernel
+// return success without running, and the next stream synchronisation or copy fails with a
+// sticky cudaErrorIllegalAddress: a kernel fault as a GPU reports it, after the launch.
 // It does not emulate concurrency between streams, the memory model or speed. Each failure
 // is also described on stderr, and with NEURON_CUDA_EMULATOR_TRACE=1 every launch, allocation,
 // copy and stream synchronisation too (native/tests/test_cuda_calls.cpp counts them).

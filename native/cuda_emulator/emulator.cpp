@@ -95,6 +95,17 @@ void fail_sticky(cudaError_t error) {
     t_last_error = error;
 }
 
+// A kernel fault staged by NEURON_CUDA_EMULATOR_FAULT (see run_kernel): its launch returned
+// success, and the next call that waits for the device's work (a stream synchronisation or a
+// copy) finds the fault and makes it the sticky error, as the runtime reports a kernel's fault.
+std::atomic<bool> g_pending_fault{false};
+
+void surface_pending_fault() {
+    if (!g_pending_fault.exchange(false)) return;
+    describe("a kernel launched earlier faulted (staged by NEURON_CUDA_EMULATOR_FAULT)");
+    fail_sticky(cudaErrorIllegalAddress);
+}
+
 // Every call starts here: once a kernel failed, every call fails with that error.
 bool spoiled(cudaError_t* error) {
     const int sticky = g_sticky_error.load();
@@ -468,6 +479,11 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     if (tracing())
         describe("launch %s: grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of dynamic shared memory", name, grid.x,
                  grid.y, grid.z, block_shape.x, block_shape.y, block_shape.z, shared_bytes);
+    const char* fault = std::getenv("NEURON_CUDA_EMULATOR_FAULT");
+    if (fault != nullptr && std::strcmp(fault, name) == 0) {
+        g_pending_fault = true;  // the kernel does not run; its fault shows later
+        return;
+    }
     while (t_fibers.size() < threads) t_fibers.push_back(std::make_unique<Fiber>());
     Block block;
     block.body = body;
@@ -620,6 +636,7 @@ cudaError_t cudaFreeHost(void* pointer) {
 cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream) {
     if (tracing()) describe("call cudaMemcpyAsync(%zu bytes, kind %d)", bytes, static_cast<int>(kind));
+    surface_pending_fault();
     cudaError_t error;
     if (spoiled(&error)) return error;
     if (!valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
@@ -664,6 +681,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     if (tracing()) describe("call cudaStreamSynchronize");
+    surface_pending_fault();
     cudaError_t error;
     if (spoiled(&error)) return error;
     return valid_stream(stream) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);

@@ -331,6 +331,45 @@ TEST_CASE(cuda_large_products, layers_wider_than_65535_column_tiles_match_host) 
     CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "wide step error");
 }
 
+// A kernel that faults on the device, staged by the CUDA emulator: its launch succeeds, and the
+// next call that waits for the device finds the fault. It is reported there, as a backend error
+// naming the CUDA error; the process's CUDA context is then lost, so every later CUDA call fails
+// the same way, without crashing, while the host backend works on and every handle can still be
+// destroyed. An area of its own, since the fault spoils CUDA for the rest of the process.
+TEST_CASE(cuda_device_fault, a_kernel_fault_is_reported_where_the_host_waits) {
+    if (!cuda_tests_run()) return;
+    if (!on_cuda_emulator()) skip("a kernel fault is staged on the CUDA emulator only");
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    Tensor w(cuda, {4}, {1, 2, 3, 4}), g(cuda, {4}, {1, 1, 1, 1});
+    setenv("NEURON_CUDA_EMULATOR_FAULT", "sgd_update_kernel", 1);
+    const nrn_status enqueued = nrn_sgd_update(cuda, w, g, 0.5f);
+    unsetenv("NEURON_CUDA_EMULATOR_FAULT");
+    CHECK_MSG(enqueued == NRN_STATUS_OK, "the faulting update was enqueued: " << nrn_status_string(enqueued));
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_context_synchronize", nrn_context_synchronize(cuda));
+    CHECK_MSG(std::string(nrn_last_error()).find("cudaErrorIllegalAddress") != std::string::npos,
+              "the error names CUDA's: " << nrn_last_error());
+
+    std::vector<float> values(4);
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(cuda, w, values.data(), 4));
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_sgd_update", nrn_sgd_update(cuda, w, g, 0.5f));
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_context_synchronize", nrn_context_synchronize(cuda));
+    nrn_context* again = nullptr;
+    const nrn_status created = nrn_context_create(NRN_BACKEND_CUDA, 0, &again);
+    CHECK_MSG(created != NRN_STATUS_OK && again == nullptr,
+              "a new CUDA context after the fault: " << nrn_status_string(created));
+    nrn_tensor* t = nullptr;
+    const int64_t shape[] = {4};
+    CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_tensor_create", nrn_tensor_create(cuda, 1, shape, &t));
+
+    Tensor hw(host, {4}, {1, 2, 3, 4}), hg(host, {4}, {1, 1, 1, 1});
+    REQUIRE_OK(nrn_sgd_update(host, hw, hg, 0.5f));
+    CHECK_IDENTICAL(hw.read(), std::vector<float>({0.5f, 1.5f, 2.5f, 3.5f}), "host update after a CUDA fault");
+    // The handles on the lost context are released (the destructors of w, g and cuda call these).
+    nrn_tensor* view = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(w, 0, 2, &view));
+    CHECK(nrn_tensor_destroy(view) == NRN_STATUS_OK);
+}
+
 TEST_CASE(cuda_vs_host, fills_and_copies_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);

@@ -36,11 +36,12 @@ public:
 
     ~CudaBackend() override {
         // Errors cannot be reported from here; they are cleared so that later calls do not see them.
-        if (cudaSetDevice(device_) == cudaSuccess) {
-            cudaStreamSynchronize(stream_);
-            if (scratch_) cudaFree(scratch_);
-            cudaStreamDestroy(stream_);
-        }
+        // Each release is tried even when a call fails, as all do once a kernel fault has lost the
+        // context: what the runtime can still free, it frees.
+        cudaSetDevice(device_);
+        cudaStreamSynchronize(stream_);
+        if (scratch_) cudaFree(scratch_);
+        cudaStreamDestroy(stream_);
         cudaGetLastError();
     }
 
@@ -59,7 +60,8 @@ public:
 
     void release(void* memory) noexcept override {
         if (!memory) return;
-        if (cudaSetDevice(device_) == cudaSuccess) cudaFree(memory);
+        cudaSetDevice(device_);  // tried even when it fails, as in the destructor
+        cudaFree(memory);
         cudaGetLastError();
     }
 
