@@ -163,6 +163,28 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
     }
 }
 
+// Packs a[k][i] = src[i·ld + k] (k < kc, i < MR): a left-hand strip of MR whole rows whose
+// operand is contiguous along k (X in X·W, G in G·Wᵀ). As for pack_transposed_panel, element by
+// element costs a load and a store per element (a tenth of a large forward product's time), so
+// MR x MR blocks are transposed in registers; MR must be a power of two.
+template <int MR>
+NRN_INLINE void pack_row_strip(float* __restrict a, const float* __restrict src, int64_t ld, int64_t kc) {
+    using S = Simd<MR>;
+    using V = typename S::Vector;
+    int64_t k = 0;
+    for (; k + MR <= kc; k += MR) {
+        V r[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) S::load(r[i], src + i * ld + k);
+        transpose_block<MR>(r);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) S::store(a + (k + i) * MR, r[i]);
+    }
+    for (; k < kc; ++k) {
+        for (int i = 0; i < MR; ++i) a[k * MR + i] = src[i * ld + k];
+    }
+}
+
 // acc[MR][NR] (in registers) starts from c (row stride ldc), adds a·b over kc terms and is
 // stored back. a: MR floats per k (packed); b: NR floats per k (packed).
 template <int Width, int MR, int NV>
@@ -316,6 +338,12 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                     for (int64_t s = 0; s < strips; ++s) {
                         float* dst = a + s * kc * MR;
                         const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
+                        if constexpr ((MR & (MR - 1)) == 0) {
+                            if (g.lhs_col == 1 && mr == MR) {
+                                pack_row_strip<MR>(dst, g.lhs + rs * g.lhs_row + k0, g.lhs_row, kc);
+                                continue;
+                            }
+                        }
                         for (int64_t i = 0; i < MR; ++i) {
                             const float* src = g.lhs + (rs + i) * g.lhs_row + k0 * g.lhs_col;
                             for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = i < mr ? src[k * g.lhs_col] : 0.0f;
