@@ -134,54 +134,42 @@ NRN_INLINE void transpose_block(V (&r)[Width]) {
     }
 }
 
-// Packs b[k][j] = src[k + j·ld] (k < kc, j < NR; zero for j >= nc): a right-hand panel whose
-// operand is contiguous along k (Wᵀ in G·Wᵀ). Element by element this costs one load and one
-// store per element, a quarter of the panel's multiply-adds with MR = 8 rows per strip; full
-// Width x Width blocks are therefore transposed in registers.
-template <int Width, int NV>
-NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restrict src, int64_t ld, int64_t kc,
-                                      int64_t nc) {
-    using S = Simd<Width>;
+// dst[k·stride + i] = src[i·ld + k] for k < kc and i < W: W rows of an operand contiguous along
+// k, stored k-major. Element by element this costs a load and a store per element (for the
+// left-hand strips of X·W, a tenth of the product's time), so W x W blocks are transposed in
+// registers. W is a power of two.
+template <int W>
+NRN_INLINE void transpose_rows(float* __restrict dst, int64_t stride, const float* __restrict src, int64_t ld,
+                               int64_t kc) {
+    using S = Simd<W>;
     using V = typename S::Vector;
-    constexpr int NR = Width * NV;
     int64_t k = 0;
-    if (nc == NR) {
-        for (; k + Width <= kc; k += Width) {
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) {
-                V r[Width];
+    for (; k + W <= kc; k += W) {
+        V r[W];
 #pragma GCC unroll 16
-                for (int j = 0; j < Width; ++j) S::load(r[j], src + (v * Width + j) * ld + k);
-                transpose_block<Width>(r);
+        for (int i = 0; i < W; ++i) S::load(r[i], src + i * ld + k);
+        transpose_block<W>(r);
 #pragma GCC unroll 16
-                for (int i = 0; i < Width; ++i) S::store(b + (k + i) * NR + v * Width, r[i]);
-            }
-        }
+        for (int i = 0; i < W; ++i) S::store(dst + (k + i) * stride, r[i]);
     }
-    for (int64_t j = 0; j < NR; ++j) {
-        for (int64_t i = k; i < kc; ++i) b[i * NR + j] = j < nc ? src[j * ld + i] : 0.0f;
+    for (; k < kc; ++k) {
+        for (int i = 0; i < W; ++i) dst[k * stride + i] = src[i * ld + k];
     }
 }
 
-// Packs a[k][i] = src[i·ld + k] (k < kc, i < MR): a left-hand strip of MR whole rows whose
-// operand is contiguous along k (X in X·W, G in G·Wᵀ). As for pack_transposed_panel, element by
-// element costs a load and a store per element (a tenth of a large forward product's time), so
-// MR x MR blocks are transposed in registers; MR must be a power of two.
-template <int MR>
-NRN_INLINE void pack_row_strip(float* __restrict a, const float* __restrict src, int64_t ld, int64_t kc) {
-    using S = Simd<MR>;
-    using V = typename S::Vector;
-    int64_t k = 0;
-    for (; k + MR <= kc; k += MR) {
-        V r[MR];
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) S::load(r[i], src + i * ld + k);
-        transpose_block<MR>(r);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) S::store(a + (k + i) * MR, r[i]);
+// Packs b[k][j] = src[k + j·ld] (k < kc, j < NR; zero for j >= nc): a right-hand panel whose
+// operand is contiguous along k (Wᵀ in G·Wᵀ).
+template <int Width, int NV>
+NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restrict src, int64_t ld, int64_t kc,
+                                      int64_t nc) {
+    constexpr int NR = Width * NV;
+    if (nc == NR) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) transpose_rows<Width>(b + v * Width, NR, src + v * Width * ld, ld, kc);
+        return;
     }
-    for (; k < kc; ++k) {
-        for (int i = 0; i < MR; ++i) a[k * MR + i] = src[i * ld + k];
+    for (int64_t j = 0; j < NR; ++j) {
+        for (int64_t i = 0; i < kc; ++i) b[i * NR + j] = j < nc ? src[j * ld + i] : 0.0f;
     }
 }
 
@@ -340,7 +328,7 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                         const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
                         if constexpr ((MR & (MR - 1)) == 0) {
                             if (g.lhs_col == 1 && mr == MR) {
-                                pack_row_strip<MR>(dst, g.lhs + rs * g.lhs_row + k0, g.lhs_row, kc);
+                                transpose_rows<MR>(dst, MR, g.lhs + rs * g.lhs_row + k0, g.lhs_row, kc);
                                 continue;
                             }
                         }
