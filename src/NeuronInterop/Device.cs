@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NeuronInterop.Native;
@@ -166,41 +167,50 @@ public sealed unsafe class Device : IDisposable
     public static Device FromName(string name, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(name);
+        if (!TryParseName(name, out var kind, out int index))
+            throw new ArgumentException($"'{name}' does not name a device; use auto, host, cuda or cuda:N.", nameof(name));
         logger ??= Logger;
-        string trimmed = name.Trim();
-        if (trimmed.Equals("host", StringComparison.OrdinalIgnoreCase))
+        switch (kind)
         {
-            logger.LogInformation("Using the host backend.");
-            return Host;
-        }
-
-        if (trimmed.Equals("auto", StringComparison.OrdinalIgnoreCase))
-        {
-            if (CudaDeviceCount > 0)
-            {
-                Device cuda = Cuda(0);
+            case NameKind.Host:
+                logger.LogInformation("Using the host backend.");
+                return Host;
+            case NameKind.Auto when CudaDeviceCount > 0:
+                Device found = Cuda(0);
                 logger.LogInformation("Using CUDA device 0 ({Name}), found by 'auto'.", GetCudaDeviceInfo(0).Name);
-                return cuda;
-            }
-
-            logger.LogInformation(
-                "Using the host backend: 'auto' found no CUDA device ({Reason}).", CudaUnavailableReason());
-            return Host;
-        }
-
-        if (trimmed.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
-        {
-            int index = 0;
-            string rest = trimmed[4..];
-            if (rest.Length == 0 || (rest[0] == ':' && int.TryParse(rest[1..], out index) && index >= 0))
-            {
+                return found;
+            case NameKind.Auto:
+                logger.LogInformation(
+                    "Using the host backend: 'auto' found no CUDA device ({Reason}).", CudaUnavailableReason());
+                return Host;
+            default:
                 Device cuda = Cuda(index);
                 logger.LogInformation("Using CUDA device {Index} ({Name}).", index, GetCudaDeviceInfo(index).Name);
                 return cuda;
-            }
         }
+    }
 
-        throw new ArgumentException($"'{name}' does not name a device; use auto, host, cuda or cuda:N.", nameof(name));
+    /// <summary>
+    /// Whether <paramref name="name"/> is a name <see cref="FromName"/> accepts (<c>auto</c>, <c>host</c>,
+    /// <c>cuda</c> or <c>cuda:N</c>, case-insensitive, spaces around it ignored), whether or not that device is present.
+    /// </summary>
+    public static bool IsValidName([NotNullWhen(true)] string? name) => TryParseName(name, out _, out _);
+
+    private enum NameKind { Auto, Host, Cuda }
+
+    private static bool TryParseName([NotNullWhen(true)] string? name, out NameKind kind, out int index)
+    {
+        (kind, index) = (NameKind.Cuda, 0);
+        string trimmed = name?.Trim() ?? "";
+        if (trimmed.Equals("host", StringComparison.OrdinalIgnoreCase))
+            kind = NameKind.Host;
+        else if (trimmed.Equals("auto", StringComparison.OrdinalIgnoreCase))
+            kind = NameKind.Auto;
+        else if (!trimmed.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
+            return false;
+        else if (trimmed.Length > 4 && !(trimmed[4] == ':' && int.TryParse(trimmed.AsSpan(5), out index) && index >= 0))
+            return false;
+        return name is not null;
     }
 
     /// <summary>The properties of CUDA device <paramref name="index"/>.</summary>

@@ -31,20 +31,9 @@ internal static class OptionParsers
     public static void AddDeviceNameValidator(Option<string> option) => option.Validators.Add(r =>
     {
         string? value = r.GetValueOrDefault<string>();
-        if (!IsDeviceName(value))
+        if (!Device.IsValidName(value))
             r.AddError($"{option.Name} must be auto, host, cuda or cuda:N (got '{value}').");
     });
-
-    private static bool IsDeviceName(string? name)
-    {
-        if (name is null)
-            return false;
-        name = name.Trim().ToLowerInvariant();
-        if (name is "auto" or "host" or "cuda")
-            return true;
-        return name.StartsWith("cuda:", StringComparison.Ordinal)
-               && int.TryParse(name.AsSpan(5), out int index) && index >= 0;  // as Device.FromName reads it
-    }
 
     private static string Single(ArgumentResult result) =>
         result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";

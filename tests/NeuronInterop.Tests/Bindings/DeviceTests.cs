@@ -130,6 +130,26 @@ public sealed class DeviceTests
         Assert.That(e!.Message, Does.Contain("auto, host, cuda"));
     }
 
+    [TestCase("auto", true)]
+    [TestCase(" Host ", true)]
+    [TestCase("cuda", true)]
+    [TestCase("CUDA:3", true)]
+    [TestCase("cuda:12", true)]
+    [TestCase(null, false)]
+    [TestCase("", false)]
+    [TestCase("gpu", false)]
+    [TestCase("cuda:", false)]
+    [TestCase("cuda:x", false)]
+    [TestCase("cuda:-1", false)]
+    [TestCase("cuda0", false)]
+    [TestCase("cudax:1", false)]
+    public void IsValidNameAnswersAsFromNameParses(string? name, bool valid)
+    {
+        Assert.That(Device.IsValidName(name), Is.EqualTo(valid));
+        if (!valid && name is not null)
+            Assert.Throws<ArgumentException>(() => Device.FromName(name));
+    }
+
     [TestCase(null)]
     [TestCase("auto")]
     [TestCase("Auto")]
