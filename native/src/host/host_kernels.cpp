@@ -134,26 +134,29 @@ NRN_INLINE void transpose_block(V (&r)[Width]) {
     }
 }
 
-// dst[k·stride + i] = src[i·ld + k] for k < kc and i < W: W rows of an operand contiguous along
+constexpr int power_of_two_at_least(int n) { return n <= 1 ? 1 : 2 * power_of_two_at_least((n + 1) / 2); }
+
+// dst[k·stride + i] = src[i·ld + k] for k < kc and i < R: R rows of an operand contiguous along
 // k, stored k-major. Element by element this costs a load and a store per element (for the
-// left-hand strips of X·W, a tenth of the product's time), so W x W blocks are transposed in
-// registers. W is a power of two.
-template <int W>
+// left-hand strips of X·W, a tenth of the product's time), so W x W blocks (W a power of two,
+// R ≤ W; rows past R are zeros) are transposed in registers.
+template <int W, int R = W>
 NRN_INLINE void transpose_rows(float* __restrict dst, int64_t stride, const float* __restrict src, int64_t ld,
                                int64_t kc) {
+    static_assert((W & (W - 1)) == 0 && R <= W, "W x W blocks of R rows");
     using S = Simd<W>;
     using V = typename S::Vector;
     int64_t k = 0;
     for (; k + W <= kc; k += W) {
-        V r[W];
+        V r[W] = {};
 #pragma GCC unroll 16
-        for (int i = 0; i < W; ++i) S::load(r[i], src + i * ld + k);
+        for (int i = 0; i < R; ++i) S::load(r[i], src + i * ld + k);
         transpose_block<W>(r);
 #pragma GCC unroll 16
-        for (int i = 0; i < W; ++i) S::store(dst + (k + i) * stride, r[i]);
+        for (int i = 0; i < W; ++i) __builtin_memcpy(dst + (k + i) * stride, &r[i], sizeof(float) * R);
     }
     for (; k < kc; ++k) {
-        for (int i = 0; i < W; ++i) dst[k * stride + i] = src[i * ld + k];
+        for (int i = 0; i < R; ++i) dst[k * stride + i] = src[i * ld + k];
     }
 }
 
@@ -326,11 +329,10 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                     for (int64_t s = 0; s < strips; ++s) {
                         float* dst = a + s * kc * MR;
                         const int64_t rs = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - rs);
-                        if constexpr ((MR & (MR - 1)) == 0) {
-                            if (g.lhs_col == 1 && mr == MR) {
-                                transpose_rows<MR>(dst, MR, g.lhs + rs * g.lhs_row + k0, g.lhs_row, kc);
-                                continue;
-                            }
+                        if (g.lhs_col == 1 && mr == MR) {
+                            transpose_rows<power_of_two_at_least(MR), MR>(dst, MR, g.lhs + rs * g.lhs_row + k0,
+                                                                        g.lhs_row, kc);
+                            continue;
                         }
                         for (int64_t i = 0; i < MR; ++i) {
                             const float* src = g.lhs + (rs + i) * g.lhs_row + k0 * g.lhs_col;
