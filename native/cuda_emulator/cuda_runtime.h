@@ -29,9 +29,11 @@
 // Its device memory is the machine's, or NEURON_CUDA_EMULATOR_MEMORY bytes (read at every
 // cudaMalloc, so that a test can stage a full device: a value below what is allocated fails
 // every further allocation with cudaErrorMemoryAllocation).
-// With NEURON_CUDA_EMULATOR_FAULT=<kernel name> (read at every launch), launches of that kernel
-// return success without running, and the next stream synchronisation or copy fails with a
-// sticky cudaErrorIllegalAddress: a kernel fault as a GPU reports it, after the launch.
+// With NEURON_CUDA_EMULATOR_FAULT=<kernel name> (read at every launch), a launch of that kernel
+// returns success without running, later launches do not run either, and the next stream
+// synchronisation, copy or cudaFree fails with a sticky cudaErrorIllegalAddress: a kernel fault
+// as a GPU reports it, after the launch. (Both variables are read with getenv: a test sets them
+// while no other thread uses CUDA.)
 // It does not emulate concurrency between streams, the memory model or speed. Each failure
 // is also described on stderr, and with NEURON_CUDA_EMULATOR_TRACE=1 every launch, allocation,
 // copy and stream synchronisation too (native/tests/test_cuda_calls.cpp counts them).

@@ -96,8 +96,9 @@ void fail_sticky(cudaError_t error) {
 }
 
 // A kernel fault staged by NEURON_CUDA_EMULATOR_FAULT (see run_kernel): its launch returned
-// success, and the next call that waits for the device's work (a stream synchronisation or a
-// copy) finds the fault and makes it the sticky error, as the runtime reports a kernel's fault.
+// success, and the next call that waits for the device's work (a stream synchronisation, a copy
+// or cudaFree) finds the fault and makes it the sticky error, as the runtime reports a kernel's
+// fault.
 std::atomic<bool> g_pending_fault{false};
 
 void surface_pending_fault() {
@@ -479,11 +480,11 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     if (tracing())
         describe("launch %s: grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of dynamic shared memory", name, grid.x,
                  grid.y, grid.z, block_shape.x, block_shape.y, block_shape.z, shared_bytes);
+    // A staged fault: the kernel does not run, and neither does any launched after it before the
+    // fault shows (on a GPU they would wait behind it, then fail with it).
     const char* fault = std::getenv("NEURON_CUDA_EMULATOR_FAULT");
-    if (fault != nullptr && std::strcmp(fault, name) == 0) {
-        g_pending_fault = true;  // the kernel does not run; its fault shows later
-        return;
-    }
+    if (fault != nullptr && std::strcmp(fault, name) == 0) g_pending_fault = true;
+    if (g_pending_fault) return;
     while (t_fibers.size() < threads) t_fibers.push_back(std::make_unique<Fiber>());
     Block block;
     block.body = body;
@@ -608,6 +609,7 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
 // spoiled context does.
 cudaError_t cudaFree(void* pointer) {
     if (tracing()) describe("call cudaFree(%p)", pointer);
+    surface_pending_fault();  // cudaFree waits for the device's work
     cudaError_t error = cudaSuccess;
     spoiled(&error);
     if (!pointer) return error;

@@ -335,7 +335,8 @@ TEST_CASE(cuda_large_products, layers_wider_than_65535_column_tiles_match_host) 
 // next call that waits for the device finds the fault. It is reported there, as a backend error
 // naming the CUDA error; the process's CUDA context is then lost, so every later CUDA call fails
 // the same way, without crashing, while the host backend works on and every handle can still be
-// destroyed. An area of its own, since the fault spoils CUDA for the rest of the process.
+// destroyed, freeing its memory (in the emulator's sanitised build, LeakSanitizer fails the area
+// otherwise). An area of its own, since the fault spoils CUDA for the rest of the process.
 TEST_CASE(cuda_device_fault, a_kernel_fault_is_reported_where_the_host_waits) {
     if (!cuda_tests_run()) return;
     if (!on_cuda_emulator()) skip("a kernel fault is staged on the CUDA emulator only");
