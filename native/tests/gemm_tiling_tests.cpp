@@ -203,6 +203,42 @@ void paired_lanes_read_the_same_fragments() {
     }
 }
 
+// The blocks of a product along grid x (tile_origin): each tile of the m x n output once, m
+// fastest, for shapes whose column tiles pass grid y's 65535 as well as ordinary ones.
+template <class T>
+void expect_tiles_covered(int64_t m, int64_t n) {
+    const int64_t m_tiles = (m + T::BM - 1) / T::BM, n_tiles = (n + T::BN - 1) / T::BN;
+    const std::string what = tile_name<T>() + ", " + std::to_string(m) + " x " + std::to_string(n);
+    std::set<std::pair<int64_t, int64_t>> seen;
+    bool inside = true, m_fastest = true;
+    for (int64_t b = 0; b < m_tiles * n_tiles; ++b) {
+        const auto origin = nrn::cuda::tile_origin<T::BM, T::BN>(static_cast<unsigned>(b), m);
+        inside = inside && origin.row >= 0 && origin.row < m && origin.col >= 0 && origin.col < n &&
+                 origin.row % T::BM == 0 && origin.col % T::BN == 0;
+        m_fastest = m_fastest && origin.row == b % m_tiles * T::BM;
+        seen.insert({origin.row, origin.col});
+    }
+    check(inside, what + ": a block's tile lies outside the product");
+    check(m_fastest, what + ": consecutive blocks do not walk the rows first");
+    check(static_cast<int64_t>(seen.size()) == m_tiles * n_tiles, what + ": a tile is computed twice or never");
+}
+
+void blocks_cover_each_tile_once_along_grid_x() {
+    const int64_t wide = int64_t{65535} * 128 + 1;  // 65,536 column tiles of 128
+    expect_tiles_covered<LargeTile>(2, wide);
+    expect_tiles_covered<LargeTile>(wide, 2);
+    expect_tiles_covered<LargeTile>(300, 70000 * 128);
+    expect_tiles_covered<LargeTile>(1537, 1535);
+    expect_tiles_covered<LargeTile>(256, 1024);  // whole tiles only
+    expect_tiles_covered<SmallTile>(1, 1);
+    expect_tiles_covered<SmallTile>(65, 127);
+    // The largest block index a launch can have, on a product just under it.
+    const int64_t rows = 1 << 16;
+    const auto last = nrn::cuda::tile_origin<LargeTile::BM, LargeTile::BN>(0x7fffffffu, rows * LargeTile::BM);
+    check(last.row == (0x7fffffffLL % rows) * LargeTile::BM && last.col == (0x7fffffffLL / rows) * LargeTile::BN,
+          "block 2^31 - 1 starts where it should");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +247,7 @@ int main(int argc, char** argv) {
     else if (test == "each_tile_column_belongs_to_one_thread") each_tile_column_belongs_to_one_thread();
     else if (test == "paired_lanes_read_the_same_fragments") paired_lanes_read_the_same_fragments();
     else if (test == "fragment_reads_have_no_bank_conflicts") fragment_reads_have_no_bank_conflicts();
+    else if (test == "blocks_cover_each_tile_once_along_grid_x") blocks_cover_each_tile_once_along_grid_x();
     else {
         std::printf("unknown test '%s'\n", test.c_str());
         return 2;

@@ -131,11 +131,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
     const int tid = static_cast<int>(threadIdx.x);
     const int tx = thread_col<BN, TN, kThreadLanes>(tid);
     const int ty = thread_row<BN, TN, kThreadLanes>(tid);
-    // Blocks walk the tiles along grid x, m fastest (the order of an m-by-n grid), so that the
-    // tile count along n is not bound by grid y's 65535.
-    const unsigned m_tiles = static_cast<unsigned>((p.m + BM - 1) / BM);
-    const int64_t m0 = static_cast<int64_t>(blockIdx.x % m_tiles) * BM;
-    const int64_t n0 = static_cast<int64_t>(blockIdx.x / m_tiles) * BN;
+    const TileOrigin origin = tile_origin<BM, BN>(blockIdx.x, p.m);
+    const int64_t m0 = origin.row, n0 = origin.col;
     const int64_t k_begin = static_cast<int64_t>(blockIdx.z) * p.k_chunk;
     const int64_t k_end = p.k < k_begin + p.k_chunk ? p.k : k_begin + p.k_chunk;
 

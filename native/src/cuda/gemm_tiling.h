@@ -4,6 +4,8 @@
 // cover each tile once and read shared memory without bank conflicts.
 #pragma once
 
+#include <cstdint>
+
 #include "common/host_device.h"
 
 namespace nrn::cuda {
@@ -19,6 +21,20 @@ struct SmallTile {
 constexpr int kGemmThreads = 256;
 static_assert((LargeTile::BM / LargeTile::TM) * (LargeTile::BN / LargeTile::TN) == kGemmThreads);
 static_assert((SmallTile::BM / SmallTile::TM) * (SmallTile::BN / SmallTile::TN) == kGemmThreads);
+
+// Blocks walk a product's tiles along grid x only, m fastest (the order of an m-by-n grid, which
+// would bound the column tiles by grid y's 65535): block b computes the tile whose first row is
+// (b mod m_tiles)·BM and first column (b div m_tiles)·BN. A product launches m_tiles · n_tiles
+// blocks, at most 2^31 - 1 (grid x's limit).
+struct TileOrigin {
+    int64_t row, col;
+};
+
+template <int BM, int BN>
+NRN_HD TileOrigin tile_origin(unsigned block, int64_t m) {
+    const unsigned m_tiles = static_cast<unsigned>((m + BM - 1) / BM);
+    return {static_cast<int64_t>(block % m_tiles) * BM, static_cast<int64_t>(block / m_tiles) * BN};
+}
 
 // Floats after each shared-memory row of a staged operand: rows stay 16-byte aligned, and the
 // transposing stores of a k-contiguous operand fall on different banks.
