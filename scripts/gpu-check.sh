@@ -56,6 +56,9 @@ logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
 selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck ncu racecheck"}
 mkdir -p "$out"
+# A PyTorch result left by an earlier run into the same folder must not lend its times to this
+# run's ratios, even when the pytorch step is not selected or is cut for time.
+rm -f "$out/bench-pytorch.json"
 rm -rf "$logs"
 mkdir -p "$logs"
 started=$SECONDS
@@ -195,8 +198,6 @@ step_nunit() {
 }
 
 step_pytorch() {
-  # A file left by an earlier run must not lend its times to this one's ratios.
-  rm -f "$OUT_DIR/bench-pytorch.json"
   local quick=()
   [[ " ${GPU_CHECK_BENCH_ARGS:-} " == *" --quick "* ]] && quick=(--quick)
   python3 bench/pytorch_bench.py --device cuda "${quick[@]}" --json "$OUT_DIR/bench-pytorch.json"
