@@ -11,6 +11,10 @@
 //   unfused step    forward, MSE, backward and two SGD updates: five calls per step, as the
 //                   module API (Linear, MseCost, Sgd) makes them
 //   batch index     nrn_batch_index, which takes no handle
+//   resident step   nrn_linear_mse_sgd_train over 1000 rows on the device, shuffled: many steps
+//                   per call, so the time is the backend's own per step (on CUDA, the
+//                   one-block kernel's latency per step); what `neuron bench`'s tutorial case
+//                   measures in its device-resident variant
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -100,11 +104,25 @@ int main(int argc, char** argv) {
             CHECK(nrn_batch_index(NRN_ORDER_SHUFFLE, 7, index, 1000, &index));
         });
 
+        // Device-resident training: the tutorial's 1000 points, batch 1, `steps` steps per call.
+        const int64_t rows = 1000, steps = quick ? 1000 : 10000, train_calls = quick ? 2 : 20;
+        bench::Tensor data(context, {rows, 1}), targets(context, {rows, 1});
+        CHECK(nrn_tensor_fill_uniform(context, data.tensor, -3.0f, 3.0f, 1));
+        CHECK(nrn_tensor_fill(context, targets.tensor, 3.0f));
+        int64_t first_step = 0;
+        const double resident = best_seconds(context, repeats, train_calls, [&] {
+            CHECK(nrn_linear_mse_sgd_train(context, data.tensor, targets.tensor, w.tensor, b.tensor, rate, 1, first_step,
+                                           steps, NRN_ORDER_SHUFFLE, 7, e.tensor, a.tensor));
+            first_step += steps;
+        }) / static_cast<double>(steps);
+
         std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
                     repeats, static_cast<long>(calls));
         std::printf("%-14s %10.1f ns/step (1 call)\n", "fused step", fused * 1e9);
         std::printf("%-14s %10.1f ns/step (5 calls)\n", "unfused step", unfused * 1e9);
         std::printf("%-14s %10.1f ns/call\n", "batch index", batch_index * 1e9);
+        std::printf("%-14s %10.1f ns/step (%ld steps a call, %ld rows on the device)\n", "resident step",
+                    resident * 1e9, static_cast<long>(steps), static_cast<long>(rows));
     }
     CHECK(nrn_context_destroy(context));
     return 0;
