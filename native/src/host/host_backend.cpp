@@ -89,8 +89,18 @@ public:
         float* bias_grad = a.bias != nullptr ? grow(bias_grad_, static_cast<size_t>(a.out_features)) : nullptr;
         host::reserve_linear(std::min(a.batch_size, a.rows), a.in_features, a.out_features);
         float error = 0.0f;
+        // The batches are worked out a chunk of steps ahead: they do not depend on the weights,
+        // so the chunk's batch-order hashes run side by side instead of each one starting a step.
+        constexpr int64_t kPickAhead = 32;
+        BatchRows picks[kPickAhead];
         for (int64_t i = 0; i < a.step_count; ++i) {
-            const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + i, a.rows, a.batch_size);
+            const int64_t slot = i % kPickAhead;
+            if (slot == 0) {
+                const int64_t chunk = std::min(kPickAhead, a.step_count - i);
+                for (int64_t j = 0; j < chunk; ++j)
+                    picks[j] = batch_rows(a.order, a.seed, a.first_step + i + j, a.rows, a.batch_size);
+            }
+            const BatchRows picked = picks[slot];
             const int64_t rows = picked.count;
             const float* x = a.input + picked.first * a.in_features;
             const float* t = a.target + picked.first * a.out_features;
