@@ -139,12 +139,13 @@ void check_operations(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng
     CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-6, 1e-5, "sgd " + what);
 }
 
-// One fused step on all rows, then 10 training steps of `batch_size` rows (from step 3), on
+// One fused step on all rows, then `steps` training steps of `batch_size` rows (from step 3), on
 // both backends; then the CUDA run again from the same start must repeat bit for bit.
 void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s, int64_t batch_size,
-                    nrn_batch_order order) {
+                    nrn_batch_order order, int64_t steps = 10) {
     const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out) +
-                             " batch " + std::to_string(batch_size) + " order " + std::to_string(order);
+                             " batch " + std::to_string(batch_size) + " order " + std::to_string(order) + ", " +
+                             std::to_string(steps) + " steps";
     const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
     Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
     Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
@@ -162,8 +163,8 @@ void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, 
     CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "step W " + what);
     CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "step b " + what);
     CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "step error " + what);
-    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, 10, order, 9, e.h, a.h));
-    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, a.c));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, steps, order, 9, e.h, a.h));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, steps, order, 9, e.c, a.c));
     const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
     CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
     CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
@@ -193,7 +194,7 @@ void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, 
     w.c.write(w0);
     b.c.write(b0);
     REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
-    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, 10, order, 9, e.c, nullptr));
+    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, steps, order, 9, e.c, nullptr));
     CHECK_IDENTICAL(w.c.read(), w1, "train W twice " + what);
     CHECK_IDENTICAL(b.c.read(), b1, "train b twice " + what);
     CHECK_IDENTICAL(e.c.read(), e1, "train error twice " + what);
@@ -234,6 +235,18 @@ TEST_CASE(cuda_vs_host, fused_step_and_training_match_host_and_are_deterministic
     for (const Shape& s : kShapes)
         for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM})
             check_training(cuda, host, rng, s, std::max<int64_t>(1, s.batch / 3), order);
+}
+
+// The one-block path over more steps than its warp picks batches for at once (32): full chunks
+// of picks and a partial last one, in a block of one warp and in one of four.
+TEST_CASE(cuda_vs_host, one_block_training_over_many_steps_matches_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(33);
+    for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+        check_training(cuda, host, rng, Shape{1000, 1, 1}, 1, order, 75);   // the tutorial's: 32 threads
+        check_training(cuda, host, rng, Shape{100, 8, 8}, 16, order, 75);  // 128 threads; last batch 4 rows
+    }
 }
 
 // Shapes chosen so that every kernel the planners (plan_gemm, train.cu's choose_path) can

@@ -23,7 +23,9 @@ namespace {
 
 enum class TrainPath { Block, Rows, General };
 
-constexpr size_t kBlockSharedBytes = 48 * 1024;       // no opt-in needed up to this
+// Dynamic shared memory of the block path: no opt-in is needed up to 48 KiB in all, and the
+// kernel's static arrays (the batches picked ahead) take some.
+constexpr size_t kBlockSharedBytes = 48 * 1024 - kTrainPickAhead * (sizeof(int64_t) + sizeof(int));
 constexpr int64_t kBlockMaxMultiplyAdds = 1 << 16;    // per step and pass
 constexpr int64_t kRowsMaxFeatures = 4;
 constexpr int64_t kRowsRowsPerBlock = 4 * kTrainRowsThreads;

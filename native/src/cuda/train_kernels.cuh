@@ -34,7 +34,14 @@ namespace nrn::cuda {
 // launch's cost. W and b live in shared memory for the whole run and are written back at the
 // end; the accumulator's compensated sums live in thread 0's registers. Dynamic shared memory:
 // W (in·out), b (out), G (batch_size·out), reduction scratch (blockDim.x), blockDim.x a power of two.
+//
+// A step's latency is what bounds this kernel, so nothing that can be done ahead waits in it:
+// the batches do not depend on the weights, and the first warp works out those of the next
+// kTrainPickAhead steps at once, a step a lane (the batch order's hashing and 64-bit divisions
+// would otherwise start every step). A block of one warp sums the squared errors without the
+// cross-warp stage and its barriers.
 constexpr int kTrainBlockMaxThreads = 256;
+constexpr int kTrainPickAhead = 32;
 
 __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(TrainArgs a) {
     float* shared = dynamic_shared_floats();
@@ -47,6 +54,8 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
     float* scratch = g + batch_size * out;
     const int tid = static_cast<int>(threadIdx.x);
     const int threads = static_cast<int>(blockDim.x);
+    __shared__ int64_t picked_first[kTrainPickAhead];
+    __shared__ int picked_count[kTrainPickAhead];
 
     for (int i = tid; i < in * out; i += threads) w[i] = a.weight[i];
     for (int o = tid; o < out; o += threads) b[o] = a.bias ? a.bias[o] : 0.0f;
@@ -57,10 +66,19 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
     __syncthreads();
 
     for (int64_t step = 0; step < a.step_count; ++step) {
-        const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + step, a.rows, a.batch_size);
-        const int rows = static_cast<int>(picked.count);
-        const float* x = a.input + picked.first * in;
-        const float* t = a.target + picked.first * out;
+        const int slot = static_cast<int>(step % kTrainPickAhead);
+        if (slot == 0) {  // uniform across the block; the last step's closing barrier freed the slots
+            if (tid < kTrainPickAhead && step + tid < a.step_count) {
+                const BatchRows ahead = batch_rows(a.order, a.seed, a.first_step + step + tid, a.rows, a.batch_size);
+                picked_first[tid] = ahead.first;
+                picked_count[tid] = static_cast<int>(ahead.count);
+            }
+            __syncthreads();
+        }
+        const int64_t first = picked_first[slot];
+        const int rows = picked_count[slot];
+        const float* x = a.input + first * in;
+        const float* t = a.target + first * out;
         const float count = static_cast<float>(rows * out);
 
         // Forward and MSE gradient from the current W and b.
@@ -93,7 +111,7 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
 
         const bool last = step == a.step_count - 1;
         if (a.accumulator || (a.error && last)) {  // uniform across the block
-            const float total = block_sum(squares, scratch);
+            const float total = threads == 32 ? warp_sum(squares) : block_sum(squares, scratch);
             if (tid == 0) {
                 last_error = static_cast<float>(static_cast<double>(total) / (2.0 * static_cast<double>(count)));
                 if (a.accumulator) accumulator_add(acc, last_error, rows);
