@@ -5,13 +5,18 @@ namespace NeuronInterop.Tests.Cli;
 /// <summary>Every bad input: a non-zero exit code and one line on stderr, never a stack trace.</summary>
 public sealed class BadInputTests
 {
+    private TempFolder _temp = null!;
     private string _folder = null!;
 
     [SetUp]
-    public void SetUp() => _folder = CliRunner.CreateTempFolder();
+    public void SetUp()
+    {
+        _temp = new TempFolder();
+        _folder = _temp.Path;
+    }
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_folder, recursive: true);
+    public void TearDown() => _temp.Dispose();
 
     [TestCase("restore-line", "--no-such-option")]
     [TestCase("no-such-command")]

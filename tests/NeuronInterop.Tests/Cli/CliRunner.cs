@@ -20,11 +20,24 @@ internal static class CliRunner
         return new Result(exitCode, output.ToString(), error.ToString());
     }
 
-    /// <summary>A fresh empty folder under the temp directory; the caller deletes it.</summary>
-    public static string CreateTempFolder()
+}
+
+/// <summary>A fresh empty folder under the temp directory, deleted with what it holds on dispose.</summary>
+internal sealed class TempFolder : IDisposable
+{
+    public TempFolder()
     {
-        string path = Path.Combine(Path.GetTempPath(), "neuron-cli-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(path);
-        return path;
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "neuron-cli-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path);
     }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Path))
+            Directory.Delete(Path, recursive: true);
+    }
+
+    public override string ToString() => Path;
 }

@@ -41,73 +41,55 @@ public sealed class CommandTests
     [Test]
     public void NoBiasRunsOnlyTheNoBiasExperiment()
     {
-        string folder = CliRunner.CreateTempFolder();
-        try
-        {
-            var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "50", "--seed", "7", "--device", "host",
-                "--slope", "-1.5", "--intercept", "0.5", "--out", folder, "--verbosity", "quiet");
-            Assert.That(result.ExitCode, Is.Zero, result.ToString());
-            Assert.That(result.Error, Is.Empty, "quiet logs nothing");
-            Assert.That(Directory.GetFiles(folder, "*.png").Select(Path.GetFileName).Order(),
-                Is.EqualTo(new[] { Figures.LinearFunction, Figures.NoBias, Figures.LearningCurve }.Order()));
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "50", "--seed", "7", "--device", "host",
+            "--slope", "-1.5", "--intercept", "0.5", "--out", folder, "--verbosity", "quiet");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Error, Is.Empty, "quiet logs nothing");
+        Assert.That(Directory.GetFiles(folder, "*.png").Select(Path.GetFileName).Order(),
+            Is.EqualTo(new[] { Figures.LinearFunction, Figures.NoBias, Figures.LearningCurve }.Order()));
 
-            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
-            var runs = summary.RootElement.GetProperty("runs").EnumerateArray().ToArray();
-            Assert.That(runs, Has.Length.EqualTo(1));
-            Assert.That(runs[0].GetProperty("name").GetString(), Is.EqualTo("noBias"));
-            Assert.That(runs[0].GetProperty("steps").GetInt32(), Is.EqualTo(50));
-            Assert.That(summary.RootElement.GetProperty("options").GetProperty("slope").GetSingle(), Is.EqualTo(-1.5f));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
+        var runs = summary.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.That(runs, Has.Length.EqualTo(1));
+        Assert.That(runs[0].GetProperty("name").GetString(), Is.EqualTo("noBias"));
+        Assert.That(runs[0].GetProperty("steps").GetInt32(), Is.EqualTo(50));
+        Assert.That(summary.RootElement.GetProperty("options").GetProperty("slope").GetSingle(), Is.EqualTo(-1.5f));
     }
 
     [Test]
     public void ShortRunIsCutToTheStepsWhenThoseAreFewer()
     {
-        string folder = CliRunner.CreateTempFolder();
-        try
-        {
-            var result = CliRunner.Run("restore-line", "--steps", "30", "--batch-size", "8", "--device", "host", "--out", folder);
-            Assert.That(result.ExitCode, Is.Zero, result.ToString());
-            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
-            var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
-            Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
-            Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
-            // Batches of 8: the hand-made neuron averages its 8 per-sample gradients, as the library's MSE does.
-            foreach (var run in summary.RootElement.GetProperty("runs").EnumerateArray())
-                foreach (string name in new[] { "w", "b" })
-                    Assert.That(run.GetProperty("library").GetProperty(name).GetDouble(),
-                        Is.EqualTo(run.GetProperty("handMade").GetProperty(name).GetDouble()).Within(1e-3),
-                        $"{run.GetProperty("name").GetString()}: {name}");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--batch-size", "8", "--device", "host", "--out", folder);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
+        var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
+        Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
+        Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
+        // Batches of 8: the hand-made neuron averages its 8 per-sample gradients, as the library's MSE does.
+        foreach (var run in summary.RootElement.GetProperty("runs").EnumerateArray())
+            foreach (string name in new[] { "w", "b" })
+                Assert.That(run.GetProperty("library").GetProperty(name).GetDouble(),
+                    Is.EqualTo(run.GetProperty("handMade").GetProperty(name).GetDouble()).Within(1e-3),
+                    $"{run.GetProperty("name").GetString()}: {name}");
     }
 
     [Test]
     public void SaysWhenALearningRateMakesTrainingDiverge()
     {
-        string folder = CliRunner.CreateTempFolder();
-        try
-        {
-            var calm = CliRunner.Run("restore-line", "--steps", "30", "--device", "host", "--out", folder);
-            Assert.That(calm.ExitCode, Is.Zero, calm.ToString());
-            Assert.That(calm.Error, Does.Not.Contain("diverged"), "the tutorial's learning rate converges");
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        var calm = CliRunner.Run("restore-line", "--steps", "30", "--device", "host", "--out", folder);
+        Assert.That(calm.ExitCode, Is.Zero, calm.ToString());
+        Assert.That(calm.Error, Does.Not.Contain("diverged"), "the tutorial's learning rate converges");
 
-            var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", folder);
-            Assert.That(result.ExitCode, Is.Zero, "a diverging run is a result, not a failure: " + result);
-            Assert.That(result.Error, Does.Contain("the hand-made neuron diverged").And.Contain("the library neuron diverged"));
-            Assert.That(result.Error, Does.Contain("try a smaller --lr"));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", folder);
+        Assert.That(result.ExitCode, Is.Zero, "a diverging run is a result, not a failure: " + result);
+        Assert.That(result.Error, Does.Contain("the hand-made neuron diverged").And.Contain("the library neuron diverged"));
+        Assert.That(result.Error, Does.Contain("try a smaller --lr"));
     }
 
     [TestCase("quiet", LogLevel.Error)]
@@ -133,19 +115,13 @@ public sealed class CommandTests
     [Test]
     public void BenchRunsTheQuickTutorialCaseAndWritesJson()
     {
-        string folder = CliRunner.CreateTempFolder();
-        try
-        {
-            string json = Path.Combine(folder, "bench.json");
-            var result = CliRunner.Run("bench", "--quick", "--device", "host", "--case", "tutorial", "--json", json);
-            Assert.That(result.ExitCode, Is.Zero, result.ToString());
-            Assert.That(result.Output, Does.Contain("tutorial"));
-            Assert.That(json, Does.Exist);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        string json = Path.Combine(folder, "bench.json");
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--case", "tutorial", "--json", json);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("tutorial"));
+        Assert.That(json, Does.Exist);
     }
 
     /// <summary>

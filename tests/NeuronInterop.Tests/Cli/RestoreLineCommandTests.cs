@@ -13,6 +13,7 @@ namespace NeuronInterop.Tests.Cli;
 public sealed class RestoreLineCommandTests
 {
     private readonly string _backend;
+    private TempFolder? _temp;
     private string _folder = null!;
     private CliRunner.Result _result = null!;
     private JsonElement _summary;
@@ -23,7 +24,8 @@ public sealed class RestoreLineCommandTests
     public void RunCommand()
     {
         TestBackends.Get(_backend);   // ignores (or fails) the CUDA fixture when no GPU is present
-        _folder = CliRunner.CreateTempFolder();
+        _temp = new TempFolder();
+        _folder = _temp.Path;
         _result = CliRunner.Run("restore-line", "--device", _backend, "--out", _folder);
         Assert.That(_result.ExitCode, Is.Zero, _result.ToString());
         using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_folder, Summary.FileName)));
@@ -31,11 +33,7 @@ public sealed class RestoreLineCommandTests
     }
 
     [OneTimeTearDown]
-    public void DeleteFolder()
-    {
-        if (_folder is not null && Directory.Exists(_folder))
-            Directory.Delete(_folder, recursive: true);
-    }
+    public void DeleteFolder() => _temp?.Dispose();
 
     [Test]
     public void SaysWhereTheFiguresAreAndPrintsTheTable()
