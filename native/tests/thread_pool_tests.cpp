@@ -1,10 +1,12 @@
 // Tests of the host backend's thread pool (native/src/host/thread_pool.cpp, compiled in):
 // every part of a job runs exactly once, helpers on threads of their own, with concurrent
-// callers, and in a child process after fork(). CTest runs them with NEURON_HOST_THREADS=4.
+// callers, after idle gaps (workers spinning or asleep), and in a child process after fork().
+// CTest runs them with NEURON_HOST_THREADS=4.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -77,6 +79,24 @@ void concurrent_callers_each_get_all_their_parts() {
     check(bad.load() == 0, std::to_string(bad.load()) + " of 2000 concurrent jobs lost or repeated a part");
 }
 
+// Jobs at gaps around the workers' spin time (100 µs): some find them spinning, some asleep,
+// some just going to sleep, which is where a missed wake-up would hang or lose a part.
+void jobs_after_idle_gaps_get_all_their_parts() {
+    const int gaps_us[] = {0, 1, 20, 90, 100, 110, 150, 400, 2000};
+    int bad = 0, jobs = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (int gap : gaps_us) {
+            std::this_thread::sleep_for(std::chrono::microseconds(gap));
+            Job job(4);
+            nrn::host::run_parts(4, &Job::part, &job);
+            ++jobs;
+            if (!job.each_ran_once() || job.threads.size() != 4) ++bad;
+        }
+    }
+    check(bad == 0, std::to_string(bad) + " of " + std::to_string(jobs) +
+                        " jobs after an idle gap lost or repeated a part, or ran on fewer than 4 threads");
+}
+
 void a_forked_child_runs_the_parts_itself() {
     Job warm(4);
     nrn::host::run_parts(4, &Job::part, &warm);  // the pool's workers exist before the fork
@@ -102,6 +122,7 @@ int main(int argc, char** argv) {
     } cases[] = {
         {"each_part_runs_once_on_its_own_thread", each_part_runs_once_on_its_own_thread},
         {"concurrent_callers_each_get_all_their_parts", concurrent_callers_each_get_all_their_parts},
+        {"jobs_after_idle_gaps_get_all_their_parts", jobs_after_idle_gaps_get_all_their_parts},
         {"a_forked_child_runs_the_parts_itself", a_forked_child_runs_the_parts_itself},
     };
     int run = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -43,20 +44,41 @@ public:
                 part_ = part;
                 context_ = context;
                 helpers_ = helpers;
-                pending_ = helpers;
-                ++generation_;
+                pending_.store(helpers, std::memory_order_relaxed);
+                generation_.fetch_add(1, std::memory_order_release);
             }
-            wake_.notify_all();
+            wake_.notify_all();  // no system call when every worker is still spinning
         }
         part(context, 0);
         for (int p = helpers + 1; p < parts; ++p) part(context, p);
         if (helpers > 0) {
-            std::unique_lock<std::mutex> lock(mutex_);
-            done_.wait(lock, [this] { return pending_ == 0; });
+            if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+                std::unique_lock<std::mutex> lock(mutex_);
+                done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+            }
         }
     }
 
 private:
+    // Waiting a while before sleeping: the products of a training step come one after another,
+    // a few microseconds apart, and a sleeping thread takes tens of microseconds to wake (on a
+    // virtual machine), as long as a small product takes. Each spin yields, so that on a
+    // machine with more runnable threads than cores the spinning takes no core from them.
+    static constexpr auto kSpinTime = std::chrono::microseconds(100);
+
+    // Whether `ready` became true within kSpinTime.
+    template <class Ready>
+    static bool spin_until(const Ready& ready) {
+        const auto until = std::chrono::steady_clock::now() + kSpinTime;
+        for (;;) {
+            for (int i = 0; i < 64; ++i) {
+                if (ready()) return true;
+                std::this_thread::yield();
+            }
+            if (std::chrono::steady_clock::now() >= until) return ready();
+        }
+    }
+
     // Worker `index` (1-based) runs part `index` of every job that has that many parts.
     [[noreturn]] void work(int index) {
         uint64_t seen = 0;
@@ -64,24 +86,32 @@ private:
             void (*part)(void*, int);
             void* context;
             {
+                const auto published = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+                spin_until(published);
                 std::unique_lock<std::mutex> lock(mutex_);
-                wake_.wait(lock, [&] { return generation_ != seen; });
-                seen = generation_;
+                wake_.wait(lock, published);
+                // The job is read under the lock that published it, with its generation: a
+                // worker that missed a job it had no part in reads the newest one whole.
+                seen = generation_.load(std::memory_order_relaxed);
                 if (index > helpers_) continue;
                 part = part_;
                 context = context_;
             }
             part(context, index);
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (--pending_ == 0) done_.notify_one();
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                // Under the lock, so that a caller between its check and its wait still hears it.
+                std::lock_guard<std::mutex> lock(mutex_);
+                done_.notify_one();
+            }
         }
     }
 
     std::mutex submit_;  // one job at a time
-    std::mutex mutex_;   // guards the job below
+    std::mutex mutex_;   // guards the job below; generation_ and pending_ are also read without it
     std::condition_variable wake_, done_;
-    uint64_t generation_ = 0;
-    int helpers_ = 0, pending_ = 0;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> pending_{0};
+    int helpers_ = 0;
     void (*part_)(void*, int) = nullptr;
     void* context_ = nullptr;
     std::vector<std::thread> threads_;
