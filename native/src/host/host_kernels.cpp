@@ -25,9 +25,6 @@ constexpr int64_t kRowsPerTask = 64;
 constexpr int64_t kDepthBlock = 128;
 // Products with fewer columns than this bypass the micro-kernel (at least 16 columns wide).
 constexpr int64_t kMinKernelCols = 8;
-// Narrow products with fewer rows than this (the tutorial's batch of 1) run scalar loops:
-// for them, setting up the loops vectorised across rows costs more than it saves.
-constexpr int64_t kMinVectorRows = 8;
 
 // Below this many multiply-adds per thread, handing work to a pool thread costs more than it
 // saves: waking a sleeping worker took ~30 µs on a 2-core VM, where one core does ~80
@@ -446,6 +443,102 @@ int64_t product_panel_parts(int64_t rows, int64_t depth, int64_t cols) {
     return cols < kMinKernelCols ? 0 : product_threads(rows, depth, cols);
 }
 
+// Products with fewer than kMinKernelCols columns, rows [r0, r1) of them. Each output element
+// still takes its terms in increasing k, from its value in `out`; what differs from the
+// micro-kernel is only which elements are summed side by side.
+//
+// NarrowRows: kNarrowRows rows at a time, their sums in registers (through `out`, every term
+// would wait for the previous one's store: a 1 → 1 layer's dW is one such sum over the whole
+// batch), each term of the right-hand operand loaded once for them. For a left-hand operand
+// whose rows are contiguous along k (X·W, G·Wᵀ).
+constexpr int kNarrowRows = 4;
+
+template <int COLS>
+struct NarrowRows {
+    template <int ROWS>
+    static NRN_INLINE void rows(const Gemm& g, int64_t r) {
+        float* y = g.out + r * COLS;
+        const float* a = g.lhs + r * g.lhs_row;
+        float sum[ROWS][COLS];
+        for (int i = 0; i < ROWS; ++i)
+            for (int c = 0; c < COLS; ++c) sum[i][c] = y[i * COLS + c];
+        for (int64_t k = 0; k < g.depth; ++k) {
+            const float* b = g.rhs + k * g.rhs_row;
+            float bk[COLS];
+            for (int c = 0; c < COLS; ++c) bk[c] = b[c * g.rhs_col];
+            for (int i = 0; i < ROWS; ++i) {
+                const float ak = a[i * g.lhs_row + k * g.lhs_col];
+                for (int c = 0; c < COLS; ++c) sum[i][c] += ak * bk[c];
+            }
+        }
+        for (int i = 0; i < ROWS; ++i)
+            for (int c = 0; c < COLS; ++c) y[i * COLS + c] = sum[i][c];
+    }
+
+    static void run(const Gemm& g, int64_t r0, int64_t r1) {
+        static_assert(kNarrowRows == 4, "one case per remainder");
+        int64_t r = r0;
+        for (; r + kNarrowRows <= r1; r += kNarrowRows) rows<kNarrowRows>(g, r);
+        switch (r1 - r) {
+            case 3: rows<3>(g, r); break;
+            case 2: rows<2>(g, r); break;
+            case 1: rows<1>(g, r); break;
+            default: break;
+        }
+    }
+};
+
+// NarrowColumns: up to kRowsPerTask rows side by side, for a left-hand operand whose column
+// is contiguous along the rows (Xᵀ·G, the weight gradient, whose rows are the inputs): the
+// sums are kept column by column in a buffer, so that the loop over rows vectorises, where
+// `out`'s own layout would put a column's elements COLS floats apart.
+template <int COLS>
+struct NarrowColumns {
+    static void run(const Gemm& g, int64_t r0, int64_t r1) {
+        const int64_t n = r1 - r0;
+        if constexpr (COLS == 1) {  // one column: `out` is the buffer
+            for (int64_t k = 0; k < g.depth; ++k) {
+                const float* __restrict a = g.lhs + r0 + k * g.lhs_col;
+                const float b = g.rhs[k * g.rhs_row];
+                float* __restrict y = g.out + r0;
+                for (int64_t i = 0; i < n; ++i) y[i] += a[i] * b;
+            }
+            return;
+        }
+        float sums[COLS][kRowsPerTask];
+        for (int64_t i = 0; i < n; ++i)
+            for (int c = 0; c < COLS; ++c) sums[c][i] = g.out[(r0 + i) * COLS + c];
+        for (int64_t k = 0; k < g.depth; ++k) {
+            const float* __restrict a = g.lhs + r0 + k * g.lhs_col;  // lhs_row is 1
+            const float* b = g.rhs + k * g.rhs_row;
+            for (int c = 0; c < COLS; ++c) {
+                const float bc = b[c * g.rhs_col];
+                float* __restrict s = sums[c];
+                for (int64_t i = 0; i < n; ++i) s[i] += a[i] * bc;
+            }
+        }
+        for (int64_t i = 0; i < n; ++i)
+            for (int c = 0; c < COLS; ++c) g.out[(r0 + i) * COLS + c] = sums[c][i];
+    }
+};
+
+// Kernel<COLS>::run for the product's column count (1 to kMinKernelCols - 1), so that every
+// loop over the columns has a constant bound.
+template <template <int> class Kernel>
+void narrow_product(const Gemm& g, int64_t r0, int64_t r1) {
+    static_assert(kMinKernelCols == 8, "one case per narrow column count");
+    switch (g.cols) {
+        case 1: Kernel<1>::run(g, r0, r1); break;
+        case 2: Kernel<2>::run(g, r0, r1); break;
+        case 3: Kernel<3>::run(g, r0, r1); break;
+        case 4: Kernel<4>::run(g, r0, r1); break;
+        case 5: Kernel<5>::run(g, r0, r1); break;
+        case 6: Kernel<6>::run(g, r0, r1); break;
+        case 7: Kernel<7>::run(g, r0, r1); break;
+        default: assert(false);
+    }
+}
+
 // out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns. The
 // calling thread's Scratch must hold the product's panel parts (reserve_linear does).
 void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, int64_t rhs_row, int64_t rhs_col,
@@ -453,41 +546,17 @@ void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, 
     const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
     const int64_t tasks = product_tasks(rows, cols), threads = product_threads(rows, depth, cols);
     if (cols < kMinKernelCols) {
-        // Too narrow for the micro-kernel, which would mostly multiply its zero padding: plain
-        // loops over one task's rows, innermost, so that they vectorise across rows (a 1 → 1
-        // layer's rows are contiguous) and no dependent chain of adds runs across k. Each
-        // output element still takes its terms in increasing k.
-        if (rows < kMinVectorRows) {
-            // Each element's sum in a register: through `out`, which may alias the operands,
-            // every term would wait for the previous one's store (a 1 → 1 layer's dW is one
-            // such sum over the whole batch).
-            for (int64_t r = 0; r < rows; ++r) {
-                for (int64_t c = 0; c < cols; ++c) {
-                    float sum = out[r * cols + c];
-                    for (int64_t k = 0; k < depth; ++k)
-                        sum += lhs[r * lhs_row + k * lhs_col] * rhs[k * rhs_row + c * rhs_col];
-                    out[r * cols + c] = sum;
-                }
-            }
-            return;
-        }
+        // Too narrow for the micro-kernel, which would mostly multiply its zero padding.
+        // (Below kNarrowRows rows, side by side in registers beats side by side in a buffer.)
+        const bool by_columns = lhs_row == 1 && rows >= kNarrowRows;
         parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t) {
-            const int64_t r_end = std::min(rows, last * kRowsPerTask);
-            for (int64_t r0 = first * kRowsPerTask; r0 < r_end; r0 += kRowsPerTask) {
-                const int64_t r1 = std::min(r_end, r0 + kRowsPerTask);
-                for (int64_t k = 0; k < depth; ++k) {
-                    for (int64_t c = 0; c < cols; ++c) {
-                        const float b = rhs[k * rhs_row + c * rhs_col];
-                        float* __restrict y = out + c;
-                        const float* __restrict a = lhs + k * lhs_col;
-                        if (cols == 1 && lhs_row == 1) {
-                            for (int64_t r = r0; r < r1; ++r) y[r] += a[r] * b;
-                        } else {
-                            for (int64_t r = r0; r < r1; ++r) y[r * cols] += a[r * lhs_row] * b;
-                        }
-                    }
-                }
+            const int64_t r_begin = first * kRowsPerTask, r_end = std::min(rows, last * kRowsPerTask);
+            if (!by_columns) {
+                narrow_product<NarrowRows>(g, r_begin, r_end);
+                return;
             }
+            for (int64_t r0 = r_begin; r0 < r_end; r0 += kRowsPerTask)
+                narrow_product<NarrowColumns>(g, r0, std::min(r_end, r0 + kRowsPerTask));
         });
         return;
     }
