@@ -1,6 +1,7 @@
 // Tests of the host backend's thread pool (native/src/host/thread_pool.cpp, compiled in):
 // every part of a job runs exactly once, helpers on threads of their own, with concurrent
-// callers, after idle gaps (workers spinning or asleep), and in a child process after fork().
+// callers, after idle gaps (workers spinning or asleep), with a caller asleep until its helpers
+// finish, and in a child process after fork().
 // CTest runs them with NEURON_HOST_THREADS=4.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,19 @@ void jobs_after_idle_gaps_get_all_their_parts() {
                         " jobs after an idle gap lost or repeated a part, or ran on fewer than 4 threads");
 }
 
+// Helpers' parts that outlast the caller's spin (100 µs): the caller sleeps until the last
+// helper tells it, which a lost notification would turn into a hang.
+void a_caller_waiting_past_its_spin_is_woken() {
+    for (int round = 0; round < 20; ++round) {
+        Job job(4);
+        nrn::host::run_parts(4, [](void* context, int index) {
+            if (index > 0) std::this_thread::sleep_for(std::chrono::microseconds(300 + 100 * index));
+            Job::part(context, index);
+        }, &job);
+        check(job.each_ran_once(), "round " + std::to_string(round) + ": each of 4 slow parts runs once");
+    }
+}
+
 void a_forked_child_runs_the_parts_itself() {
     Job warm(4);
     nrn::host::run_parts(4, &Job::part, &warm);  // the pool's workers exist before the fork
@@ -123,6 +137,7 @@ int main(int argc, char** argv) {
         {"each_part_runs_once_on_its_own_thread", each_part_runs_once_on_its_own_thread},
         {"concurrent_callers_each_get_all_their_parts", concurrent_callers_each_get_all_their_parts},
         {"jobs_after_idle_gaps_get_all_their_parts", jobs_after_idle_gaps_get_all_their_parts},
+        {"a_caller_waiting_past_its_spin_is_woken", a_caller_waiting_past_its_spin_is_woken},
         {"a_forked_child_runs_the_parts_itself", a_forked_child_runs_the_parts_itself},
     };
     int run = 0;

@@ -63,7 +63,9 @@ private:
     // Waiting a while before sleeping: the products of a training step come one after another,
     // a few microseconds apart, and a sleeping thread takes tens of microseconds to wake (on a
     // virtual machine), as long as a small product takes. Each spin yields, so that on a
-    // machine with more runnable threads than cores the spinning takes no core from them.
+    // machine with more runnable threads than cores the spinning mostly gives way to them.
+    // Only a worker that had a part in the last job spins for the next: one that had none
+    // (a job of fewer parts than the pool has threads) sleeps.
     static constexpr auto kSpinTime = std::chrono::microseconds(100);
 
     // Whether `ready` became true within kSpinTime.
@@ -82,18 +84,20 @@ private:
     // Worker `index` (1-based) runs part `index` of every job that has that many parts.
     [[noreturn]] void work(int index) {
         uint64_t seen = 0;
+        bool had_part = false;
         for (;;) {
             void (*part)(void*, int);
             void* context;
             {
                 const auto published = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-                spin_until(published);
+                if (had_part) spin_until(published);
                 std::unique_lock<std::mutex> lock(mutex_);
                 wake_.wait(lock, published);
                 // The job is read under the lock that published it, with its generation: a
                 // worker that missed a job it had no part in reads the newest one whole.
                 seen = generation_.load(std::memory_order_relaxed);
-                if (index > helpers_) continue;
+                had_part = index <= helpers_;
+                if (!had_part) continue;
                 part = part_;
                 context = context_;
             }
