@@ -450,8 +450,10 @@ int64_t product_panel_parts(int64_t rows, int64_t depth, int64_t cols) {
 //
 // NarrowRows: kNarrowRows rows at a time, their sums in registers (through `out`, every term
 // would wait for the previous one's store: a 1 → 1 layer's dW is one such sum over the whole
-// batch), each term of the right-hand operand loaded once for them. For a left-hand operand
-// whose rows are contiguous along k (X·W, G·Wᵀ).
+// batch), each term of the right-hand operand loaded once for them. Any strides; used where
+// the left-hand operand's columns are not contiguous along the rows (X·W with more than one
+// input, G·Wᵀ with more than one output), and for every product of fewer than kNarrowRows rows
+// (Xᵀ·G of a layer with fewer than 4 inputs).
 constexpr int kNarrowRows = 4;
 
 template <int COLS>
@@ -489,10 +491,11 @@ struct NarrowRows {
     }
 };
 
-// NarrowColumns: up to kRowsPerTask rows side by side, for a left-hand operand whose column
-// is contiguous along the rows (Xᵀ·G, the weight gradient, whose rows are the inputs): the
-// sums are kept column by column in a buffer, so that the loop over rows vectorises, where
-// `out`'s own layout would put a column's elements COLS floats apart.
+// NarrowColumns: up to kRowsPerTask rows side by side, for a left-hand operand whose columns
+// are contiguous along the rows (lhs_row == 1: Xᵀ·G, whose rows are the inputs, and X·W or
+// G·Wᵀ of a single input or output, such as the tutorial's 1 → 1 forward): the sums are kept
+// column by column in a buffer, so that the loop over rows vectorises, where `out`'s own
+// layout would put a column's elements COLS floats apart.
 template <int COLS>
 struct NarrowColumns {
     static void run(const Gemm& g, int64_t r0, int64_t r1) {

@@ -19,7 +19,6 @@ internal static class CliRunner
         int exitCode = Program.Run(args, output, error);
         return new Result(exitCode, output.ToString(), error.ToString());
     }
-
 }
 
 /// <summary>A fresh empty folder under the temp directory, deleted with what it holds on dispose.</summary>
