@@ -17,14 +17,17 @@ __device__ __forceinline__ T warp_sum(T value) {
 
 // Sum of `value` over the block in a fixed order (each warp's tree, then the warps' sums in
 // a tree); the result is valid in thread 0 only. blockDim.x must be a multiple of 32, and
-// `scratch` must hold blockDim.x / 32 values. Every thread of the block must call it. It
-// starts with a barrier, so calls may follow one another on the same `scratch`.
+// `scratch` must hold blockDim.x / 32 values. Every thread of the block must call it. With
+// more than one warp it starts with a barrier, so calls may follow one another on the same
+// `scratch`; a block of one warp needs neither scratch nor barriers (the second tree would
+// only add zeros to lane 0's sum).
 template <class T>
 __device__ __forceinline__ T block_sum(T value, T* scratch) {
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int warp = static_cast<int>(threadIdx.x) >> 5;
     const int warps = static_cast<int>(blockDim.x) >> 5;
     value = warp_sum(value);
+    if (warps == 1) return value;
     __syncthreads();  // earlier readers of scratch are done
     if (lane == 0) scratch[warp] = value;
     __syncthreads();

@@ -38,8 +38,7 @@ namespace nrn::cuda {
 // A step's latency is what bounds this kernel, so nothing that can be done ahead waits in it:
 // the batches do not depend on the weights, and the first warp works out those of the next
 // kTrainPickAhead steps at once, a step a lane (the batch order's hashing and 64-bit divisions
-// would otherwise start every step). A block of one warp sums the squared errors without the
-// cross-warp stage and its barriers.
+// would otherwise start every step).
 constexpr int kTrainBlockMaxThreads = 256;
 constexpr int kTrainPickAhead = 32;
 
@@ -111,7 +110,7 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
 
         const bool last = step == a.step_count - 1;
         if (a.accumulator || (a.error && last)) {  // uniform across the block
-            const float total = threads == 32 ? warp_sum(squares) : block_sum(squares, scratch);
+            const float total = block_sum(squares, scratch);
             if (tid == 0) {
                 last_error = static_cast<float>(static_cast<double>(total) / (2.0 * static_cast<double>(count)));
                 if (a.accumulator) accumulator_add(acc, last_error, rows);
