@@ -507,22 +507,22 @@ struct NarrowColumns {
                 float* __restrict y = g.out + r0;
                 for (int64_t i = 0; i < n; ++i) y[i] += a[i] * b;
             }
-            return;
-        }
-        float sums[COLS][kRowsPerTask];
-        for (int64_t i = 0; i < n; ++i)
-            for (int c = 0; c < COLS; ++c) sums[c][i] = g.out[(r0 + i) * COLS + c];
-        for (int64_t k = 0; k < g.depth; ++k) {
-            const float* __restrict a = g.lhs + r0 + k * g.lhs_col;  // lhs_row is 1
-            const float* b = g.rhs + k * g.rhs_row;
-            for (int c = 0; c < COLS; ++c) {
-                const float bc = b[c * g.rhs_col];
-                float* __restrict s = sums[c];
-                for (int64_t i = 0; i < n; ++i) s[i] += a[i] * bc;
+        } else {
+            float sums[COLS][kRowsPerTask];
+            for (int64_t i = 0; i < n; ++i)
+                for (int c = 0; c < COLS; ++c) sums[c][i] = g.out[(r0 + i) * COLS + c];
+            for (int64_t k = 0; k < g.depth; ++k) {
+                const float* __restrict a = g.lhs + r0 + k * g.lhs_col;  // lhs_row is 1
+                const float* b = g.rhs + k * g.rhs_row;
+                for (int c = 0; c < COLS; ++c) {
+                    const float bc = b[c * g.rhs_col];
+                    float* __restrict s = sums[c];
+                    for (int64_t i = 0; i < n; ++i) s[i] += a[i] * bc;
+                }
             }
+            for (int64_t i = 0; i < n; ++i)
+                for (int c = 0; c < COLS; ++c) g.out[(r0 + i) * COLS + c] = sums[c][i];
         }
-        for (int64_t i = 0; i < n; ++i)
-            for (int c = 0; c < COLS; ++c) g.out[(r0 + i) * COLS + c] = sums[c][i];
     }
 };
 

@@ -6,14 +6,11 @@ namespace NeuronInterop.Tests.Cli;
 public sealed class BadInputTests
 {
     private TempFolder _temp = null!;
-    private string _folder = null!;
+
+    private string Folder => _temp.Path;
 
     [SetUp]
-    public void SetUp()
-    {
-        _temp = new TempFolder();
-        _folder = _temp.Path;
-    }
+    public void SetUp() => _temp = new TempFolder();
 
     [TearDown]
     public void TearDown() => _temp.Dispose();
@@ -41,7 +38,7 @@ public sealed class BadInputTests
     {
         var result = CliRunner.Run(WithOut(args));
         AssertOneLineError(result, expectedExitCode: null);
-        Assert.That(Directory.EnumerateFileSystemEntries(_folder), Is.Empty, "nothing written");
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.Empty, "nothing written");
     }
 
     [TestCase("--device", "gpu")]
@@ -62,7 +59,7 @@ public sealed class BadInputTests
     [Test]
     public void BenchChecksItsJsonFileBeforeMeasuring()
     {
-        string file = Path.Combine(_folder, "a-file");
+        string file = Path.Combine(Folder, "a-file");
         File.WriteAllText(file, "");
 
         var below = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Path.Combine(file, "report.json"));
@@ -70,7 +67,7 @@ public sealed class BadInputTests
         Assert.That(below.ErrorLines[0], Does.Contain("--json: cannot write to the folder"));
         Assert.That(below.Output, Is.Empty, "nothing measured");
 
-        var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--json", _folder);
+        var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Folder);
         AssertOneLineError(folder, expectedExitCode: 1);
         Assert.That(folder.ErrorLines[0], Does.Contain("is a folder"));
     }
@@ -78,7 +75,7 @@ public sealed class BadInputTests
     [Test]
     public void BenchReportsAPyTorchFileThatIsNotOneAsBadInput()
     {
-        string file = Path.Combine(_folder, "pytorch.json");
+        string file = Path.Combine(Folder, "pytorch.json");
         File.WriteAllText(file, "not json");
         var result = CliRunner.Run("bench", "--quick", "--device", "host", "--case", "tutorial", "--pytorch", file);
         AssertOneLineError(result, expectedExitCode: 1);
@@ -89,7 +86,7 @@ public sealed class BadInputTests
     public void RejectsAnOutputFolderThatCannotBeWritten()
     {
         // Below a regular file no folder can be created, whoever runs the test (root included).
-        string file = Path.Combine(_folder, "a-file");
+        string file = Path.Combine(Folder, "a-file");
         File.WriteAllText(file, "");
         var result = CliRunner.Run("restore-line", "--device", "host", "--out", Path.Combine(file, "out"));
         AssertOneLineError(result, expectedExitCode: 1);
@@ -99,7 +96,7 @@ public sealed class BadInputTests
     [Test]
     public void RejectsAnOutputPathThatIsAFile()
     {
-        string file = Path.Combine(_folder, "a-file");
+        string file = Path.Combine(Folder, "a-file");
         File.WriteAllText(file, "");
         var result = CliRunner.Run("restore-line", "--device", "host", "--out", file);
         AssertOneLineError(result, expectedExitCode: 1);
@@ -108,7 +105,7 @@ public sealed class BadInputTests
     [Test]
     public void RejectsACudaDeviceThatDoesNotExist()
     {
-        var result = CliRunner.Run("restore-line", "--device", "cuda:99", "--out", _folder);
+        var result = CliRunner.Run("restore-line", "--device", "cuda:99", "--out", Folder);
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.Error, Does.Contain("CUDA"));
     }
@@ -118,13 +115,13 @@ public sealed class BadInputTests
     {
         if (Device.CudaDeviceCount > 0)
             Assert.Ignore("a CUDA device is present; RejectsACudaDeviceThatDoesNotExist covers the error path");
-        var result = CliRunner.Run("restore-line", "--device", "cuda", "--out", _folder);
+        var result = CliRunner.Run("restore-line", "--device", "cuda", "--out", Folder);
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.Error, Does.Contain("--device auto or --device host"));
     }
 
     private string[] WithOut(string[] args) =>
-        args.Length > 0 && args[0] == "restore-line" ? [.. args, "--out", _folder] : args;
+        args.Length > 0 && args[0] == "restore-line" ? [.. args, "--out", Folder] : args;
 
     private static void AssertOneLineError(CliRunner.Result result, int? expectedExitCode)
     {

@@ -14,9 +14,10 @@ public sealed class RestoreLineCommandTests
 {
     private readonly string _backend;
     private TempFolder? _temp;
-    private string _folder = null!;
     private CliRunner.Result _result = null!;
     private JsonElement _summary;
+
+    private string Folder => _temp!.Path;
 
     public RestoreLineCommandTests(string backend) => _backend = backend;
 
@@ -25,10 +26,9 @@ public sealed class RestoreLineCommandTests
     {
         TestBackends.Get(_backend);   // ignores (or fails) the CUDA fixture when no GPU is present
         _temp = new TempFolder();
-        _folder = _temp.Path;
-        _result = CliRunner.Run("restore-line", "--device", _backend, "--out", _folder);
+        _result = CliRunner.Run("restore-line", "--device", _backend, "--out", Folder);
         Assert.That(_result.ExitCode, Is.Zero, _result.ToString());
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_folder, Summary.FileName)));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, Summary.FileName)));
         _summary = document.RootElement.Clone();
     }
 
@@ -38,7 +38,7 @@ public sealed class RestoreLineCommandTests
     [Test]
     public void SaysWhereTheFiguresAreAndPrintsTheTable()
     {
-        Assert.That(_result.Output, Does.Contain(_folder));
+        Assert.That(_result.Output, Does.Contain(Folder));
         Assert.That(_result.Output, Does.Contain("hand-made").And.Contain("library").And.Contain("no bias"));
         Assert.That(_result.Error, Does.Not.Contain("Exception"));
     }
@@ -61,7 +61,7 @@ public sealed class RestoreLineCommandTests
 
         foreach (var (file, width, height) in expected)
         {
-            string path = Path.Combine(_folder, file);
+            string path = Path.Combine(Folder, file);
             Assert.That(path, Does.Exist);
             Assert.That(Png.ReadHeader(path), Is.EqualTo((width, height)), file);
             // Lines, text and axes: well above an empty canvas, well below a filled one.
