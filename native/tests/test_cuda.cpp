@@ -465,3 +465,51 @@ TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
     REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
     check_gradients(gx, gw, gb, g, s, "after a full device");
 }
+
+// Whether an MSE with its error over `count` elements succeeds on a new CUDA context whose
+// device has `memory` bytes, after an MSE over the first `earlier_count` of them (0: none) ran
+// there with memory to spare. The CUDA emulator stages the device's size.
+bool mse_fits(int64_t earlier_count, int64_t count, size_t memory) {
+    Context cuda(NRN_BACKEND_CUDA, 0);
+    Tensor prediction(cuda, {count, 1}, std::vector<float>(static_cast<size_t>(count), 1.0f));
+    Tensor target(cuda, {count, 1}, std::vector<float>(static_cast<size_t>(count), 0.0f)), error(cuda, {1});
+    if (earlier_count > 0) {
+        nrn_tensor *p = nullptr, *t = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(prediction, 0, earlier_count, &p));
+        REQUIRE_OK(nrn_tensor_view_rows(target, 0, earlier_count, &t));
+        const nrn_status earlier = nrn_mse(cuda, p, t, nullptr, error, nullptr);
+        nrn_tensor_destroy(p);
+        nrn_tensor_destroy(t);
+        REQUIRE_OK(earlier);
+    }
+    setenv("NEURON_CUDA_EMULATOR_MEMORY", std::to_string(memory).c_str(), 1);
+    const nrn_status status = nrn_mse(cuda, prediction, target, nullptr, error, nullptr);
+    unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+    CHECK_MSG(status == NRN_STATUS_OK || status == NRN_STATUS_OUT_OF_MEMORY,
+              "an MSE on a device of " << memory << " bytes: " << nrn_status_string(status));
+    if (status == NRN_STATUS_OK) CHECK_IDENTICAL(error.read(), std::vector<float>({0.5f}), "the MSE's error");
+    return status == NRN_STATUS_OK;
+}
+
+// The fewest bytes of device memory with which mse_fits(earlier_count, count, ·).
+size_t least_memory_for_mse(int64_t earlier_count, int64_t count) {
+    size_t fails = 0, fits = size_t{1} << 40;
+    while (fits - fails > 1) {
+        const size_t middle = fails + (fits - fails) / 2;
+        (mse_fits(earlier_count, count, middle) ? fits : fails) = middle;
+    }
+    return fits;
+}
+
+TEST_CASE(cuda_vs_host, scratch_growth_on_a_nearly_full_device_takes_what_the_call_needs) {
+    if (!cuda_tests_run()) return;
+    if (!on_cuda_emulator()) skip("a device's size is staged on the CUDA emulator only");
+    // The MSE's scratch holds a partial sum per block of 256 elements: an earlier MSE over 10
+    // blocks leaves 10 floats, and this one needs 12, less than the half more that growing asks
+    // for. Where 12 fit but 15 do not, it must still run, as it does on a context that never
+    // had scratch.
+    const int64_t blocks = 256, count = 12 * blocks;
+    const size_t after_growth = least_memory_for_mse(10 * blocks, count), fresh = least_memory_for_mse(0, count);
+    CHECK_MSG(after_growth == fresh, "least device memory for an MSE over " << count << " elements: " << after_growth
+                                         << " bytes after a smaller one, " << fresh << " bytes on a new context");
+}

@@ -165,8 +165,9 @@ private:
     void activate() { NRN_CUDA_CHECK(cudaSetDevice(device_)); }
 
     // Device scratch of at least `floats` floats, kept between calls and only ever grown, so
-    // that repeated operations of one shape allocate nothing. Growing waits for the stream,
-    // since enqueued kernels may still use the old buffer.
+    // that repeated operations of one shape allocate nothing. It grows by half at least, so that
+    // slowly growing shapes reallocate rarely; on a device too full for that, it takes what the
+    // call needs. Growing waits for the stream, since enqueued kernels may still use the old buffer.
     float* scratch(size_t floats) {
         if (floats > scratch_floats_) {
             const size_t grown = std::max(floats, scratch_floats_ + scratch_floats_ / 2);
@@ -177,9 +178,16 @@ private:
                 scratch_floats_ = 0;
             }
             void* memory = nullptr;
-            NRN_CUDA_CHECK(cudaMalloc(&memory, grown * sizeof(float)));
+            size_t allocated = grown;
+            cudaError_t error = cudaMalloc(&memory, allocated * sizeof(float));
+            if (error == cudaErrorMemoryAllocation && grown > floats) {
+                cudaGetLastError();  // an allocation failure is not sticky: clear it and ask for less
+                allocated = floats;
+                error = cudaMalloc(&memory, allocated * sizeof(float));
+            }
+            NRN_CUDA_CHECK(error);
             scratch_ = static_cast<float*>(memory);
-            scratch_floats_ = grown;
+            scratch_floats_ = allocated;
         }
         if (scratch_) {
             set_scratch_access(scratch_, floats, true);
