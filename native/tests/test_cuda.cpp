@@ -279,6 +279,9 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
         int64_t batch_size;
     };
     const Run runs[] = {
+        {{11934, 1, 1}, 11934},   // block path at its largest: 256 threads and 48,768 bytes of dynamic shared
+                                  // memory, with the kernel's 384 static bytes exactly 48 KiB (one row more
+                                  // takes the rows path)
         {{150000, 1, 1}, 70000},  // rows path, 1 -> 1 (batch x in x out > 65,536); last batch 10,000
         {{90000, 4, 4}, 20000},   // rows path, 4 -> 4; last batch 10,000
         {{60000, 3, 2}, 30000},   // rows path with in < 4 and out < 4 inside the 4 x 4 kernel
