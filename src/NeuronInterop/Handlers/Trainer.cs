@@ -35,6 +35,11 @@ namespace NeuronInterop.Handlers;
 /// With Information logging enabled, each training call logs the mean error at its end, which reads
 /// it from the device: one wait per call, never per step. Without it nothing is read back.
 /// </para>
+/// <para>
+/// A trainer runs one training call at a time: a call from one of its own callbacks, or from another
+/// thread while one runs, is refused (it would share the upload buffers and the step counters).
+/// Train with a second trainer instead.
+/// </para>
 /// </remarks>
 public sealed class Trainer : IDisposable
 {
@@ -42,6 +47,7 @@ public sealed class Trainer : IDisposable
     private Tensor? _dataBuffer;
     private Tensor? _targetBuffer;
     private bool _disposed;
+    private int _training;  // 1 while a training call runs
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="module">The module to train.</param>
@@ -130,10 +136,12 @@ public sealed class Trainer : IDisposable
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module or cost has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
         Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
         CheckReady();
+        using TrainingCall call = EnterTrainingCall();
         HandlerChecks.CheckHost(Module, data, target);
         int macroRows = macroBatchSize ?? Math.Max(DefaultMacroBatchSize, BatchSize);
         if (macroRows < BatchSize)
@@ -179,9 +187,11 @@ public sealed class Trainer : IDisposable
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
         CheckReady();
+        using TrainingCall call = EnterTrainingCall();
         HandlerChecks.CheckDevice(Module, data, target);
         BeginTraining();
         TrainMacroBatch(data, target, 0, shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential, seed);
@@ -203,18 +213,28 @@ public sealed class Trainer : IDisposable
     /// <param name="seed">The seed of the batch order.</param>
     /// <param name="firstStep">The global index of the first step (to continue an earlier run), at least 0.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> or <paramref name="firstStep"/> is negative, or the order is unknown.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="steps"/> or <paramref name="firstStep"/> is negative, the last step's index would pass
+    /// <see cref="long.MaxValue"/>, or the order is unknown.
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void TrainSteps(Tensor data, Tensor target, long steps, BatchOrder order = BatchOrder.Shuffle, ulong seed = 0, long firstStep = 0)
     {
         CheckReady();
         HandlerChecks.CheckDevice(Module, data, target);
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
+        if (steps > long.MaxValue - firstStep)
+        {
+            throw new ArgumentOutOfRangeException(nameof(steps), steps,
+                $"From step {firstStep}, {steps} steps would pass the last step index ({long.MaxValue}).");
+        }
         if (!Enum.IsDefined(order))
         {
             throw new ArgumentOutOfRangeException(nameof(order), order, "Unknown batch order.");
         }
+        using TrainingCall call = EnterTrainingCall();
         BeginTraining();
         if (steps > 0)
         {
@@ -251,6 +271,23 @@ public sealed class Trainer : IDisposable
             throw new InvalidOperationException(
                 $"The optimizer has since been set up on another module ({Optimizer.Module}) than the trained one ({Module}).");
         }
+    }
+
+    /// <summary>Marks a training call as running until the returned scope is disposed; refuses a second one.</summary>
+    private TrainingCall EnterTrainingCall()
+    {
+        if (Interlocked.CompareExchange(ref _training, 1, 0) != 0)
+        {
+            throw new InvalidOperationException(
+                "This trainer is already training: a training call from one of its own callbacks, or from another " +
+                "thread while one runs, would share its upload buffers and step counters. Train with a second Trainer.");
+        }
+        return new TrainingCall(this);
+    }
+
+    private readonly struct TrainingCall(Trainer trainer) : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref trainer._training, 0);
     }
 
     private void BeginTraining()

@@ -119,6 +119,72 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void AStepRangePastTheLastStepIndexIsRefusedBeforeTrainingStarts()
+    {
+        float[,] data = Uniform(10, 3, 1), target = Uniform(10, 2, 2);
+        _trainer.TrainFromHost(data, target);
+        double meanError = _cost.MeanError;
+        long samples = _cost.SampleCount;
+        float[] trained = Snapshot(_layer);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, 2, firstStep: long.MaxValue - 1));
+        Assert.That(e!.ParamName, Is.EqualTo("steps"));
+        Assert.That(_cost.MeanError, Is.EqualTo(meanError), "the cost's accumulator was reset by a refused call");
+        Assert.That(_cost.SampleCount, Is.EqualTo(samples));
+        Assert.That(Snapshot(_layer), Is.EqualTo(trained));
+        // The last step index itself is allowed.
+        _trainer.TrainSteps(x, t, 1, firstStep: long.MaxValue - 1);
+        Assert.That(_cost.SampleCount, Is.EqualTo(4).Or.EqualTo(2), "one batch of 4 rows, or the last one of 2");
+    }
+
+    [Test]
+    public void ATrainingCallFromTheTrainersOwnCallbackIsRefused()
+    {
+        // The nested call would train on the outer call's upload buffers, so that the outer call's
+        // later batches trained on the nested call's rows.
+        float[,] data = Uniform(12, 3, 1), target = Uniform(12, 2, 2);
+        float[,] otherData = Uniform(8, 3, 3), otherTarget = Uniform(8, 2, 4);
+        using Tensor x = Tensor.FromArray(TestDevice, otherData);
+        using Tensor t = Tensor.FromArray(TestDevice, otherTarget);
+        var nestedCalls = new Action<Trainer>[]
+        {
+            inner => inner.TrainFromHost(otherData, otherTarget),
+            inner => inner.Train(x, t),
+            inner => inner.TrainSteps(x, t, 3),
+        };
+        foreach (Action<Trainer> nested in nestedCalls)
+        {
+            bool nestedOnce = false;  // were the call taken, its own batches would call back again
+            using var trainer = new Trainer(_layer, _cost, _sgd, batchSize: 4, onBatchFinish: inner =>
+            {
+                if (!nestedOnce)
+                {
+                    nestedOnce = true;
+                    nested(inner);
+                }
+            });
+            var e = Assert.Throws<InvalidOperationException>(() => trainer.TrainFromHost(data, target, shuffle: false));
+            Assert.That(e!.Message, Does.Contain("already training"));
+            Assert.That(trainer.BatchesTrained, Is.EqualTo(1), "the outer call's first batch, and nothing of the nested one");
+        }
+        using var macroTrainer = new Trainer(_layer, _cost, _sgd, batchSize: 4);
+        Assert.Throws<InvalidOperationException>(() => macroTrainer.TrainFromHost(data, target, macroBatchSize: 4,
+            onMacroBatchFinish: inner => inner.TrainSteps(x, t, 1)));
+        Assert.Throws<InvalidOperationException>(() => macroTrainer.Train(x, t, onMacroBatchFinish: inner => inner.Train(x, t)));
+
+        // A refused call leaves the trainer usable: it trains as a new one does from the same start.
+        float[] start = Snapshot(_layer);
+        macroTrainer.TrainFromHost(data, target, seed: 7);
+        float[] trained = Snapshot(_layer);
+        SetParameters(_layer, start.AsSpan(0, 6), start.AsSpan(6));
+        using var fresh = new Trainer(_layer, _cost, _sgd, batchSize: 4);
+        fresh.TrainFromHost(data, target, seed: 7);
+        Assert.That(Snapshot(_layer), Is.EqualTo(trained));
+    }
+
+    [Test]
     public void HandlersRejectBatchSizesBelowOne()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(_layer, _cost, _sgd, batchSize: 0));
