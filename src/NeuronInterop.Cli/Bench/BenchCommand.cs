@@ -16,13 +16,7 @@ internal static class BenchCommand
 
     public static Command Create(CliContext context, Option<string> verbosity)
     {
-        var device = new Option<string>("--device")
-        {
-            Description = "Device to measure: auto, host, cuda or cuda:N.",
-            DefaultValueFactory = _ => "auto",
-            HelpName = "auto|host|cuda",
-        };
-        OptionParsers.AddDeviceNameValidator(device);
+        var device = OptionParsers.DeviceOption("Device to measure: auto, host, cuda or cuda:N.");
         var quick = new Option<bool>("--quick")
         {
             Description = "Tiny sizes and few iterations: the whole run takes seconds (CI).",

@@ -12,7 +12,7 @@ internal static class InfoCommand
     {
         var command = new Command("info",
             "Show the native library's path and version, whether CUDA is compiled in, the CUDA devices " +
-            "(name, memory, compute capability) and which backend --device auto picks.");
+            "(name, memory, compute capability), which backend --device auto picks, and the default device (NEURON_BACKEND).");
         command.SetAction(parse =>
         {
             Verbosity.TryParse(parse.GetValue(verbosity), out var level);
@@ -21,6 +21,20 @@ internal static class InfoCommand
             return CliApplication.ExitOk;
         });
         return command;
+    }
+
+    /// <summary>What <see cref="Device.Default"/> (and a command run without --device) takes, or why it cannot.</summary>
+    private static string DefaultDevice()
+    {
+        try
+        {
+            Device device = Device.Default;
+            return $"{device} ({device.Backend})";
+        }
+        catch (Exception e) when (e is ArgumentException or DeviceUnavailableException)
+        {
+            return $"none: {e.Message}";
+        }
     }
 
     private static void Write(TextWriter console, ILogger logger)
@@ -51,10 +65,11 @@ internal static class InfoCommand
             lines.Add($"  none usable:     {Device.CudaUnavailableReason()}");
         }
 
-        string? environment = Environment.GetEnvironmentVariable("NEURON_BACKEND");
-        lines.Add($"NEURON_BACKEND:    {(string.IsNullOrEmpty(environment) ? "(not set)" : environment)}");
         using var auto = Device.FromName("auto", logger);
         lines.Add($"auto picks:        {auto} ({auto.Backend})");
+        string? environment = Environment.GetEnvironmentVariable(Device.BackendVariable);
+        lines.Add($"{Device.BackendVariable}:    {(string.IsNullOrEmpty(environment) ? "(not set)" : environment)}");
+        lines.Add($"Default device:    {DefaultDevice()}");
         foreach (string line in lines)
         {
             console.WriteLine(line);

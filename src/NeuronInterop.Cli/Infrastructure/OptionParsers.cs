@@ -27,13 +27,36 @@ internal static class OptionParsers
         return value;
     };
 
-    /// <summary>Adds the check that <paramref name="option"/> names a device: auto, host, cuda or cuda:N.</summary>
-    public static void AddDeviceNameValidator(Option<string> option) => option.Validators.Add(r =>
+    /// <summary>
+    /// A <c>--device</c> option: auto, host, cuda or cuda:N, checked at parse time. Without it the
+    /// library's default applies: <c>NEURON_BACKEND</c> when set (as <see cref="Device.Default"/> reads
+    /// it), else auto.
+    /// </summary>
+    public static Option<string> DeviceOption(string description)
     {
-        string? value = r.GetValueOrDefault<string>();
-        if (!Device.IsValidName(value))
-            r.AddError($"{option.Name} must be auto, host, cuda or cuda:N (got '{value}').");
-    });
+        var option = new Option<string>("--device")
+        {
+            Description = description + $" Default: {Device.BackendVariable} when set, else auto.",
+            DefaultValueFactory = _ => DefaultDeviceName(),
+            HelpName = "auto|host|cuda",
+        };
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (Device.IsValidName(value))
+                return;
+            r.AddError(r.Implicit
+                ? $"{Device.BackendVariable} must be auto, host, cuda or cuda:N (got '{value}'); --device overrides it."
+                : $"{option.Name} must be auto, host, cuda or cuda:N (got '{value}').");
+        });
+        return option;
+    }
+
+    private static string DefaultDeviceName()
+    {
+        string? setting = Environment.GetEnvironmentVariable(Device.BackendVariable);
+        return string.IsNullOrWhiteSpace(setting) ? "auto" : setting.Trim();
+    }
 
     private static string Single(ArgumentResult result) =>
         result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";

@@ -43,13 +43,8 @@ internal static class RestoreLineCommand
             CustomParser = OptionParsers.Int("--seed", int.MinValue, int.MaxValue, "an integer"),
         };
 
-        var device = new Option<string>("--device")
-        {
-            Description = "Backend of the library neuron: auto (CUDA when a GPU is usable, else host), host, cuda or cuda:N.",
-            DefaultValueFactory = _ => defaults.DeviceName,
-            HelpName = "auto|host|cuda",
-        };
-        OptionParsers.AddDeviceNameValidator(device);
+        var device = OptionParsers.DeviceOption(
+            "Backend of the library neuron: auto (CUDA when a GPU is usable, else host), host, cuda or cuda:N.");
 
         var output = new Option<string>("--out", "-o")
         {

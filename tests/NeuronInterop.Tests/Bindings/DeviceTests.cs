@@ -223,19 +223,4 @@ public sealed class DeviceTests
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             Messages.Add(formatter(state, exception));
     }
-
-    private sealed class EnvironmentVariable : IDisposable
-    {
-        private readonly string _name;
-        private readonly string? _saved;
-
-        public EnvironmentVariable(string name, string? value)
-        {
-            _name = name;
-            _saved = Environment.GetEnvironmentVariable(name);
-            Environment.SetEnvironmentVariable(name, value);
-        }
-
-        public void Dispose() => Environment.SetEnvironmentVariable(_name, _saved);
-    }
 }

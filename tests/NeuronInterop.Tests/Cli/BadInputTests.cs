@@ -1,3 +1,4 @@
+using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Cli;
@@ -118,6 +119,31 @@ public sealed class BadInputTests
         var result = CliRunner.Run("restore-line", "--device", "cuda", "--out", Folder);
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.Error, Does.Contain("--device auto or --device host"));
+    }
+
+    [TestCase("restore-line")]
+    [TestCase("bench", "--quick")]
+    public void ABadNeuronBackendIsAUsageErrorNamingIt(params string[] args)
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, "gpu");
+        var result = CliRunner.Run(WithOut(args));
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain("NEURON_BACKEND").And.Contain("'gpu'"));
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.Empty, "nothing written");
+    }
+
+    [Test]
+    public void WithoutDeviceTheCommandsTakeNeuronBackendAsTheLibraryDoes()
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, "cuda:99");
+        var result = CliRunner.Run("restore-line", "--steps", "5", "--out", Folder);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.Error, Does.Contain("CUDA"), "the error of --device cuda:99");
+        var bench = CliRunner.Run("bench", "--quick", "--case", "tutorial");
+        AssertOneLineError(bench, expectedExitCode: 1);
+
+        var overridden = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--out", Folder);
+        Assert.That(overridden.ExitCode, Is.Zero, overridden.ToString());
     }
 
     private string[] WithOut(string[] args) =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NeuronInterop.Cli.Infrastructure;
 using NeuronInterop.Cli.RestoreLine;
+using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Cli;
@@ -21,11 +22,22 @@ public sealed class CommandTests
         Assert.That(result.Output, Does.Match(@"Host kernels: +(avx512|avx2|baseline), \d+ threads?"));
         string expected = Device.CudaDeviceCount > 0 ? "cuda:0" : "host";
         Assert.That(result.Output, Does.Match($"auto picks: +{expected} "));
+        Assert.That(result.Output, Does.Contain($"Default device:    {Device.Default} "));
         if (Device.IsCudaCompiled && Device.CudaDeviceCount == 0)
             Assert.That(result.Output, Does.Contain("none usable:     nrn_context_create: CUDA device 0 does not exist"),
                 "with CUDA compiled in and no device, the native library's reason");
         else
             Assert.That(result.Output, Does.Not.Contain("none usable"));
+    }
+
+    [Test]
+    public void InfoSaysWhyNeuronBackendGivesNoDefaultDevice()
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, "gpu");
+        var result = CliRunner.Run("info");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("NEURON_BACKEND:    gpu"));
+        Assert.That(result.Output, Does.Contain("Default device:    none: The environment variable NEURON_BACKEND='gpu'"));
     }
 
     [Test]
