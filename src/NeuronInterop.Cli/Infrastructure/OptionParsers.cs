@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Numerics;
 
 namespace NeuronInterop.Cli.Infrastructure;
 
@@ -13,8 +14,14 @@ internal static class OptionParsers
     public static Func<ArgumentResult, int> Int(string name, int min, int max, string requirement) => result =>
     {
         string text = Single(result);
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-            result.AddError($"{name} must be {requirement} (got '{text}').");
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max)
+            return value;
+        // An integer above the range (say "a positive integer" of 12 digits) is told the largest
+        // value taken, not the requirement it seems to meet.
+        bool tooLarge = BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out BigInteger big) && big > max;
+        result.AddError(tooLarge
+            ? $"{name} must be at most {max.ToString(CultureInfo.InvariantCulture)} (got '{text}')."
+            : $"{name} must be {requirement} (got '{text}').");
         return value;
     };
 

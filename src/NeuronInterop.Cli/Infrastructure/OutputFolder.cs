@@ -11,10 +11,13 @@ internal static class OutputFolder
     public static string Prepare(string path, string option = "--out")
     {
         string fullPath = FullPath(path, option, "folder");
+        if (File.Exists(fullPath))
+            throw new CliException($"{option}: '{fullPath}' is a file, not a folder.");
+        // An empty file, deleted on close, proves the folder writable; errors name the folder, not it.
+        string probe = Path.Combine(fullPath, $".neuron-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             Directory.CreateDirectory(fullPath);
-            string probe = Path.Combine(fullPath, $".neuron-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
             {
             }
@@ -22,7 +25,8 @@ internal static class OutputFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"{option}: cannot write to the folder '{fullPath}': {CliApplication.OneLine(e.Message)}", e);
+            string reason = CliApplication.OneLine(e.Message).Replace(probe, fullPath, StringComparison.Ordinal);
+            throw new CliException($"{option}: cannot write to the folder '{fullPath}': {reason}", e);
         }
     }
 

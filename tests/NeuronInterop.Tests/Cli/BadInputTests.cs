@@ -65,7 +65,7 @@ public sealed class BadInputTests
 
         var below = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Path.Combine(file, "report.json"));
         AssertOneLineError(below, expectedExitCode: 1);
-        Assert.That(below.ErrorLines[0], Does.Contain("--json: cannot write to the folder"));
+        Assert.That(below.ErrorLines[0], Does.EndWith($"--json: '{file}' is a file, not a folder."));
         Assert.That(below.Output, Is.Empty, "nothing measured");
 
         var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Folder);
@@ -101,6 +101,19 @@ public sealed class BadInputTests
         File.WriteAllText(file, "");
         var result = CliRunner.Run("restore-line", "--device", "host", "--out", file);
         AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.EndWith($"--out: '{file}' is a file, not a folder."));
+    }
+
+    [Test]
+    public void AnUnwritableFolderIsNamedInTheError()
+    {
+        // Not even root can create a file in /proc.
+        if (!Directory.Exists("/proc"))
+            Assert.Ignore("no /proc here");
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--json", "/proc/report.json");
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.Contain("cannot write to the folder '/proc'"));
+        Assert.That(result.Error, Does.Not.Contain(".neuron-write-test"), "the probe file is ours, not the user's");
     }
 
     [Test]
@@ -144,6 +157,17 @@ public sealed class BadInputTests
 
         var overridden = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--out", Folder);
         Assert.That(overridden.ExitCode, Is.Zero, overridden.ToString());
+    }
+
+    [TestCase("restore-line", "--steps", "99999999999", "--steps must be at most 2147483647")]
+    [TestCase("restore-line", "--batch-size", "1001", "--batch-size must be at most 1000")]
+    [TestCase("restore-line", "--steps", "-99999999999", "--steps must be a positive integer")]
+    [TestCase("bench", "--repeats", "99999999999", "--repeats must be at most 1000")]
+    public void AnIntegerOutOfRangeIsToldTheRange(string command, string option, string value, string expected)
+    {
+        var result = CliRunner.Run(WithOut([command, option, value]));
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain(expected));
     }
 
     private string[] WithOut(string[] args) =>
