@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NeuronInterop.Cost;
@@ -51,8 +50,8 @@ public static class BenchmarkRunner
             Backend = device.Backend == BackendKind.Cuda ? "cuda" : "host",
             Quick = options.Quick,
             Timestamp = timestamp,
-            TimingMethod = string.Create(CultureInfo.InvariantCulture,
-                $"timing: host stopwatch around enqueued steps, device synchronised before start and stop; warm-up ≥ {plan.WarmupSeconds} s, then {plan.Repeats} repeats of ≥ {plan.MinRepeatSeconds} s; median reported"),
+            TimingMethod =
+                $"timing: host stopwatch around enqueued steps, device synchronised before start and stop; {plan.Describe()}; median reported",
             Results = results,
         }.WithTargets();
         if (pytorch is not null)

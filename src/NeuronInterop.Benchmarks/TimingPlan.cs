@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace NeuronInterop.Benchmarks;
 
@@ -16,6 +17,18 @@ internal sealed record TimingPlan(double WarmupSeconds, int MinWarmupUnits, doub
         return options.Quick
             ? new TimingPlan(0.0, 1, minRepeat, repeats, 1_000_000)
             : new TimingPlan(0.2, 2, minRepeat, repeats, 1_000_000);
+    }
+
+    /// <summary>The plan in words, for the report: "warm-up ≥ 0.2 s, then 7 repeats of ≥ 0.15 s".</summary>
+    public string Describe()
+    {
+        string warmup = WarmupSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"warm-up ≥ {WarmupSeconds} s")
+            : $"warm-up of {MinWarmupUnits} timed unit{(MinWarmupUnits == 1 ? "" : "s")}";
+        string each = MinRepeatSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"≥ {MinRepeatSeconds} s")
+            : "one timed unit";
+        return $"{warmup}, then {Repeats} repeat{(Repeats == 1 ? "" : "s")} of {each}";
     }
 }
 

@@ -51,6 +51,16 @@ public sealed class ReportLogicTests
         """;
 
     [Test]
+    public void TheTimingPlanIsDescribedAsItRuns()
+    {
+        Assert.That(TimingPlan.For(new BenchmarkOptions()).Describe(), Is.EqualTo("warm-up ≥ 0.2 s, then 7 repeats of ≥ 0.15 s"));
+        Assert.That(TimingPlan.For(new BenchmarkOptions { Quick = true }).Describe(),
+            Is.EqualTo("warm-up of 1 timed unit, then 3 repeats of one timed unit"), "a quick run has no least times");
+        Assert.That(TimingPlan.For(new BenchmarkOptions { Quick = true, MinRepeatSeconds = 0.5, Repeats = 1 }).Describe(),
+            Is.EqualTo("warm-up of 1 timed unit, then 1 repeat of ≥ 0.5 s"));
+    }
+
+    [Test]
     public void RatiosAreOurTimeOverPyTorchsPerCase()
     {
         var report = FullCudaRun().WithPyTorch(PyTorchReport.Parse(PyTorchJson), "torch.json");
