@@ -283,8 +283,14 @@ public sealed unsafe class Tensor : IDisposable
     public override string ToString() =>
         $"Tensor{FormatShape(_shape)} on {Device}{(IsDisposed ? " (disposed)" : string.Empty)}";
 
-    /// <summary>Throws <see cref="ObjectDisposedException"/> when this tensor has been disposed.</summary>
-    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming this tensor's shape and device when it has been disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (Handle.IsClosed)
+        {
+            throw new ObjectDisposedException($"Tensor{FormatShape(_shape)} on {Device}");
+        }
+    }
 
     /// <summary>Pins the native handle for one call; throws <see cref="ObjectDisposedException"/> when disposed.</summary>
     internal TensorLease Lease()

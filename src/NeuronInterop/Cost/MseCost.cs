@@ -183,8 +183,8 @@ public sealed class MseCost : IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(prediction);
         ArgumentNullException.ThrowIfNull(target);
-        ObjectDisposedException.ThrowIf(prediction.IsDisposed, prediction);
-        ObjectDisposedException.ThrowIf(target.IsDisposed, target);
+        prediction.ThrowIfDisposed();
+        target.ThrowIfDisposed();
         if (!ReferenceEquals(prediction.Device, target.Device))
         {
             throw new ArgumentException($"The prediction lives on {prediction.Device}, the target on {target.Device}.", nameof(target));

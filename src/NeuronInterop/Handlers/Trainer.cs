@@ -266,6 +266,10 @@ public sealed class Trainer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
         ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
+        foreach (Parameter parameter in Module.Parameters)
+        {
+            parameter.ThrowIfDisposed();  // by name: the fused steps would only see an anonymous tensor
+        }
         if (!ReferenceEquals(Optimizer.Module, Module))
         {
             throw new InvalidOperationException(

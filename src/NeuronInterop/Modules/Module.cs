@@ -96,7 +96,7 @@ public abstract class Module : IDisposable
         {
             throw new InvalidOperationException($"{Describe()}: Backward needs a Forward call first.");
         }
-        ObjectDisposedException.ThrowIf(_lastInput.IsDisposed, _lastInput);
+        _lastInput.ThrowIfDisposed();
         if (!SameShape(grad, _lastOutput))
         {
             throw new ShapeMismatchException(
@@ -175,7 +175,13 @@ public abstract class Module : IDisposable
     }
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> when the module has been disposed.</summary>
-    protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+    protected void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(Describe());
+        }
+    }
 
     /// <summary>The module's name and type, for messages.</summary>
     /// <returns>A short description.</returns>
@@ -187,7 +193,7 @@ public abstract class Module : IDisposable
     protected internal void CheckOnDevice(Tensor tensor, string paramName)
     {
         ArgumentNullException.ThrowIfNull(tensor, paramName);
-        ObjectDisposedException.ThrowIf(tensor.IsDisposed, tensor);
+        tensor.ThrowIfDisposed();
         if (!ReferenceEquals(tensor.Device, Device))
         {
             throw new ArgumentException(

@@ -237,7 +237,8 @@ public sealed class BadInputTests
         float[,] data = Uniform(8, 3, 1), target = Uniform(8, 2, 2);
         Tensor input = Tensor.FromArray(TestDevice, data);
         input.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => _layer.Forward(input));
+        var e = Assert.Throws<ObjectDisposedException>(() => _layer.Forward(input));
+        Assert.That(e!.ObjectName, Is.EqualTo($"Tensor[8x3] on {TestDevice}"), "the tensor's shape and device");
 
         using (Tensor live = Tensor.FromArray(TestDevice, data))
         {
@@ -282,6 +283,26 @@ public sealed class BadInputTests
         Assert.That(v!.Message, Does.Contain(where));
         AssertUnchanged();
         Assert.That(new Calculator(_layer).CalcFromHost(data), Is.Not.Null, "inference passes a NaN through");
+    }
+
+    [Test]
+    public void TrainingWithADisposedParameterNamesIt()
+    {
+        float[,] data = Uniform(8, 3, 1), target = Uniform(8, 2, 2);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        float[] bias = _layer.B!.ToArray();
+        _layer.W.Dispose();
+        foreach (TestDelegate train in new TestDelegate[]
+                 {
+                     () => _trainer.TrainFromHost(data, target), () => _trainer.Train(x, t), () => _trainer.TrainSteps(x, t, 3),
+                 })
+        {
+            var e = Assert.Throws<ObjectDisposedException>(train);
+            Assert.That(e!.Message, Does.Contain("parameter 'W'"));
+        }
+        Assert.That(_layer.B.ToArray(), Is.EqualTo(bias), "b trained without W");
+        Assert.That(_trainer.BatchesTrained, Is.Zero);
     }
 
     [Test]
