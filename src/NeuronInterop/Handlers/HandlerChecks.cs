@@ -55,7 +55,7 @@ internal static class HandlerChecks
             int columns = array.GetLength(1);
             throw new ArgumentException(
                 $"The {name} holds {values[index]} at row {index / columns}, column {index % columns} (counting from 0): " +
-                "training needs finite numbers.", name);
+                "training and validation take finite numbers only.", name);
         }
     }
 
