@@ -144,9 +144,11 @@ public sealed unsafe class Device : IDisposable
     internal ContextHandle Handle { get; }
 
     /// <summary>CUDA device <paramref name="index"/>, shared by the whole process.</summary>
-    /// <exception cref="DeviceUnavailableException">CUDA support is not compiled in, there is no GPU, or the index is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative.</exception>
+    /// <exception cref="DeviceUnavailableException">CUDA support is not compiled in, there is no GPU, or no device has that index.</exception>
     public static Device Cuda(int index = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
         lock (s_gate)
         {
             if (!s_cuda.TryGetValue(index, out Device? device))
@@ -214,9 +216,11 @@ public sealed unsafe class Device : IDisposable
     }
 
     /// <summary>The properties of CUDA device <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative.</exception>
     /// <exception cref="DeviceUnavailableException">There is no such device.</exception>
     public static CudaDeviceInfo GetCudaDeviceInfo(int index)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
         nrn_device_info info;
         Ensure.Success(NeuronNative.nrn_cuda_device_info(index, &info));
         var name = new ReadOnlySpan<byte>(info.name, 256);

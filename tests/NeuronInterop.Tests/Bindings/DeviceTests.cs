@@ -83,6 +83,14 @@ public sealed class DeviceTests
     }
 
     [Test]
+    public void ANegativeCudaIndexIsAnArgumentError()
+    {
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Device.Cuda(-1))!.ParamName, Is.EqualTo("index"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.GetCudaDeviceInfo(-1));
+        Assert.Throws<ArgumentException>(() => Device.FromName("cuda:-1"));
+    }
+
+    [Test]
     public void CudaDevicesDescribeThemselves()
     {
         Device cuda = TestBackends.Get("cuda");
