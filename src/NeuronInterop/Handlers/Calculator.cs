@@ -37,7 +37,7 @@ public sealed class Calculator
     /// <exception cref="ObjectDisposedException">The module or the tensor has been disposed.</exception>
     public Tensor Calc(Tensor data)
     {
-        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        Module.ThrowIfDisposed();
         HandlerChecks.CheckDevice(Module, data, null);
         Module.EvalMode();
 
@@ -80,7 +80,7 @@ public sealed class Calculator
     /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
     public float[,] CalcFromHost(float[,] data)
     {
-        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        Module.ThrowIfDisposed();
         HandlerChecks.CheckHost(Module, data, null);
         using Tensor x = Tensor.FromArray(Module.Device, data);
         using Tensor y = Calc(x);

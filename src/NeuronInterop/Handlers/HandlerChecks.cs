@@ -11,7 +11,7 @@ internal static class HandlerChecks
     public static void CheckModule(Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        module.ThrowIfDisposed();
     }
 
     public static long BatchCount(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;

@@ -135,7 +135,7 @@ public sealed class Trainer : IDisposable
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
-    /// <exception cref="ObjectDisposedException">The trainer, module or cost has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters or the cost has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
         Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
@@ -186,7 +186,7 @@ public sealed class Trainer : IDisposable
     /// <param name="shuffle">Permute the order of the batches from <paramref name="seed"/>.</param>
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
-    /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
@@ -214,10 +214,10 @@ public sealed class Trainer : IDisposable
     /// <param name="firstStep">The global index of the first step (to continue an earlier run), at least 0.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ArgumentOutOfRangeException">
-    /// <paramref name="steps"/> or <paramref name="firstStep"/> is negative, the last step's index would pass
-    /// <see cref="long.MaxValue"/>, or the order is unknown.
+    /// <paramref name="steps"/> or <paramref name="firstStep"/> is negative, <paramref name="firstStep"/> +
+    /// <paramref name="steps"/> exceeds <see cref="long.MaxValue"/>, or the order is unknown.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The trainer, module, cost or a tensor has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
     public void TrainSteps(Tensor data, Tensor target, long steps, BatchOrder order = BatchOrder.Shuffle, ulong seed = 0, long firstStep = 0)
     {
@@ -228,7 +228,7 @@ public sealed class Trainer : IDisposable
         if (steps > long.MaxValue - firstStep)
         {
             throw new ArgumentOutOfRangeException(nameof(steps), steps,
-                $"From step {firstStep}, {steps} steps would pass the last step index ({long.MaxValue}).");
+                $"firstStep + steps must not exceed {long.MaxValue}; firstStep is {firstStep}.");
         }
         if (!Enum.IsDefined(order))
         {
@@ -264,7 +264,7 @@ public sealed class Trainer : IDisposable
     private void CheckReady()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        Module.ThrowIfDisposed();
         ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
         foreach (Parameter parameter in Module.Parameters)
         {
@@ -411,6 +411,11 @@ public sealed class Trainer : IDisposable
             case BatchOrder.Shuffle:
             {
                 // Each epoch (steps [e·n, (e + 1)·n)) is a permutation: it picks the last batch exactly once.
+                if (firstStep / batchCount == (end - 1) / batchCount)
+                {
+                    // Within one epoch; the next epoch's start may lie past long.MaxValue.
+                    return CountByIndex(batchCount, firstStep, end, order, seed);
+                }
                 long firstWhole = firstStep % batchCount == 0 ? firstStep : firstStep - firstStep % batchCount + batchCount;
                 long endWhole = end - end % batchCount;
                 if (firstWhole >= endWhole)

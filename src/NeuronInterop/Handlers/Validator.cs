@@ -50,7 +50,7 @@ public sealed class Validator
     /// <exception cref="ObjectDisposedException">The module, the cost or a tensor has been disposed.</exception>
     public double Validate(Tensor data, Tensor target)
     {
-        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        Module.ThrowIfDisposed();
         ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
         HandlerChecks.CheckDevice(Module, data, target);
 
@@ -86,7 +86,7 @@ public sealed class Validator
     /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
     public double ValidateFromHost(float[,] data, float[,] target)
     {
-        ObjectDisposedException.ThrowIf(Module.IsDisposed, Module);
+        Module.ThrowIfDisposed();
         ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
         HandlerChecks.CheckHost(Module, data, target);
         using Tensor x = Tensor.FromArray(Module.Device, data);

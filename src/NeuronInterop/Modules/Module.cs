@@ -175,7 +175,7 @@ public abstract class Module : IDisposable
     }
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> when the module has been disposed.</summary>
-    protected void ThrowIfDisposed()
+    protected internal void ThrowIfDisposed()
     {
         if (IsDisposed)
         {

@@ -55,7 +55,7 @@ public sealed class Sgd
     public void SetupOn(Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        module.ThrowIfDisposed();
         _parameters = module.Parameters.ToArray();  // a list per Update would allocate on every step
         Module = module;
         _logger.LogDebug("SGD set up on {Module} ({Count} parameters)", module, _parameters.Length);
@@ -69,7 +69,7 @@ public sealed class Sgd
     public void Update()
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
-        ObjectDisposedException.ThrowIf(module.IsDisposed, module);
+        module.ThrowIfDisposed();
         // All checked before the first update, so that a failure leaves every parameter as it was.
         foreach (Parameter parameter in _parameters)
         {

@@ -134,9 +134,29 @@ public sealed class BadInputTests
         Assert.That(_cost.MeanError, Is.EqualTo(meanError), "the cost's accumulator was reset by a refused call");
         Assert.That(_cost.SampleCount, Is.EqualTo(samples));
         Assert.That(Snapshot(_layer), Is.EqualTo(trained));
-        // The last step index itself is allowed.
+        Assert.That(e.Message, Does.Contain("firstStep + steps must not exceed"));
+        // firstStep + steps = long.MaxValue is allowed.
         _trainer.TrainSteps(x, t, 1, firstStep: long.MaxValue - 1);
         Assert.That(_cost.SampleCount, Is.EqualTo(4).Or.EqualTo(2), "one batch of 4 rows, or the last one of 2");
+    }
+
+    [TestCase(BatchOrder.Shuffle)]
+    [TestCase(BatchOrder.Sequential)]
+    [TestCase(BatchOrder.Random)]
+    public void StepsNearTheLastIndexCountTheirSamples(BatchOrder order)
+    {
+        // 19 rows in batches of 2: 10 batches, the last of 1 row. long.MaxValue mod 10 = 7, so the
+        // steps from long.MaxValue - 5 lie in an epoch whose end is past long.MaxValue.
+        using var trainer = new Trainer(_layer, _cost, _sgd, batchSize: 2);
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(19, 3, 1));
+        using Tensor t = Tensor.FromArray(TestDevice, Uniform(19, 2, 2));
+        const long steps = 5, firstStep = long.MaxValue - steps;
+        long expected = 0;
+        for (long step = firstStep; step < firstStep + steps; step++)
+            expected += NeuronInterop.Native.NativeOps.BatchIndex(order, 3, step, 10) == 9 ? 1 : 2;
+        trainer.TrainSteps(x, t, steps, order, seed: 3, firstStep: firstStep);
+        Assert.That(trainer.SamplesTrained, Is.EqualTo(expected));
+        Assert.That(_cost.SampleCount, Is.EqualTo(expected), "the device's own count");
     }
 
     [Test]
@@ -262,7 +282,8 @@ public sealed class BadInputTests
         using Tensor x = new(TestDevice, 2, 3);
         Assert.Throws<ObjectDisposedException>(() => _layer.Forward(x));
         Assert.Throws<ObjectDisposedException>(() => _sgd.Update());
-        Assert.Throws<ObjectDisposedException>(() => new Calculator(_layer));
+        var calculator = Assert.Throws<ObjectDisposedException>(() => new Calculator(_layer));
+        Assert.That(calculator!.ObjectName, Is.EqualTo("Linear"), "the module as it describes itself, not its type's full name");
         Assert.Throws<ObjectDisposedException>(() => _sgd.SetupOn(_layer));
     }
 
