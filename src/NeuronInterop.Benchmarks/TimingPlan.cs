@@ -19,15 +19,18 @@ internal sealed record TimingPlan(double WarmupSeconds, int MinWarmupUnits, doub
             : new TimingPlan(0.2, 2, minRepeat, repeats, 1_000_000);
     }
 
-    /// <summary>The plan in words, for the report: "warm-up ≥ 0.2 s, then 7 repeats of ≥ 0.15 s".</summary>
+    /// <summary>
+    /// The plan in words, for the report: "warm-up ≥ 0.2 s, then 7 repeats of ≥ 0.15 s" (a unit is one
+    /// enqueued call of the measured variant).
+    /// </summary>
     public string Describe()
     {
         string warmup = WarmupSeconds > 0
             ? string.Create(CultureInfo.InvariantCulture, $"warm-up ≥ {WarmupSeconds} s")
-            : $"warm-up of {MinWarmupUnits} timed unit{(MinWarmupUnits == 1 ? "" : "s")}";
+            : $"{MinWarmupUnits} unit{(MinWarmupUnits == 1 ? "" : "s")} of warm-up";
         string each = MinRepeatSeconds > 0
             ? string.Create(CultureInfo.InvariantCulture, $"≥ {MinRepeatSeconds} s")
-            : "one timed unit";
+            : "one unit";
         return $"{warmup}, then {Repeats} repeat{(Repeats == 1 ? "" : "s")} of {each}";
     }
 }

@@ -16,12 +16,13 @@ internal static class OptionParsers
         string text = Single(result);
         if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max)
             return value;
-        // An integer above the range (say "a positive integer" of 12 digits) is told the largest
-        // value taken, not the requirement it seems to meet.
-        bool tooLarge = BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out BigInteger big) && big > max;
-        result.AddError(tooLarge
-            ? $"{name} must be at most {max.ToString(CultureInfo.InvariantCulture)} (got '{text}')."
-            : $"{name} must be {requirement} (got '{text}').");
+        // An integer outside the range (say "a positive integer" of 12 digits) is told the bound it
+        // passes, not the requirement it seems to meet.
+        bool integer = BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out BigInteger big);
+        string message = integer && big > max ? $"at most {max.ToString(CultureInfo.InvariantCulture)}"
+            : integer && big < min ? $"at least {min.ToString(CultureInfo.InvariantCulture)}"
+            : requirement;
+        result.AddError($"{name} must be {message} (got '{text}').");
         return value;
     };
 

@@ -25,7 +25,12 @@ internal static class OutputFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            string reason = CliApplication.OneLine(e.Message).Replace(probe, fullPath, StringComparison.Ordinal);
+            string reason = e switch
+            {
+                UnauthorizedAccessException => "permission denied.",
+                FileNotFoundException or DirectoryNotFoundException when Directory.Exists(fullPath) => "it takes no new files.",
+                _ => CliApplication.OneLine(e.Message).Replace(probe, "a new file in it", StringComparison.Ordinal),
+            };
             throw new CliException($"{option}: cannot write to the folder '{fullPath}': {reason}", e);
         }
     }

@@ -55,9 +55,9 @@ public sealed class ReportLogicTests
     {
         Assert.That(TimingPlan.For(new BenchmarkOptions()).Describe(), Is.EqualTo("warm-up ≥ 0.2 s, then 7 repeats of ≥ 0.15 s"));
         Assert.That(TimingPlan.For(new BenchmarkOptions { Quick = true }).Describe(),
-            Is.EqualTo("warm-up of 1 timed unit, then 3 repeats of one timed unit"), "a quick run has no least times");
+            Is.EqualTo("1 unit of warm-up, then 3 repeats of one unit"), "a quick run has no least times");
         Assert.That(TimingPlan.For(new BenchmarkOptions { Quick = true, MinRepeatSeconds = 0.5, Repeats = 1 }).Describe(),
-            Is.EqualTo("warm-up of 1 timed unit, then 1 repeat of ≥ 0.5 s"));
+            Is.EqualTo("1 unit of warm-up, then 1 repeat of ≥ 0.5 s"));
     }
 
     [Test]
