@@ -160,6 +160,7 @@ public sealed class Trainer : IDisposable
         long macroIndex = 0;
         for (long first = 0; first < rows; first += macroRows, macroIndex++)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);  // by a callback
             long count = Math.Min(macroRows, rows - first);
             Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
             Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
@@ -247,7 +248,11 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Releases the device buffers the trainer keeps for uploads (not the module, cost or optimizer).</summary>
+    /// <summary>
+    /// Releases the device buffers the trainer keeps for uploads (not the module, cost or optimizer).
+    /// Called from one of its callbacks, it stops the training call with an <see cref="ObjectDisposedException"/>
+    /// before its next batch.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -339,6 +344,7 @@ public sealed class Trainer : IDisposable
 
         for (long i = 0; i < steps; i++)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);  // by a callback
             long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
             long first = batch * BatchSize;
             long count = Math.Min(BatchSize, rows - first);

@@ -205,6 +205,30 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void ATrainerDisposedByItsCallbackStopsBeforeItsNextBatch()
+    {
+        float[,] data = Uniform(12, 3, 1), target = Uniform(12, 2, 2);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        long handles = Device.LiveHandleCount;
+        var calls = new (string Name, Action<Trainer> Train)[]
+        {
+            ("TrainFromHost", trainer => trainer.TrainFromHost(data, target)),
+            ("TrainFromHost, one macro-batch each", trainer => trainer.TrainFromHost(data, target, macroBatchSize: 4)),
+            ("Train", trainer => trainer.Train(x, t)),
+            ("TrainSteps", trainer => trainer.TrainSteps(x, t, 5)),
+        };
+        foreach (var (name, train) in calls)
+        {
+            var trainer = new Trainer(_layer, _cost, _sgd, batchSize: 4, onBatchFinish: self => self.Dispose());
+            var e = Assert.Throws<ObjectDisposedException>(() => train(trainer), name);
+            Assert.That(e!.ObjectName, Does.EndWith("Trainer"), name);
+            Assert.That(trainer.BatchesTrained, Is.EqualTo(1), name);
+            Assert.That(Device.LiveHandleCount, Is.EqualTo(handles), $"{name}: the upload buffers released");
+        }
+    }
+
+    [Test]
     public void HandlersRejectBatchSizesBelowOne()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(_layer, _cost, _sgd, batchSize: 0));
