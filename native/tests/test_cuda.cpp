@@ -365,6 +365,9 @@ TEST_CASE(cuda_device_fault, a_kernel_fault_is_reported_where_the_host_waits) {
     CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_context_synchronize", nrn_context_synchronize(cuda));
     CHECK_MSG(std::string(nrn_last_error()).find("cudaErrorIllegalAddress") != std::string::npos,
               "the error names CUDA's: " << nrn_last_error());
+    CHECK_MSG(std::string(nrn_last_error()).find("the CUDA context is lost") != std::string::npos,
+              "the error says that the context is lost, and that an earlier kernel may have faulted: "
+                  << nrn_last_error());
 
     std::vector<float> values(4);
     CHECK_FAILS(NRN_STATUS_BACKEND_ERROR, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(cuda, w, values.data(), 4));
@@ -462,6 +465,8 @@ TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
     CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_linear_backward",
                 nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
     unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+    CHECK_MSG(std::string(nrn_last_error()).find("context is lost") == std::string::npos,
+              "a failed allocation is not told as a kernel fault: " << nrn_last_error());
     CHECK_IDENTICAL(gx.c.read(), sevens, "input gradient after a backward pass without memory for its scratch");
     // With memory again, the same call succeeds.
     REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, NRN_GRAD_OVERWRITE));

@@ -14,12 +14,37 @@
 namespace nrn {
 namespace cuda {
 
+namespace {
+
+// The errors of a kernel that faulted on the device. They are sticky: the CUDA context is lost,
+// and the runtime reports the fault from whichever call next waits for the device or launches,
+// so the call named in the message need not be the kernel that faulted.
+bool is_kernel_fault(cudaError_t error) {
+    switch (error) {
+        case cudaErrorIllegalAddress:
+        case cudaErrorLaunchFailure:
+        case cudaErrorMisalignedAddress:
+        case cudaErrorIllegalInstruction:
+        case cudaErrorInvalidPc:
+        case cudaErrorHardwareStackError:
+        case cudaErrorAssert:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 void throw_cuda_error(cudaError_t error, const char* expression, const char* file, int line) {
     cudaGetLastError();  // clear the runtime's last error, so that it is not reported twice
     const char* base = std::strrchr(file, '/');
     std::string message = std::string("CUDA error ") + std::to_string(static_cast<int>(error)) + " (" +
                           cudaGetErrorName(error) + ": " + cudaGetErrorString(error) + ") in " + expression +
                           " at " + (base ? base + 1 : file) + ":" + std::to_string(line);
+    if (is_kernel_fault(error))
+        message += ". A kernel faulted on the device, in this call or in one enqueued before it; the CUDA context "
+                   "is lost, so every later CUDA call in this process fails (the host backend still works)";
     const nrn_status status =
         error == cudaErrorMemoryAllocation ? NRN_STATUS_OUT_OF_MEMORY : NRN_STATUS_BACKEND_ERROR;
     throw Error(status, message);
