@@ -2,9 +2,11 @@
 # Packs what scripts/gpu-check.sh needs on the GPU machine, which has no .NET, into the ignored
 # folder .device/ (at most 64 MiB with the checkout):
 #   .device/dotnet-rt.tar.xz              the .NET runtime (dotnet host + Microsoft.NETCore.App), made once and reused
+#   .device/dotnet-rt.version             that runtime's version, to know when the tarball can be reused
 #   .device/app.tar.xz                    tests/  the NUnit test executable's build output (Microsoft.Testing.Platform)
 #                                         cli/    the `neuron` command-line tool, framework-dependent, linux-x64
 #   .device/native-cuda118/libneuron.so   a fallback libneuron.so built here with CUDA 11.8 (sm_80, sm_90, compute_90 PTX)
+#   .device/managed.fingerprint           a hash of the managed sources packed; gpu-check.sh refuses a stale pack
 #   .device/MANIFEST                      what was packed, from which commit
 # The managed build skips the native build (NeuronSkipNativeBuild=true): the GPU machine builds
 # libneuron.so with its own nvcc and points NEURON_NATIVE_PATH at it.

@@ -92,7 +92,6 @@ public:
     nrn_tensor* get() const { return handle_; }
     operator nrn_tensor*() const { return handle_; }
     int64_t count() const { return count_; }
-    const std::vector<int64_t>& shape() const { return shape_; }
     std::vector<float> read() const;
     void write(const std::vector<float>& values);
 

@@ -153,7 +153,7 @@ void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, 
     REQUIRE_OK(nrn_accumulator_reset(host, a.h));
     REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
     // The MSE gradient is divided by rows · out, and a prediction sums `in` products: a rate of
-    // out / in keeps each step's change of the predictions a fixed share of their error (about a
+    // 0.5 · out / in keeps each step's change of the predictions a fixed share of their error (about a
     // sixth for inputs uniform in [-1, 1]), large next to the tolerances below (checked after
     // the run) and far from divergence, so that a missing or partial update cannot pass.
     const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
@@ -338,7 +338,7 @@ TEST_CASE(cuda_large_products, layers_wider_than_65535_column_tiles_match_host) 
     Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
     Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out)), b(cuda, host, {s.out}, random_values(rng, s.out));
     Pair e(cuda, host, {1});
-    // A rate of out / in, as in check_training: each weight moves by a sizeable share of its error.
+    // A rate of 0.5 · out / in (in is 1 here), as in check_training: each weight moves by a sizeable share of its error.
     const float lr = 0.5f * static_cast<float>(s.out);
     REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, nullptr));
     REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));

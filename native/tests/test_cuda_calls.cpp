@@ -56,7 +56,7 @@ std::map<std::string, int> count_between_marks(const std::string& scenario) {
         "cuda_calls", std::string("NEURON_CUDA_EMULATOR_TRACE=1 ") + kScenarioVariable + "=" + scenario, false, status);
     const std::string launch = "cuda emulator: launch ", call = "cuda emulator: call ";
     auto starts = [](const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; };
-    // The name after `prefix`, up to the first of `ends`.
+    // The name after `prefix`, up to the first `end`.
     auto name_after = [](const std::string& text, const std::string& prefix, char end) {
         return text.substr(prefix.size(), text.find(end, prefix.size()) - prefix.size());
     };

@@ -185,7 +185,8 @@ public static class BenchmarkRunner
             {
                 if (c.Id == "tutorial")
                 {
-                    // The tutorial's points: x evenly spaced in [-1, 1], target 2x + 1.
+                    // The tutorial-sized case: x evenly spaced in [-1, 1], target 2x + 1 (the same data as
+                    // bench/pytorch_bench.py).
                     var x = new float[c.Rows];
                     var t = new float[c.Rows];
                     for (var i = 0; i < c.Rows; i++)

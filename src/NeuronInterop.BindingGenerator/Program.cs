@@ -14,7 +14,8 @@
 //                              (default: scripts/generate-bindings.sh).
 //   --system-include <folder>  A folder with the compiler's stddef.h/stdint.h, passed to clang
 //                              with -I; repeatable. Default: probed from
-//                              `gcc -print-file-name=include`, then /usr/lib/gcc/*/*/include.
+//                              `gcc|cc|clang -print-file-name=include`, then
+//                              /usr/lib/gcc*/…/include and /usr/lib/llvm-*/lib/clang/*/include.
 //   --namespace <name>         Namespace of the output (default: NeuronInterop.Native).
 //   --class <name>             Static partial class for the functions and constants (default: NeuronNative).
 //   --library <name>           Library name given to [LibraryImport] (default: neuron).

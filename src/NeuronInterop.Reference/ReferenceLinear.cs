@@ -9,7 +9,7 @@ public static class ReferenceLinear
     /// <summary>Computes <c>Y = X·W + b</c>.</summary>
     /// <param name="input">X, <c>batch·inSize</c> values.</param>
     /// <param name="weight">W, <c>inSize·outSize</c> values.</param>
-    /// <param name="bias">b, <c>outSize</c> values, or null for no bias.</param>
+    /// <param name="bias">b, <c>outSize</c> values, or empty for no bias.</param>
     /// <param name="batch">The number of rows of X.</param>
     /// <param name="inSize">The number of columns of X.</param>
     /// <param name="outSize">The number of columns of W.</param>

@@ -1042,7 +1042,6 @@ nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_ten
 
 namespace {
 
-// The checks shared by the fused step and the fused training run; fills everything but the batch order.
 // The tensors of a fused call, with the references that keep them alive for the call.
 struct TrainTensors {
     ContextRef ctx;
@@ -1059,6 +1058,8 @@ TrainTensors lookup_train(const Check& check, const nrn_context* context, const 
     return h;
 }
 
+// The checks shared by the fused step and the fused training run; fills everything but the batch
+// schedule (batch_size, first_step, step_count, order and seed).
 nrn::TrainArgs check_train(const Check& check, const TrainTensors& h, float learning_rate) {
     const ContextRef& ctx = h.ctx;
     const TensorRef &x = h.x, &t = h.t, &w = h.w, &b = h.b, &e = h.e, &a = h.a;

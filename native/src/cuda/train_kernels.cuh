@@ -136,7 +136,6 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
 // ΣD²; warps and then the block combine them in a fixed order into partials[block][P].
 template <int IN, int OUT>
 struct RowsLayout {
-    static constexpr int kWeights = IN * OUT;
     static constexpr int kValues = IN * OUT + OUT + 1;  // dW, db, Σd²
 };
 

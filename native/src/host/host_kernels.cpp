@@ -24,7 +24,8 @@ constexpr int64_t kRowsPerTask = 64;
 // matrix (kDepthBlock x at most 32 floats, 16 KiB) stays in L1 and the packed rows of the
 // left-hand matrix (kRowsPerTask x kDepthBlock, 32 KiB) in L2.
 constexpr int64_t kDepthBlock = 128;
-// Products with fewer columns than this bypass the micro-kernel (at least 16 columns wide).
+// Products with fewer columns than this bypass the micro-kernel (8 columns wide on baseline
+// x86-64, 16 with AVX2, 32 with AVX-512).
 constexpr int64_t kMinKernelCols = 8;
 
 // Below this many multiply-adds per thread, handing work to a pool thread costs more than it

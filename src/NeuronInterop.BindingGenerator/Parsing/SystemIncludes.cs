@@ -35,7 +35,8 @@ internal static class SystemIncludes
             .FirstOrDefault();
         return probed ?? throw new GeneratorException(
             "No compiler include folder with stddef.h was found (tried gcc/cc/clang -print-file-name=include " +
-            "and /usr/lib/gcc/*/*/include). Install gcc or pass --system-include <folder>.");
+            "/usr/lib/gcc*/…/include and /usr/lib/llvm-*/lib/clang/*/include). Install gcc or pass " +
+            "--system-include <folder>.");
     }
 
     private static string? AskCompiler(string compiler)

@@ -56,7 +56,7 @@ internal static class BenchCommand
         var command = new Command("bench",
             "Run the benchmark cases (tutorial, huge batch, mid, large): a Linear layer trained with MSE and SGD " +
             $"through the Trainer. Prints a table; --json writes the report. Exit code {ExitCheckFailed} when a result " +
-            "fails its correctness check against the host backend.")
+            "fails its correctness check against the host backend or could not be measured.")
         {
             device, quick, cases, json, pytorch, repeats,
         };

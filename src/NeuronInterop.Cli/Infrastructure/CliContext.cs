@@ -38,8 +38,9 @@ internal sealed class CliContext
     private const string LibraryCategory = "NeuronInterop";
 
     /// <summary>
-    /// The library logs routine progress (every trained macro-batch) at Information; the tool shows the
-    /// library's own lines from detailed (Debug) on, and only its warnings and errors below that.
+    /// The library logs routine progress (a line at the end of every training call, which restore-line
+    /// makes once a step) at Information; the tool shows the library's own lines from detailed (Debug)
+    /// on, and only its warnings and errors below that.
     /// </summary>
     private static LogLevel LibraryLevel(LogLevel level) =>
         level <= LogLevel.Debug ? level : (LogLevel)Math.Max((int)level, (int)LogLevel.Warning);

@@ -140,7 +140,7 @@ internal static class Figures
         };
         plot.Axes.Left.TickGenerator = ticks;
         plot.XLabel("step");
-        plot.YLabel("error of the step's sample (log scale)");
+        plot.YLabel("error of the step's batch (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
         return plot;
     }

@@ -78,8 +78,8 @@ internal static class RestoreLineCommand
         };
 
         var command = new Command("restore-line",
-            "Restore f(x) = 2x + 3 with a single neuron, as the tutorial does: a hand-made neuron and the library's " +
-            $"Linear trained side by side on the same samples. Writes {Figures.Count} figures " +
+            "Restore a line (by default f(x) = 2x + 3) with a single neuron, as the tutorial does: a hand-made neuron and " +
+            $"the library's Linear trained side by side on the same samples. Writes up to {Figures.Count} figures " +
             $"({Figures.SingleWidth}x{Figures.SingleHeight} px, side-by-side ones {Figures.PairWidth}x{Figures.PairHeight} px) " +
             "and summary.json into --out.")
         {

@@ -75,7 +75,7 @@ public sealed class ReportLogicTests
     }
 
     [Test]
-    public void TargetsArePassedOrMissedByTheIssuesThresholds()
+    public void TargetsArePassedOrMissedByTheirThresholds()
     {
         var report = FullCudaRun().WithPyTorch(PyTorchReport.Parse(PyTorchJson));
         string Status(string caseId, string variant) => report.Results.Single(r => r.CaseId == caseId && r.Variant == variant).Target!.Status;

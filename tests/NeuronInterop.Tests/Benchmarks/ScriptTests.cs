@@ -4,7 +4,8 @@ using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Benchmarks;
 
-/// <summary>The GPU-machine scripts and the PyTorch benchmark at least parse (they run only on a GPU machine).</summary>
+/// <summary>The GPU-machine scripts and the PyTorch benchmark at least parse (gpu-check.sh runs only on a GPU
+/// machine; gpu-pack.sh needs the .NET SDK and a build).</summary>
 public sealed class ScriptTests
 {
     private static string RepoRoot()

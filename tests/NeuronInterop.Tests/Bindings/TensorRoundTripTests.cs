@@ -140,7 +140,7 @@ public sealed class TensorRoundTripTests(string backend)
         double variance = values.Average(v => (v - mean) * (v - mean));
         Assert.Multiple(() =>
         {
-            // Standard errors: 0.5/sqrt(n) ≈ 0.0011 for the mean, about 0.0016 for the standard deviation.
+            // Standard errors: 0.5/sqrt(n) ≈ 0.0011 for the mean, about 0.0008 for the standard deviation.
             Assert.That(mean, Is.EqualTo(3.0).Within(0.01));
             Assert.That(Math.Sqrt(variance), Is.EqualTo(0.5).Within(0.01));
         });

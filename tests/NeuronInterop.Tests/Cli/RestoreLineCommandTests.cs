@@ -107,7 +107,7 @@ public sealed class RestoreLineCommandTests
     /// <summary>
     /// Without bias the least-squares slope on points symmetric around 0 is exactly 2 (Σx·3 = 0), so SGD
     /// hovers around w = 2. Its spread: with u = w − 2 one step is u ← u(1 − η x²) + 3η x, whose
-    /// stationary variance is 9η E[x²] / (2E[x²] − η E[x⁴]) = 0.0027 / 0.0584 ≈ 0.046 for η = 0.01 and x
+    /// stationary variance is 9η E[x²] / (2E[x²] − η E[x⁴]) = 0.27 / 5.838 ≈ 0.046 for η = 0.01 and x
     /// uniform on [−3, 3] (E[x²] = 3, E[x⁴] = 16.2): a standard deviation of 0.215. The start (u = −1)
     /// has decayed by (1 − 0.06)^500 ≈ 1e-13 after 500 steps, so |w − 2| ≤ 0.65 (3 sigma).
     /// The predictions w·x miss the line by the intercept: the error over all points is

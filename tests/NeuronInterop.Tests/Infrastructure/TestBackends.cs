@@ -34,7 +34,8 @@ public static class TestBackends
 
     /// <summary>
     /// "host" gives <see cref="Device.Host"/>; "cuda" gives <see cref="Device.Cuda"/>(0), or ignores the test with
-    /// the reason when no GPU is present (fails it instead when NEURON_TEST_REQUIRE_CUDA=1).
+    /// the reason when no GPU is present (fails it instead when CUDA is required: NEURON_TEST_REQUIRE_CUDA=1
+    /// or NEURON_BACKEND=cuda).
     /// </summary>
     public static Device Get(string name)
     {
