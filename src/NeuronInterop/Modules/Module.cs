@@ -134,6 +134,110 @@ public abstract class Module : IDisposable
         }
     }
 
+    /// <summary>
+    /// Saves the parameters' values to an HDF5 file in PuzzleLib's layout (<c>Module.save</c>), so
+    /// that PuzzleLib, h5py or <see cref="Load(string)"/> can read them back: each parameter is
+    /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
+    /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
+    /// complete, so a failed save leaves it as it was.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or the module's name holds a '/'.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        string fullPath = Path.GetFullPath(path);
+        string temporary = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                ParameterFile.Write(parameters, this, stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        Logger.LogDebug("{Module}: saved {Count} parameters to {Path}", Describe(), parameters.Count, fullPath);
+    }
+
+    /// <summary>
+    /// Writes the parameters' values to <paramref name="stream"/> at its position, as
+    /// <see cref="Save(string)"/> writes a file; the stream is left after them.
+    /// </summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/'.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("Saving needs a writable stream.", nameof(stream));
+        }
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        // HDF5 addresses count from the file's first byte, so the file is made whole first.
+        using var file = new MemoryStream();
+        ParameterFile.Write(parameters, this, file);
+        file.Position = 0;
+        file.CopyTo(stream);
+    }
+
+    /// <summary>
+    /// Loads the parameters' values from an HDF5 file in PuzzleLib's layout, written by
+    /// <see cref="Save(string)"/> or by PuzzleLib's <c>Module.save</c>: each parameter is read from
+    /// <c>{Name}.{parameter name}</c>, so the module must have the name it was saved under. Values
+    /// must be float32 (or float16) and have the parameter's shape; the file may hold other
+    /// modules' parameters too. Every parameter is read and checked before any is changed, so a
+    /// file that does not fit leaves the module as it was.
+    /// </summary>
+    /// <param name="path">The file to read.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or the module's name holds a '/'.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not HDF5, or lacks fitting values for a parameter; the message says which and why.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    public void Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        float[][] values;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            values = ParameterFile.Read(parameters, this, stream, $"'{path}'");
+        }
+        Assign(parameters, values);
+        Logger.LogDebug("{Module}: loaded {Count} parameters from {Path}", Describe(), parameters.Count, path);
+    }
+
+    /// <summary>
+    /// Loads the parameters' values from <paramref name="stream"/>, as <see cref="Load(string)"/>
+    /// does from a file: the file is read from the stream's position to its end.
+    /// </summary>
+    /// <param name="stream">A readable stream.</param>
+    /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/'.</exception>
+    /// <exception cref="InvalidDataException">The data is not HDF5, or lacks fitting values for a parameter.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    public void Load(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead)
+        {
+            throw new ArgumentException("Loading needs a readable stream.", nameof(stream));
+        }
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        using var file = new MemoryStream();
+        stream.CopyTo(file);
+        file.Position = 0;
+        Assign(parameters, ParameterFile.Read(parameters, this, file, "the stream"));
+    }
+
     /// <summary>Releases the module's tensors.</summary>
     public void Dispose()
     {
@@ -198,6 +302,31 @@ public abstract class Module : IDisposable
         {
             throw new ArgumentException(
                 $"{Describe()} lives on {Device}, but {paramName} lives on {tensor.Device}.", paramName);
+        }
+    }
+
+    /// <summary>The parameters to save or load, checked: the module and each parameter alive, and a name HDF5 can link.</summary>
+    private List<Parameter> CheckSavable()
+    {
+        ThrowIfDisposed();
+        if (Name is not null && Name.Contains('/'))
+        {
+            throw new ArgumentException(
+                $"{Describe()}: a module whose name holds '/' cannot be saved or loaded (HDF5 reads it as a path).");
+        }
+        var parameters = Parameters.ToList();
+        foreach (Parameter parameter in parameters)
+        {
+            parameter.ThrowIfDisposed();
+        }
+        return parameters;
+    }
+
+    private static void Assign(IReadOnlyList<Parameter> parameters, float[][] values)
+    {
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            parameters[i].Value.CopyFrom(values[i]);
         }
     }
 

@@ -1,0 +1,334 @@
+using NeuronInterop.Modules;
+using NeuronInterop.Tests.Infrastructure;
+using NUnit.Framework;
+using PureHDF;
+using static NeuronInterop.Tests.Model.ModelData;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>
+/// <see cref="Module.Save(string)"/> and <see cref="Module.Load(string)"/> on every backend: round
+/// trips, PuzzleLib's HDF5 layout both ways (the files in Data/ are written by
+/// Data/make_puzzlelib_files.py as PuzzleLib's Module.save lays them out), and files that do not
+/// fit, which must change nothing.
+/// </summary>
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
+public sealed class ParameterFileTests
+{
+    // The values of the Linear(2, 3) "lin" in Data/linear-2x3-lin*.hdf.
+    private static readonly float[] FileW = [0f, 0.25f, 0.5f, 0.75f, 1f, 1.25f];
+    private static readonly float[] FileB = [0.5f, -1f, 2f];
+
+    private readonly string _backend;
+    private string _folder = "";
+
+    public ParameterFileTests(string backend) => _backend = backend;
+
+    private Device TestDevice => TestBackends.Get(_backend);
+
+    [SetUp]
+    public void SetUp()
+    {
+        TestBackends.Get(_backend);
+        _folder = Directory.CreateTempSubdirectory("neuron-parameters-").FullName;
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_folder, recursive: true);
+
+    private static string DataFile(string name) => Path.Combine(AppContext.BaseDirectory, "Model", "Data", name);
+
+    private Linear Layer(int inSize, int outSize, bool useBias = true, string? name = "lin", ulong seed = 5)
+    {
+        var layer = new Linear(inSize, outSize, useBias, seed: seed, device: TestDevice, name: name);
+        layer.B?.CopyFrom(Flat(Uniform(1, outSize, (int)seed + 1)));
+        return layer;
+    }
+
+    [Test]
+    public void SavedParametersLoadIntoAnotherLayerBitForBit()
+    {
+        using Linear saved = Layer(5, 3, seed: 1);
+        using Linear loaded = Layer(5, 3, seed: 2);
+        Assert.That(loaded.W.ToArray(), Is.Not.EqualTo(saved.W.ToArray()), "the layers start apart");
+        string path = Path.Combine(_folder, "lin.hdf");
+
+        saved.Save(path);
+        loaded.Load(path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+            Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+            Assert.That(Directory.GetFiles(_folder).Select(Path.GetFileName), Is.EqualTo(new[] { "lin.hdf" }),
+                "no temporary file is left behind");
+        });
+        using Tensor input = Tensor.FromArray(TestDevice, Uniform(4, 5, 3));
+        float[] expected = saved.Forward(input).ToArray();
+        Assert.That(loaded.Forward(input).ToArray(), Is.EqualTo(expected), "the same outputs");
+    }
+
+    [Test]
+    public void ASavedFileHasPuzzleLibsLayout()
+    {
+        using Linear layer = Layer(2, 3);
+        string path = Path.Combine(_folder, "lin.hdf");
+        layer.Save(path);
+
+        using var file = H5File.OpenRead(path);
+        IH5Group links = file.Group("links");
+        Assert.That(links.Children().Select(link => link.Name).Order(StringComparer.Ordinal), Is.EqualTo(new[] { "lin.W", "lin.b" }));
+        foreach (var (name, tensor) in new[] { ("lin.W", layer.W), ("lin.b", layer.B!) })
+        {
+            IH5Dataset link = links.Dataset(name);
+            Assert.That(link.Type.Class, Is.EqualTo(H5DataTypeClass.FixedPoint), name);
+            Assert.That(link.Space.Dimensions, Is.Empty, $"{name} is a scalar");
+            IH5Dataset values = file.Group("params").Dataset(link.Read<long>().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.That(values.Type.Class, Is.EqualTo(H5DataTypeClass.FloatingPoint), name);
+            Assert.That(values.Type.Size, Is.EqualTo(4), $"{name} is float32");
+            Assert.That(values.Space.Dimensions, Is.EqualTo(tensor.Shape.Select(d => (ulong)d)), $"{name}'s shape");
+            Assert.That(values.Read<float[]>(), Is.EqualTo(tensor.ToArray()), $"{name}'s values");
+        }
+    }
+
+    [Test]
+    public void AnUnnamedLayerSavesUnderAnEmptyModuleName()
+    {
+        using Linear layer = Layer(1, 1, name: null);
+        string path = Path.Combine(_folder, "neuron.hdf");
+        layer.Save(path);
+
+        using var file = H5File.OpenRead(path);
+        Assert.That(file.Group("links").Children().Select(link => link.Name).Order(StringComparer.Ordinal), Is.EqualTo(new[] { ".W", ".b" }));
+    }
+
+    [Test]
+    public void LoadsALayerThatPuzzleLibSaved()
+    {
+        using Linear layer = Layer(2, 3);
+        layer.Load(DataFile("linear-2x3-lin.hdf"));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+        using Tensor input = Tensor.FromArray(TestDevice, new float[,] { { 1f, 2f } });
+        // [1 2]·W + b = [0 + 1.5, 0.25 + 2, 0.5 + 2.5] + [0.5, -1, 2]
+        Assert.That(layer.Forward(input).ToArray(), Is.EqualTo(new[] { 2f, 1.25f, 5f }));
+    }
+
+    [Test]
+    public void TheTutorialsRestoredNeuronLoadsFromAnUnnamedFile()
+    {
+        using Linear neuron = Layer(1, 1, name: null);
+        neuron.Load(DataFile("neuron-unnamed.hdf"));
+
+        using Tensor x = Tensor.FromArray(TestDevice, new float[,] { { 0f }, { 1f }, { -2f } });
+        Assert.That(neuron.Forward(x).ToArray(), Is.EqualTo(new[] { 3f, 5f, -1f }), "y = 2x + 3");
+    }
+
+    [Test]
+    public void EachLayerOfAFileOfSeveralLoadsItsOwn()
+    {
+        using Linear first = Layer(2, 3, name: "first");
+        using Linear second = Layer(3, 1, name: "second");
+        first.Load(DataFile("two-layers.hdf"));
+        second.Load(DataFile("two-layers.hdf"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.W.ToArray(), Is.EqualTo(FileW));
+            Assert.That(first.B!.ToArray(), Is.EqualTo(FileB));
+            Assert.That(second.W.ToArray(), Is.EqualTo(new[] { 1f, -2f, 0.125f }));
+            Assert.That(second.B!.ToArray(), Is.EqualTo(new[] { -0.5f }));
+        });
+    }
+
+    [Test]
+    public void Float16ValuesLoadExactly()
+    {
+        using Linear layer = Layer(2, 3);
+        layer.Load(DataFile("linear-2x3-lin-float16.hdf"));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    [Test]
+    public void ALayerWithoutBiasLoadsOnlyItsWeights()
+    {
+        using Linear layer = Layer(2, 3, useBias: false);
+        layer.Load(DataFile("linear-2x3-lin.hdf"));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+    }
+
+    [Test]
+    public void Float64ValuesAreRefused()
+    {
+        using Linear layer = Layer(2, 3);
+        AssertRefusedUnchanged(layer, () => layer.Load(DataFile("linear-2x3-lin-float64.hdf")),
+            "parameter 'W' of Linear 'lin' is stored as float64; only float32 and float16 load without loss");
+    }
+
+    [Test]
+    public void ALayerUnderAnotherNameIsToldWhatTheFileHolds()
+    {
+        using Linear layer = Layer(2, 3, name: "other");
+        AssertRefusedUnchanged(layer, () => layer.Load(DataFile("linear-2x3-lin.hdf")),
+            "has no values for parameter 'W' of Linear 'other': it has no link 'other.W' (it holds 'lin.W', 'lin.b')");
+    }
+
+    [Test]
+    public void AShapeThatDiffersIsRefused()
+    {
+        using Linear layer = Layer(3, 2);
+        AssertRefusedUnchanged(layer, () => layer.Load(DataFile("linear-2x3-lin.hdf")),
+            "parameter 'W' of Linear 'lin' has shape [2 x 3] there, but [3 x 2] in the module");
+    }
+
+    [Test]
+    public void AMissingBiasChangesNotEvenTheWeights()
+    {
+        // W fits and is read first; b is missing, and the load must fail before W is changed.
+        using Linear withoutBias = Layer(2, 3, useBias: false, seed: 9);
+        string path = Path.Combine(_folder, "no-bias.hdf");
+        withoutBias.Save(path);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path), "it has no link 'lin.b' (it holds 'lin.W')");
+    }
+
+    [Test]
+    public void AFileThatIsNotHdf5IsRefusedByName()
+    {
+        string path = Path.Combine(_folder, "notes.txt");
+        File.WriteAllText(path, "W = [[2]], b = [3]\n");
+        using Linear layer = Layer(2, 3);
+
+        var error = AssertRefusedUnchanged(layer, () => layer.Load(path), $"'{path}' could not be read as a parameter file (HDF5)");
+        Assert.That(error.InnerException, Is.Not.Null, "PureHDF's reason is kept");
+    }
+
+    [Test]
+    public void AnHdf5FileWithoutModuleParametersIsSaidToHoldNone()
+    {
+        string path = Path.Combine(_folder, "other.h5");
+        new H5File { ["data"] = new H5Dataset(new float[] { 1f, 2f }) }.Write(path);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path), "holds no module parameters");
+    }
+
+    [Test]
+    public void AMissingFileIsNotFound()
+    {
+        using Linear layer = Layer(2, 3);
+        Assert.Throws<FileNotFoundException>(() => layer.Load(Path.Combine(_folder, "missing.hdf")));
+    }
+
+    [Test]
+    public void SavingReplacesAnExistingFile()
+    {
+        string path = Path.Combine(_folder, "lin.hdf");
+        File.WriteAllText(path, "an older file");
+        using Linear saved = Layer(2, 3, seed: 4);
+        using Linear loaded = Layer(2, 3, seed: 6);
+
+        saved.Save(path);
+        loaded.Load(path);
+
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+    }
+
+    [Test]
+    public void SavingIntoAMissingFolderFailsAndWritesNothing()
+    {
+        using Linear layer = Layer(2, 3);
+        Assert.Throws<DirectoryNotFoundException>(() => layer.Save(Path.Combine(_folder, "missing", "lin.hdf")));
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.Empty);
+    }
+
+    [Test]
+    public void StreamsRoundTripFromTheirPosition()
+    {
+        using Linear saved = Layer(4, 2, seed: 12);
+        using Linear loaded = Layer(4, 2, seed: 13);
+        byte[] header = [1, 2, 3, 4, 5];
+        using var written = new MemoryStream();
+        written.Write(header);
+
+        saved.Save(new ForwardOnly(written));  // after what the stream holds, without seeking
+        byte[] bytes = written.ToArray();
+        Assert.That(bytes[..header.Length], Is.EqualTo(header), "what the stream held is kept");
+
+        var read = new ForwardOnly(new MemoryStream(bytes));
+        read.ReadExactly(new byte[header.Length]);
+        loaded.Load(read);
+
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+        Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+    }
+
+    [Test]
+    public void StreamsTheWrongWayRoundAreRefused()
+    {
+        using Linear layer = Layer(2, 3);
+        using var readOnly = new MemoryStream(File.ReadAllBytes(DataFile("linear-2x3-lin.hdf")), writable: false);
+        using var writeOnly = new ForwardOnly(new MemoryStream(), canRead: false);
+        Assert.Throws<ArgumentException>(() => layer.Save(readOnly));
+        Assert.Throws<ArgumentException>(() => layer.Load(writeOnly));
+    }
+
+    [Test]
+    public void BadArgumentsAreRefused()
+    {
+        using Linear slashed = Layer(2, 3, name: "block/lin");
+        Assert.Multiple(() =>
+        {
+            Assert.Throws<ArgumentNullException>(() => slashed.Save((string)null!));
+            Assert.Throws<ArgumentException>(() => slashed.Load(""));
+            var error = Assert.Throws<ArgumentException>(() => slashed.Save(Path.Combine(_folder, "x.hdf")));
+            Assert.That(error!.Message, Does.Contain("holds '/'"));
+            Assert.Throws<ArgumentException>(() => slashed.Load(DataFile("linear-2x3-lin.hdf")));
+        });
+    }
+
+    [Test]
+    public void ADisposedLayerIsNamed()
+    {
+        Linear layer = Layer(2, 3);
+        layer.Dispose();
+        var save = Assert.Throws<ObjectDisposedException>(() => layer.Save(Path.Combine(_folder, "lin.hdf")));
+        var load = Assert.Throws<ObjectDisposedException>(() => layer.Load(DataFile("linear-2x3-lin.hdf")));
+        Assert.That(save!.Message, Does.Contain("Linear 'lin'"));
+        Assert.That(load!.Message, Does.Contain("Linear 'lin'"));
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.Empty);
+    }
+
+    /// <summary>Asserts that <paramref name="load"/> throws an <see cref="InvalidDataException"/> whose message holds <paramref name="message"/>, and that the layer's parameters did not change.</summary>
+    private static InvalidDataException AssertRefusedUnchanged(Linear layer, TestDelegate load, string message)
+    {
+        float[] w = layer.W.ToArray();
+        float[]? b = layer.B?.ToArray();
+        var error = Assert.Throws<InvalidDataException>(load)!;
+        Assert.That(error.Message, Does.Contain(message));
+        Assert.That(layer.W.ToArray(), Is.EqualTo(w), "W is unchanged");
+        Assert.That(layer.B?.ToArray(), Is.EqualTo(b), "b is unchanged");
+        return error;
+    }
+
+    /// <summary>A stream over another that cannot seek (nor, optionally, read).</summary>
+    private sealed class ForwardOnly(Stream inner, bool canRead = true) : Stream
+    {
+        public override bool CanRead => canRead && inner.CanRead;
+        public override bool CanSeek => false;
+        public override bool CanWrite => inner.CanWrite;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) =>
+            canRead ? inner.Read(buffer, offset, count) : throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    }
+}
