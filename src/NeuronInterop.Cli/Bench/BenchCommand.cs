@@ -79,11 +79,14 @@ internal static class BenchCommand
             context.Output.WriteLine(report.ToTable());
             if (options.JsonPath is not null)
                 context.Output.WriteLine($"JSON report: {Path.GetFullPath(options.JsonPath)}");
-            bool checksPassed = report.Results.All(r => r.Error is null && r.Check is not { Passed: false });
-            return checksPassed ? CliApplication.ExitOk : ExitCheckFailed;
+            return ExitCodeFor(report);
         });
         return command;
     }
+
+    /// <summary><see cref="ExitCheckFailed"/> when a result failed its check or could not be measured, else success.</summary>
+    internal static int ExitCodeFor(BenchmarkReport report) =>
+        report.Results.All(r => r.Error is null && r.Check is not { Passed: false }) ? CliApplication.ExitOk : ExitCheckFailed;
 
     /// <summary>The case ids of repeated and comma-separated <c>--case</c> values.</summary>
     private static string[] CaseIds(string[]? values) =>

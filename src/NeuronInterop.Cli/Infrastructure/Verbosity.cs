@@ -25,8 +25,11 @@ internal static class Verbosity
             case "d" or "detailed": level = LogLevel.Debug; return true;
             case "diag" or "diagnostic": level = LogLevel.Trace; return true;
         }
+        // Enum.TryParse would also take numbers and comma-separated names (read as flags, so that
+        // "Debug,Information" gave Warning): only a single level name is a level.
         return !string.IsNullOrWhiteSpace(text)
                && !int.TryParse(text, out _)
+               && !text.Contains(',')
                && Enum.TryParse(text.Trim(), ignoreCase: true, out level)
                && Enum.IsDefined(level);
     }

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NeuronInterop.Benchmarks;
+using NeuronInterop.Cli;
+using NeuronInterop.Cli.Bench;
 using NeuronInterop.Cli.Infrastructure;
 using NeuronInterop.Cli.RestoreLine;
 using NeuronInterop.Tests.Infrastructure;
@@ -81,12 +84,29 @@ public sealed class CommandTests
         var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
         Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
         Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
-        // Batches of 8: the hand-made neuron averages its 8 per-sample gradients, as the library's MSE does.
+        // Batches of 8: the hand-made neuron averages its 8 per-sample gradients and errors, as the library's MSE does.
         foreach (var run in summary.RootElement.GetProperty("runs").EnumerateArray())
+        {
             foreach (string name in new[] { "w", "b" })
                 Assert.That(run.GetProperty("library").GetProperty(name).GetDouble(),
                     Is.EqualTo(run.GetProperty("handMade").GetProperty(name).GetDouble()).Within(1e-3),
                     $"{run.GetProperty("name").GetString()}: {name}");
+            Assert.That(run.GetProperty("library").GetProperty("lastStepError").GetDouble(),
+                Is.EqualTo(run.GetProperty("handMade").GetProperty("lastStepError").GetDouble()).Within(1e-3).Percent,
+                $"{run.GetProperty("name").GetString()}: the last batch's error");
+        }
+    }
+
+    [Test]
+    public void EachIntegerOptionTakesTheEndsOfItsRange()
+    {
+        using var temp = new TempFolder();
+        foreach (var (steps, batchSize, seed) in new[] { ("1", "1", "-2147483648"), ("1", "1000", "2147483647") })
+        {
+            var result = CliRunner.Run("restore-line", "--no-bias", "--steps", steps, "--batch-size", batchSize, "--seed", seed,
+                "--device", "host", "--out", temp.Path, "--verbosity", "quiet");
+            Assert.That(result.ExitCode, Is.Zero, $"--batch-size {batchSize} --seed {seed}: {result}");
+        }
     }
 
     [Test]
@@ -122,7 +142,35 @@ public sealed class CommandTests
     [TestCase("")]
     [TestCase("loud")]
     [TestCase("3")]
+    [TestCase("Debug,Information")]
+    [TestCase("Trace, Debug")]
     public void VerbosityRejectsOtherText(string text) => Assert.That(Verbosity.TryParse(text, out _), Is.False);
+
+    [Test]
+    public void BenchExitsWithCheckFailedWhenAResultFailedOrCouldNotBeMeasured()
+    {
+        static BenchmarkResult Result(bool? passed, string? error = null) => new()
+        {
+            CaseId = "tutorial", Variant = "trainer", Error = error,
+            Check = passed is null ? null : new CorrectnessResult { CheckedColumns = 1, Tolerance = 1e-6, Passed = passed.Value },
+        };
+        static int ExitCode(params BenchmarkResult[] results) => BenchCommand.ExitCodeFor(new BenchmarkReport { Results = results });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ExitCode(Result(true), Result(null)), Is.EqualTo(CliApplication.ExitOk), "checked or without a check");
+            Assert.That(ExitCode(Result(true), Result(false)), Is.EqualTo(BenchCommand.ExitCheckFailed), "a failed check");
+            Assert.That(ExitCode(Result(true), Result(null, "out of memory")), Is.EqualTo(BenchCommand.ExitCheckFailed),
+                "a result that could not be measured");
+        });
+    }
+
+    [Test]
+    public void BenchCaseListsMayHaveSpacesAfterTheCommas()
+    {
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--repeats", "1", "--case", "tutorial, tutorial");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+    }
 
     [Test]
     public void BenchRunsTheQuickTutorialCaseAndWritesJson()

@@ -77,6 +77,9 @@ public sealed class RestoreLineCommandTests
         Assert.That(options.GetProperty("shortSteps").GetInt32(), Is.EqualTo(200));
         Assert.That(options.GetProperty("learningRate").GetSingle(), Is.EqualTo(1e-2f));
         Assert.That(options.GetProperty("batchSize").GetInt32(), Is.EqualTo(1));
+        Assert.That(options.GetProperty("seed").GetInt32(), Is.EqualTo(1), "the default seed, for runs that repeat");
+        Assert.That(options.GetProperty("slope").GetSingle(), Is.EqualTo(2f));
+        Assert.That(options.GetProperty("intercept").GetSingle(), Is.EqualTo(3f));
         Assert.That(options.GetProperty("device").GetString(), Is.EqualTo(_backend));
         Assert.That(_summary.GetProperty("device").GetString(), Is.EqualTo(TestBackends.Get(_backend).ToString()));
         var runs = _summary.GetProperty("runs").EnumerateArray().Select(r => (r.GetProperty("name").GetString(), r.GetProperty("steps").GetInt32()));
