@@ -114,6 +114,11 @@ public sealed class BadInputTests
         using Tensor t = Tensor.FromArray(TestDevice, target);
         Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, 1, (BatchOrder)9));
+        foreach (BatchOrder order in Enum.GetValues<BatchOrder>())
+        {
+            var negative = Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, 3, order, firstStep: -1));
+            Assert.That(negative!.ParamName, Is.EqualTo("firstStep"), $"{order}");
+        }
         Assert.That(_trainer.BatchesTrained, Is.Zero);
         AssertUnchanged();
     }
@@ -245,6 +250,11 @@ public sealed class BadInputTests
         Assert.Throws<ShapeMismatchException>(() => validator.ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 5, 1)));
         Assert.Throws<ArgumentException>(() => validator.ValidateFromHost(new float[0, 3], new float[0, 2]));
         Assert.Throws<ShapeMismatchException>(() => calculator.CalcFromHost(Uniform(4, 2, 1)));
+        // On the device: a target with more rows than the data is not validated against its first rows.
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(10, 3, 1));
+        using Tensor longerTarget = Tensor.FromArray(TestDevice, Uniform(12, 2, 2));
+        Assert.Throws<ShapeMismatchException>(() => validator.Validate(x, longerTarget));
+        Assert.That(_cost.SampleCount, Is.Zero);
         AssertUnchanged();
     }
 
