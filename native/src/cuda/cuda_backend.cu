@@ -16,14 +16,17 @@ namespace cuda {
 
 namespace {
 
-// The errors of a kernel that faulted on the device. They are sticky: the CUDA context is lost,
-// and the runtime reports the fault from whichever call next waits for the device or launches,
-// so the call named in the message need not be the kernel that faulted.
+// The errors of a kernel that failed on the device (a fault, or the display watchdog's timeout).
+// CUDA documents them as sticky: the context is lost, and the runtime reports the failure from
+// whichever call next waits for the device or launches, so the call named in the message need
+// not be the kernel that failed.
 bool is_kernel_fault(cudaError_t error) {
     switch (error) {
         case cudaErrorIllegalAddress:
+        case cudaErrorLaunchTimeout:
         case cudaErrorLaunchFailure:
         case cudaErrorMisalignedAddress:
+        case cudaErrorInvalidAddressSpace:
         case cudaErrorIllegalInstruction:
         case cudaErrorInvalidPc:
         case cudaErrorHardwareStackError:
@@ -43,7 +46,7 @@ void throw_cuda_error(cudaError_t error, const char* expression, const char* fil
                           cudaGetErrorName(error) + ": " + cudaGetErrorString(error) + ") in " + expression +
                           " at " + (base ? base + 1 : file) + ":" + std::to_string(line);
     if (is_kernel_fault(error))
-        message += ". A kernel faulted on the device, in this call or in one enqueued before it; the CUDA context "
+        message += ". A kernel failed on the device, in this call or in one enqueued before it; the CUDA context "
                    "is lost, so every later CUDA call in this process fails (the host backend still works)";
     const nrn_status status =
         error == cudaErrorMemoryAllocation ? NRN_STATUS_OUT_OF_MEMORY : NRN_STATUS_BACKEND_ERROR;
