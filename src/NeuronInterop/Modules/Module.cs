@@ -139,24 +139,51 @@ public abstract class Module : IDisposable
     /// that PuzzleLib, h5py or <see cref="Load(string)"/> can read them back: each parameter is
     /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
     /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
-    /// complete, so a failed save leaves it as it was.
+    /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions,
+    /// and a symbolic link keeps pointing to it.
     /// </summary>
     /// <param name="path">The file to write.</param>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/'.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
-    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5).</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         IReadOnlyList<Parameter> parameters = CheckSavable();
         string fullPath = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        // Through a symbolic link, the file it points to is replaced, not the link.
+        if (new FileInfo(fullPath) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+        {
+            fullPath = target.FullName;
+        }
+        if (Directory.Exists(fullPath))
+        {
+            throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
+
+        string folder = Path.GetDirectoryName(fullPath)!;
+        string temporary = Path.Combine(folder, $".neuron-save-{Guid.NewGuid():N}.tmp");
+        FileStream stream;
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite))
+            stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UnauthorizedAccessException(
+                $"Cannot save to '{path}': the folder '{folder}' takes no new files (a save writes a new file, then replaces the old one).", e);
+        }
+        try
+        {
+            using (stream)
             {
                 ParameterFile.Write(parameters, this, stream);
                 stream.Flush(flushToDisk: true);
+            }
+            if (!OperatingSystem.IsWindows() && File.Exists(fullPath))
+            {
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(fullPath));  // keep the replaced file's permissions
             }
             File.Move(temporary, fullPath, overwrite: true);
         }
@@ -199,14 +226,20 @@ public abstract class Module : IDisposable
     /// file that does not fit leaves the module as it was.
     /// </summary>
     /// <param name="path">The file to read.</param>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/'.</exception>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     /// <exception cref="InvalidDataException">The file is not HDF5, or lacks fitting values for a parameter; the message says which and why.</exception>
+    /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder).</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     public void Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         IReadOnlyList<Parameter> parameters = CheckSavable();
+        if (Directory.Exists(path))
+        {
+            throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
         float[][] values;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
@@ -218,7 +251,8 @@ public abstract class Module : IDisposable
 
     /// <summary>
     /// Loads the parameters' values from <paramref name="stream"/>, as <see cref="Load(string)"/>
-    /// does from a file: the file is read from the stream's position to its end.
+    /// does from a file: the file is read from the stream's position to its end (so a stream that
+    /// holds several saved files one after another cannot be read this way).
     /// </summary>
     /// <param name="stream">A readable stream.</param>
     /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/'.</exception>
@@ -232,10 +266,21 @@ public abstract class Module : IDisposable
             throw new ArgumentException("Loading needs a readable stream.", nameof(stream));
         }
         IReadOnlyList<Parameter> parameters = CheckSavable();
-        using var file = new MemoryStream();
-        stream.CopyTo(file);
-        file.Position = 0;
-        Assign(parameters, ParameterFile.Read(parameters, this, file, "the stream"));
+        float[][] values;
+        if (stream.CanSeek && stream.Position == 0)
+        {
+            // HDF5 addresses count from the file's first byte: a stream at its start is read in place.
+            values = ParameterFile.Read(parameters, this, stream, "the stream");
+            stream.Seek(0, SeekOrigin.End);
+        }
+        else
+        {
+            using var file = new MemoryStream(stream.CanSeek ? (int)Math.Min(stream.Length - stream.Position, Array.MaxLength) : 0);
+            stream.CopyTo(file);
+            file.Position = 0;
+            values = ParameterFile.Read(parameters, this, file, "the stream");
+        }
+        Assign(parameters, values);
     }
 
     /// <summary>Releases the module's tensors.</summary>

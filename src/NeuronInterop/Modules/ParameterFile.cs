@@ -18,6 +18,7 @@ internal static class ParameterFile
     internal static string LinkName(Module module, Parameter parameter) => $"{module.Name}.{parameter.Name}";
 
     /// <summary>Writes the parameters' current values to <paramref name="stream"/>, from its first byte (position 0).</summary>
+    /// <exception cref="IOException">PureHDF could not write the file (a module name too long for HDF5, say).</exception>
     internal static void Write(IReadOnlyList<Parameter> parameters, Module module, Stream stream)
     {
         var values = new H5Group();
@@ -29,7 +30,15 @@ internal static class ParameterFile
                 new H5Dataset(value.ToArray(), fileDims: value.Shape.Select(d => (ulong)d).ToArray());
             links[LinkName(module, parameters[i])] = (long)i;
         }
-        new H5File { [ParamsGroup] = values, [LinksGroup] = links }.Write(stream);
+        try
+        {
+            new H5File { [ParamsGroup] = values, [LinksGroup] = links }.Write(stream);
+        }
+        catch (Exception e) when (e is not (IOException or OutOfMemoryException))
+        {
+            // PureHDF reports what HDF5 cannot hold with plain exceptions.
+            throw new IOException($"{module.Describe()} could not be written as HDF5: {e.Message}", e);
+        }
     }
 
     /// <summary>
@@ -89,7 +98,16 @@ internal static class ParameterFile
         {
             throw new InvalidDataException($"{source}: the link '{link}' is not a single integer.");
         }
-        string index = linkData.Read<long>().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        bool signed = linkData.Type.FixedPoint.IsSigned;
+        decimal number = linkData.Type.Size switch
+        {
+            1 => signed ? linkData.Read<sbyte>() : linkData.Read<byte>(),
+            2 => signed ? linkData.Read<short>() : linkData.Read<ushort>(),
+            4 => signed ? linkData.Read<int>() : linkData.Read<uint>(),
+            8 => signed ? linkData.Read<long>() : linkData.Read<ulong>(),
+            _ => throw new InvalidDataException($"{source}: the link '{link}' is a {linkData.Type.Size}-byte integer."),
+        };
+        string index = number.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IH5Group values = file.Group(ParamsGroup);
         if (!values.LinkExists(index))
         {

@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using NeuronInterop.Modules;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
@@ -153,6 +154,17 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void LinksStoredAsInt32Load()
+    {
+        // h5py stores PuzzleLib's Python-int links as numpy's default integer: int32 on Windows with numpy < 2.
+        using Linear layer = Layer(2, 3);
+        layer.Load(DataFile("linear-2x3-lin-int32-links.hdf"));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    [Test]
     public void ALayerWithoutBiasLoadsOnlyItsWeights()
     {
         using Linear layer = Layer(2, 3, useBias: false);
@@ -248,6 +260,79 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void ASaveThatFailsLeavesTheOldFileAndNoTemporaryFile()
+    {
+        string path = Path.Combine(_folder, "lin.hdf");
+        File.WriteAllText(path, "an older file");
+        using Linear layer = Layer(2, 3, name: new string('x', 70_000));  // too long for an HDF5 link name
+
+        var error = Assert.Throws<IOException>(() => layer.Save(path));
+
+        Assert.That(error!.Message, Does.Contain("could not be written as HDF5"));
+        Assert.That(File.ReadAllText(path), Is.EqualTo("an older file"));
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }));
+    }
+
+    [Test]
+    public void AFolderIsNotAParameterFile()
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(_folder, "lin.hdf")).FullName;
+        using Linear layer = Layer(2, 3);
+
+        var save = Assert.Throws<ArgumentException>(() => layer.Save(folder));
+        var load = Assert.Throws<ArgumentException>(() => layer.Load(folder));
+
+        Assert.That(save!.Message, Does.Contain("is a folder, not a file"));
+        Assert.That(load!.Message, Does.Contain("is a folder, not a file"));
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { folder }));
+    }
+
+    [Test]
+    public void LinksThatAreNotIntegersOrNameNoValuesAreRefused()
+    {
+        string notAnInteger = Path.Combine(_folder, "float-link.hdf"), dangling = Path.Combine(_folder, "dangling-link.hdf");
+        var values = new H5Group { ["0"] = new H5Dataset(FileW, fileDims: [2, 3]), ["1"] = new H5Dataset(FileB) };
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0.0, ["lin.b"] = 1L } }.Write(notAnInteger);
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 7L } }.Write(dangling);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(notAnInteger), "the link 'lin.W' is not a single integer");
+        AssertRefusedUnchanged(layer, () => layer.Load(dangling), "the link 'lin.b' names 'params/7', which is not there");
+    }
+
+    [Test]
+    public void SavingThroughASymbolicLinkWritesItsTarget()
+    {
+        string target = Path.Combine(_folder, "target.hdf");
+        string link = Path.Combine(_folder, "link.hdf");
+        File.WriteAllText(target, "an older file");
+        File.CreateSymbolicLink(link, target);
+        using Linear saved = Layer(2, 3, seed: 4);
+        using Linear loaded = Layer(2, 3, seed: 6);
+
+        saved.Save(link);
+        loaded.Load(target);
+
+        Assert.That(new FileInfo(link).LinkTarget, Is.EqualTo(target), "the link is still a link");
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()), "the target holds the new file");
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void SavingKeepsAnExistingFilesPermissions()
+    {
+        string path = Path.Combine(_folder, "private.hdf");
+        File.WriteAllText(path, "an older file");
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        File.SetUnixFileMode(path, Private);
+        using Linear layer = Layer(2, 3);
+
+        layer.Save(path);
+
+        Assert.That(File.GetUnixFileMode(path), Is.EqualTo(Private));
+    }
+
+    [Test]
     public void StreamsRoundTripFromTheirPosition()
     {
         using Linear saved = Layer(4, 2, seed: 12);
@@ -266,6 +351,19 @@ public sealed class ParameterFileTests
 
         Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
         Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+    }
+
+    [Test]
+    public void ASeekableStreamAtItsStartIsReadToItsEnd()
+    {
+        using Linear layer = Layer(2, 3);
+        using var stream = new MemoryStream(File.ReadAllBytes(DataFile("linear-2x3-lin.hdf")));
+
+        layer.Load(stream);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+        Assert.That(stream.Position, Is.EqualTo(stream.Length), "as after a stream read through");
     }
 
     [Test]

@@ -7,16 +7,18 @@ import h5py
 import numpy as np
 
 
-def save(path, modules):
+def save(path, modules, link_type=int):
     """modules: (module name, {parameter name: array}) pairs, saved one after another into one
-    file, as PuzzleLib's Module.save does when it is handed an open file."""
+    file, as PuzzleLib's Module.save does when it is handed an open file. PuzzleLib stores each
+    link as a Python int, which h5py writes as numpy's default integer: link_type stands in for
+    the platforms where that is not int64."""
     with h5py.File(path, "w", libver="earliest") as hdf:
         params, links = hdf.require_group("params"), hdf.require_group("links")
         for name, variables in modules:
             for parameter, data in variables.items():
                 idx = len(params)
                 params.create_dataset(str(idx), data=data, compression="gzip")
-                links["%s.%s" % (name, parameter)] = idx
+                links["%s.%s" % (name, parameter)] = link_type(idx)
 
 
 W = (np.arange(6, dtype=np.float32) / 4).reshape(2, 3)  # 0, 0.25, ..., 1.25: exact in float32
@@ -34,3 +36,5 @@ save("two-layers.hdf", [("first", {"W": W, "b": b}),
 save("linear-2x3-lin-float16.hdf", [("lin", {"W": W.astype(np.float16), "b": b.astype(np.float16)})])
 # Float64 values, which PuzzleLib also refuses to narrow
 save("linear-2x3-lin-float64.hdf", [("lin", {"W": W.astype(np.float64), "b": b.astype(np.float64)})])
+# Links as int32: numpy's default integer on Windows before numpy 2
+save("linear-2x3-lin-int32-links.hdf", [("lin", {"W": W, "b": b})], link_type=np.int32)
