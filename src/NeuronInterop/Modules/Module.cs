@@ -210,8 +210,14 @@ public abstract class Module : IDisposable
             throw new ArgumentException("Saving needs a writable stream.", nameof(stream));
         }
         IReadOnlyList<Parameter> parameters = CheckSavable();
+        if (stream.CanSeek && stream.Length == 0 && stream.Position == 0)
+        {
+            ParameterFile.Write(parameters, this, stream);
+            stream.Seek(0, SeekOrigin.End);
+            return;
+        }
         // HDF5 addresses count from the file's first byte, so the file is made whole first.
-        using var file = new MemoryStream();
+        using Stream file = TemporaryStream();
         ParameterFile.Write(parameters, this, file);
         file.Position = 0;
         file.CopyTo(stream);
@@ -275,9 +281,7 @@ public abstract class Module : IDisposable
         }
         else
         {
-            using var file = new MemoryStream(stream.CanSeek ? (int)Math.Min(stream.Length - stream.Position, Array.MaxLength) : 0);
-            stream.CopyTo(file);
-            file.Position = 0;
+            using Stream file = CopyToStart(stream);
             values = ParameterFile.Read(parameters, this, file, "the stream");
         }
         Assign(parameters, values);
@@ -365,6 +369,41 @@ public abstract class Module : IDisposable
             parameter.ThrowIfDisposed();
         }
         return parameters;
+    }
+
+    /// <summary>The rest of <paramref name="stream"/> in a <see cref="TemporaryStream"/>, at its start.</summary>
+    private static Stream CopyToStart(Stream stream)
+    {
+        Stream copy = TemporaryStream();
+        try
+        {
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A stream for a whole parameter file on its way to or from a caller's stream: a temporary file
+    /// that goes when disposed, where one can be made (a growing MemoryStream's doublings cost more
+    /// than the save or load itself for large layers), else memory.
+    /// </summary>
+    private static Stream TemporaryStream()
+    {
+        try
+        {
+            return new FileStream(Path.Combine(Path.GetTempPath(), $"neuron-{Guid.NewGuid():N}.tmp"),
+                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new MemoryStream();
+        }
     }
 
     private static void Assign(IReadOnlyList<Parameter> parameters, float[][] values)

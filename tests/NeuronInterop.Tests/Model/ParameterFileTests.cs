@@ -314,8 +314,16 @@ public sealed class ParameterFileTests
     }
 
     [Test]
-    public void StreamsRoundTripFromTheirPosition()
+    [TestCase(true)]
+    [TestCase(false)]  // no temporary folder: the file passes through memory instead
+    public void StreamsRoundTripFromTheirPosition(bool temporaryFolderExists)
     {
+        string temporary = Path.Combine(_folder, "tmp");
+        if (temporaryFolderExists)
+        {
+            Directory.CreateDirectory(temporary);
+        }
+        using var tmpdir = new EnvironmentVariable("TMPDIR", temporary);
         using Linear saved = Layer(4, 2, seed: 12);
         using Linear loaded = Layer(4, 2, seed: 13);
         byte[] header = [1, 2, 3, 4, 5];
@@ -330,6 +338,23 @@ public sealed class ParameterFileTests
         read.ReadExactly(new byte[header.Length]);
         loaded.Load(read);
 
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+        Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+        Assert.That(Directory.Exists(temporary) ? Directory.GetFileSystemEntries(temporary) : [], Is.Empty,
+            "no temporary file is left");
+    }
+
+    [Test]
+    public void AnEmptySeekableStreamIsWrittenInPlaceAndLeftAtItsEnd()
+    {
+        using Linear saved = Layer(4, 2, seed: 12);
+        using Linear loaded = Layer(4, 2, seed: 13);
+        using var stream = new MemoryStream();
+
+        saved.Save(stream);
+
+        Assert.That(stream.Position, Is.EqualTo(stream.Length).And.GreaterThan(0));
+        loaded.Load(new MemoryStream(stream.ToArray()));
         Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
         Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
     }
