@@ -169,10 +169,16 @@ public abstract class Module : IDisposable
         {
             stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite);
         }
-        catch (UnauthorizedAccessException e)
+        // The messages name the folder, not the temporary file the caller never chose.
+        catch (DirectoryNotFoundException e)
         {
-            throw new UnauthorizedAccessException(
-                $"Cannot save to '{path}': the folder '{folder}' takes no new files (a save writes a new file, then replaces the old one).", e);
+            throw new DirectoryNotFoundException($"Cannot save to '{path}': the folder '{folder}' does not exist.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string message = $"Cannot save to '{path}': the folder '{folder}' takes no new files (a save writes a new file, " +
+                             "then replaces the old one).";
+            throw e is UnauthorizedAccessException ? new UnauthorizedAccessException(message, e) : new IOException(message, e);
         }
         try
         {

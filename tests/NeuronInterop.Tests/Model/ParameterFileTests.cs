@@ -236,8 +236,23 @@ public sealed class ParameterFileTests
     public void SavingIntoAMissingFolderFailsAndWritesNothing()
     {
         using Linear layer = Layer(2, 3);
-        Assert.Throws<DirectoryNotFoundException>(() => layer.Save(Path.Combine(_folder, "missing", "lin.hdf")));
+        var error = Assert.Throws<DirectoryNotFoundException>(() => layer.Save(Path.Combine(_folder, "missing", "lin.hdf")));
+        Assert.That(error!.Message, Does.Contain($"the folder '{Path.Combine(_folder, "missing")}' does not exist"));
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.Empty);
+    }
+
+    [TestCase("/sys")]  // read-only for every user, root too
+    [TestCase("/proc")]
+    public void AFolderThatTakesNoNewFilesIsNamed(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            Assert.Ignore($"No {folder} here.");
+        }
+        using Linear layer = Layer(2, 3);
+        var error = Assert.Catch<Exception>(() => layer.Save(Path.Combine(folder, "lin.hdf")));
+        Assert.That(error, Is.InstanceOf<IOException>().Or.InstanceOf<UnauthorizedAccessException>());
+        Assert.That(error!.Message, Does.Contain($"the folder '{folder}' takes no new files"));
     }
 
     [Test]
