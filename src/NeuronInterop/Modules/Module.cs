@@ -436,5 +436,7 @@ public abstract class Module : IDisposable
         return true;
     }
 
-    internal static string ShapeText(Tensor tensor) => $"[{string.Join(" x ", tensor.Shape)}]";
+    internal static string ShapeText(Tensor tensor) => ShapeText(tensor.Shape);
+
+    internal static string ShapeText(IReadOnlyList<long> shape) => $"[{string.Join(" x ", shape)}]";
 }

@@ -57,6 +57,11 @@ internal static class ParameterFile
         try
         {
             using var file = H5File.Open(stream, leaveOpen: true);
+            if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))
+            {
+                throw new InvalidDataException(
+                    $"{source} holds no module parameters: it lacks the groups '{ParamsGroup}' and '{LinksGroup}' of a saved module.");
+            }
             var result = new float[parameters.Count][];
             for (int i = 0; i < parameters.Count; i++)
             {
@@ -80,11 +85,6 @@ internal static class ParameterFile
     {
         string link = LinkName(module, parameter);
         string what = $"parameter '{parameter.Name}' of {module.Describe()}";
-        if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))
-        {
-            throw new InvalidDataException(
-                $"{source} holds no module parameters: it lacks the groups '{ParamsGroup}' and '{LinksGroup}' of a saved module.");
-        }
         IH5Group links = file.Group(LinksGroup);
         if (!links.LinkExists(link))
         {
@@ -119,7 +119,7 @@ internal static class ParameterFile
         if (!shape.SequenceEqual(parameter.Value.Shape))
         {
             throw new InvalidDataException(
-                $"{source}: {what} has shape {ShapeText(shape)} there, but {ShapeText(parameter.Value.Shape)} in the module.");
+                $"{source}: {what} has shape {Module.ShapeText(shape)} there, but {Module.ShapeText(parameter.Value.Shape)} in the module.");
         }
         if (data.Type.Class != H5DataTypeClass.FloatingPoint || (data.Type.Size != 4 && data.Type.Size != 2))
         {
@@ -131,6 +131,4 @@ internal static class ParameterFile
             ? data.Read<float[]>()
             : data.Read<Half[]>().Select(h => (float)h).ToArray();
     }
-
-    private static string ShapeText(IEnumerable<long> shape) => $"[{string.Join(" x ", shape)}]";
 }
