@@ -21,14 +21,17 @@ public sealed class Linear : Module
     /// <param name="outsize">Output features, at least 1.</param>
     /// <param name="useBias">Whether the layer has a bias b.</param>
     /// <param name="initScheme">How W is initialised (PuzzleLib's schemes; Xavier uniform by default).</param>
+    /// <param name="initFactor">The fan the Xavier and He schemes divide by: the fan-in by default. Other
+    /// schemes use no fan, so with them it must stay <see cref="InitFactor.In"/>.</param>
     /// <param name="wscale">The scale of the initialisation, finite and positive (see <see cref="InitScheme"/>).</param>
     /// <param name="seed">The seed of the initialisation; the same seed gives the same W on every backend.</param>
     /// <param name="device">The device; <see cref="Device.Default"/> when null.</param>
     /// <param name="name">An optional name.</param>
     /// <param name="logger">Where the layer logs; nothing is logged when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive, or the scheme is unknown.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive, or the scheme or factor is unknown.</exception>
+    /// <exception cref="ArgumentException"><paramref name="initFactor"/> is not <see cref="InitFactor.In"/> for a scheme that uses no fan.</exception>
     public Linear(int insize, int outsize, bool useBias = true, InitScheme initScheme = InitScheme.XavierUniform,
-        float wscale = 1f, ulong seed = 0, Device? device = null, string? name = null, ILogger? logger = null)
+        InitFactor initFactor = InitFactor.In, float wscale = 1f, ulong seed = 0, Device? device = null, string? name = null, ILogger? logger = null)
         : base(device ?? Device.Default, name, logger)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(insize);
@@ -40,6 +43,16 @@ public sealed class Linear : Module
         if (!Enum.IsDefined(initScheme))
         {
             throw new ArgumentOutOfRangeException(nameof(initScheme), initScheme, "Unknown initialisation scheme.");
+        }
+        if (!Enum.IsDefined(initFactor))
+        {
+            throw new ArgumentOutOfRangeException(nameof(initFactor), initFactor, "Unknown initialisation factor.");
+        }
+        if (initFactor != InitFactor.In && !UsesFan(initScheme))
+        {
+            throw new ArgumentException(
+                $"The {initScheme} scheme uses no fan, so the factor {initFactor} would have no effect; "
+                + "only the Xavier and He schemes take one.", nameof(initFactor));
         }
 
         InSize = insize;
@@ -54,7 +67,7 @@ public sealed class Linear : Module
                 Tensor b = Track(created, new Tensor(Device, outsize));
                 _bias = new Parameter("b", b, Track(created, new Tensor(Device, outsize)));
             }
-            Initialise(w, initScheme, wscale, seed);
+            Initialise(w, initScheme, Fan(initFactor, insize, outsize), wscale, seed);
         }
         catch
         {
@@ -65,8 +78,8 @@ public sealed class Linear : Module
             throw;
         }
 
-        Logger.LogDebug("{Layer}: {InSize} -> {OutSize}, bias {UseBias}, init {Scheme} (wscale {WScale}, seed {Seed}) on {Device}",
-            Describe(), insize, outsize, useBias, initScheme, wscale, seed, Device);
+        Logger.LogDebug("{Layer}: {InSize} -> {OutSize}, bias {UseBias}, init {Scheme} (factor {Factor}, wscale {WScale}, seed {Seed}) on {Device}",
+            Describe(), insize, outsize, useBias, initScheme, initFactor, wscale, seed, Device);
     }
 
     /// <summary>Input features.</summary>
@@ -185,22 +198,31 @@ public sealed class Linear : Module
         return tensor;
     }
 
-    private static void Initialise(Tensor w, InitScheme scheme, float wscale, ulong seed)
+    private static bool UsesFan(InitScheme scheme) =>
+        scheme is InitScheme.XavierUniform or InitScheme.XavierNormal or InitScheme.He;
+
+    private static double Fan(InitFactor factor, int insize, int outsize) => factor switch
     {
-        long fanIn = w.Shape[0];
+        InitFactor.In => insize,
+        InitFactor.Out => outsize,
+        _ => (insize + (double)outsize) / 2,
+    };
+
+    private static void Initialise(Tensor w, InitScheme scheme, double fan, float wscale, ulong seed)
+    {
         switch (scheme)
         {
             case InitScheme.XavierUniform:
             {
-                float bound = (float)Math.Sqrt(3.0 / fanIn) * wscale;
+                float bound = (float)Math.Sqrt(3.0 / fan) * wscale;
                 w.FillUniform(-bound, bound, seed);
                 break;
             }
             case InitScheme.XavierNormal:
-                w.FillNormal(0f, (float)Math.Sqrt(1.0 / fanIn) * wscale, seed);
+                w.FillNormal(0f, (float)Math.Sqrt(1.0 / fan) * wscale, seed);
                 break;
             case InitScheme.He:
-                w.FillNormal(0f, (float)Math.Sqrt(2.0 / fanIn) * wscale, seed);
+                w.FillNormal(0f, (float)Math.Sqrt(2.0 / fan) * wscale, seed);
                 break;
             case InitScheme.Gaussian:
                 w.FillNormal(0f, wscale, seed);

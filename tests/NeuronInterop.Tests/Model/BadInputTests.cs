@@ -59,6 +59,19 @@ public sealed class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, wscale: float.NaN, device: TestDevice));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, wscale: 0f, device: TestDevice));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, initScheme: (InitScheme)42, device: TestDevice));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, initFactor: (InitFactor)42, device: TestDevice));
+    }
+
+    [TestCase(InitScheme.Gaussian, InitFactor.Out)]
+    [TestCase(InitScheme.Uniform, InitFactor.Average)]
+    [TestCase(InitScheme.None, InitFactor.Out)]
+    public void AFanFactorIsRefusedForASchemeThatUsesNone(InitScheme scheme, InitFactor factor)
+    {
+        long handles = Device.LiveHandleCount;
+        var e = Assert.Throws<ArgumentException>(() => new Linear(3, 2, initScheme: scheme, initFactor: factor, device: TestDevice));
+        Assert.That(e!.ParamName, Is.EqualTo("initFactor"));
+        Assert.That(e.Message, Does.Contain(scheme.ToString()).And.Contain("only the Xavier and He schemes"));
+        Assert.That(Device.LiveHandleCount, Is.EqualTo(handles), "nothing allocated for a refused layer");
     }
 
     [Test]

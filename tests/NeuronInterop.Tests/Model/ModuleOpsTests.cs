@@ -250,12 +250,40 @@ public sealed class ModuleOpsTests
         void AssertStd(InitScheme scheme, float wscale, double expected)
         {
             using var layer = new Linear(inSize, outSize, initScheme: scheme, wscale: wscale, seed: 9, device: TestDevice);
-            float[] w = layer.W.ToArray();
-            double mean = w.Average(v => (double)v);
-            double std = Math.Sqrt(w.Average(v => (v - mean) * (v - mean)));
-            Assert.That(std, Is.EqualTo(expected).Within(3).Percent, scheme.ToString());
-            Assert.That(Math.Abs(mean), Is.LessThan(0.05 * expected), scheme.ToString());
+            AssertSpread(layer, expected, scheme.ToString());
         }
+    }
+
+    [TestCase(InitScheme.XavierNormal, InitFactor.Out, 1.0 / 200)]
+    [TestCase(InitScheme.XavierNormal, InitFactor.Average, 1.0 / 250)]
+    [TestCase(InitScheme.He, InitFactor.Out, 2.0 / 200)]
+    [TestCase(InitScheme.He, InitFactor.Average, 2.0 / 250)]
+    public void TheFanFactorChoosesWhatTheNormalSchemesDivideBy(InitScheme scheme, InitFactor factor, double variance)
+    {
+        using var layer = new Linear(300, 200, initScheme: scheme, initFactor: factor, seed: 5, device: TestDevice);
+        AssertSpread(layer, Math.Sqrt(variance), $"{scheme} by {factor}");
+    }
+
+    [TestCase(InitFactor.In, 3.0 / 300)]
+    [TestCase(InitFactor.Out, 3.0 / 200)]
+    [TestCase(InitFactor.Average, 3.0 / 250)]
+    public void TheFanFactorChoosesTheXavierUniformBound(InitFactor factor, double boundSquared)
+    {
+        using var layer = new Linear(300, 200, initFactor: factor, wscale: 0.5f, seed: 6, device: TestDevice);
+        float bound = (float)(0.5 * Math.Sqrt(boundSquared));
+        float[] w = layer.W.ToArray();
+        Assert.That(w, Is.All.InRange(-bound, bound));
+        Assert.That(w.Max(), Is.GreaterThan(0.99f * bound));
+        Assert.That(w.Min(), Is.LessThan(-0.99f * bound));
+    }
+
+    private static void AssertSpread(Linear layer, double expected, string what)
+    {
+        float[] w = layer.W.ToArray();
+        double mean = w.Average(v => (double)v);
+        double std = Math.Sqrt(w.Average(v => (v - mean) * (v - mean)));
+        Assert.That(std, Is.EqualTo(expected).Within(3).Percent, what);
+        Assert.That(Math.Abs(mean), Is.LessThan(0.05 * expected), what);
     }
 
     private static (double[] Dx, double[] Dw, double[] Db) ReferenceGrads(Linear layer, float[,] x, float[,] g)
