@@ -64,6 +64,13 @@ internal static class RestoreLineCommand
                           "Writes the function, the no-bias figure and its learning curve.",
         };
 
+        var save = new Option<bool>("--save")
+        {
+            Description = "Also save each run's trained library neuron into --out (neuron-short-run.hdf, neuron-long-run.hdf, " +
+                          "neuron-no-bias.hdf): HDF5 in PuzzleLib's layout, linked as neuron.W and neuron.b, for Module.Load " +
+                          "into a Linear(1, 1) named \"neuron\", or for PuzzleLib and h5py.",
+        };
+
         var slope = new Option<float>("--slope")
         {
             Description = "Slope of the line to restore, f(x) = slope·x + intercept.",
@@ -83,7 +90,7 @@ internal static class RestoreLineCommand
             $"({Figures.SingleWidth}x{Figures.SingleHeight} px, side-by-side ones {Figures.PairWidth}x{Figures.PairHeight} px) " +
             "and summary.json into --out.")
         {
-            steps, lr, batchSize, seed, device, output, noBias, slope, intercept,
+            steps, lr, batchSize, seed, device, output, noBias, save, slope, intercept,
         };
 
         command.SetAction(parse =>
@@ -97,6 +104,7 @@ internal static class RestoreLineCommand
                 DeviceName = parse.GetValue(device)!,
                 OutputDirectory = parse.GetValue(output)!,
                 NoBiasOnly = parse.GetValue(noBias),
+                SaveNeurons = parse.GetValue(save),
                 Slope = parse.GetValue(slope),
                 Intercept = parse.GetValue(intercept),
             };
@@ -110,6 +118,7 @@ internal static class RestoreLineCommand
     {
         // Everything that can fail on bad input fails here, before anything is logged or trained.
         string outputDirectory = OutputFolder.Prepare(options.OutputDirectory);
+        options = options with { OutputDirectory = outputDirectory };
 
         using var loggerFactory = context.CreateLoggerFactory(level);
         var logger = loggerFactory.CreateLogger("neuron.restore-line");
@@ -132,6 +141,13 @@ internal static class RestoreLineCommand
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");
+        var saved = result.Runs.Where(run => run.LibraryFile is not null).ToArray();
+        if (saved.Length > 0)
+        {
+            context.Output.WriteLine($"Library neurons saved ({saved.Length}), for Module.Load into a Linear named \"{RestoreLineOptions.NeuronName}\":");
+            foreach (var run in saved)
+                context.Output.WriteLine($"  {Path.GetFileName(run.LibraryFile)}: {run.Description}");
+        }
         return CliApplication.ExitOk;
     }
 

@@ -65,7 +65,7 @@ internal sealed class RestoreLineExperiment
         if (useBias)
             handMade.B = RestoreLineOptions.InitialBias;
 
-        using var linear = new Linear(1, 1, useBias, InitScheme.None, device: _device, name: "neuron",
+        using var linear = new Linear(1, 1, useBias, InitScheme.None, device: _device, name: RestoreLineOptions.NeuronName,
             logger: _loggerFactory.CreateLogger<Linear>());
         linear.W.Fill(RestoreLineOptions.InitialWeight);
         linear.B?.Fill(RestoreLineOptions.InitialBias);
@@ -111,12 +111,19 @@ internal sealed class RestoreLineExperiment
         float[] libraryAfter = Predict(calculator);
         float[] libraryW = linear.W.ToArray();
         float[] libraryB = linear.B?.ToArray() ?? [0f];
+        string? savedAs = null;
+        if (_options.SaveNeurons)
+        {
+            savedAs = Path.Combine(_options.OutputDirectory, RestoreLineOptions.NeuronFileName(kind));
+            linear.Save(savedAs);
+            _logger.LogInformation("{Run}: library neuron saved as {File}", description, savedAs);
+        }
 
         var run = new RunResult(kind, steps, useBias,
             new NeuronResult(handMade.W, useBias ? handMade.B : 0f, DatasetError(handMadeAfter), handMadeErrors,
                 handMadeBefore, handMadeAfter),
             new NeuronResult(libraryW[0], libraryB[0], DatasetError(libraryAfter), libraryErrors,
-                libraryBefore, libraryAfter));
+                libraryBefore, libraryAfter), savedAs);
         _logger.LogInformation(
             "{Run}: hand-made neuron w = {HW:G6}, b = {HB:G6}, error {HE:G6}; library neuron w = {LW:G6}, b = {LB:G6}, error {LE:G6}",
             description, run.HandMade.W, run.HandMade.B, run.HandMade.FinalError,

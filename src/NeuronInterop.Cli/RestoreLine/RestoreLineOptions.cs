@@ -35,9 +35,23 @@ internal sealed record RestoreLineOptions
     /// <summary>Run only the no-bias experiment (the tutorial's last section).</summary>
     public bool NoBiasOnly { get; init; }
 
+    /// <summary>Save each run's trained library neuron into <see cref="OutputDirectory"/> (<see cref="NeuronFileName"/>).</summary>
+    public bool SaveNeurons { get; init; }
+
     public float Slope { get; init; } = 2f;
     public float Intercept { get; init; } = 3f;
 
     /// <summary>The short run: 200 steps, or <see cref="Steps"/> when that is smaller.</summary>
     public int ShortSteps => Math.Min(TutorialShortSteps, Steps);
+
+    /// <summary>The name the library neuron is created with, so that a saved file links <c>neuron.W</c> and <c>neuron.b</c>.</summary>
+    public const string NeuronName = "neuron";
+
+    /// <summary>The file <see cref="SaveNeurons"/> writes for a run's library neuron.</summary>
+    public static string NeuronFileName(RunKind kind) => kind switch
+    {
+        RunKind.Short => "neuron-short-run.hdf",
+        RunKind.Long => "neuron-long-run.hdf",
+        _ => "neuron-no-bias.hdf",
+    };
 }

@@ -26,14 +26,15 @@ internal static class Summary
         var document = new SummaryDocument(
             Command: "restore-line",
             Options: new SummaryOptions(options.Steps, options.ShortSteps, options.LearningRate, options.BatchSize,
-                options.Seed, options.DeviceName, options.NoBiasOnly, options.Slope, options.Intercept,
+                options.Seed, options.DeviceName, options.NoBiasOnly, options.SaveNeurons, options.Slope, options.Intercept,
                 RestoreLineOptions.PointCount, RestoreLineOptions.XMin, RestoreLineOptions.XMax,
                 RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, directory),
             Device: result.Device,
             Runs: result.Runs.Select(run => new SummaryRun(
                 Name: run.Kind switch { RunKind.Short => "short", RunKind.Long => "long", _ => "noBias" },
                 run.Steps, run.UseBias,
-                Neuron(run.HandMade), Neuron(run.Library))).ToArray(),
+                Neuron(run.HandMade), Neuron(run.Library),
+                run.LibraryFile is null ? null : Path.GetFileName(run.LibraryFile))).ToArray(),
             Figures: figures.Select(f => new SummaryFigure(f.Number, f.FileName, f.Title, f.Width, f.Height)).ToArray());
 
         string path = Path.Combine(directory, FileName);
@@ -72,10 +73,12 @@ internal static class Summary
         SummaryRun[] Runs, SummaryFigure[] Figures);
 
     internal sealed record SummaryOptions(int Steps, int ShortSteps, float LearningRate, int BatchSize, int Seed,
-        string Device, bool NoBiasOnly, float Slope, float Intercept, int Points, float XMin, float XMax,
+        string Device, bool NoBiasOnly, bool Save, float Slope, float Intercept, int Points, float XMin, float XMax,
         float InitialWeight, float InitialBias, string Out);
 
-    internal sealed record SummaryRun(string Name, int Steps, bool UseBias, SummaryNeuron HandMade, SummaryNeuron Library);
+    /// <param name="LibraryFile">The saved library neuron's file name in the output folder; null without <c>--save</c>.</param>
+    internal sealed record SummaryRun(string Name, int Steps, bool UseBias, SummaryNeuron HandMade, SummaryNeuron Library,
+        string? LibraryFile);
 
     /// <param name="FinalError">Σ(y − ŷ)² / 2N over all points after training.</param>
     /// <param name="LastStepError">The last step's error, before its update.</param>

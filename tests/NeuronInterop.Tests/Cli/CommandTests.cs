@@ -6,6 +6,7 @@ using NeuronInterop.Cli;
 using NeuronInterop.Cli.Bench;
 using NeuronInterop.Cli.Infrastructure;
 using NeuronInterop.Cli.RestoreLine;
+using NeuronInterop.Modules;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
@@ -48,7 +49,7 @@ public sealed class CommandTests
     {
         var result = CliRunner.Run("restore-line", "--help");
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        foreach (string option in new[] { "--steps", "--lr", "--batch-size", "--seed", "--device", "--out", "--no-bias", "--slope", "--intercept", "--verbosity" })
+        foreach (string option in new[] { "--steps", "--lr", "--batch-size", "--seed", "--device", "--out", "--no-bias", "--save", "--slope", "--intercept", "--verbosity" })
             Assert.That(result.Output, Does.Contain(option));
         Assert.That(result.Output, Does.Contain($"{Figures.SingleWidth}x{Figures.SingleHeight}"));
     }
@@ -84,6 +85,9 @@ public sealed class CommandTests
         var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
         Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
         Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
+        Assert.That(Directory.GetFiles(folder, "*.hdf"), Is.Empty, "neurons are saved only with --save");
+        Assert.That(summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("libraryFile").ValueKind),
+            Is.All.EqualTo(JsonValueKind.Null));
         // Batches of 8: the hand-made neuron averages its 8 per-sample gradients and errors, as the library's MSE does.
         foreach (var run in summary.RootElement.GetProperty("runs").EnumerateArray())
         {
@@ -95,6 +99,37 @@ public sealed class CommandTests
                 Is.EqualTo(run.GetProperty("handMade").GetProperty("lastStepError").GetDouble()).Within(1e-3).Percent,
                 $"{run.GetProperty("name").GetString()}: the last batch's error");
         }
+    }
+
+    [Test]
+    public void SaveWritesEachRunsLibraryNeuronForModuleLoad()
+    {
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--save", "--device", "host", "--out", folder);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("Library neurons saved (3)"));
+
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
+        Assert.That(summary.RootElement.GetProperty("options").GetProperty("save").GetBoolean(), Is.True);
+        var runs = summary.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.That(runs.Select(r => r.GetProperty("libraryFile").GetString()),
+            Is.EqualTo(new[] { "neuron-short-run.hdf", "neuron-long-run.hdf", "neuron-no-bias.hdf" }));
+        foreach (var run in runs)
+        {
+            string file = run.GetProperty("libraryFile").GetString()!;
+            Assert.That(result.Output, Does.Contain(file));
+            bool useBias = run.GetProperty("useBias").GetBoolean();
+            using var loaded = new Linear(1, 1, useBias, InitScheme.None, device: Device.Host, name: RestoreLineOptions.NeuronName);
+            loaded.Load(Path.Combine(folder, file));
+            var library = run.GetProperty("library");
+            Assert.That(loaded.W.ToArray()[0], Is.EqualTo(library.GetProperty("w").GetSingle()), $"{file}: w");
+            Assert.That(loaded.B?.ToArray()[0] ?? 0f, Is.EqualTo(library.GetProperty("b").GetSingle()), $"{file}: b");
+        }
+
+        using var withBias = new Linear(1, 1, useBias: true, device: Device.Host, name: RestoreLineOptions.NeuronName);
+        var e = Assert.Throws<InvalidDataException>(() => withBias.Load(Path.Combine(folder, "neuron-no-bias.hdf")));
+        Assert.That(e!.Message, Does.Contain("neuron.b"), "the no-bias neuron's file holds no bias");
     }
 
     [Test]
