@@ -56,7 +56,7 @@ public sealed unsafe class Device : IDisposable
     /// takes CUDA device 0 when a GPU is present and the host otherwise; <c>host</c>; <c>cuda</c> or <c>cuda:N</c>.
     /// The choice is logged to <see cref="Logger"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The variable holds another value.</exception>
+    /// <exception cref="ArgumentException">The variable holds another value, or the host backend's settings (<c>NEURON_HOST_THREADS</c>, <c>NEURON_HOST_SIMD</c>) are invalid.</exception>
     /// <exception cref="DeviceUnavailableException">CUDA was asked for and is not present.</exception>
     public static Device Default
     {
@@ -69,16 +69,15 @@ public sealed unsafe class Device : IDisposable
                 return cached.Device;
             }
 
-            Device device;
-            try
-            {
-                device = FromName(string.IsNullOrWhiteSpace(setting) ? "auto" : setting, Logger);
-            }
-            catch (ArgumentException e)
+            string name = string.IsNullOrWhiteSpace(setting) ? "auto" : setting;
+            if (!IsValidName(name))
             {
                 throw new ArgumentException(
-                    $"The environment variable {BackendVariable}='{setting}' does not name a backend; use auto, host, cuda or cuda:N.", e);
+                    $"The environment variable {BackendVariable}='{setting}' does not name a backend; use auto, host, cuda or cuda:N.");
             }
+            // A named device that cannot start (the host backend's own settings, NEURON_HOST_THREADS or
+            // NEURON_HOST_SIMD, are invalid; CUDA is absent) says so itself: the setting is not to blame.
+            Device device = FromName(name, Logger);
 
             Volatile.Write(ref s_default, new DefaultChoice(setting, device));
             return device;

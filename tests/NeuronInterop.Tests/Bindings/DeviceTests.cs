@@ -190,6 +190,72 @@ public sealed class DeviceTests
         Assert.That(e!.Message, Does.Contain("NEURON_BACKEND").And.Contain(setting));
     }
 
+    [TestCase("NEURON_HOST_THREADS", "0")]
+    [TestCase("NEURON_HOST_SIMD", "sse9")]
+    public void ADefaultDeviceThatCannotStartBlamesItsCauseNotNeuronBackend(string variable, string value)
+    {
+        // The host device starts once per process, so the failure is staged in a process of its own.
+        string report = Path.Combine(Path.GetTempPath(), $"neuron-default-{Guid.NewGuid():N}.txt");
+        try
+        {
+            var child = ChildTestProcess(nameof(WriteWhatDefaultThrows));
+            child.Environment.Remove(Device.BackendVariable);
+            child.Environment.Remove(TestBackends.RequireCudaVariable);
+            child.Environment[variable] = value;
+            child.Environment["NEURON_NATIVE_PATH"] = Device.NativeLibraryPath;
+            child.Environment[DefaultReportVariable] = report;
+            using var process = System.Diagnostics.Process.Start(child)!;
+            string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+            Assert.That(process.WaitForExit(60_000), Is.True, "the child test process ended");
+
+            Assert.That(report, Does.Exist, output);
+            string thrown = File.ReadAllText(report);
+            Assert.That(thrown, Does.StartWith("NeuronArgumentException: ").And.Contain($"{variable} is '{value}'"));
+            Assert.That(thrown, Does.Not.Contain(Device.BackendVariable), "NEURON_BACKEND is unset, and not to blame");
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+    }
+
+    private const string DefaultReportVariable = "NEURON_TEST_DEFAULT_REPORT";
+
+    /// <summary>Run by <see cref="ADefaultDeviceThatCannotStartBlamesItsCauseNotNeuronBackend"/> in a child process: writes what <see cref="Device.Default"/> throws.</summary>
+    [Test]
+    [Explicit("Run in a child process, whose environment stages the failure.")]
+    public void WriteWhatDefaultThrows()
+    {
+        string? report = Environment.GetEnvironmentVariable(DefaultReportVariable);
+        if (report is null)
+            Assert.Ignore($"{DefaultReportVariable} names no file.");
+        try
+        {
+            _ = Device.Default;
+            File.WriteAllText(report, "no exception");
+        }
+        catch (Exception e)
+        {
+            File.WriteAllText(report, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>This test executable, run again with a filter that selects one test of this fixture.</summary>
+    private static System.Diagnostics.ProcessStartInfo ChildTestProcess(string test)
+    {
+        string host = Environment.ProcessPath!;
+        var start = new System.Diagnostics.ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            start.ArgumentList.Add(typeof(DeviceTests).Assembly.Location);
+        start.ArgumentList.Add("--filter");
+        start.ArgumentList.Add($"FullyQualifiedName={typeof(DeviceTests).FullName}.{test}");
+        return start;
+    }
+
     [Test]
     public void EveryUseOfADisposedDeviceThrowsObjectDisposed()
     {
