@@ -30,7 +30,11 @@ public sealed class Calculator
     /// <summary>Rows per batch.</summary>
     public int BatchSize { get; }
 
-    /// <summary>Puts the module in eval mode and computes its output for every row of <paramref name="data"/>.</summary>
+    /// <summary>
+    /// Puts the module in eval mode and computes its output for every row of <paramref name="data"/>. The module
+    /// stays in eval mode, as in PuzzleLib: a <see cref="Trainer"/> returns it to train mode itself, a hand-written
+    /// training step needs <see cref="Module.TrainMode"/> first.
+    /// </summary>
     /// <param name="data">Inputs on the module's device, rows × input features.</param>
     /// <returns>A new tensor (rows × output features) on the module's device, owned by the caller.</returns>
     /// <exception cref="ArgumentException">The shape does not fit, or the tensor lives on another device than the module.</exception>
@@ -73,7 +77,7 @@ public sealed class Calculator
         return result!;
     }
 
-    /// <summary>Uploads host data, computes the module's output for every row and copies it back.</summary>
+    /// <summary>Uploads host data, computes the module's output for every row in eval mode (where the module stays, as with <see cref="Calc"/>) and copies it back.</summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <returns>The outputs, rows × output features.</returns>
     /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>

@@ -180,7 +180,10 @@ public sealed class Trainer : IDisposable
         LogFinished(rows);
     }
 
-    /// <summary>Trains one pass over data already on the module's device, as one macro-batch.</summary>
+    /// <summary>
+    /// Trains one pass over data already on the module's device, as one macro-batch. Device data is not checked
+    /// for NaN or infinity (that would cost a copy to the host): such a value makes the parameters NaN.
+    /// </summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
     /// <param name="onMacroBatchFinish">Called with the trainer once, at the end.</param>
@@ -205,7 +208,7 @@ public sealed class Trainer : IDisposable
     /// <c>s = firstStep + i</c> training the batch <paramref name="order"/> picks for <c>s</c> from
     /// <paramref name="seed"/> (with <see cref="BatchOrder.Shuffle"/> each epoch of ⌈rows / batchSize⌉
     /// steps visits every batch once). For a <see cref="Linear"/> module without a batch callback all
-    /// steps are enqueued by one native call.
+    /// steps are enqueued by one native call. As with <see cref="Train"/>, the data is not checked for NaN or infinity.
     /// </summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>

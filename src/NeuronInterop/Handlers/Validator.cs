@@ -42,7 +42,11 @@ public sealed class Validator
     /// <summary>Rows per batch.</summary>
     public int BatchSize { get; }
 
-    /// <summary>Puts the module in eval mode and returns its batch-weighted mean error on data on its device.</summary>
+    /// <summary>
+    /// Puts the module in eval mode and returns its batch-weighted mean error on data on its device. The module
+    /// stays in eval mode, as in PuzzleLib: a <see cref="Trainer"/> returns it to train mode itself, a hand-written
+    /// training step needs <see cref="Module.TrainMode"/> first. The data is not checked for NaN or infinity.
+    /// </summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
     /// <returns>Σ error·rows / Σ rows over the batches.</returns>

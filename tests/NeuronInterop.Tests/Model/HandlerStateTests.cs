@@ -178,4 +178,35 @@ public sealed class HandlerStateTests
         using Tensor y = calculator.Calc(x);
         Assert.That(layer.IsTraining, Is.False, "Calc");
     }
+
+    [Test]
+    public void AnUpdateAfterAValidatorIsRefusedUntilTrainMode()
+    {
+        using var layer = NewLayer(3, 2);
+        using var cost = new MseCost(TestDevice);
+        var sgd = new Sgd(0.1f);
+        sgd.SetupOn(layer);
+        float[,] data = Uniform(6, 3, 1), target = Uniform(6, 2, 2);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+
+        // One hand-written step in train mode leaves a gradient behind.
+        var (_, grad) = cost.Compute(layer.Forward(x), t);
+        layer.Backward(grad, updGrad: false);
+        new Validator(layer, cost).ValidateFromHost(data, target);
+        float[] before = Snapshot(layer);
+
+        // The same step after the Validator: Backward wrote no gradient, so Update would reapply the old one.
+        (_, grad) = cost.Compute(layer.Forward(x), t);
+        layer.Backward(grad, updGrad: false);
+        var e = Assert.Throws<InvalidOperationException>(sgd.Update);
+        Assert.That(e!.Message, Does.Contain("eval mode").And.Contain("TrainMode()"));
+        Assert.That(Snapshot(layer), Is.EqualTo(before), "a refused update changes nothing");
+
+        layer.TrainMode();
+        (_, grad) = cost.Compute(layer.Forward(x), t);
+        layer.Backward(grad, updGrad: false);
+        sgd.Update();
+        Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "in train mode the step updates");
+    }
 }
