@@ -438,5 +438,5 @@ public abstract class Module : IDisposable
 
     internal static string ShapeText(Tensor tensor) => ShapeText(tensor.Shape);
 
-    internal static string ShapeText(IReadOnlyList<long> shape) => $"[{string.Join(" x ", shape)}]";
+    internal static string ShapeText(IReadOnlyList<long> shape) => Tensor.FormatShape(shape);
 }

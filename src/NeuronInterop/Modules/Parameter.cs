@@ -20,7 +20,7 @@ public sealed class Parameter
     public Tensor Grad { get; }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} [{string.Join(" x ", Value.Shape)}]";
+    public override string ToString() => $"{Name} {Tensor.FormatShape(Value.Shape)}";
 
     /// <summary>Throws <see cref="ObjectDisposedException"/>, naming the parameter, when its value or gradient has been disposed.</summary>
     internal void ThrowIfDisposed()

@@ -80,7 +80,7 @@ public sealed class BadInputTests
         using Tensor wrongColumns = new(TestDevice, 5, 4);
         using Tensor rank1 = new(TestDevice, 3);
         var e = Assert.Throws<ShapeMismatchException>(() => _layer.Forward(wrongColumns));
-        Assert.That(e!.Message, Does.Contain("3").And.Contain("[5 x 4]"));
+        Assert.That(e!.Message, Does.Contain("3").And.Contain("[5x4]"));
         Assert.Throws<ShapeMismatchException>(() => _layer.Forward(rank1));
         AssertUnchanged();
     }

@@ -175,7 +175,7 @@ public sealed class ParameterFileTests
     {
         using Linear layer = Layer(3, 2);
         AssertRefusedUnchanged(layer, () => layer.Load(DataFile("linear-2x3-lin.hdf")),
-            "parameter 'W' of Linear 'lin' has shape [2 x 3] there, but [3 x 2] in the module");
+            "parameter 'W' of Linear 'lin' has shape [2x3] there, but [3x2] in the module");
     }
 
     [Test]
