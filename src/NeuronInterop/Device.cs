@@ -143,6 +143,7 @@ public sealed unsafe class Device : IDisposable
     internal ContextHandle Handle { get; }
 
     /// <summary>CUDA device <paramref name="index"/>, shared by the whole process.</summary>
+    /// <param name="index">The CUDA device index, from 0.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative.</exception>
     /// <exception cref="DeviceUnavailableException">CUDA support is not compiled in, there is no GPU, or no device has that index.</exception>
     public static Device Cuda(int index = 0)
@@ -195,6 +196,7 @@ public sealed unsafe class Device : IDisposable
     /// Whether <paramref name="name"/> is a name <see cref="FromName"/> accepts (<c>auto</c>, <c>host</c>,
     /// <c>cuda</c> or <c>cuda:N</c>, case-insensitive, spaces around it ignored), whether or not that device is present.
     /// </summary>
+    /// <param name="name">The name to check; null is not a name.</param>
     public static bool IsValidName([NotNullWhen(true)] string? name) => TryParseName(name, out _, out _);
 
     private enum NameKind { Auto, Host, Cuda }

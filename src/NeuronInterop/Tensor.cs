@@ -100,6 +100,8 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Creates a 1-D tensor holding a copy of <paramref name="data"/>.</summary>
+    /// <param name="device">The device that holds the tensor.</param>
+    /// <param name="data">The elements.</param>
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty.</exception>
     public static Tensor FromArray(Device device, float[] data)
     {
@@ -108,6 +110,8 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Creates a 2-D tensor (rows × columns) holding a copy of <paramref name="data"/>.</summary>
+    /// <param name="device">The device that holds the tensor.</param>
+    /// <param name="data">The elements, rows × columns.</param>
     /// <exception cref="ArgumentException"><paramref name="data"/> has no rows or no columns.</exception>
     public static Tensor FromArray(Device device, float[,] data)
     {
@@ -140,7 +144,9 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Copies all elements into the start of <paramref name="destination"/> (a blocking copy).</summary>
+    /// <param name="destination">Host memory of at least <see cref="ElementCount"/> elements.</param>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="ElementCount"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public void CopyTo(Span<float> destination)
     {
         using var context = Device.Lease();
@@ -159,7 +165,9 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Overwrites the tensor with <paramref name="source"/>, which must have exactly <see cref="ElementCount"/> elements.</summary>
+    /// <param name="source">The elements, row-major.</param>
     /// <exception cref="ArgumentException">The element counts differ.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public void CopyFrom(ReadOnlySpan<float> source)
     {
         using var context = Device.Lease();
@@ -181,7 +189,9 @@ public sealed unsafe class Tensor : IDisposable
     /// Overwrites the tensor with the elements of <paramref name="source"/> (equal element counts; the shapes may differ).
     /// A tensor on another device is copied through host memory.
     /// </summary>
+    /// <param name="source">The tensor to copy.</param>
     /// <exception cref="ArgumentException">The element counts differ.</exception>
+    /// <exception cref="ObjectDisposedException">Either tensor or its device has been disposed.</exception>
     public void CopyFrom(Tensor source)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -217,6 +227,8 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
+    /// <param name="value">The value, NaN and infinities included.</param>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public void Fill(float value)
     {
         using var context = Device.Lease();
@@ -225,6 +237,11 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Fills with values uniform in [<paramref name="low"/>, <paramref name="high"/>), reproducible from <paramref name="seed"/> and identical on every backend.</summary>
+    /// <param name="low">The lower bound, finite.</param>
+    /// <param name="high">The upper bound, finite and at least <paramref name="low"/>, with a finite width <c>high − low</c>.</param>
+    /// <param name="seed">The seed.</param>
+    /// <exception cref="ArgumentException">The range is not finite, or <paramref name="low"/> exceeds <paramref name="high"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public void FillUniform(float low, float high, ulong seed)
     {
         using var context = Device.Lease();
@@ -233,6 +250,13 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Fills with values from N(<paramref name="mean"/>, <paramref name="stddev"/>²), reproducible from <paramref name="seed"/>.</summary>
+    /// <param name="mean">The mean, finite.</param>
+    /// <param name="stddev">The standard deviation, finite and at least 0.</param>
+    /// <param name="seed">The seed.</param>
+    /// <exception cref="ArgumentException">
+    /// A value is not finite, <paramref name="stddev"/> is negative, or |mean| + 8.7·stddev exceeds the float range.
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public void FillNormal(float mean, float stddev, ulong seed)
     {
         using var context = Device.Lease();
@@ -244,7 +268,10 @@ public sealed unsafe class Tensor : IDisposable
     /// A view of rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of the first
     /// dimension, sharing this tensor's memory (no copy). Dispose the view independently; it stays valid after this tensor is disposed.
     /// </summary>
+    /// <param name="firstRow">The first row of the view, from 0.</param>
+    /// <param name="rowCount">The number of rows, at least 1.</param>
     /// <exception cref="ArgumentException">The rows are not within the tensor.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor has been disposed.</exception>
     public Tensor SliceRows(long firstRow, long rowCount)
     {
         // The handle exists before the native view does, so nothing can fail between the view's
@@ -266,7 +293,12 @@ public sealed unsafe class Tensor : IDisposable
     /// Copies <paramref name="rowCount"/> rows of <paramref name="source"/> starting at <paramref name="sourceRow"/>
     /// into this tensor starting at <paramref name="destinationRow"/>; the row sizes must match and both tensors must be on this device.
     /// </summary>
+    /// <param name="source">The tensor to copy from.</param>
+    /// <param name="sourceRow">The first row read from <paramref name="source"/>.</param>
+    /// <param name="destinationRow">The first row written in this tensor.</param>
+    /// <param name="rowCount">The number of rows.</param>
     /// <exception cref="ArgumentException">The rows are out of range, the row sizes differ, or the devices differ.</exception>
+    /// <exception cref="ObjectDisposedException">Either tensor or the device has been disposed.</exception>
     public void CopyRowsFrom(Tensor source, long sourceRow, long destinationRow, long rowCount)
     {
         ArgumentNullException.ThrowIfNull(source);

@@ -94,6 +94,28 @@ public sealed class TensorErrorTests(string backend)
         Assert.That(e!.Message, Is.Not.Empty);
     }
 
+    [TestCase(1f, -1f)]
+    [TestCase(float.NaN, 1f)]
+    [TestCase(-3e38f, 3e38f)]
+    public void FillUniformRejectsARangeThatIsNotFiniteAndOrdered(float low, float high)
+    {
+        using var tensor = Tensor.FromArray(Device, new[] { 1f, 2f, 3f });
+        var e = Assert.Throws<NeuronArgumentException>(() => tensor.FillUniform(low, high, 1));
+        Assert.That(e!.Message, Does.Contain("nrn_tensor_fill_uniform").And.Contain("low <= high"));
+        Assert.That(tensor.ToArray(), Is.EqualTo(new[] { 1f, 2f, 3f }), "a refused fill changes nothing");
+    }
+
+    [TestCase(0f, -1f)]
+    [TestCase(float.PositiveInfinity, 1f)]
+    [TestCase(0f, 1e38f)]
+    public void FillNormalRejectsAnInvalidSpread(float mean, float stddev)
+    {
+        using var tensor = Tensor.FromArray(Device, new[] { 1f, 2f, 3f });
+        var e = Assert.Throws<NeuronArgumentException>(() => tensor.FillNormal(mean, stddev, 1));
+        Assert.That(e!.Message, Does.Contain("nrn_tensor_fill_normal").And.Contain("stddev >= 0"));
+        Assert.That(tensor.ToArray(), Is.EqualTo(new[] { 1f, 2f, 3f }), "a refused fill changes nothing");
+    }
+
     [Test]
     public void CopyRowsFromRejectsDifferentRowSizes()
     {
