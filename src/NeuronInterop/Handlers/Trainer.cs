@@ -33,7 +33,9 @@ namespace NeuronInterop.Handlers;
 /// </para>
 /// <para>
 /// With Information logging enabled, each training call logs the mean error at its end, which reads
-/// it from the device: one wait per call, never per step. Without it nothing is read back.
+/// it from the device: one wait per call, never per step. Without it nothing is read back. A mean
+/// error that is not finite (diverged training) is then also logged as a warning, once until a call
+/// ends finite again.
 /// </para>
 /// <para>
 /// A trainer runs one training call at a time: a call from one of its own callbacks, or from another
@@ -48,6 +50,7 @@ public sealed class Trainer : IDisposable
     private Tensor? _targetBuffer;
     private bool _disposed;
     private int _training;  // 1 while a training call runs
+    private bool _divergenceLogged;
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="module">The module to train.</param>
@@ -246,8 +249,10 @@ public sealed class Trainer : IDisposable
         }
         if (_logger.IsEnabled(LogLevel.Information))
         {
+            double mean = Cost.MeanError;
             _logger.LogInformation("Trained {Steps} steps ({Order}) from step {FirstStep}: mean error {MeanError}",
-                steps, order, firstStep, Cost.MeanError);
+                steps, order, firstStep, mean);
+            LogIfDiverged(mean);
         }
     }
 
@@ -457,8 +462,29 @@ public sealed class Trainer : IDisposable
     {
         if (_logger.IsEnabled(LogLevel.Information))
         {
+            double mean = Cost.MeanError;
             _logger.LogInformation("Trained {Rows} samples in batches of {BatchSize}: mean error {MeanError} ({Batches} batches in total)",
-                rows, BatchSize, Cost.MeanError, BatchesTrained);
+                rows, BatchSize, mean, BatchesTrained);
+            LogIfDiverged(mean);
         }
+    }
+
+    /// <summary>Warns when a call's mean error is not finite, once until a call ends finite again.</summary>
+    private void LogIfDiverged(double meanError)
+    {
+        if (double.IsFinite(meanError) || Cost.SampleCount == 0)
+        {
+            _divergenceLogged = false;
+            return;
+        }
+        if (_divergenceLogged)
+        {
+            return;
+        }
+        _divergenceLogged = true;
+        _logger.LogWarning(
+            "Training diverged: the mean error is {MeanError}. The learning rate {LearnRate} may be too large for this data, " +
+            "or the data holds NaN or infinity (host data is checked for them, device data is not).",
+            meanError, Optimizer.LearnRate);
     }
 }

@@ -389,6 +389,39 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void DivergedTrainingIsLoggedAsAWarningOnceUntilItRecovers()
+    {
+        var logger = new ListLogger();
+        var (data, target) = Problem(40, 3, 1, 11);
+        using var layer = new Linear(3, 1, seed: 2, device: TestDevice);
+        using var cost = new MseCost();
+        var sgd = new Sgd(50f);
+        using var trainer = new Trainer(layer, cost, sgd, batchSize: 4, logger: logger);
+        int Warnings() => logger.Entries.Count(e => e.Level == LogLevel.Warning && e.Message.StartsWith("Training diverged"));
+
+        for (int epoch = 0; epoch < 4; epoch++)
+            trainer.TrainFromHost(data, target, seed: (ulong)epoch);
+        Assert.That(double.IsFinite(cost.MeanError), Is.False, "a learning rate of 50 diverges");
+        Assert.That(Warnings(), Is.EqualTo(1), "one warning for a run of diverged calls");
+        Assert.That(logger.Entries.Single(e => e.Level == LogLevel.Warning).Message, Does.Contain("learning rate 50"));
+
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        trainer.TrainSteps(x, t, 0);
+        Assert.That(Warnings(), Is.EqualTo(1), "zero steps train nothing and say nothing");
+
+        layer.W.Fill(0f);
+        layer.B!.Fill(0f);
+        sgd.LearnRate = 0.05f;
+        trainer.TrainSteps(x, t, 5);
+        Assert.That(double.IsFinite(cost.MeanError), Is.True);
+        sgd.LearnRate = 50f;
+        for (int call = 0; call < 3; call++)
+            trainer.TrainSteps(x, t, 40);
+        Assert.That(Warnings(), Is.EqualTo(2), "a finite call in between: the next divergence is said again");
+    }
+
+    [Test]
     public void ValidatorAndCalculatorLogEachBatchAtTrace()
     {
         var logger = new ListLogger();
