@@ -18,12 +18,13 @@ namespace NeuronInterop.Tests.Model;
 /// (unfused) path on every backend, and so do <see cref="Validator"/> and <see cref="Calculator"/>.
 /// The shapes straddle the CUDA backend's three fused paths (one block for all steps, the rows
 /// kernel for large batches of layers of at most 4 × 4, the tiled products) and the host's kernel
-/// tiles. A failing case is shrunk to a small one and printed with its seed.
+/// tiles. A failing case is printed with its CsCheck seed.
 /// </summary>
 /// <remarks>
-/// The cases come from a fixed seed, so that every run checks the same ones; <c>CsCheck_Seed</c>
-/// replays a printed case and <c>CsCheck_Iter</c> (or <c>CsCheck_Time</c>, in seconds) runs more of
-/// them, from a random seed unless <c>CsCheck_Seed</c> is also set.
+/// Every run checks the same <see cref="FixedCases"/> cases per property, each from a fixed seed of its own.
+/// <c>CsCheck_Seed</c> replays a printed case; <c>CsCheck_Iter=N</c> (or <c>CsCheck_Time</c>, in seconds)
+/// draws N random cases instead, after the <c>CsCheck_Seed</c> case when that is set, and shrinks a
+/// failing one to the smallest failing case it finds.
 /// </remarks>
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
 public sealed class TrainingPropertyTests
@@ -43,11 +44,16 @@ public sealed class TrainingPropertyTests
     public void SetUp() => TestBackends.Get(_backend);
 
     /// <summary>One random training problem.</summary>
+    /// <param name="MacroBatchSize">The macro-batch size given to TrainFromHost; null for its default.</param>
+    /// <param name="PerStep">Whether the trainers have a (no-op) batch callback, which makes them take one call per step.</param>
     /// <param name="LearnRateFactor">The learning rate times <see cref="In"/>, which keeps every case stable.</param>
-    public sealed record TrainCase(int In, int Out, bool UseBias, int Rows, int BatchSize, int MacroBatchSize,
-        BatchOrder Order, int Steps, long FirstStep, ulong OrderSeed, float LearnRateFactor, int DataSeed)
+    public sealed record TrainCase(int In, int Out, bool UseBias, int Rows, int BatchSize, int? MacroBatchSize,
+        bool PerStep, BatchOrder Order, int Steps, long FirstStep, ulong OrderSeed, float LearnRateFactor, int DataSeed)
     {
         public float LearnRate => LearnRateFactor / In;
+
+        /// <summary>The macro-batch size TrainFromHost uses.</summary>
+        public int MacroRows => MacroBatchSize ?? Math.Max(Trainer.DefaultMacroBatchSize, BatchSize);
     }
 
     /// <summary>Features: mostly up to 4 (the rows path), else up to 72 (past one 64-wide tile).</summary>
@@ -62,18 +68,19 @@ public sealed class TrainingPropertyTests
             ? Gen.Frequency((2, Gen.Int[1, 300]), (1, Gen.Int[2000, 14000]))
             : Gen.Int[1, 300]
         from batchSize in Gen.Frequency((2, Gen.Int[1, 8]), (3, Gen.Int[1, rows]), (1, Gen.Int[rows, rows + 40]))
-        from macroExtra in Gen.Frequency((2, Gen.Const(0)), (3, Gen.Int[1, Math.Max(1, rows)]))
+        from macroExtra in Gen.Frequency((2, Gen.Const((int?)0)), (3, Gen.Int[1, rows].Select(i => (int?)i)), (1, Gen.Const((int?)null)))
+        from perStep in Gen.Frequency((4, Gen.Const(false)), (1, Gen.Const(true)))
         from order in Gen.Enum<BatchOrder>()
         from steps in Gen.Int[1, 12]
         from firstStep in Gen.Frequency((4, Gen.Long[0, 100_000]), (1, Gen.Long[long.MaxValue - 1000, long.MaxValue - 12]))
         from orderSeed in Gen.ULong
         from lrFactor in Gen.Float[0.05f, 1f]
         from dataSeed in Gen.Int[0, 1_000_000]
-        select new TrainCase(inSize, outSize, useBias, rows, batchSize, batchSize + macroExtra, order, steps, firstStep,
-            orderSeed, lrFactor, dataSeed);
+        select new TrainCase(inSize, outSize, useBias, rows, batchSize, batchSize + macroExtra, perStep, order, steps,
+            firstStep, orderSeed, lrFactor, dataSeed);
 
-    /// <summary>Cases per property when <c>CsCheck_Iter</c> and <c>CsCheck_Time</c> are not set (about 50 ms each on the CUDA emulator).</summary>
-    private const long Iterations = 60;
+    /// <summary>Cases per property in every run (about 50 ms each on the CUDA emulator).</summary>
+    private const int FixedCases = 60;
 
     [Test]
     public void TrainStepsMatchesTheReferenceAndTheGenericPath() => Sample(CheckTrainSteps);
@@ -84,20 +91,34 @@ public sealed class TrainingPropertyTests
     [Test]
     public void ValidatorAndCalculatorMatchTheReference() => Sample(CheckValidateAndCalc);
 
-    private void Sample(Action<TrainCase> check)
+    private static void Sample(Action<TrainCase> check)
     {
-        bool explore = Environment.GetEnvironmentVariable("CsCheck_Iter") is not null
-                       || Environment.GetEnvironmentVariable("CsCheck_Time") is not null;
-        string? seed = Environment.GetEnvironmentVariable("CsCheck_Seed") ?? (explore ? null : FixedSeed);
-        // One thread: the cases share the test's device. Each case's assertions are isolated, so that
-        // the failures CsCheck catches while shrinking are not also recorded as the test's own: the test
-        // reports the smallest failing case only.
-        Cases.Sample(c =>
+        // Each case's assertions are isolated, so that the failures CsCheck catches while it shrinks are
+        // not also recorded as the test's own: the test reports the case CsCheck reports. One thread: the
+        // cases share the test's device.
+        void Isolated(TrainCase c)
         {
             using var isolated = new TestExecutionContext.IsolatedContext();
             check(c);
-        }, seed: seed, iter: explore ? -1 : Iterations, threads: 1);
+        }
+
+        string? seed = Environment.GetEnvironmentVariable("CsCheck_Seed");
+        bool draw = Environment.GetEnvironmentVariable("CsCheck_Iter") is not null
+                    || Environment.GetEnvironmentVariable("CsCheck_Time") is not null;
+        if (seed is not null || draw)
+        {
+            Cases.Sample(Isolated, seed: seed, iter: draw ? -1 : 1, threads: 1);
+            return;
+        }
+        // A CsCheck seed fixes only the first case a Sample draws, so each fixed case is a Sample of its own.
+        for (int i = 0; i < FixedCases; i++)
+        {
+            Cases.Sample(Isolated, seed: CaseSeed(i), iter: 1, threads: 1);
+        }
     }
+
+    /// <summary>The seed of fixed case <paramref name="index"/>, in CsCheck's text form.</summary>
+    private static string CaseSeed(int index) => new PCG(1, 0x9E3779B97F4A7C15UL * (ulong)(index + 1)).ToString();
 
     private void CheckTrainSteps(TrainCase c)
     {
@@ -125,7 +146,7 @@ public sealed class TrainingPropertyTests
 
         fused.Trainer.TrainFromHost(data, target, c.MacroBatchSize, shuffle: shuffle, seed: c.OrderSeed);
         generic.Trainer.TrainFromHost(data, target, c.MacroBatchSize, shuffle: shuffle, seed: c.OrderSeed);
-        double mean = fused.Reference.Train(data, target, c.MacroBatchSize, shuffle
+        double mean = fused.Reference.Train(data, target, c.MacroRows, shuffle
             ? (macro, step, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, c.OrderSeed, macro * count + step, count)
             : null);
 
@@ -158,6 +179,7 @@ public sealed class TrainingPropertyTests
         {
             Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(batches), $"batches, {c}");
             Assert.That(s.Trainer.SamplesTrained, Is.EqualTo(samples), $"samples, {c}");
+            Assert.That(s.Cost.SampleCount, Is.EqualTo(samples), $"samples in the mean error, {c}");
         }
     }
 
@@ -189,7 +211,7 @@ public sealed class TrainingPropertyTests
             Cost = new MseCost(device);
             var optimizer = new Sgd(c.LearnRate);
             optimizer.SetupOn(Layer);
-            Trainer = new Trainer(Layer, Cost, optimizer, c.BatchSize) { UseFusedSteps = fused };
+            Trainer = new Trainer(Layer, Cost, optimizer, c.BatchSize, c.PerStep ? _ => { } : null) { UseFusedSteps = fused };
             Reference = new ReferenceTrainer(c.In, c.Out, c.BatchSize, c.LearnRate, c.UseBias);
             Reference.SetParameters(Layer.W.ToArray(), Layer.B?.ToArray() ?? []);
         }
