@@ -102,8 +102,16 @@ public abstract class Module : IDisposable
             throw new ShapeMismatchException(
                 $"{Describe()}: the gradient has shape {ShapeText(grad)}, the last output {ShapeText(_lastOutput)}.");
         }
-        return BackwardCore(_lastInput, grad, updGrad, accumulate);
+        Tensor? inputGrad = BackwardCore(_lastInput, grad, updGrad, accumulate);
+        LastBackwardSkippedParameters = !IsTraining;
+        return inputGrad;
     }
+
+    /// <summary>
+    /// Whether the last <see cref="Backward"/> ran in eval mode and so wrote no parameter gradients (cleared by
+    /// a train-mode <see cref="Backward"/> and by <see cref="ZeroGradParams"/>): an optimizer step would apply stale ones.
+    /// </summary>
+    internal bool LastBackwardSkippedParameters { get; private set; }
 
     /// <summary>Puts the module in train mode: <see cref="Backward"/> computes parameter gradients.</summary>
     public void TrainMode()
@@ -132,6 +140,7 @@ public abstract class Module : IDisposable
         {
             parameter.Grad.Fill(0f);
         }
+        LastBackwardSkippedParameters = false;
     }
 
     /// <summary>

@@ -63,9 +63,9 @@ public sealed class Sgd
 
     /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>
     /// <exception cref="InvalidOperationException">
-    /// <see cref="SetupOn"/> has not been called, or the module is in eval mode (after <see cref="Module.EvalMode"/>,
-    /// a <see cref="Handlers.Validator"/> or a <see cref="Handlers.Calculator"/>): its <see cref="Module.Backward"/>
-    /// wrote no gradients then, so the update would apply stale ones.
+    /// <see cref="SetupOn"/> has not been called, or the module's last <see cref="Module.Backward"/> ran in eval mode
+    /// (after <see cref="Module.EvalMode"/>, a <see cref="Handlers.Validator"/> or a <see cref="Handlers.Calculator"/>):
+    /// it wrote no parameter gradients then, so the update would apply stale ones.
     /// </exception>
     /// <exception cref="ObjectDisposedException">
     /// The module, or a parameter's value or gradient, has been disposed; no parameter is changed then.
@@ -74,11 +74,12 @@ public sealed class Sgd
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
         module.ThrowIfDisposed();
-        if (!module.IsTraining)
+        if (module.LastBackwardSkippedParameters)
         {
             throw new InvalidOperationException(
-                $"{module.Describe()} is in eval mode, so its Backward wrote no parameter gradients and Update would apply " +
-                "stale ones. A Validator or Calculator leaves a module in eval mode: call TrainMode() before training it by hand.");
+                $"The last Backward of {module.Describe()} ran in eval mode, so it wrote no parameter gradients and Update " +
+                "would apply stale ones. A Validator or Calculator leaves a module in eval mode: call TrainMode(), then run " +
+                "Forward and Backward again.");
         }
         // All checked before the first update, so that a failure leaves every parameter as it was.
         foreach (Parameter parameter in _parameters)

@@ -180,7 +180,7 @@ public sealed class HandlerStateTests
     }
 
     [Test]
-    public void AnUpdateAfterAValidatorIsRefusedUntilTrainMode()
+    public void AnUpdateAfterAnEvalModeBackwardIsRefusedUntilATrainModeBackward()
     {
         using var layer = NewLayer(3, 2);
         using var cost = new MseCost(TestDevice);
@@ -189,24 +189,33 @@ public sealed class HandlerStateTests
         float[,] data = Uniform(6, 3, 1), target = Uniform(6, 2, 2);
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
+        var validator = new Validator(layer, cost);
+        void Step()
+        {
+            var (_, grad) = cost.Compute(layer.Forward(x), t);
+            layer.ZeroGradParams();
+            layer.Backward(grad, updGrad: false);
+        }
 
-        // One hand-written step in train mode leaves a gradient behind.
-        var (_, grad) = cost.Compute(layer.Forward(x), t);
-        layer.Backward(grad, updGrad: false);
-        new Validator(layer, cost).ValidateFromHost(data, target);
+        // Gradients from a train-mode Backward stay fresh through a Validator's forward passes.
+        Step();
+        validator.ValidateFromHost(data, target);
         float[] before = Snapshot(layer);
+        sgd.Update();
+        Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "a Validator between Backward and Update is fine");
 
-        // The same step after the Validator: Backward wrote no gradient, so Update would reapply the old one.
-        (_, grad) = cost.Compute(layer.Forward(x), t);
-        layer.Backward(grad, updGrad: false);
+        // The same step after the Validator: Backward runs in eval mode and writes no gradient.
+        Step();
+        before = Snapshot(layer);
         var e = Assert.Throws<InvalidOperationException>(sgd.Update);
-        Assert.That(e!.Message, Does.Contain("eval mode").And.Contain("TrainMode()"));
+        Assert.That(e!.Message, Does.Contain("eval mode").And.Contain("TrainMode()").And.Contain("Backward again"));
         Assert.That(Snapshot(layer), Is.EqualTo(before), "a refused update changes nothing");
 
         layer.TrainMode();
-        (_, grad) = cost.Compute(layer.Forward(x), t);
-        layer.Backward(grad, updGrad: false);
+        Assert.Throws<InvalidOperationException>(sgd.Update, "train mode alone does not make the gradients fresh");
+
+        Step();
         sgd.Update();
-        Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "in train mode the step updates");
+        Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "after a train-mode Backward the step updates");
     }
 }
