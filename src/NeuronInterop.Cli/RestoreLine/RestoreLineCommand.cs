@@ -67,8 +67,9 @@ internal static class RestoreLineCommand
         var save = new Option<bool>("--save")
         {
             Description = "Also save each run's trained library neuron into --out (neuron-short-run.hdf, neuron-long-run.hdf, " +
-                          "neuron-no-bias.hdf): HDF5 in PuzzleLib's layout, linked as neuron.W and neuron.b, for Module.Load " +
-                          "into a Linear(1, 1) named \"neuron\", or for PuzzleLib and h5py.",
+                          "neuron-no-bias.hdf): HDF5 in PuzzleLib's layout, linked as neuron.W and neuron.b (neuron.W alone " +
+                          "without bias), for Module.Load into a Linear(1, 1) named \"neuron\" (with useBias: false for the " +
+                          "no-bias file), or for PuzzleLib and h5py.",
         };
 
         var slope = new Option<float>("--slope")

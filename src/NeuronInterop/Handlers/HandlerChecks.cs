@@ -22,7 +22,7 @@ internal static class HandlerChecks
         ArgumentNullException.ThrowIfNull(data, dataName);
         if (data.GetLength(0) == 0 || data.GetLength(1) == 0)
         {
-            throw new ArgumentException($"The {dataName} is empty ({data.GetLength(0)} x {data.GetLength(1)}).", dataName);
+            throw new ArgumentException($"The {dataName} is empty ([{data.GetLength(0)}x{data.GetLength(1)}]).", dataName);
         }
         CheckFeatures(module, data.GetLength(1), dataName, input: true);
         if (target is null)
@@ -87,7 +87,7 @@ internal static class HandlerChecks
         module.CheckOnDevice(data, dataName);
         if (data.Rank != 2)
         {
-            throw new ShapeMismatchException($"The {dataName} must be (rows x features), got {Module.ShapeText(data)}.");
+            throw new ShapeMismatchException($"The {dataName} must be [rows x features], got {Module.ShapeText(data)}.");
         }
         CheckFeatures(module, data.Shape[1], dataName, input: true);
         if (target is null)
@@ -98,7 +98,7 @@ internal static class HandlerChecks
         if (target.Rank != 2 || target.Shape[0] != data.Shape[0])
         {
             throw new ShapeMismatchException(
-                $"The {targetName} must be ({data.Shape[0]} x features) like the {dataName} {Module.ShapeText(data)}, got {Module.ShapeText(target)}.");
+                $"The {targetName} must have {data.Shape[0]} rows of features, as the {dataName} {Module.ShapeText(data)} has, got {Module.ShapeText(target)}.");
         }
         CheckFeatures(module, target.Shape[1], targetName, input: false);
     }

@@ -21,9 +21,9 @@ public sealed class Linear : Module
     /// <param name="outsize">Output features, at least 1.</param>
     /// <param name="useBias">Whether the layer has a bias b.</param>
     /// <param name="initScheme">How W is initialised (PuzzleLib's schemes; Xavier uniform by default).</param>
+    /// <param name="wscale">The scale of the initialisation, finite and positive (see <see cref="InitScheme"/>).</param>
     /// <param name="initFactor">The fan the Xavier and He schemes divide by: the fan-in by default. Other
     /// schemes use no fan, so with them it must stay <see cref="InitFactor.In"/>.</param>
-    /// <param name="wscale">The scale of the initialisation, finite and positive (see <see cref="InitScheme"/>).</param>
     /// <param name="seed">The seed of the initialisation; the same seed gives the same W on every backend.</param>
     /// <param name="device">The device; <see cref="Device.Default"/> when null.</param>
     /// <param name="name">An optional name.</param>
@@ -31,7 +31,8 @@ public sealed class Linear : Module
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive, or the scheme or factor is unknown.</exception>
     /// <exception cref="ArgumentException"><paramref name="initFactor"/> is not <see cref="InitFactor.In"/> for a scheme that uses no fan.</exception>
     public Linear(int insize, int outsize, bool useBias = true, InitScheme initScheme = InitScheme.XavierUniform,
-        InitFactor initFactor = InitFactor.In, float wscale = 1f, ulong seed = 0, Device? device = null, string? name = null, ILogger? logger = null)
+        float wscale = 1f, InitFactor initFactor = InitFactor.In, ulong seed = 0, Device? device = null, string? name = null,
+        ILogger? logger = null)
         : base(device ?? Device.Default, name, logger)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(insize);

@@ -206,8 +206,14 @@ public sealed class DeviceTests
             child.Environment["NEURON_NATIVE_PATH"] = Device.NativeLibraryPath;
             child.Environment[DefaultReportVariable] = report;
             using var process = System.Diagnostics.Process.Start(child)!;
-            string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-            Assert.That(process.WaitForExit(60_000), Is.True, "the child test process ended");
+            // Both pipes drained at once, so that neither can fill and stall the child.
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            bool ended = process.WaitForExit(60_000);
+            if (!ended)
+                process.Kill(entireProcessTree: true);
+            string output = ended ? stdout.Result + stderr.Result : "(no output: killed after 60 s)";
+            Assert.That(ended, Is.True, "the child test process ended");
 
             Assert.That(report, Does.Exist, output);
             string thrown = File.ReadAllText(report);
