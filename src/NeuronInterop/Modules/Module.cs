@@ -243,7 +243,8 @@ public abstract class Module : IDisposable
     /// <see cref="Save(string)"/> or by PuzzleLib's <c>Module.save</c>: each parameter is read from
     /// <c>{Name}.{parameter name}</c>, so the module must have the name it was saved under. Values
     /// must be float32 (or float16) and have the parameter's shape; the file may hold other
-    /// modules' parameters too. Every parameter is read and checked before any is changed, so a
+    /// modules' parameters too, but no parameter under this module's name that it lacks (a bias
+    /// for a layer without one). Every parameter is read and checked before any is changed, so a
     /// file that does not fit leaves the module as it was.
     /// </summary>
     /// <param name="path">The file to read.</param>

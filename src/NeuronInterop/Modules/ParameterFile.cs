@@ -67,6 +67,7 @@ internal static class ParameterFile
             {
                 result[i] = ReadParameter(file, module, parameters[i], source);
             }
+            CheckNoOwnParameterIsLeftOver(file.Group(LinksGroup), parameters, module, source);
             return result;
         }
         catch (InvalidDataException)
@@ -78,6 +79,29 @@ internal static class ParameterFile
             // PureHDF's own failures (not HDF5, a damaged file, a type it cannot read) come as
             // several exception types; all mean that the data cannot be loaded.
             throw new InvalidDataException($"{source} could not be read as a parameter file (HDF5): {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a file that holds a parameter under the module's own name that the module lacks (a bias
+    /// for a layer without one): loading the rest would give another model than the one saved. Links of
+    /// other modules, and of modules nested under this name (<c>{name}.{child}.W</c>), are left alone.
+    /// </summary>
+    private static void CheckNoOwnParameterIsLeftOver(IH5Group links, IReadOnlyList<Parameter> parameters, Module module, string source)
+    {
+        string prefix = $"{module.Name}.";
+        foreach (IH5Object child in links.Children())
+        {
+            if (!child.Name.StartsWith(prefix, StringComparison.Ordinal))
+                continue;
+            string parameter = child.Name[prefix.Length..];
+            if (parameter.Length == 0 || parameter.Contains('.') || parameters.Any(p => p.Name == parameter))
+                continue;
+            string own = string.Join(", ", parameters.Select(p => $"'{p.Name}'"));
+            throw new InvalidDataException(
+                $"{source} holds '{child.Name}', a parameter '{parameter}' that {module.Describe()} does not have (it has {own}): " +
+                "the file was saved from a module built otherwise, such as a Linear with a bias loaded into one without. " +
+                "To take the weights alone, load the file into a layer with a bias and copy W from it.");
         }
     }
 

@@ -146,12 +146,20 @@ public sealed class ParameterFileTests
     }
 
     [Test]
-    public void ALayerWithoutBiasLoadsOnlyItsWeights()
+    public void ALayerWithoutBiasRefusesAFileThatHoldsItsBias()
     {
         using Linear layer = Layer(2, 3, useBias: false);
-        layer.Load(DataFile("linear-2x3-lin.hdf"));
+        float[] before = layer.W.ToArray();
 
-        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        // Its weights alone would predict otherwise than the layer that was saved.
+        var e = Assert.Throws<InvalidDataException>(() => layer.Load(DataFile("linear-2x3-lin.hdf")));
+        Assert.That(e!.Message, Does.Contain("'lin.b'").And.Contain("does not have").And.Contain("copy W"));
+        Assert.That(layer.W.ToArray(), Is.EqualTo(before), "a refused load changes nothing");
+
+        using Linear withBias = Layer(2, 3);
+        withBias.Load(DataFile("linear-2x3-lin.hdf"));
+        layer.W.CopyFrom(withBias.W);
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW), "the way the message gives to take the weights alone");
     }
 
     [Test]
@@ -281,6 +289,21 @@ public sealed class ParameterFileTests
         Assert.That(save!.Message, Does.Contain("is a folder, not a file"));
         Assert.That(load!.Message, Does.Contain("is a folder, not a file"));
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { folder }));
+    }
+
+    [Test]
+    public void ParametersOfOtherAndNestedModulesInTheFileAreLeftAlone()
+    {
+        string file = Path.Combine(_folder, "network.hdf");
+        var values = new H5Group { ["0"] = new H5Dataset(FileW, fileDims: [2, 3]), ["1"] = new H5Dataset(FileB) };
+        // A layer without bias named lin, beside a container's child lin.inner and another layer's bias.
+        var links = new H5Group { ["lin.W"] = 0L, ["lin.inner.b"] = 1L, ["other.b"] = 1L, ["lin."] = 1L };
+        new H5File { ["params"] = values, ["links"] = links }.Write(file);
+        using Linear layer = Layer(2, 3, useBias: false);
+
+        layer.Load(file);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
     }
 
     [Test]
