@@ -13,10 +13,12 @@ internal static class RestoreLineCommand
         var defaults = new RestoreLineOptions();
         var steps = new Option<int>("--steps")
         {
-            Description = $"Steps of the long run and of the no-bias run. The short run has {RestoreLineOptions.TutorialShortSteps} steps, or --steps when that is smaller.",
+            Description = $"Steps of the long run and of the no-bias run, 1 to {RestoreLineOptions.MaxSteps}. The short run has " +
+                          $"{RestoreLineOptions.TutorialShortSteps} steps, or --steps when that is smaller.",
             DefaultValueFactory = _ => defaults.Steps,
             HelpName = "count",
-            CustomParser = OptionParsers.Int("--steps", 1, int.MaxValue, "a positive integer"),
+            CustomParser = OptionParsers.Int("--steps", 1, RestoreLineOptions.MaxSteps,
+                $"an integer from 1 to {RestoreLineOptions.MaxSteps}"),
         };
 
         var lr = new Option<float>("--lr", "--learning-rate")

@@ -159,7 +159,8 @@ public sealed class BadInputTests
         Assert.That(overridden.ExitCode, Is.Zero, overridden.ToString());
     }
 
-    [TestCase("restore-line", "--steps", "99999999999", "--steps must be at most 2147483647")]
+    [TestCase("restore-line", "--steps", "99999999999", "--steps must be at most 10000000")]
+    [TestCase("restore-line", "--steps", "10000001", "--steps must be at most 10000000")]
     [TestCase("restore-line", "--batch-size", "1001", "--batch-size must be at most 1000")]
     [TestCase("restore-line", "--steps", "-99999999999", "--steps must be at least 1")]
     [TestCase("restore-line", "--steps", "-5", "--steps must be at least 1")]
