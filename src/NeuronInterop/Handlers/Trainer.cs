@@ -35,7 +35,7 @@ namespace NeuronInterop.Handlers;
 /// With Information logging enabled, each training call logs the mean error at its end, which reads
 /// it from the device: one wait per call, never per step. Without it nothing is read back. A mean
 /// error that is not finite (diverged training) is then also logged as a warning, once until a call
-/// ends finite again.
+/// ends finite again; only then, so that a logger at Warning level adds no wait.
 /// </para>
 /// <para>
 /// A trainer runs one training call at a time: a call from one of its own callbacks, or from another
@@ -469,12 +469,16 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Warns when a call's mean error is not finite, once until a call ends finite again.</summary>
+    /// <summary>Warns when a call's mean error is not finite, once until a call ends finite again (a call that trained nothing changes nothing).</summary>
     private void LogIfDiverged(double meanError)
     {
-        if (double.IsFinite(meanError) || Cost.SampleCount == 0)
+        if (double.IsFinite(meanError))
         {
             _divergenceLogged = false;
+            return;
+        }
+        if (Cost.SampleCount == 0)
+        {
             return;
         }
         if (_divergenceLogged)

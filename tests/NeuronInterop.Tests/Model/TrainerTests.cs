@@ -409,6 +409,8 @@ public sealed class TrainerTests
         using Tensor t = Tensor.FromArray(TestDevice, target);
         trainer.TrainSteps(x, t, 0);
         Assert.That(Warnings(), Is.EqualTo(1), "zero steps train nothing and say nothing");
+        trainer.TrainSteps(x, t, 3);
+        Assert.That(Warnings(), Is.EqualTo(1), "a call that trained nothing does not end the run of diverged calls");
 
         layer.W.Fill(0f);
         layer.B!.Fill(0f);
