@@ -98,7 +98,7 @@ internal static class HandlerChecks
         if (target.Rank != 2 || target.Shape[0] != data.Shape[0])
         {
             throw new ShapeMismatchException(
-                $"The {targetName} must have {data.Shape[0]} rows of features, as the {dataName} {Module.ShapeText(data)} has, got {Module.ShapeText(target)}.");
+                $"The {targetName} must be [{data.Shape[0]} x features], as many rows as the {dataName} {Module.ShapeText(data)}; got {Module.ShapeText(target)}.");
         }
         CheckFeatures(module, target.Shape[1], targetName, input: false);
     }

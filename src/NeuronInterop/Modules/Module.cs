@@ -103,13 +103,16 @@ public abstract class Module : IDisposable
                 $"{Describe()}: the gradient has shape {ShapeText(grad)}, the last output {ShapeText(_lastOutput)}.");
         }
         Tensor? inputGrad = BackwardCore(_lastInput, grad, updGrad, accumulate);
-        LastBackwardSkippedParameters = !IsTraining;
+        // Accumulating, one skipped pass leaves the sum partial until the gradients are zeroed or overwritten.
+        LastBackwardSkippedParameters = accumulate ? LastBackwardSkippedParameters || !IsTraining : !IsTraining;
         return inputGrad;
     }
 
     /// <summary>
-    /// Whether the last <see cref="Backward"/> ran in eval mode and so wrote no parameter gradients (cleared by
-    /// a train-mode <see cref="Backward"/> and by <see cref="ZeroGradParams"/>): an optimizer step would apply stale ones.
+    /// Whether the parameter gradients miss a <see cref="Backward"/> that ran in eval mode and so wrote none: the
+    /// last one did, or one did since the gradients were last zeroed or overwritten (while accumulating). Cleared
+    /// by a train-mode <see cref="Backward"/> that overwrites and by <see cref="ZeroGradParams"/>. An optimizer
+    /// step would apply stale or partial gradients.
     /// </summary>
     internal bool LastBackwardSkippedParameters { get; private set; }
 

@@ -64,8 +64,10 @@ public sealed class Sgd
     /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>
     /// <exception cref="InvalidOperationException">
     /// <see cref="SetupOn"/> has not been called, or the module's last <see cref="Module.Backward"/> ran in eval mode
-    /// (after <see cref="Module.EvalMode"/>, a <see cref="Handlers.Validator"/> or a <see cref="Handlers.Calculator"/>):
-    /// it wrote no parameter gradients then, so the update would apply stale ones.
+    /// (after <see cref="Module.EvalMode"/>, a <see cref="Handlers.Validator"/> or a <see cref="Handlers.Calculator"/>),
+    /// or one did among the passes accumulated since the gradients were zeroed: it wrote no parameter gradients, so the
+    /// update would apply stale or partial ones. This holds for an eval-mode Backward run only for its input gradient,
+    /// too: run that one before the training step's Backward.
     /// </exception>
     /// <exception cref="ObjectDisposedException">
     /// The module, or a parameter's value or gradient, has been disposed; no parameter is changed then.

@@ -212,8 +212,9 @@ public sealed class DeviceTests
             bool ended = process.WaitForExit(60_000);
             if (!ended)
                 process.Kill(entireProcessTree: true);
-            string output = ended ? stdout.Result + stderr.Result : "(no output: killed after 60 s)";
-            Assert.That(ended, Is.True, "the child test process ended");
+            // What the child wrote, also when it was killed (then the pipes close with it).
+            string output = Task.WaitAll([stdout, stderr], 10_000) ? stdout.Result + stderr.Result : "(the child's output did not close)";
+            Assert.That(ended, Is.True, $"the child test process ended: {output}");
 
             Assert.That(report, Does.Exist, output);
             string thrown = File.ReadAllText(report);

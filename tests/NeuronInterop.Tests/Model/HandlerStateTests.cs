@@ -218,4 +218,36 @@ public sealed class HandlerStateTests
         sgd.Update();
         Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "after a train-mode Backward the step updates");
     }
+
+    [Test]
+    public void AnEvalModePassAmongAccumulatedOnesMakesTheSumPartialUntilZeroed()
+    {
+        using var layer = NewLayer(3, 2);
+        using var cost = new MseCost(TestDevice);
+        var sgd = new Sgd(0.1f);
+        sgd.SetupOn(layer);
+        using Tensor x = Tensor.FromArray(TestDevice, Uniform(4, 3, 1));
+        using Tensor t = Tensor.FromArray(TestDevice, Uniform(4, 2, 2));
+        void MicroBatch()
+        {
+            var (_, grad) = cost.Compute(layer.Forward(x), t);
+            layer.Backward(grad, updGrad: false, accumulate: true);
+        }
+
+        layer.ZeroGradParams();
+        MicroBatch();
+        layer.EvalMode();
+        MicroBatch();   // adds nothing
+        layer.TrainMode();
+        MicroBatch();
+        var e = Assert.Throws<InvalidOperationException>(sgd.Update, "two of three micro-batches summed");
+        Assert.That(e!.Message, Does.Contain("eval mode"));
+
+        layer.ZeroGradParams();
+        MicroBatch();
+        MicroBatch();
+        float[] before = Snapshot(layer);
+        sgd.Update();
+        Assert.That(Snapshot(layer), Is.Not.EqualTo(before), "a sum of train-mode passes updates");
+    }
 }
