@@ -33,6 +33,27 @@ internal static class ModelData
         return values;
     }
 
+    /// <summary>
+    /// A learnable problem: inputs uniform in [−1, 1) from <paramref name="seed"/>, targets a random linear map of
+    /// them (from <c>seed + 1</c>) plus a per-column offset, so that a layer can fit them exactly.
+    /// </summary>
+    public static (float[,] Data, float[,] Target) LinearProblem(int rows, int inSize, int outSize, int seed)
+    {
+        float[,] data = Uniform(rows, inSize, seed);
+        float[,] map = Uniform(inSize, outSize, seed + 1);
+        var target = new float[rows, outSize];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < outSize; o++)
+            {
+                double sum = 0.5 * o - 0.25;
+                for (int i = 0; i < inSize; i++) sum += data[r, i] * map[i, o];
+                target[r, o] = (float)sum;
+            }
+        }
+        return (data, target);
+    }
+
     /// <summary>Row-major values of a 2-D array, flattened.</summary>
     public static float[] Flat(float[,] values)
     {

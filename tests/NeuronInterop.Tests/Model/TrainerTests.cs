@@ -63,20 +63,8 @@ public sealed class TrainerTests
         }
     }
 
-    private static (float[,] Data, float[,] Target) Problem(int rows, int inSize, int outSize, int seed)
-    {
-        float[,] data = Uniform(rows, inSize, seed);
-        float[,] a = Uniform(inSize, outSize, seed + 1);
-        var target = new float[rows, outSize];
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < outSize; o++)
-            {
-                double sum = 0.5 * o - 0.25;
-                for (int i = 0; i < inSize; i++) sum += data[r, i] * a[i, o];
-                target[r, o] = (float)sum;
-            }
-        return (data, target);
-    }
+    private static (float[,] Data, float[,] Target) Problem(int rows, int inSize, int outSize, int seed) =>
+        LinearProblem(rows, inSize, outSize, seed);
 
     private static BatchPicker Shuffled(ulong seed) =>
         (macro, step, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, seed, macro * count + step, count);

@@ -183,23 +183,7 @@ public sealed class TrainingPropertyTests
         }
     }
 
-    /// <summary>Inputs uniform in [−1, 1), targets a random linear map of them plus a per-column offset.</summary>
-    private static (float[,] Data, float[,] Target) Problem(TrainCase c)
-    {
-        float[,] data = Uniform(c.Rows, c.In, c.DataSeed);
-        float[,] map = Uniform(c.In, c.Out, c.DataSeed + 1);
-        var target = new float[c.Rows, c.Out];
-        for (int r = 0; r < c.Rows; r++)
-        {
-            for (int o = 0; o < c.Out; o++)
-            {
-                double sum = 0.5 * o - 0.25;
-                for (int i = 0; i < c.In; i++) sum += data[r, i] * map[i, o];
-                target[r, o] = (float)sum;
-            }
-        }
-        return (data, target);
-    }
+    private static (float[,] Data, float[,] Target) Problem(TrainCase c) => LinearProblem(c.Rows, c.In, c.Out, c.DataSeed);
 
     /// <summary>A layer trained through a Trainer, and the reference trainer from the same parameters (trained by the fused setup's caller).</summary>
     private sealed class Setup : IDisposable
