@@ -297,7 +297,13 @@ public sealed unsafe class Device : IDisposable
     }
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> when this device has been disposed.</summary>
-    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+    internal void ThrowIfDisposed()
+    {
+        if (Handle.IsClosed)
+        {
+            throw new ObjectDisposedException($"Device {this}");
+        }
+    }
 
     /// <summary>Pins the native context for one call.</summary>
     internal ContextLease Lease()

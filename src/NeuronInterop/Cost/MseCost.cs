@@ -150,7 +150,7 @@ public sealed class MseCost : IDisposable
     internal void Bind(Device device)
     {
         ThrowIfDisposed();
-        ObjectDisposedException.ThrowIf(device.IsDisposed, device);
+        device.ThrowIfDisposed();
         if (Device is not null)
         {
             if (!ReferenceEquals(Device, device))
@@ -197,5 +197,12 @@ public sealed class MseCost : IDisposable
         Bind(prediction.Device);
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+    /// <summary>Throws <see cref="ObjectDisposedException"/> named <c>MseCost</c> once the cost is disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(MseCost));
+        }
+    }
 }

@@ -69,7 +69,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(cost);
         ArgumentNullException.ThrowIfNull(optimizer);
         HandlerChecks.CheckBatchSize(batchSize);
-        ObjectDisposedException.ThrowIf(cost.IsDisposed, cost);
+        cost.ThrowIfDisposed();
         if (optimizer.Module is not null && !ReferenceEquals(optimizer.Module, module))
         {
             throw new ArgumentException(
@@ -163,7 +163,7 @@ public sealed class Trainer : IDisposable
         long macroIndex = 0;
         for (long first = 0; first < rows; first += macroRows, macroIndex++)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);  // by a callback
+            ThrowIfDisposed();  // by a callback
             long count = Math.Min(macroRows, rows - first);
             Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
             Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
@@ -276,9 +276,9 @@ public sealed class Trainer : IDisposable
 
     private void CheckReady()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         Module.ThrowIfDisposed();
-        ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
+        Cost.ThrowIfDisposed();
         foreach (Parameter parameter in Module.Parameters)
         {
             parameter.ThrowIfDisposed();  // by name: the fused steps would only see an anonymous tensor
@@ -352,7 +352,7 @@ public sealed class Trainer : IDisposable
 
         for (long i = 0; i < steps; i++)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);  // by a callback
+            ThrowIfDisposed();  // by a callback
             long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
             long first = batch * BatchSize;
             long count = Math.Min(BatchSize, rows - first);
@@ -466,6 +466,14 @@ public sealed class Trainer : IDisposable
             _logger.LogInformation("Trained {Rows} samples in batches of {BatchSize}: mean error {MeanError} ({Batches} batches in total)",
                 rows, BatchSize, mean, BatchesTrained);
             LogIfDiverged(mean);
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(nameof(Trainer));
         }
     }
 

@@ -55,7 +55,7 @@ public sealed class Validator
     public double Validate(Tensor data, Tensor target)
     {
         Module.ThrowIfDisposed();
-        ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
+        Cost.ThrowIfDisposed();
         HandlerChecks.CheckDevice(Module, data, target);
 
         Cost.ResetAccumulator();
@@ -91,7 +91,7 @@ public sealed class Validator
     public double ValidateFromHost(float[,] data, float[,] target)
     {
         Module.ThrowIfDisposed();
-        ObjectDisposedException.ThrowIf(Cost.IsDisposed, Cost);
+        Cost.ThrowIfDisposed();
         HandlerChecks.CheckHost(Module, data, target);
         using Tensor x = Tensor.FromArray(Module.Device, data);
         using Tensor t = Tensor.FromArray(Module.Device, target);

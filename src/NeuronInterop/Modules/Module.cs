@@ -20,7 +20,7 @@ public abstract class Module : IDisposable
     protected Module(Device device, string? name, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(device);
-        ObjectDisposedException.ThrowIf(device.IsDisposed, device);
+        device.ThrowIfDisposed();
         Device = device;
         Name = name;
         Logger = logger ?? NullLogger.Instance;

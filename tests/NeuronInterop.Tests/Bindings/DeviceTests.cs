@@ -279,6 +279,8 @@ public sealed class DeviceTests
             Assert.Throws<ObjectDisposedException>(() => Tensor.FromArray(device, new float[3]));
             Assert.Throws<ObjectDisposedException>(() => tensor.ToArray());
             Assert.Throws<ObjectDisposedException>(() => tensor.Fill(1f));
+            var layer = Assert.Throws<ObjectDisposedException>(() => new NeuronInterop.Modules.Linear(1, 1, device: device));
+            Assert.That(layer!.ObjectName, Is.EqualTo("Device host"));
         });
         Assert.DoesNotThrow(tensor.Dispose);
         Assert.DoesNotThrow(device.Dispose);

@@ -240,7 +240,7 @@ public sealed class BadInputTests
         {
             var trainer = new Trainer(_layer, _cost, _sgd, batchSize: 4, onBatchFinish: self => self.Dispose());
             var e = Assert.Throws<ObjectDisposedException>(() => train(trainer), name);
-            Assert.That(e!.ObjectName, Does.EndWith("Trainer"), name);
+            Assert.That(e!.ObjectName, Is.EqualTo("Trainer"), name);
             Assert.That(trainer.BatchesTrained, Is.EqualTo(1), name);
             Assert.That(Device.LiveHandleCount, Is.EqualTo(handles), $"{name}: the upload buffers released");
         }
@@ -318,7 +318,8 @@ public sealed class BadInputTests
 
         _cost.Dispose();
         Assert.Throws<ObjectDisposedException>(() => _trainer.TrainFromHost(data, target));
-        Assert.Throws<ObjectDisposedException>(() => _ = _cost.MeanError);
+        var cost = Assert.Throws<ObjectDisposedException>(() => _ = _cost.MeanError);
+        Assert.That(cost!.ObjectName, Is.EqualTo("MseCost"), "the class's own name, as Linear's");
         Assert.Throws<ObjectDisposedException>(() => new Trainer(_layer, _cost, _sgd));
         AssertUnchanged();
 
