@@ -144,12 +144,11 @@ internal static class RestoreLineCommand
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");
-        var saved = result.Runs.Where(run => run.LibraryFile is not null).ToArray();
-        if (saved.Length > 0)
+        if (options.SaveNeurons)
         {
-            context.Output.WriteLine($"Library neurons saved ({saved.Length}), for Module.Load into a Linear named \"{RestoreLineOptions.NeuronName}\":");
-            foreach (var run in saved)
-                context.Output.WriteLine($"  {Path.GetFileName(run.LibraryFile)}: {run.Description}");
+            context.Output.WriteLine($"Library neurons saved ({result.Runs.Count}), for Module.Load into a Linear named \"{RestoreLineOptions.NeuronName}\":");
+            foreach (var run in result.Runs)
+                context.Output.WriteLine($"  {options.NeuronFileName(run.Kind)}: {run.Description}");
         }
         return CliApplication.ExitOk;
     }

@@ -111,19 +111,18 @@ internal sealed class RestoreLineExperiment
         float[] libraryAfter = Predict(calculator);
         float[] libraryW = linear.W.ToArray();
         float[] libraryB = linear.B?.ToArray() ?? [0f];
-        string? savedAs = null;
-        if (_options.SaveNeurons)
+        if (_options.NeuronFileName(kind) is { } file)
         {
-            savedAs = Path.Combine(_options.OutputDirectory, RestoreLineOptions.NeuronFileName(kind));
-            linear.Save(savedAs);
-            _logger.LogInformation("{Run}: library neuron saved as {File}", description, savedAs);
+            string path = Path.Combine(_options.OutputDirectory, file);
+            linear.Save(path);
+            _logger.LogInformation("{Run}: library neuron saved as {File}", description, path);
         }
 
         var run = new RunResult(kind, steps, useBias,
             new NeuronResult(handMade.W, useBias ? handMade.B : 0f, DatasetError(handMadeAfter), handMadeErrors,
                 handMadeBefore, handMadeAfter),
             new NeuronResult(libraryW[0], libraryB[0], DatasetError(libraryAfter), libraryErrors,
-                libraryBefore, libraryAfter), savedAs);
+                libraryBefore, libraryAfter));
         _logger.LogInformation(
             "{Run}: hand-made neuron w = {HW:G6}, b = {HB:G6}, error {HE:G6}; library neuron w = {LW:G6}, b = {LB:G6}, error {LE:G6}",
             description, run.HandMade.W, run.HandMade.B, run.HandMade.FinalError,

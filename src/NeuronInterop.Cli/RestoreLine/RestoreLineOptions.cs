@@ -53,8 +53,8 @@ internal sealed record RestoreLineOptions
     /// <summary>The name the library neuron is created with, so that a saved file links <c>neuron.W</c> and <c>neuron.b</c>.</summary>
     public const string NeuronName = "neuron";
 
-    /// <summary>The file <see cref="SaveNeurons"/> writes for a run's library neuron.</summary>
-    public static string NeuronFileName(RunKind kind) => kind switch
+    /// <summary>The file (in <see cref="OutputDirectory"/>) a run's library neuron is saved in; null without <see cref="SaveNeurons"/>.</summary>
+    public string? NeuronFileName(RunKind kind) => !SaveNeurons ? null : kind switch
     {
         RunKind.Short => "neuron-short-run.hdf",
         RunKind.Long => "neuron-long-run.hdf",

@@ -32,9 +32,7 @@ internal enum RunKind
 }
 
 /// <summary>Both neurons trained side by side on the same samples.</summary>
-/// <param name="LibraryFile">Where the trained library neuron was saved; null unless <c>--save</c> was given.</param>
-internal sealed record RunResult(RunKind Kind, int Steps, bool UseBias, NeuronResult HandMade, NeuronResult Library,
-    string? LibraryFile = null)
+internal sealed record RunResult(RunKind Kind, int Steps, bool UseBias, NeuronResult HandMade, NeuronResult Library)
 {
     public string Description => Describe(Kind, Steps);
 

@@ -34,7 +34,7 @@ internal static class Summary
                 Name: run.Kind switch { RunKind.Short => "short", RunKind.Long => "long", _ => "noBias" },
                 run.Steps, run.UseBias,
                 Neuron(run.HandMade), Neuron(run.Library),
-                run.LibraryFile is null ? null : Path.GetFileName(run.LibraryFile))).ToArray(),
+                options.NeuronFileName(run.Kind))).ToArray(),
             Figures: figures.Select(f => new SummaryFigure(f.Number, f.FileName, f.Title, f.Width, f.Height)).ToArray());
 
         string path = Path.Combine(directory, FileName);

@@ -485,11 +485,7 @@ public sealed class Trainer : IDisposable
             _divergenceLogged = false;
             return;
         }
-        if (Cost.SampleCount == 0)
-        {
-            return;
-        }
-        if (_divergenceLogged)
+        if (_divergenceLogged || Cost.SampleCount == 0)
         {
             return;
         }

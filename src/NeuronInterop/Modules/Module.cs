@@ -104,7 +104,7 @@ public abstract class Module : IDisposable
         }
         Tensor? inputGrad = BackwardCore(_lastInput, grad, updGrad, accumulate);
         // Accumulating, one skipped pass leaves the sum partial until the gradients are zeroed or overwritten.
-        LastBackwardSkippedParameters = accumulate ? LastBackwardSkippedParameters || !IsTraining : !IsTraining;
+        GradientsMissABackward = !IsTraining || (accumulate && GradientsMissABackward);
         return inputGrad;
     }
 
@@ -114,7 +114,7 @@ public abstract class Module : IDisposable
     /// by a train-mode <see cref="Backward"/> that overwrites and by <see cref="ZeroGradParams"/>. An optimizer
     /// step would apply stale or partial gradients.
     /// </summary>
-    internal bool LastBackwardSkippedParameters { get; private set; }
+    internal bool GradientsMissABackward { get; private set; }
 
     /// <summary>Puts the module in train mode: <see cref="Backward"/> computes parameter gradients.</summary>
     public void TrainMode()
@@ -143,7 +143,7 @@ public abstract class Module : IDisposable
         {
             parameter.Grad.Fill(0f);
         }
-        LastBackwardSkippedParameters = false;
+        GradientsMissABackward = false;
     }
 
     /// <summary>
@@ -449,7 +449,5 @@ public abstract class Module : IDisposable
         return true;
     }
 
-    internal static string ShapeText(Tensor tensor) => ShapeText(tensor.Shape);
-
-    internal static string ShapeText(IReadOnlyList<long> shape) => Tensor.FormatShape(shape);
+    internal static string ShapeText(Tensor tensor) => Tensor.FormatShape(tensor.Shape);
 }

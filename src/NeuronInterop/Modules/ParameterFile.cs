@@ -143,7 +143,7 @@ internal static class ParameterFile
         if (!shape.SequenceEqual(parameter.Value.Shape))
         {
             throw new InvalidDataException(
-                $"{source}: {what} has shape {Module.ShapeText(shape)} there, but {Module.ShapeText(parameter.Value.Shape)} in the module.");
+                $"{source}: {what} has shape {Tensor.FormatShape(shape)} there, but {Module.ShapeText(parameter.Value)} in the module.");
         }
         if (data.Type.Class != H5DataTypeClass.FloatingPoint || (data.Type.Size != 4 && data.Type.Size != 2))
         {

@@ -76,12 +76,12 @@ public sealed class Sgd
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
         module.ThrowIfDisposed();
-        if (module.LastBackwardSkippedParameters)
+        if (module.GradientsMissABackward)
         {
             throw new InvalidOperationException(
-                $"The last Backward of {module.Describe()} ran in eval mode, so it wrote no parameter gradients and Update " +
-                "would apply stale ones. A Validator or Calculator leaves a module in eval mode: call TrainMode(), then run " +
-                "Forward and Backward again.");
+                $"A Backward of {module.Describe()} ran in eval mode (the last one, or one accumulated since ZeroGradParams), " +
+                "so it wrote no parameter gradients and Update would apply stale or partial ones. A Validator or Calculator " +
+                "leaves a module in eval mode: call TrainMode(), then run Forward and Backward again.");
         }
         // All checked before the first update, so that a failure leaves every parameter as it was.
         foreach (Parameter parameter in _parameters)

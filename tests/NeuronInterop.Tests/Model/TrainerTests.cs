@@ -15,8 +15,8 @@ namespace NeuronInterop.Tests.Model;
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
 public sealed class TrainerTests
 {
-    private const double Atol = 1e-5;
-    private const double Rtol = 1e-4;
+    private const double Atol = TrainingSetup.Atol;
+    private const double Rtol = TrainingSetup.Rtol;
     private readonly string _backend;
     private Device TestDevice => TestBackends.Get(_backend);
 
@@ -24,44 +24,6 @@ public sealed class TrainerTests
 
     [SetUp]
     public void SetUp() => TestBackends.Get(_backend);
-
-    /// <summary>A layer, its cost and optimizer, and a reference trainer starting from the same parameters.</summary>
-    private sealed class Setup : IDisposable
-    {
-        public Setup(Device device, int inSize, int outSize, int batchSize, float lr, Action<Trainer>? onBatchFinish = null, bool useBias = true)
-        {
-            Layer = new Linear(inSize, outSize, useBias, seed: 17, device: device);
-            Layer.B?.CopyFrom(Flat(Uniform(1, outSize, 5)));
-            Cost = new MseCost(device);
-            Optimizer = new Sgd(lr);
-            Optimizer.SetupOn(Layer);
-            Trainer = new Trainer(Layer, Cost, Optimizer, batchSize, onBatchFinish);
-            Reference = new ReferenceTrainer(inSize, outSize, batchSize, lr, useBias);
-            Reference.SetParameters(Layer.W.ToArray(), Layer.B?.ToArray() ?? Array.Empty<float>());
-        }
-
-        public Linear Layer { get; }
-        public MseCost Cost { get; }
-        public Sgd Optimizer { get; }
-        public Trainer Trainer { get; }
-        public ReferenceTrainer Reference { get; }
-
-        public void AssertParametersMatch(string what, double atol = Atol, double rtol = Rtol)
-        {
-            Tolerance.AssertClose(Layer.W.ToArray(), Reference.W, atol, rtol, $"W {what}");
-            if (Layer.B is not null)
-            {
-                Tolerance.AssertClose(Layer.B.ToArray(), Reference.B, atol, rtol, $"b {what}");
-            }
-        }
-
-        public void Dispose()
-        {
-            Trainer.Dispose();
-            Cost.Dispose();
-            Layer.Dispose();
-        }
-    }
 
     private static (float[,] Data, float[,] Target) Problem(int rows, int inSize, int outSize, int seed) =>
         LinearProblem(rows, inSize, outSize, seed);
@@ -75,7 +37,7 @@ public sealed class TrainerTests
         var seen = new List<(long Batch, long Samples)>();
         long before = 0;
         int macroCalls = 0;
-        using var s = new Setup(TestDevice, 2, 1, batchSize: 3, lr: 0.05f, onBatchFinish: t =>
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 3, lr: 0.05f, onBatchFinish: t =>
         {
             seen.Add((t.CurrentBatch, t.SamplesTrained - before));
             before = t.SamplesTrained;
@@ -98,7 +60,7 @@ public sealed class TrainerTests
     public void ShuffledOrderIsAReproduciblePermutationMatchingTheReference()
     {
         var order = new List<long>();
-        using var s = new Setup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f, onBatchFinish: t => order.Add(t.CurrentBatch));
+        using var s = new TrainingSetup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f, onBatchFinish: t => order.Add(t.CurrentBatch));
         var (data, target) = Problem(103, 4, 2, 2);
 
         s.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 42);
@@ -114,7 +76,7 @@ public sealed class TrainerTests
         s.AssertParametersMatch("after a shuffled pass");
 
         var again = new List<long>();
-        using var t2 = new Setup(TestDevice, 4, 2, 8, 0.05f, t => again.Add(t.CurrentBatch));
+        using var t2 = new TrainingSetup(TestDevice, 4, 2, 8, 0.05f, t => again.Add(t.CurrentBatch));
         t2.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 42);
         Assert.That(again, Is.EqualTo(order), "the same seed gives the same order");
         again.Clear();
@@ -126,9 +88,9 @@ public sealed class TrainerTests
     public void FusedEpochMatchesTheReferenceAndTheGenericPath()
     {
         var (data, target) = Problem(203, 7, 3, 3);
-        using var fused = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
-        using var generic = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
-        using var perStep = new Setup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f, onBatchFinish: _ => { });
+        using var fused = new TrainingSetup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
+        using var generic = new TrainingSetup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f);
+        using var perStep = new TrainingSetup(TestDevice, 7, 3, batchSize: 16, lr: 0.1f, onBatchFinish: _ => { });
         generic.Trainer.UseFusedSteps = false;
 
         for (int epoch = 0; epoch < 3; epoch++)
@@ -153,7 +115,7 @@ public sealed class TrainerTests
     public void TrainOnDeviceDataMatchesTheReference()
     {
         var (data, target) = Problem(77, 5, 2, 4);
-        using var s = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
+        using var s = new TrainingSetup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
         int calls = 0;
@@ -173,8 +135,8 @@ public sealed class TrainerTests
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
         var order = new List<long>();
-        using var perStep = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f, onBatchFinish: tr => order.Add(tr.CurrentBatch));
-        using var fused = new Setup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
+        using var perStep = new TrainingSetup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f, onBatchFinish: tr => order.Add(tr.CurrentBatch));
+        using var fused = new TrainingSetup(TestDevice, 5, 2, batchSize: 10, lr: 0.2f);
 
         perStep.Trainer.Train(x, t, shuffle: false);
         fused.Trainer.Train(x, t, shuffle: false);
@@ -190,7 +152,7 @@ public sealed class TrainerTests
     public void LearnRateChangesBetweenEpochs()
     {
         var (data, target) = Problem(50, 3, 1, 5);
-        using var s = new Setup(TestDevice, 3, 1, batchSize: 8, lr: 0.3f);
+        using var s = new TrainingSetup(TestDevice, 3, 1, batchSize: 8, lr: 0.3f);
         foreach (float lr in new[] { 0.3f, 0.05f, 0.01f })
         {
             s.Optimizer.LearnRate = lr;
@@ -209,9 +171,9 @@ public sealed class TrainerTests
         using Tensor t = Tensor.FromArray(TestDevice, target);
         foreach (BatchOrder order in Enum.GetValues<BatchOrder>())
         {
-            using var all = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
-            using var single = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
-            using var generic = new Setup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            using var all = new TrainingSetup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            using var single = new TrainingSetup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
+            using var generic = new TrainingSetup(TestDevice, 6, 2, batchSize: 16, lr: 0.1f);
             generic.Trainer.UseFusedSteps = false;
 
             all.Trainer.TrainSteps(x, t, 23, order, seed: 8, firstStep: 3);
@@ -236,7 +198,7 @@ public sealed class TrainerTests
     public void TrainingResetsTheAccumulatorAndEntersTrainMode()
     {
         var (data, target) = Problem(40, 3, 2, 7);
-        using var s = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+        using var s = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
         s.Trainer.TrainFromHost(data, target);
         s.Layer.EvalMode();
         s.Trainer.TrainFromHost(data, target);
@@ -253,8 +215,8 @@ public sealed class TrainerTests
         using Tensor t = Tensor.FromArray(TestDevice, target);
         using var validationCost = new MseCost(TestDevice);
         Validator? validator = null;
-        using var fused = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
-        using var generic = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
+        using var fused = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
+        using var generic = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
         generic.Trainer.UseFusedSteps = false;
 
         foreach (var s in new[] { fused, generic })
@@ -274,7 +236,7 @@ public sealed class TrainerTests
     {
         // The default macro-batch (PuzzleLib's 10000 rows) grows to the batch size instead of rejecting it.
         var (data, target) = Problem(30, 2, 1, 13);
-        using var s = new Setup(TestDevice, 2, 1, batchSize: Trainer.DefaultMacroBatchSize + 1, lr: 0.1f);
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: Trainer.DefaultMacroBatchSize + 1, lr: 0.1f);
         s.Trainer.TrainFromHost(data, target);
         Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1));
         s.Reference.Train(data, target, Trainer.DefaultMacroBatchSize + 1);
@@ -291,8 +253,8 @@ public sealed class TrainerTests
         var shiftedTarget = (float[,])Array.CreateInstance(typeof(float), [20, 2], [5, 0]);
         Array.Copy(data, shiftedData, data.Length);
         Array.Copy(target, shiftedTarget, target.Length);
-        using var ordinary = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
-        using var shifted = new Setup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+        using var ordinary = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
+        using var shifted = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f);
 
         ordinary.Trainer.TrainFromHost(data, target, macroBatchSize: 16, seed: 1);
         shifted.Trainer.TrainFromHost(shiftedData, shiftedTarget, macroBatchSize: 16, seed: 1);
@@ -305,7 +267,7 @@ public sealed class TrainerTests
     public void ValidatorAndCalculatorLeaveParametersUntouched()
     {
         var (data, target) = Problem(45, 4, 3, 8);
-        using var s = new Setup(TestDevice, 4, 3, batchSize: 8, lr: 0.1f);
+        using var s = new TrainingSetup(TestDevice, 4, 3, batchSize: 8, lr: 0.1f);
         float[] before = Snapshot(s.Layer);
         var validator = new Validator(s.Layer, s.Cost, batchSize: 7);
         var calculator = new Calculator(s.Layer, batchSize: 7);

@@ -1,10 +1,6 @@
 using CsCheck;
-using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
-using NeuronInterop.Modules;
 using NeuronInterop.Native;
-using NeuronInterop.Optimizers;
-using NeuronInterop.Reference;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 using NUnit.Framework.Internal;
@@ -29,8 +25,8 @@ namespace NeuronInterop.Tests.Model;
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
 public sealed class TrainingPropertyTests
 {
-    private const double Atol = 1e-5;
-    private const double Rtol = 1e-4;
+    private const double Atol = TrainingSetup.Atol;
+    private const double Rtol = TrainingSetup.Rtol;
 
     /// <summary>The cases every run checks (a CsCheck seed).</summary>
     private const string FixedSeed = "0N0XIzNsQ0O2";
@@ -125,8 +121,8 @@ public sealed class TrainingPropertyTests
         var (data, target) = Problem(c);
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
-        using var fused = new Setup(TestDevice, c, fused: true);
-        using var generic = new Setup(TestDevice, c, fused: false);
+        using var fused = Setup(TestDevice, c, fused: true);
+        using var generic = Setup(TestDevice, c, fused: false);
 
         fused.Trainer.TrainSteps(x, t, c.Steps, c.Order, c.OrderSeed, c.FirstStep);
         generic.Trainer.TrainSteps(x, t, c.Steps, c.Order, c.OrderSeed, c.FirstStep);
@@ -141,8 +137,8 @@ public sealed class TrainingPropertyTests
     {
         var (data, target) = Problem(c);
         bool shuffle = c.Order != BatchOrder.Sequential;
-        using var fused = new Setup(TestDevice, c, fused: true);
-        using var generic = new Setup(TestDevice, c, fused: false);
+        using var fused = Setup(TestDevice, c, fused: true);
+        using var generic = Setup(TestDevice, c, fused: false);
 
         fused.Trainer.TrainFromHost(data, target, c.MacroBatchSize, shuffle: shuffle, seed: c.OrderSeed);
         generic.Trainer.TrainFromHost(data, target, c.MacroBatchSize, shuffle: shuffle, seed: c.OrderSeed);
@@ -156,7 +152,7 @@ public sealed class TrainingPropertyTests
     private void CheckValidateAndCalc(TrainCase c)
     {
         var (data, target) = Problem(c);
-        using var s = new Setup(TestDevice, c, fused: true);
+        using var s = Setup(TestDevice, c, fused: true);
 
         double error = new Validator(s.Layer, s.Cost, c.BatchSize).ValidateFromHost(data, target);
         float[,] output = new Calculator(s.Layer, c.BatchSize).CalcFromHost(data);
@@ -167,15 +163,15 @@ public sealed class TrainingPropertyTests
         Tolerance.AssertClose(Flat(output), s.Reference.Predict(data), Atol, Rtol, $"outputs, {c}");
     }
 
-    private static void AssertSame(TrainCase c, Setup fused, Setup generic, double mean, long batches, long samples)
+    private static void AssertSame(TrainCase c, TrainingSetup fused, TrainingSetup generic, double mean, long batches, long samples)
     {
-        fused.AssertMatches(fused.Reference, $"fused, {c}");
-        generic.AssertMatches(fused.Reference, $"generic, {c}");
+        fused.AssertParametersMatch($"fused, {c}");
+        generic.AssertParametersMatch($"generic, {c}", reference: fused.Reference);
         Assert.That(fused.Cost.MeanError, Is.EqualTo(mean).Within(Atol).Or.EqualTo(mean).Within(0.01).Percent,
             $"fused mean error, {c}");
         Assert.That(generic.Cost.MeanError, Is.EqualTo(fused.Cost.MeanError).Within(Atol).Or.EqualTo(fused.Cost.MeanError).Within(0.01).Percent,
             $"generic mean error, {c}");
-        foreach (Setup s in new[] { fused, generic })
+        foreach (TrainingSetup s in new[] { fused, generic })
         {
             Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(batches), $"batches, {c}");
             Assert.That(s.Trainer.SamplesTrained, Is.EqualTo(samples), $"samples, {c}");
@@ -185,40 +181,12 @@ public sealed class TrainingPropertyTests
 
     private static (float[,] Data, float[,] Target) Problem(TrainCase c) => LinearProblem(c.Rows, c.In, c.Out, c.DataSeed);
 
-    /// <summary>A layer trained through a Trainer, and the reference trainer from the same parameters (trained by the fused setup's caller).</summary>
-    private sealed class Setup : IDisposable
+    /// <summary>The case's layer and trainer, fused or generic; its reference is trained by the caller (the fused setup's).</summary>
+    private static TrainingSetup Setup(Device device, TrainCase c, bool fused)
     {
-        public Setup(Device device, TrainCase c, bool fused)
-        {
-            Layer = new Linear(c.In, c.Out, c.UseBias, seed: (ulong)c.DataSeed, device: device);
-            Layer.B?.CopyFrom(Flat(Uniform(1, c.Out, c.DataSeed + 2)));
-            Cost = new MseCost(device);
-            var optimizer = new Sgd(c.LearnRate);
-            optimizer.SetupOn(Layer);
-            Trainer = new Trainer(Layer, Cost, optimizer, c.BatchSize, c.PerStep ? _ => { } : null) { UseFusedSteps = fused };
-            Reference = new ReferenceTrainer(c.In, c.Out, c.BatchSize, c.LearnRate, c.UseBias);
-            Reference.SetParameters(Layer.W.ToArray(), Layer.B?.ToArray() ?? []);
-        }
-
-        public Linear Layer { get; }
-        public MseCost Cost { get; }
-        public Trainer Trainer { get; }
-        public ReferenceTrainer Reference { get; }
-
-        public void AssertMatches(ReferenceTrainer reference, string what)
-        {
-            Tolerance.AssertClose(Layer.W.ToArray(), reference.W, Atol, Rtol, $"W, {what}");
-            if (Layer.B is not null)
-            {
-                Tolerance.AssertClose(Layer.B.ToArray(), reference.B, Atol, Rtol, $"b, {what}");
-            }
-        }
-
-        public void Dispose()
-        {
-            Trainer.Dispose();
-            Cost.Dispose();
-            Layer.Dispose();
-        }
+        var setup = new TrainingSetup(device, c.In, c.Out, c.BatchSize, c.LearnRate, c.PerStep ? _ => { } : null, c.UseBias,
+            seed: (ulong)c.DataSeed, biasSeed: c.DataSeed + 2);
+        setup.Trainer.UseFusedSteps = fused;
+        return setup;
     }
 }
