@@ -181,6 +181,41 @@ TEST_CASE(ops_vs_reference, accumulator_mean_over_many_batches) {
     }
 }
 
+// A long run's totals: past 2^25 samples a float sum with a float compensation stops counting
+// (its sum sticks at 2^24 and its compensation fills up to 2^24). Each backend then carries on
+// from such a state, as one long training call or a loop without resets does.
+TEST_CASE(ops_vs_reference, accumulator_counts_past_2_to_the_25_samples_exactly) {
+    const int64_t ones = 40'000'000, threes = 12'000'000;
+    float state[NRN_ACCUMULATOR_SIZE] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < ones; ++i) nrn::accumulator_add(state, 0.5f, 1);
+    double error_sum = 0, samples = 0;
+    nrn::accumulator_totals(state, &error_sum, &samples);
+    CHECK_MSG(samples == static_cast<double>(ones), samples << " samples after " << ones << " batches of 1");
+    CHECK_MSG(error_sum == 0.5 * static_cast<double>(ones), "error sum " << error_sum << " after " << ones << " batches");
+
+    const float error = 0.1f;
+    for (int64_t i = 0; i < threes; ++i) nrn::accumulator_add(state, error, 3);
+    nrn::accumulator_totals(state, &error_sum, &samples);
+    const double expected_samples = static_cast<double>(ones + 3 * threes);
+    const double expected_sum = 0.5 * static_cast<double>(ones) + static_cast<double>(error * 3.0f) * static_cast<double>(threes);
+    CHECK_MSG(samples == expected_samples, samples << " samples, expected " << expected_samples);
+    CHECK_MSG(std::fabs(error_sum - expected_sum) <= 1e-12 * expected_sum, "error sum " << error_sum << ", expected " << expected_sum);
+
+    const int calls = 100;
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor ta(context, {NRN_ACCUMULATOR_SIZE}, std::vector<float>(state, state + NRN_ACCUMULATOR_SIZE));
+        Tensor prediction(context, {1, 1}, {0.0f}), target(context, {1, 1}, {1.0f});  // error 1²/2
+        for (int call = 0; call < calls; ++call) REQUIRE_OK(nrn_mse(context, prediction, target, nullptr, nullptr, ta));
+        double device_sum = 0, device_samples = 0;
+        REQUIRE_OK(nrn_accumulator_read(context, ta, &device_sum, &device_samples));
+        CHECK_MSG(device_samples == expected_samples + calls,
+                  context.name() << ": " << device_samples << " samples, expected " << expected_samples + calls);
+        CHECK_MSG(std::fabs(device_sum - (expected_sum + 0.5 * calls)) <= 1e-12 * expected_sum,
+                  context.name() << ": error sum " << device_sum << ", expected " << expected_sum + 0.5 * calls);
+    }
+}
+
 TEST_CASE(ops_vs_reference, sgd_update_matches_reference) {
     std::mt19937_64 rng(5);
     for (nrn_backend backend : present_backends()) {

@@ -99,28 +99,33 @@ NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, 
     return {first, remaining < batch_size ? remaining : batch_size};
 }
 
-// MSE error accumulator: compensated sums of error·batch and of batch, so that long runs keep
-// float32 tensors exact enough. Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
-// [error_sum, error_compensation, count, count_compensation]; a total is sum + compensation.
+// MSE error accumulator: sums of error·batch and of batch, each kept as a float-float number
+// (hi + lo, two floats with |lo| at most half an ulp of hi: 48 significant bits), so that float32
+// tensors hold long runs exactly enough: a count is exact to 2^48 samples. Layout
+// (NRN_ACCUMULATOR_SIZE = 4 floats): [error_hi, error_lo, count_hi, count_lo]; a total is hi + lo.
 // Updated by one thread.
 //
-// Neumaier's form: the rounding error of each addition, which is exact, goes to the
-// compensation. (Kahan's form, which subtracts the compensation from the next value first,
-// loses it when that value is as large as the sum: adding 2^24 to a count of 2^24 + 1.)
-NRN_HD void compensated_add(float* sum, float* compensation, float value) {
-    const float t = *sum + value;
-    *compensation += fabsf(*sum) >= fabsf(value) ? (*sum - t) + value : (value - t) + *sum;
-    *sum = t;
+// Each addition is error-free (two-sum), and the low part is folded back every time. A plain
+// compensated sum (Neumaier's), which never folds, stops counting at 2^25: its sum sticks at
+// 2^24, where adding 1 rounds away, and its compensation then fills up to 2^24 too.
+NRN_HD void float_float_add(float* hi, float* lo, float value) {
+    const float s = *hi + value;  // two-sum: s + e == *hi + value exactly
+    const float v = s - *hi;
+    const float e = (*hi - (s - v)) + (value - v);
+    const float t = e + *lo;
+    const float h = s + t;        // fast two-sum: |s| >= |t|
+    *lo = t - (h - s);
+    *hi = h;
 }
 
 // The batch is counted exactly even past 2^24 rows, where floats skip integers: as its nearest
-// float and, when that is off, the remainder (the compensation keeps what the sum cannot).
+// float and, when that is off, the remainder.
 NRN_HD void accumulator_add(float* accumulator, float error, int64_t batch) {
     const float rounded = static_cast<float>(batch);
-    compensated_add(&accumulator[0], &accumulator[1], error * rounded);
-    compensated_add(&accumulator[2], &accumulator[3], rounded);
+    float_float_add(&accumulator[0], &accumulator[1], error * rounded);
+    float_float_add(&accumulator[2], &accumulator[3], rounded);
     const int64_t rest = batch - static_cast<int64_t>(rounded);
-    if (rest != 0) compensated_add(&accumulator[2], &accumulator[3], static_cast<float>(rest));
+    if (rest != 0) float_float_add(&accumulator[2], &accumulator[3], static_cast<float>(rest));
 }
 
 // The accumulated totals from the four floats of an accumulator.

@@ -5,9 +5,10 @@ set(NEURON_CUDA_UNITS cuda_backend gemm pointwise train)
 
 # The units compiled without multiply-add contraction (nvcc -fmad=false), where results must
 # round like the host backend: the random fills (bit-identical on every backend), the MSE
-# error and its compensated (Neumaier) accumulator, and the fused training kernels. The others, the matrix
-# products above all, keep nvcc's default contraction: they are the speed. The emulator
-# contracts the same units, so that its runs round the way a GPU does.
+# error and its float-float accumulator (whose error-free additions a contracted product would
+# break), and the fused training kernels. The others, the matrix products above all, keep nvcc's
+# default contraction: they are the speed. The emulator contracts the same units, so that its
+# runs round the way a GPU does.
 set(NEURON_CUDA_UNITS_WITHOUT_FMAD pointwise train)
 
 # Compile definitions of these units in both builds. Three GEMM variants exist only to be timed

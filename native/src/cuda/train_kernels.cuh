@@ -32,7 +32,7 @@ namespace nrn::cuda {
 //
 // For layers and batches small enough that one block does a step in well under a kernel
 // launch's cost. W and b live in shared memory for the whole run and are written back at the
-// end; the accumulator's compensated sums live in thread 0's registers. Dynamic shared memory:
+// end; the accumulator's float-float sums live in thread 0's registers. Dynamic shared memory:
 // W (in·out), b (out), G (batch_size·out), reduction scratch (blockDim.x), blockDim.x a power of two.
 //
 // A step's latency is what bounds this kernel, so nothing that can be done ahead waits in it:
