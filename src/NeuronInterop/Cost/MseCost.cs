@@ -32,6 +32,7 @@ public sealed class MseCost : IDisposable
     public MseCost(Device? device = null, ILogger? logger = null)
     {
         _logger = logger ?? NullLogger.Instance;
+        Guard = new SingleThreadGuard(() => "MseCost", "its error, gradient and accumulated error sums");
         if (device is not null)
         {
             Bind(device);
@@ -43,6 +44,9 @@ public sealed class MseCost : IDisposable
 
     /// <summary>Whether <see cref="Dispose"/> has been called.</summary>
     public bool IsDisposed { get; private set; }
+
+    /// <summary>Refuses a computation from a second thread while one thread uses the cost (handlers hold it for a whole call).</summary>
+    internal SingleThreadGuard Guard { get; }
 
     /// <summary>The error of the last batch; reading it synchronises the device. NaN before the first computation.</summary>
     public float LastError
@@ -94,8 +98,10 @@ public sealed class MseCost : IDisposable
     /// </returns>
     /// <exception cref="ArgumentException">The shapes differ, or the tensors live on different devices or another device than the cost.</exception>
     /// <exception cref="ObjectDisposedException">The cost or a tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the cost (a cost belongs to one thread at a time).</exception>
     public (DeviceScalar Error, Tensor Grad) Compute(Tensor prediction, Tensor target)
     {
+        using SingleThreadGuard.Use use = Guard.Enter();
         CheckPair(prediction, target);
         // Reallocated when the shape changes, or when a caller disposed the returned gradient.
         if (_grad is null || _grad.IsDisposed || !Module.SameShape(_grad, prediction))
@@ -115,8 +121,10 @@ public sealed class MseCost : IDisposable
     /// <returns>The error, read lazily.</returns>
     /// <exception cref="ArgumentException">The shapes differ, or the tensors live on different devices or another device than the cost.</exception>
     /// <exception cref="ObjectDisposedException">The cost or a tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the cost (a cost belongs to one thread at a time).</exception>
     public DeviceScalar Evaluate(Tensor prediction, Tensor target)
     {
+        using SingleThreadGuard.Use use = Guard.Enter();
         CheckPair(prediction, target);
         NativeOps.Mse(prediction, target, null, _error, _accumulator);
         _hasError = true;
@@ -127,6 +135,7 @@ public sealed class MseCost : IDisposable
     public void ResetAccumulator()
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         if (_accumulator is not null)
         {
             NativeOps.AccumulatorReset(_accumulator);

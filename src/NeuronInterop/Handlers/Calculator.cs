@@ -39,10 +39,12 @@ public sealed class Calculator
     /// <returns>A new tensor (rows × output features) on the module's device, owned by the caller.</returns>
     /// <exception cref="ArgumentException">The shape does not fit, or the tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The module or the tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module (give each thread its own module).</exception>
     public Tensor Calc(Tensor data)
     {
         Module.ThrowIfDisposed();
         HandlerChecks.CheckDevice(Module, data, null);
+        using SingleThreadGuard.Use use = Module.Guard.Enter();
         Module.EvalMode();
 
         long rows = data.Shape[0];
@@ -82,6 +84,7 @@ public sealed class Calculator
     /// <returns>The outputs, rows × output features.</returns>
     /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>
     /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module.</exception>
     public float[,] CalcFromHost(float[,] data)
     {
         Module.ThrowIfDisposed();

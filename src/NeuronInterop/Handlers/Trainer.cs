@@ -40,7 +40,9 @@ namespace NeuronInterop.Handlers;
 /// <para>
 /// A trainer runs one training call at a time: a call from one of its own callbacks, or from another
 /// thread while one runs, is refused (it would share the upload buffers and the step counters).
-/// Train with a second trainer instead.
+/// Train with a second trainer instead. A call holds its module and cost for its thread: another
+/// thread's use of either (a second trainer, a <see cref="Validator"/>, <see cref="Module.Forward"/>)
+/// is refused until it returns, while its callbacks may use them.
 /// </para>
 /// </remarks>
 public sealed class Trainer : IDisposable
@@ -139,7 +141,7 @@ public sealed class Trainer : IDisposable
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters or the cost has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
         Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
@@ -194,7 +196,7 @@ public sealed class Trainer : IDisposable
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
     public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
         CheckReady();
@@ -225,7 +227,7 @@ public sealed class Trainer : IDisposable
     /// <paramref name="steps"/> exceeds <see cref="long.MaxValue"/>, or the order is unknown.
     /// </exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread).</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
     public void TrainSteps(Tensor data, Tensor target, long steps, BatchOrder order = BatchOrder.Shuffle, ulong seed = 0, long firstStep = 0)
     {
         CheckReady();
@@ -290,7 +292,10 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Marks a training call as running until the returned scope is disposed; refuses a second one.</summary>
+    /// <summary>
+    /// Marks a training call as running until the returned scope is disposed, and takes the module and the cost
+    /// for this thread; refuses a second call, and a module or cost another thread is using.
+    /// </summary>
     private TrainingCall EnterTrainingCall()
     {
         if (Interlocked.CompareExchange(ref _training, 1, 0) != 0)
@@ -299,12 +304,35 @@ public sealed class Trainer : IDisposable
                 "This trainer is already training: a training call from one of its own callbacks, or from another " +
                 "thread while one runs, would share its upload buffers and step counters. Train with a second Trainer.");
         }
-        return new TrainingCall(this);
+        try
+        {
+            SingleThreadGuard.Use module = Module.Guard.Enter();
+            try
+            {
+                return new TrainingCall(this, module, Cost.Guard.Enter());
+            }
+            catch
+            {
+                module.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            Volatile.Write(ref _training, 0);
+            throw;
+        }
     }
 
-    private readonly struct TrainingCall(Trainer trainer) : IDisposable
+    private readonly struct TrainingCall(Trainer trainer, SingleThreadGuard.Use module, SingleThreadGuard.Use cost)
+        : IDisposable
     {
-        public void Dispose() => Volatile.Write(ref trainer._training, 0);
+        public void Dispose()
+        {
+            cost.Dispose();
+            module.Dispose();
+            Volatile.Write(ref trainer._training, 0);
+        }
     }
 
     private void BeginTraining()

@@ -52,11 +52,14 @@ public sealed class Validator
     /// <returns>Σ error·rows / Σ rows over the batches.</returns>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The module, the cost or a tensor has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module or the cost.</exception>
     public double Validate(Tensor data, Tensor target)
     {
         Module.ThrowIfDisposed();
         Cost.ThrowIfDisposed();
         HandlerChecks.CheckDevice(Module, data, target);
+        using SingleThreadGuard.Use module = Module.Guard.Enter();
+        using SingleThreadGuard.Use cost = Cost.Guard.Enter();
 
         Cost.ResetAccumulator();
         Module.EvalMode();
@@ -88,6 +91,7 @@ public sealed class Validator
     /// <returns>The batch-weighted mean error.</returns>
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module or the cost.</exception>
     public double ValidateFromHost(float[,] data, float[,] target)
     {
         Module.ThrowIfDisposed();

@@ -24,6 +24,7 @@ public abstract class Module : IDisposable
         Device = device;
         Name = name;
         Logger = logger ?? NullLogger.Instance;
+        Guard = new SingleThreadGuard(Describe, "its output, remembered input and gradients");
     }
 
     /// <summary>The device the module's tensors live on; inputs must live there too.</summary>
@@ -50,6 +51,9 @@ public abstract class Module : IDisposable
     /// <summary>Where the module logs.</summary>
     protected ILogger Logger { get; }
 
+    /// <summary>Refuses a use from a second thread while one thread uses the module (handlers hold it for a whole call).</summary>
+    internal SingleThreadGuard Guard { get; }
+
     /// <summary>
     /// Runs the forward pass on a batch (rows × features). The returned tensor is owned by the
     /// module and holds the result until the next <see cref="Forward"/> call; it is reallocated
@@ -60,9 +64,11 @@ public abstract class Module : IDisposable
     /// <returns>The module's output.</returns>
     /// <exception cref="ArgumentException">The input lives on another device or has the wrong shape.</exception>
     /// <exception cref="ObjectDisposedException">The module or the input has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module (a module belongs to one thread at a time).</exception>
     public Tensor Forward(Tensor input)
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         CheckOnDevice(input, nameof(input));
         ValidateInput(input);
         Tensor output = ForwardCore(input);
@@ -85,12 +91,13 @@ public abstract class Module : IDisposable
     /// <param name="updGrad">Whether to compute the gradient with respect to the input.</param>
     /// <param name="accumulate">Add the parameter gradients to their buffers instead of overwriting them.</param>
     /// <returns>The input gradient, or null when <paramref name="updGrad"/> is false.</returns>
-    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run, or another thread is using the module.</exception>
     /// <exception cref="ArgumentException"><paramref name="grad"/> lives on another device or its shape differs from the output's.</exception>
     /// <exception cref="ObjectDisposedException">The module, the gradient or the remembered input has been disposed.</exception>
     public Tensor? Backward(Tensor grad, bool updGrad = true, bool accumulate = false)
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         CheckOnDevice(grad, nameof(grad));
         if (_lastInput is null || _lastOutput is null)
         {
@@ -120,6 +127,7 @@ public abstract class Module : IDisposable
     public void TrainMode()
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         IsTraining = true;
     }
 
@@ -127,6 +135,7 @@ public abstract class Module : IDisposable
     public void EvalMode()
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         IsTraining = false;
     }
 
@@ -135,6 +144,7 @@ public abstract class Module : IDisposable
     public void ZeroGradParams()
     {
         ThrowIfDisposed();
+        using SingleThreadGuard.Use use = Guard.Enter();
         foreach (Parameter parameter in Parameters)
         {
             parameter.ThrowIfDisposed();  // all checked first: a failure changes no gradient
@@ -162,6 +172,7 @@ public abstract class Module : IDisposable
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
         string fullPath = Path.GetFullPath(path);
         // Through a symbolic link, the file it points to is replaced, not the link.
@@ -227,6 +238,7 @@ public abstract class Module : IDisposable
         {
             throw new ArgumentException("Saving needs a writable stream.", nameof(stream));
         }
+        using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
         if (stream.CanSeek && stream.Length == 0 && stream.Position == 0)
         {
@@ -260,6 +272,7 @@ public abstract class Module : IDisposable
     public void Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
         if (Directory.Exists(path))
         {
@@ -290,6 +303,7 @@ public abstract class Module : IDisposable
         {
             throw new ArgumentException("Loading needs a readable stream.", nameof(stream));
         }
+        using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
         float[][] values;
         if (stream.CanSeek && stream.Position == 0)

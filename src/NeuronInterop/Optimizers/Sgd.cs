@@ -67,7 +67,7 @@ public sealed class Sgd
     /// (after <see cref="Module.EvalMode"/>, a <see cref="Handlers.Validator"/> or a <see cref="Handlers.Calculator"/>),
     /// or one did among the passes accumulated since the gradients were zeroed: it wrote no parameter gradients, so the
     /// update would apply stale or partial ones. This holds for an eval-mode Backward run only for its input gradient,
-    /// too: run that one before the training step's Backward.
+    /// too: run that one before the training step's Backward. Or another thread is using the module.
     /// </exception>
     /// <exception cref="ObjectDisposedException">
     /// The module, or a parameter's value or gradient, has been disposed; no parameter is changed then.
@@ -76,6 +76,7 @@ public sealed class Sgd
     {
         Module module = Module ?? throw new InvalidOperationException("Call SetupOn(module) before Update().");
         module.ThrowIfDisposed();
+        using SingleThreadGuard.Use use = module.Guard.Enter();
         if (module.GradientsMissABackward)
         {
             throw new InvalidOperationException(

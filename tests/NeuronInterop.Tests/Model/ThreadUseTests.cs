@@ -1,0 +1,196 @@
+using Microsoft.Extensions.Logging;
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Optimizers;
+using NeuronInterop.Tests.Infrastructure;
+using NUnit.Framework;
+using static NeuronInterop.Tests.Model.ModelData;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>
+/// A module or cost belongs to one thread at a time: a call from a second thread while one uses it
+/// is refused, never mixed into the first thread's results; its own thread may use it again from a
+/// callback, and any thread may take it once it is free.
+/// </summary>
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
+public sealed class ThreadUseTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly string _backend;
+    private Device TestDevice => TestBackends.Get(_backend);
+
+    public ThreadUseTests(string backend) => _backend = backend;
+
+    [SetUp]
+    public void SetUp() => TestBackends.Get(_backend);
+
+    [Test]
+    public void AModuleTrainingOnOneThreadRefusesEveryUseFromAnother()
+    {
+        (float[,] data, float[,] target) = LinearProblem(24, 3, 2, 1);
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        using var s = new TrainingSetup(TestDevice, 3, 2, batchSize: 4, lr: 0.05f, onBatchFinish: t =>
+        {
+            if (t.BatchesTrained == 1)
+            {
+                inside.Set();
+                Assert.That(release.Wait(Patience), "the other thread's checks finished");
+            }
+        });
+        Task training = Task.Run(() => s.Trainer.TrainFromHost(data, target, shuffle: false));
+        Assert.That(inside.Wait(Patience), "the training call reached its first batch");
+        try
+        {
+            using Tensor x = Tensor.FromArray(TestDevice, data);
+            using Tensor t = Tensor.FromArray(TestDevice, target);
+            using var otherCost = new MseCost(TestDevice);
+            using var otherTrainer = new Trainer(s.Layer, otherCost, new Sgd(0.05f), batchSize: 4);
+            var uses = new (string What, Action Use)[]
+            {
+                ("Forward", () => s.Layer.Forward(x)),
+                ("EvalMode", () => s.Layer.EvalMode()),
+                ("ZeroGradParams", () => s.Layer.ZeroGradParams()),
+                ("Save", () => s.Layer.Save(new MemoryStream())),
+                ("Sgd.Update", () => s.Optimizer.Update()),
+                ("Calculator", () => new Calculator(s.Layer).CalcFromHost(data)),
+                ("Validator", () => new Validator(s.Layer, otherCost).Validate(x, t)),
+                ("a second trainer", () => otherTrainer.TrainSteps(x, t, 1)),
+                ("the cost", () => s.Cost.Evaluate(t, t)),
+            };
+            foreach ((string what, Action use) in uses)
+            {
+                var e = Assert.Throws<InvalidOperationException>(() => use(), what);
+                Assert.That(e!.Message, Does.Contain("is in use on another thread").And.Contain("one thread at a time"), what);
+            }
+            Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1), "nothing ran meanwhile");
+            Assert.That(s.Layer.IsTraining, "EvalMode was refused");
+        }
+        finally
+        {
+            release.Set();
+            Assert.That(training.Wait(Patience), "the training call finished");
+        }
+
+        // The training ran as if alone, and the module is free again, for this thread too.
+        using var alone = new TrainingSetup(TestDevice, 3, 2, batchSize: 4, lr: 0.05f);
+        alone.Trainer.TrainFromHost(data, target, shuffle: false);
+        Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(6));
+        Assert.That(s.Layer.W.ToArray(), Is.EqualTo(alone.Layer.W.ToArray()));
+        Assert.That(s.Layer.B!.ToArray(), Is.EqualTo(alone.Layer.B!.ToArray()));
+        Assert.DoesNotThrow(() => new Calculator(s.Layer).CalcFromHost(data));
+    }
+
+    [Test]
+    public void CallbacksOnTheTrainingThreadMayUseTheModuleAndCost()
+    {
+        (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 2);
+        double? validated = null;
+        float[,]? calculated = null;
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
+        s.Trainer.TrainFromHost(data, target, macroBatchSize: 8, shuffle: false, onMacroBatchFinish: trainer =>
+        {
+            validated ??= new Validator(trainer.Module, trainer.Cost).Validate(x, t);
+            calculated ??= new Calculator(trainer.Module).CalcFromHost(data);
+        });
+        Assert.That(validated, Is.Not.Null.And.GreaterThanOrEqualTo(0));
+        Assert.That(calculated, Is.Not.Null);
+        Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(4));
+    }
+
+    [Test]
+    public void AModuleIsFreeForAnotherThreadOnceACallReturnsOrFails()
+    {
+        (float[,] data, float[,] target) = LinearProblem(8, 2, 1, 3);
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
+        Task.Run(() => s.Trainer.TrainFromHost(data, target)).Wait(Patience);
+        Assert.DoesNotThrow(() => s.Trainer.TrainFromHost(data, target), "after a call on another thread");
+
+        // A call that fails inside (a callback throws) lets the module go as well.
+        var failing = Task.Run(() => s.Trainer.TrainFromHost(data, target, onMacroBatchFinish: _ => throw new TimeoutException()));
+        Assert.That(() => failing.Wait(Patience), Throws.InstanceOf<AggregateException>().With.InnerException.TypeOf<TimeoutException>());
+        Assert.DoesNotThrow(() => s.Trainer.TrainFromHost(data, target), "after a failed call on another thread");
+        Assert.DoesNotThrow(() => Task.Run(() => new Calculator(s.Layer).CalcFromHost(data)).Wait(Patience));
+    }
+
+    [Test]
+    public void ATrainerRefusedItsCostHoldsNeitherItsModuleNorItself()
+    {
+        (float[,] data, float[,] target) = LinearProblem(12, 2, 1, 4);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        using var validated = new Linear(2, 1, device: TestDevice);
+        using var trained = new Linear(2, 1, device: TestDevice);
+        using var cost = new MseCost(TestDevice);
+        var validator = new Validator(validated, cost, batchSize: 4, logger: new BlockingLogger(inside, release, Patience));
+        Task validating = Task.Run(() => validator.Validate(x, t));
+        Assert.That(inside.Wait(Patience), "the validator reached its first batch");
+        using var trainer = new Trainer(trained, cost, new Sgd(0.05f), batchSize: 4);
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => trainer.TrainFromHost(data, target));
+            Assert.That(e!.Message, Does.StartWith("MseCost is in use on another thread"));
+            // The trainer took its module before the cost was refused, and let it go.
+            Assert.DoesNotThrow(() => Task.Run(() => trained.Forward(x)).Wait(Patience), "the trained module is free");
+            Assert.Throws<InvalidOperationException>(() => validated.Forward(x), "the validated module is not");
+        }
+        finally
+        {
+            release.Set();
+            Assert.That(validating.Wait(Patience), "the validator finished");
+        }
+        Assert.DoesNotThrow(() => trainer.TrainFromHost(data, target), "neither 'already training' nor anything held");
+        Assert.That(trainer.BatchesTrained, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void CalculatorsSharedByManyThreadsGiveRightAnswersOrRefuse()
+    {
+        using var layer = new Linear(8, 4, seed: 3, device: TestDevice);
+        var calculator = new Calculator(layer, batchSize: 100);
+        var inputs = Enumerable.Range(0, 7).Select(i => Uniform(1000 - 137 * i, 8, 10 + i)).ToArray();
+        float[][,] expected = inputs.Select(calculator.CalcFromHost).ToArray();
+        int right = 0, refused = 0;
+        Parallel.For(0, 120, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            try
+            {
+                float[,] result = calculator.CalcFromHost(inputs[i % 7]);
+                Assert.That(result, Is.EqualTo(expected[i % 7]), $"call {i}");
+                Interlocked.Increment(ref right);
+            }
+            catch (InvalidOperationException e) when (e.Message.Contains("in use on another thread"))
+            {
+                Interlocked.Increment(ref refused);
+            }
+        });
+        Assert.That(right + refused, Is.EqualTo(120));
+        Assert.That(right, Is.GreaterThan(0));
+    }
+
+    /// <summary>Blocks the first Trace message (a handler's first batch) until released.</summary>
+    private sealed class BlockingLogger(ManualResetEventSlim inside, ManualResetEventSlim release, TimeSpan patience) : ILogger
+    {
+        private int _blocked;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Trace && Interlocked.Exchange(ref _blocked, 1) == 0)
+            {
+                inside.Set();
+                release.Wait(patience);
+            }
+        }
+    }
+}
