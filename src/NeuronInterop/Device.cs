@@ -120,11 +120,16 @@ public sealed unsafe class Device : IDisposable
         }
     }
 
-    /// <summary>The number of live native handles (contexts, tensors and pinned buffers) in the process.</summary>
+    /// <summary>
+    /// The number of live native handles (contexts, tensors and pinned buffers) in the process. Tensors and devices
+    /// that were never disposed are released on a thread of their own once the garbage collector finalised them
+    /// (so that the finalizer thread never waits for a device); this count first waits for those already finalised.
+    /// </summary>
     public static long LiveHandleCount
     {
         get
         {
+            FinalizedHandles.WaitForQueued();
             long count;
             Ensure.Success(NeuronNative.nrn_live_handle_count(&count));
             return count;

@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace NeuronInterop.Native;
 
-/// <summary>Owns one native <c>nrn_context</c>; releasing it calls <c>nrn_context_destroy</c>.</summary>
+/// <summary>
+/// Owns one native <c>nrn_context</c>; releasing it calls <c>nrn_context_destroy</c> (on <see cref="FinalizedHandles"/>'
+/// thread when the garbage collector finalised it).
+/// </summary>
 /// <remarks>The native library keeps a context's memory alive while tensors created on it live, so the order in which handles are released does not matter.</remarks>
 internal sealed unsafe class ContextHandle : SafeHandle
 {
@@ -29,13 +32,29 @@ internal sealed unsafe class ContextHandle : SafeHandle
         return result;
     }
 
+    private bool _finalizing;
+
+    protected override void Dispose(bool disposing)
+    {
+        _finalizing = !disposing;
+        base.Dispose(disposing);
+    }
+
     protected override bool ReleaseHandle()
     {
+        if (_finalizing)
+        {
+            FinalizedHandles.Release(handle, isContext: true);
+            return true;
+        }
         return NeuronNative.nrn_context_destroy((nrn_context*)handle) == nrn_status.NRN_STATUS_OK;
     }
 }
 
-/// <summary>Owns one native <c>nrn_tensor</c> (a tensor or a row view); releasing it calls <c>nrn_tensor_destroy</c>.</summary>
+/// <summary>
+/// Owns one native <c>nrn_tensor</c> (a tensor or a row view); releasing it calls <c>nrn_tensor_destroy</c> (on
+/// <see cref="FinalizedHandles"/>' thread when the garbage collector finalised it).
+/// </summary>
 internal sealed unsafe class TensorHandle : SafeHandle
 {
     public TensorHandle()
@@ -51,8 +70,21 @@ internal sealed unsafe class TensorHandle : SafeHandle
         SetHandle((IntPtr)tensor);
     }
 
+    private bool _finalizing;
+
+    protected override void Dispose(bool disposing)
+    {
+        _finalizing = !disposing;
+        base.Dispose(disposing);
+    }
+
     protected override bool ReleaseHandle()
     {
+        if (_finalizing)
+        {
+            FinalizedHandles.Release(handle, isContext: false);
+            return true;
+        }
         return NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle) == nrn_status.NRN_STATUS_OK;
     }
 }

@@ -1,4 +1,9 @@
 using System.Runtime.CompilerServices;
+using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NeuronInterop.Native;
+using NeuronInterop.Optimizers;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
@@ -69,6 +74,55 @@ public sealed class HandleLeakTests(string backend)
     }
 
     [Test]
+    public void UndisposedTensorsAndDevicesAreReleasedOffTheFinalizerThread()
+    {
+        long before = SettledHandleCount();
+        long released = FinalizedHandles.ReleasedCount;
+        CreateAndDrop(Device, 10);
+        CreateAndDropOwnedDevice();
+
+        Assert.That(SettledHandleCount(), Is.EqualTo(before));
+        Assert.That(FinalizedHandles.ReleasedCount - released, Is.GreaterThanOrEqualTo(23),
+            "10 tensors, 10 views, a device and its tensor and view, released by the finalized-handles thread");
+    }
+
+    [Test]
+    public void AFinalizedTensorDoesNotWaitForALongCallOnItsDevice()
+    {
+        using var layer = new Linear(1, 1, device: Device);
+        using var cost = new MseCost(Device);
+        using var trainer = new Trainer(layer, cost, new Sgd(1e-6f), batchSize: 1);
+        using var x = Tensor.FromArray(Device, [1f, 2f], 2, 1);
+        using var t = Tensor.FromArray(Device, [3f, 5f], 2, 1);
+        void Train(long steps)
+        {
+            trainer.TrainSteps(x, t, steps);
+            Device.Synchronize();  // on CUDA the steps run after the call returns
+        }
+
+        // Steps enough for a call of about two seconds: far longer than collecting a few tensors.
+        long steps = 1000;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (; ; steps *= 4)
+        {
+            watch.Restart();
+            Train(steps);
+            if (watch.Elapsed >= TimeSpan.FromMilliseconds(50)) break;
+        }
+        steps = (long)(steps * (2000 / watch.Elapsed.TotalMilliseconds));
+
+        CreateAndDrop(Device, 10);
+        Task training = Task.Run(() => Train(steps));
+        Thread.Sleep(100);  // the call has taken the device
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        bool trainingWhenFinalized = !training.IsCompleted;
+        Assert.That(training.Wait(TimeSpan.FromMinutes(2)), "the long call finished");
+        Assert.That(trainingWhenFinalized, "the finalizers ran while the call held the device, without waiting for it");
+        Assert.That(trainer.BatchesTrained, Is.GreaterThan(steps));
+    }
+
+    [Test]
     public void AnOwnedDeviceDisposedBeforeItsTensorsLeaksNothing()
     {
         long before = SettledHandleCount();
@@ -88,6 +142,13 @@ public sealed class HandleLeakTests(string backend)
         GC.WaitForPendingFinalizers();
         GC.Collect();
         return Device.LiveHandleCount;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CreateAndDropOwnedDevice()
+    {
+        var device = Device.CreateOwned(BackendKind.Host);
+        _ = new Tensor(device, 3, 2).SliceRows(1, 1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
