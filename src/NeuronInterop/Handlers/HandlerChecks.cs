@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using NeuronInterop.Cost;
 using NeuronInterop.Modules;
 
 namespace NeuronInterop.Handlers;
@@ -12,6 +13,20 @@ internal static class HandlerChecks
     {
         ArgumentNullException.ThrowIfNull(module);
         module.ThrowIfDisposed();
+    }
+
+    /// <summary>Binds a handler's cost to its module's device, or refuses a cost bound to another device.</summary>
+    public static void BindCost(MseCost cost, Module module)
+    {
+        ArgumentNullException.ThrowIfNull(cost);
+        cost.ThrowIfDisposed();
+        if (cost.Device is { } device && !ReferenceEquals(device, module.Device))
+        {
+            throw new ArgumentException(
+                $"The cost lives on {device}, the module {module.Describe()} on {module.Device}: give the handler a cost " +
+                "on the module's device (new MseCost(module.Device)).", nameof(cost));
+        }
+        cost.Bind(module.Device);
     }
 
     public static long BatchCount(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;

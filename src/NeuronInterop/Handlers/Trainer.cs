@@ -78,7 +78,7 @@ public sealed class Trainer : IDisposable
                 $"The optimizer is set up on another module ({optimizer.Module}) than the one to train ({module}): " +
                 "call optimizer.SetupOn(module) first, or give the trainer its own optimizer.", nameof(optimizer));
         }
-        cost.Bind(module.Device);
+        HandlerChecks.BindCost(cost, module);
         if (optimizer.Module is null)
         {
             optimizer.SetupOn(module);

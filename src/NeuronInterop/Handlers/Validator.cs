@@ -24,9 +24,8 @@ public sealed class Validator
     public Validator(Module module, MseCost cost, int batchSize = 128, ILogger? logger = null)
     {
         HandlerChecks.CheckModule(module);
-        ArgumentNullException.ThrowIfNull(cost);
         HandlerChecks.CheckBatchSize(batchSize);
-        cost.Bind(module.Device);
+        HandlerChecks.BindCost(cost, module);
         Module = module;
         Cost = cost;
         BatchSize = batchSize;

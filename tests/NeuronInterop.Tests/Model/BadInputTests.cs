@@ -284,6 +284,26 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void HandlersRejectACostOnAnotherDevice()
+    {
+        using Device elsewhere = Device.CreateOwned(BackendKind.Host);
+        using var cost = new MseCost(elsewhere);
+        using var named = new Linear(3, 2, name: "lin", device: TestDevice);
+        var uses = new (string Handler, TestDelegate Create)[]
+        {
+            ("Trainer", () => new Trainer(named, cost, new Sgd()).Dispose()),
+            ("Validator", () => _ = new Validator(named, cost)),
+        };
+        foreach ((string handler, TestDelegate create) in uses)
+        {
+            var e = Assert.Throws<ArgumentException>(create, handler);
+            Assert.That(e!.ParamName, Is.EqualTo("cost"), handler);
+            Assert.That(e.Message, Does.StartWith($"The cost lives on host, the module Linear 'lin' on {TestDevice}"), handler);
+        }
+        Assert.That(cost.Device, Is.SameAs(elsewhere), "the cost stays bound where it was");
+    }
+
+    [Test]
     public void TrainerRejectsAnOptimizerOfAnotherModule()
     {
         using var other = new Linear(3, 2, device: TestDevice);
