@@ -314,7 +314,15 @@ public sealed unsafe class Device : IDisposable
     internal ContextLease Lease()
     {
         ThrowIfDisposed();
-        return new ContextLease(Handle);
+        try
+        {
+            return new ContextLease(Handle);
+        }
+        catch (ObjectDisposedException)
+        {
+            ThrowIfDisposed();  // disposed by another thread since the check: say so by this device's name
+            throw;
+        }
     }
 
     private static Device Create(BackendKind backend, int index, bool shared)

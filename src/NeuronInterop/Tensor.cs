@@ -328,7 +328,15 @@ public sealed unsafe class Tensor : IDisposable
     internal TensorLease Lease()
     {
         ThrowIfDisposed();
-        return new TensorLease(Handle);
+        try
+        {
+            return new TensorLease(Handle);
+        }
+        catch (ObjectDisposedException)
+        {
+            ThrowIfDisposed();  // disposed by another thread since the check: say so by this tensor's name
+            throw;
+        }
     }
 
     /// <summary>Pins the native handle of an optional tensor for one call; a null tensor gives a NULL pointer.</summary>
