@@ -215,6 +215,13 @@ public sealed class Trainer : IDisposable
     /// steps visits every batch once). For a <see cref="Linear"/> module without a batch callback all
     /// steps are enqueued by one native call. As with <see cref="Train"/>, the data is not checked for NaN or infinity.
     /// </summary>
+    /// <remarks>
+    /// One call is not interrupted: on the host it runs every step before it returns, holding the device. To stop a
+    /// long run between steps (a cancellation token, a progress bar), train in chunks that continue one another:
+    /// <c>for (long done = 0; done &lt; steps; done += chunk) { token.ThrowIfCancellationRequested();
+    /// trainer.TrainSteps(data, target, Math.Min(chunk, steps - done), order, seed, firstStep: done); }</c> trains the
+    /// same steps to the same parameters, bit for bit; <see cref="MseCost.MeanError"/> then covers the last chunk.
+    /// </remarks>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
     /// <param name="steps">The number of steps, at least 0.</param>
