@@ -2,6 +2,7 @@
 // that header first for what it emulates and what it checks).
 #include "cuda_runtime.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -269,7 +270,23 @@ struct Block {
 };
 
 thread_local Block* t_block = nullptr;
-thread_local std::vector<std::unique_ptr<Fiber>> t_fibers;  // reused from launch to launch
+// The calling thread's fibers, reused from launch to launch. Held by a pthread key, not a
+// thread_local object, as the library's host scratch is: a thread's exit hooks may still launch
+// kernels after its thread-local objects are destroyed.
+using Fibers = std::vector<std::unique_ptr<Fiber>>;
+Fibers& thread_fibers() {
+    static const pthread_key_t key = [] {
+        pthread_key_t made;
+        if (pthread_key_create(&made, [](void* fibers) { delete static_cast<Fibers*>(fibers); }) != 0) std::abort();
+        return made;
+    }();
+    auto* fibers = static_cast<Fibers*>(pthread_getspecific(key));
+    if (fibers == nullptr) {
+        fibers = new Fibers();
+        if (pthread_setspecific(key, fibers) != 0) std::abort();
+    }
+    return *fibers;
+}
 std::atomic<uint64_t> g_launches{0};
 
 // AddressSanitizer must be told about every switch between the scheduler's and a fiber's stack.
@@ -485,11 +502,12 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     const char* fault = std::getenv("NEURON_CUDA_EMULATOR_FAULT");
     if (fault != nullptr && std::strcmp(fault, name) == 0) g_pending_fault = true;
     if (g_pending_fault) return;
-    while (t_fibers.size() < threads) t_fibers.push_back(std::make_unique<Fiber>());
+    Fibers& fibers = thread_fibers();
+    while (fibers.size() < threads) fibers.push_back(std::make_unique<Fiber>());
     Block block;
     block.body = body;
     block.context = context;
-    block.fibers = &t_fibers;
+    block.fibers = &fibers;
     block.warps.resize((threads + kWarpSize - 1) / kWarpSize);
     const size_t shared_floats = (shared_bytes + sizeof(float) - 1) / sizeof(float);
     if (shared_floats > 0) block.dynamic_shared.reset(new float[shared_floats]);

@@ -1,5 +1,12 @@
 // Handle lifetimes, reference counting and the live handle count.
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <thread>
 
 #include "harness.h"
@@ -12,6 +19,24 @@ int64_t live_handles() {
     int64_t count = -1;
     REQUIRE_OK(nrn_live_handle_count(&count));
     return count;
+}
+
+// What a thread's exit hook does: a call that fails on a stale handle, then a 256 x 256 product
+// (on the host, through the calling thread's scratch space), as a C caller releasing what it
+// holds would. The hook runs after the thread's thread-local objects are destroyed.
+struct ExitHook {
+    nrn_context* context = nullptr;
+    nrn_tensor* stale = nullptr;
+    nrn_tensor *x = nullptr, *w = nullptr, *y = nullptr;
+    nrn_status failed = NRN_STATUS_OK, forward = NRN_STATUS_INTERNAL_ERROR;
+    std::string message;
+};
+ExitHook exit_hook;
+
+void run_exit_hook() {
+    exit_hook.failed = nrn_tensor_fill(exit_hook.context, exit_hook.stale, 1.0f);
+    exit_hook.message = nrn_last_error();
+    exit_hook.forward = nrn_linear_forward(exit_hook.context, exit_hook.x, exit_hook.w, nullptr, exit_hook.y);
 }
 
 }  // namespace
@@ -191,6 +216,80 @@ TEST_CASE(handles_and_memory, a_tensor_destroyed_while_another_thread_uses_it) {
     }
     CHECK_MSG(other == 0, other << " calls failed with another status than NRN_STATUS_INVALID_HANDLE");
     CHECK_MSG(succeeded > 0 && invalid > 0, succeeded << " calls succeeded, " << invalid << " found no tensor");
+}
+
+TEST_CASE(handles_and_memory, calls_from_a_threads_exit_hooks) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const int64_t n = 256;
+        Tensor x(context, {n, n}, std::vector<float>(n * n, 1.0f)), w(context, {n, n}, std::vector<float>(n * n, 0.5f));
+        Tensor y(context, {n, n});
+        nrn_tensor* stale = nullptr;
+        const int64_t one[] = {1};
+        REQUIRE_OK(nrn_tensor_create(context, 1, one, &stale));
+        REQUIRE_OK(nrn_tensor_destroy(stale));
+        exit_hook = ExitHook{};
+        exit_hook.context = context;
+        exit_hook.stale = stale;
+        exit_hook.x = x, exit_hook.w = w, exit_hook.y = y;
+
+        pthread_key_t key;
+        REQUIRE_OK(pthread_key_create(&key, [](void*) { run_exit_hook(); }) == 0 ? NRN_STATUS_OK : NRN_STATUS_INTERNAL_ERROR);
+        std::thread thread([&] {
+            // The thread's own message and scratch exist before it ends.
+            CHECK(nrn_tensor_fill(context, stale, 0.0f) == NRN_STATUS_INVALID_HANDLE);
+            CHECK(nrn_linear_forward(context, x, w, nullptr, y) == NRN_STATUS_OK);
+            pthread_setspecific(key, &exit_hook);
+        });
+        thread.join();
+        pthread_key_delete(key);
+
+        CHECK_MSG(exit_hook.failed == NRN_STATUS_INVALID_HANDLE, context.name() << ": " << nrn_status_string(exit_hook.failed));
+        CHECK_MSG(exit_hook.message.rfind("nrn_tensor_fill: ", 0) == 0, context.name() << ": message '" << exit_hook.message << "'");
+        CHECK_MSG(exit_hook.forward == NRN_STATUS_OK, context.name() << ": forward " << nrn_status_string(exit_hook.forward));
+        CHECK_IDENTICAL(y.read(), std::vector<float>(n * n, 128.0f), "product from an exit hook " + context.name());
+    }
+}
+
+// The same from an atexit handler, after the main thread's thread-local objects are destroyed:
+// in a child process, whose exit status tells.
+TEST_CASE(handles_and_memory, calls_from_an_atexit_handler) {
+    std::fflush(nullptr);
+    const pid_t child = fork();
+    if (child == 0) {
+        static nrn_context* context = nullptr;
+        static nrn_tensor *stale = nullptr, *x = nullptr, *w = nullptr, *y = nullptr;
+        std::atexit([] {
+            const bool failed = nrn_tensor_fill(context, stale, 1.0f) == NRN_STATUS_INVALID_HANDLE &&
+                                std::strncmp(nrn_last_error(), "nrn_tensor_fill: ", 17) == 0;
+            const bool forward = nrn_linear_forward(context, x, w, nullptr, y) == NRN_STATUS_OK;
+            static float product[256 * 256];
+            const bool read = nrn_tensor_copy_to_host(context, y, product, 256 * 256) == NRN_STATUS_OK &&
+                              product[0] == 128.0f && product[256 * 256 - 1] == 128.0f;
+            _exit(failed && forward && read ? 0 : 3);
+        });
+        const int64_t square[] = {256, 256}, one[] = {1};
+        if (nrn_context_create(NRN_BACKEND_HOST, 0, &context) != NRN_STATUS_OK ||
+            nrn_tensor_create(context, 2, square, &x) != NRN_STATUS_OK ||
+            nrn_tensor_create(context, 2, square, &w) != NRN_STATUS_OK ||
+            nrn_tensor_create(context, 2, square, &y) != NRN_STATUS_OK ||
+            nrn_tensor_fill(context, x, 1.0f) != NRN_STATUS_OK || nrn_tensor_fill(context, w, 0.5f) != NRN_STATUS_OK ||
+            nrn_tensor_create(context, 1, one, &stale) != NRN_STATUS_OK || nrn_tensor_destroy(stale) != NRN_STATUS_OK) {
+            _exit(2);
+        }
+        // The main thread's message and scratch exist before it exits.
+        if (nrn_tensor_fill(context, stale, 0.0f) != NRN_STATUS_INVALID_HANDLE ||
+            nrn_linear_forward(context, x, w, nullptr, y) != NRN_STATUS_OK) {
+            _exit(2);
+        }
+        std::exit(0);
+    }
+    REQUIRE_OK(child > 0 ? NRN_STATUS_OK : NRN_STATUS_INTERNAL_ERROR);
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child " << (WIFEXITED(status) ? "exited with " + std::to_string(WEXITSTATUS(status))
+                                                 : "died of signal " + std::to_string(WTERMSIG(status))));
 }
 
 TEST_CASE(handles_and_memory, library_facts) {

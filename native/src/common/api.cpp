@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <initializer_list>
+#include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -73,20 +74,20 @@ using TensorRef = std::shared_ptr<nrn_tensor>;
 // Errors
 // ---------------------------------------------------------------------------------------
 
-thread_local std::string last_error_message;
+// The calling thread's last failure message: a plain array, not a std::string. It has no
+// destructor, so it stays usable for the thread's whole life, including the exit hooks that run
+// after thread-local objects are destroyed (pthread key destructors, atexit handlers), from
+// which C callers release what they hold. A longer message is cut, ending in "...".
+constexpr size_t kMessageCapacity = 4096;
+thread_local char last_error_message[kMessageCapacity];
 
 nrn_status record_failure(nrn_status status, const char* operation, const char* message) noexcept {
-    try {
-        // Backends report without the operation's name; the API's own messages start with it.
-        const size_t length = std::strlen(operation);
-        if (std::strncmp(message, operation, length) == 0 && message[length] == ':') {
-            last_error_message = message;
-        } else {
-            last_error_message = std::string(operation) + ": " + message;
-        }
-    } catch (...) {
-        last_error_message.clear();  // no memory for the message: the status still tells
-    }
+    // Backends report without the operation's name; the API's own messages start with it.
+    const size_t length = std::strlen(operation);
+    const bool named = std::strncmp(message, operation, length) == 0 && message[length] == ':';
+    const int written = named ? std::snprintf(last_error_message, kMessageCapacity, "%s", message)
+                              : std::snprintf(last_error_message, kMessageCapacity, "%s: %s", operation, message);
+    if (written >= static_cast<int>(kMessageCapacity)) std::memcpy(last_error_message + kMessageCapacity - 4, "...", 4);
     return status;
 }
 
@@ -466,7 +467,7 @@ nrn_status nrn_version(int32_t* major, int32_t* minor, int32_t* patch) {
     return NRN_STATUS_OK;
 }
 
-const char* nrn_last_error(void) { return last_error_message.c_str(); }
+const char* nrn_last_error(void) { return last_error_message; }
 
 const char* nrn_status_string(nrn_status status) {
     switch (status) {

@@ -2,6 +2,8 @@
 
 #include "host/thread_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cstdlib>
@@ -235,9 +237,28 @@ struct Scratch {
     }
 };
 
+// Each thread's Scratch hangs off a pthread key rather than being a thread_local object: a C
+// caller may still run operations from the thread's exit hooks (its own key destructors), after
+// thread-local objects are destroyed. A Scratch made then is freed in a later round of key
+// destructors, which glibc repeats while a key still holds a value.
+pthread_key_t scratch_key() {
+    static const pthread_key_t key = [] {
+        pthread_key_t made;
+        if (pthread_key_create(&made, [](void* s) { delete static_cast<Scratch*>(s); }) != 0) throw std::bad_alloc();
+        return made;
+    }();
+    return key;
+}
+
 Scratch& scratch() {
-    thread_local Scratch instance;
-    return instance;
+    const pthread_key_t key = scratch_key();
+    auto* instance = static_cast<Scratch*>(pthread_getspecific(key));
+    if (instance == nullptr) {
+        auto made = std::make_unique<Scratch>();
+        if (pthread_setspecific(key, made.get()) != 0) throw std::bad_alloc();
+        instance = made.release();
+    }
+    return *instance;
 }
 
 // Scratch::reserve, without touching the thread's Scratch when nothing is needed (the
