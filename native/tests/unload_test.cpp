@@ -1,0 +1,73 @@
+// Loading, using and unloading the library (dlopen, host products, dlclose) several times in one
+// process. The host backend's worker threads live as long as the process and run the library's
+// code between jobs, so the library must stay mapped after dlclose (it is linked -z nodelete).
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+
+#include "neuron.h"
+
+namespace {
+
+template <class F>
+F resolve(void* library, const char* name) {
+    void* symbol = dlsym(library, name);
+    if (symbol == nullptr) std::fprintf(stderr, "dlsym(%s): %s\n", name, dlerror());
+    return reinterpret_cast<F>(symbol);
+}
+
+// One host product of 200000 x 64 by 64 x 1, every handle released after it.
+bool use(void* library) {
+    auto context_create = resolve<decltype(&nrn_context_create)>(library, "nrn_context_create");
+    auto context_destroy = resolve<decltype(&nrn_context_destroy)>(library, "nrn_context_destroy");
+    auto tensor_create = resolve<decltype(&nrn_tensor_create)>(library, "nrn_tensor_create");
+    auto tensor_destroy = resolve<decltype(&nrn_tensor_destroy)>(library, "nrn_tensor_destroy");
+    auto tensor_fill = resolve<decltype(&nrn_tensor_fill)>(library, "nrn_tensor_fill");
+    auto linear_forward = resolve<decltype(&nrn_linear_forward)>(library, "nrn_linear_forward");
+    if (!context_create || !context_destroy || !tensor_create || !tensor_destroy || !tensor_fill || !linear_forward) {
+        return false;
+    }
+    nrn_context* context = nullptr;
+    nrn_tensor *x = nullptr, *w = nullptr, *y = nullptr;
+    const int64_t x_shape[] = {200000, 64}, w_shape[] = {64, 1}, y_shape[] = {200000, 1};
+    const bool ok = context_create(NRN_BACKEND_HOST, 0, &context) == NRN_STATUS_OK &&
+                    tensor_create(context, 2, x_shape, &x) == NRN_STATUS_OK &&
+                    tensor_create(context, 2, w_shape, &w) == NRN_STATUS_OK &&
+                    tensor_create(context, 2, y_shape, &y) == NRN_STATUS_OK &&
+                    tensor_fill(context, x, 1.0f) == NRN_STATUS_OK && tensor_fill(context, w, 0.5f) == NRN_STATUS_OK &&
+                    linear_forward(context, x, w, nullptr, y) == NRN_STATUS_OK;
+    tensor_destroy(y);
+    tensor_destroy(w);
+    tensor_destroy(x);
+    context_destroy(context);
+    return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s path/to/libneuron.so\n", argv[0]);
+        return 2;
+    }
+    for (int round = 1; round <= 3; ++round) {
+        void* library = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        if (library == nullptr) {
+            std::fprintf(stderr, "dlopen: %s\n", dlerror());
+            return 1;
+        }
+        if (!use(library)) {
+            std::fprintf(stderr, "round %d: a call failed\n", round);
+            return 1;
+        }
+        if (dlclose(library) != 0) {
+            std::fprintf(stderr, "dlclose: %s\n", dlerror());
+            return 1;
+        }
+        usleep(200000);  // the workers' spin after the last job, and more, with the library closed
+    }
+    std::printf("loaded, used and unloaded 3 times\n");
+    return 0;
+}
