@@ -304,7 +304,8 @@ NRN_API nrn_status nrn_linear_mse_sgd_step(nrn_context* context, const nrn_tenso
  * The rows of `input`/`target` are cut into batches of `batch_size` rows (a last, smaller batch is kept;
  * a batch_size above the row count makes one batch of all rows);
  * global step s = first_step + i (i < step_count) trains on the batch that `order` picks for s from `seed`
- * (epoch = s / batch count). After the call `error` holds the last step's error; each step adds to `accumulator`.
+ * (epoch = s / batch count); first_step + step_count may not exceed INT64_MAX. After the call `error` holds the
+ * last step's error; each step adds to `accumulator`.
  * Equivalent to calling nrn_linear_mse_sgd_step on each picked batch in turn.
  */
 NRN_API nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* input, const nrn_tensor* target, nrn_tensor* weight, nrn_tensor* bias, float learning_rate, int64_t batch_size, int64_t first_step, int64_t step_count, nrn_batch_order order, uint64_t seed, nrn_tensor* error, nrn_tensor* accumulator);

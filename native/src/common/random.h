@@ -119,13 +119,16 @@ NRN_HD void float_float_add(float* hi, float* lo, float value) {
 }
 
 // The batch is counted exactly even past 2^24 rows, where floats skip integers: as its nearest
-// float and, when that is off, the remainder.
+// float and, when that is off, the remainder (weighting the error too).
 NRN_HD void accumulator_add(float* accumulator, float error, int64_t batch) {
     const float rounded = static_cast<float>(batch);
     float_float_add(&accumulator[0], &accumulator[1], error * rounded);
     float_float_add(&accumulator[2], &accumulator[3], rounded);
     const int64_t rest = batch - static_cast<int64_t>(rounded);
-    if (rest != 0) float_float_add(&accumulator[2], &accumulator[3], static_cast<float>(rest));
+    if (rest != 0) {
+        float_float_add(&accumulator[0], &accumulator[1], error * static_cast<float>(rest));
+        float_float_add(&accumulator[2], &accumulator[3], static_cast<float>(rest));
+    }
 }
 
 // The accumulated totals from the four floats of an accumulator.
