@@ -430,7 +430,8 @@ internal static unsafe partial class NeuronNative
     /// The rows of <c>input</c>/<c>target</c> are cut into batches of <c>batch_size</c> rows (a last, smaller batch is kept;
     /// a batch_size above the row count makes one batch of all rows);
     /// global step s = first_step + i (i &lt; step_count) trains on the batch that <c>order</c> picks for s from <c>seed</c>
-    /// (epoch = s / batch count). After the call <c>error</c> holds the last step's error; each step adds to <c>accumulator</c>.
+    /// (epoch = s / batch count); first_step + step_count may not exceed INT64_MAX. After the call <c>error</c> holds the
+    /// last step's error; each step adds to <c>accumulator</c>.
     /// Equivalent to calling nrn_linear_mse_sgd_step on each picked batch in turn.
     /// </summary>
     // nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* input, const nrn_tensor* target, nrn_tensor* weight, nrn_tensor* bias, float learning_rate, int64_t batch_size, int64_t first_step, int64_t step_count, nrn_batch_order order, uint64_t seed, nrn_tensor* error, nrn_tensor* accumulator);
