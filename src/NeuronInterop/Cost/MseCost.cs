@@ -25,6 +25,8 @@ public sealed class MseCost : IDisposable
     private Tensor? _accumulator;
     private Tensor? _grad;
     private bool _hasError;
+    private Device? _device;
+    private readonly Lock _bindLock = new();
 
     /// <summary>Creates the cost.</summary>
     /// <param name="device">The device its buffers live on; when null, the device of the first prediction.</param>
@@ -40,7 +42,7 @@ public sealed class MseCost : IDisposable
     }
 
     /// <summary>The device the cost is bound to, or null before its first use.</summary>
-    public Device? Device { get; private set; }
+    public Device? Device => Volatile.Read(ref _device);
 
     /// <summary>Whether <see cref="Dispose"/> has been called.</summary>
     public bool IsDisposed { get; private set; }
@@ -160,15 +162,24 @@ public sealed class MseCost : IDisposable
     {
         ThrowIfDisposed();
         device.ThrowIfDisposed();
-        if (Device is not null)
+        if (Device is null)
         {
-            if (!ReferenceEquals(Device, device))
+            lock (_bindLock)  // two handlers made at once on two threads bind it once
             {
-                throw new ArgumentException($"The cost lives on {Device}, the tensors on {device}.");
+                if (Device is null)
+                {
+                    Allocate(device);
+                }
             }
-            return;
         }
+        if (!ReferenceEquals(Device, device))
+        {
+            throw new ArgumentException($"The cost lives on {Device}, the tensors on {device}.");
+        }
+    }
 
+    private void Allocate(Device device)
+    {
         Tensor error = new(device, 1);
         try
         {
@@ -180,7 +191,7 @@ public sealed class MseCost : IDisposable
             throw;
         }
         _error = error;
-        Device = device;
+        Volatile.Write(ref _device, device);  // published after its buffers
         _logger.LogDebug("MSE cost bound to {Device}", device);
     }
 

@@ -42,7 +42,9 @@ namespace NeuronInterop.Handlers;
 /// thread while one runs, is refused (it would share the upload buffers and the step counters).
 /// Train with a second trainer instead. A call holds its module and cost for its thread: another
 /// thread's use of either (a second trainer, a <see cref="Validator"/>, <see cref="Module.Forward"/>)
-/// is refused until it returns, while its callbacks may use them.
+/// is refused until it returns, except while a callback of the call runs: the callback may use
+/// them, or have another thread use them while it waits (a UI's <c>Dispatcher.Invoke</c>). The
+/// call takes them back when the callback returns.
 /// </para>
 /// </remarks>
 public sealed class Trainer : IDisposable
@@ -180,7 +182,7 @@ public sealed class Trainer : IDisposable
                 if (!ReferenceEquals(x, _dataBuffer)) x.Dispose();
                 if (!ReferenceEquals(t, _targetBuffer)) t.Dispose();
             }
-            onMacroBatchFinish?.Invoke(this);
+            RunCallback(onMacroBatchFinish);
         }
         LogFinished(rows);
     }
@@ -204,7 +206,7 @@ public sealed class Trainer : IDisposable
         HandlerChecks.CheckDevice(Module, data, target);
         BeginTraining();
         TrainMacroBatch(data, target, 0, shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential, seed);
-        onMacroBatchFinish?.Invoke(this);
+        RunCallback(onMacroBatchFinish);
         LogFinished(data.Shape[0]);
     }
 
@@ -413,7 +415,25 @@ public sealed class Trainer : IDisposable
             BatchesTrained++;
             SamplesTrained += count;
             BatchLog.Trained(_logger, batch, first, first + count - 1);
-            OnBatchFinish?.Invoke(this);
+            RunCallback(OnBatchFinish);
+        }
+    }
+
+    /// <summary>
+    /// Runs a callback with the module and the cost free for other threads: it may hand work to another thread and
+    /// wait for it (a UI's <c>Dispatcher.Invoke</c>, <c>Task.Run(…).Wait()</c>). Both are taken back after it, and
+    /// training stops with <see cref="InvalidOperationException"/> if another thread still uses one of them then.
+    /// </summary>
+    private void RunCallback(Action<Trainer>? callback)
+    {
+        if (callback is null)
+        {
+            return;
+        }
+        using (Module.Guard.Release())
+        using (Cost.Guard.Release())
+        {
+            callback(this);
         }
     }
 

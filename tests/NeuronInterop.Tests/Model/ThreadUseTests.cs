@@ -32,41 +32,42 @@ public sealed class ThreadUseTests
         (float[,] data, float[,] target) = LinearProblem(24, 3, 2, 1);
         using var inside = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        using var s = new TrainingSetup(TestDevice, 3, 2, batchSize: 4, lr: 0.05f, onBatchFinish: t =>
+        using var layer = new Linear(3, 2, seed: 17, device: TestDevice);
+        using var cost = new MseCost(TestDevice);
+        var sgd = new Sgd(0.05f);
+        // The trainer's per-batch trace stops it inside its first batch, holding the module and the cost
+        // (the generic path traces every batch).
+        using var trainer = new Trainer(layer, cost, sgd, batchSize: 4, logger: new BlockingLogger(inside, release, Patience))
         {
-            if (t.BatchesTrained == 1)
-            {
-                inside.Set();
-                Assert.That(release.Wait(Patience), "the other thread's checks finished");
-            }
-        });
-        Task training = Task.Run(() => s.Trainer.TrainFromHost(data, target, shuffle: false));
+            UseFusedSteps = false,
+        };
+        Task training = Task.Run(() => trainer.TrainFromHost(data, target, shuffle: false));
         Assert.That(inside.Wait(Patience), "the training call reached its first batch");
         try
         {
             using Tensor x = Tensor.FromArray(TestDevice, data);
             using Tensor t = Tensor.FromArray(TestDevice, target);
             using var otherCost = new MseCost(TestDevice);
-            using var otherTrainer = new Trainer(s.Layer, otherCost, new Sgd(0.05f), batchSize: 4);
+            using var otherTrainer = new Trainer(layer, otherCost, new Sgd(0.05f), batchSize: 4);
             var uses = new (string What, Action Use)[]
             {
-                ("Forward", () => s.Layer.Forward(x)),
-                ("EvalMode", () => s.Layer.EvalMode()),
-                ("ZeroGradParams", () => s.Layer.ZeroGradParams()),
-                ("Save", () => s.Layer.Save(new MemoryStream())),
-                ("Sgd.Update", () => s.Optimizer.Update()),
-                ("Calculator", () => new Calculator(s.Layer).CalcFromHost(data)),
-                ("Validator", () => new Validator(s.Layer, otherCost).Validate(x, t)),
+                ("Forward", () => layer.Forward(x)),
+                ("EvalMode", () => layer.EvalMode()),
+                ("ZeroGradParams", () => layer.ZeroGradParams()),
+                ("Save", () => layer.Save(new MemoryStream())),
+                ("Load", () => layer.Load(new MemoryStream())),
+                ("Sgd.Update", () => sgd.Update()),
+                ("Calculator", () => new Calculator(layer).CalcFromHost(data)),
+                ("Validator", () => new Validator(layer, otherCost).Validate(x, t)),
                 ("a second trainer", () => otherTrainer.TrainSteps(x, t, 1)),
-                ("the cost", () => s.Cost.Evaluate(t, t)),
+                ("the cost", () => cost.Evaluate(t, t)),
             };
             foreach ((string what, Action use) in uses)
             {
                 var e = Assert.Throws<InvalidOperationException>(() => use(), what);
                 Assert.That(e!.Message, Does.Contain("is in use on another thread").And.Contain("one thread at a time"), what);
             }
-            Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1), "nothing ran meanwhile");
-            Assert.That(s.Layer.IsTraining, "EvalMode was refused");
+            Assert.That(layer.IsTraining, "EvalMode was refused");
         }
         finally
         {
@@ -75,12 +76,14 @@ public sealed class ThreadUseTests
         }
 
         // The training ran as if alone, and the module is free again, for this thread too.
-        using var alone = new TrainingSetup(TestDevice, 3, 2, batchSize: 4, lr: 0.05f);
-        alone.Trainer.TrainFromHost(data, target, shuffle: false);
-        Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(6));
-        Assert.That(s.Layer.W.ToArray(), Is.EqualTo(alone.Layer.W.ToArray()));
-        Assert.That(s.Layer.B!.ToArray(), Is.EqualTo(alone.Layer.B!.ToArray()));
-        Assert.DoesNotThrow(() => new Calculator(s.Layer).CalcFromHost(data));
+        using var alone = new Linear(3, 2, seed: 17, device: TestDevice);
+        using var aloneCost = new MseCost(TestDevice);
+        using var aloneTrainer = new Trainer(alone, aloneCost, new Sgd(0.05f), batchSize: 4) { UseFusedSteps = false };
+        aloneTrainer.TrainFromHost(data, target, shuffle: false);
+        Assert.That(trainer.BatchesTrained, Is.EqualTo(6));
+        Assert.That(layer.W.ToArray(), Is.EqualTo(alone.W.ToArray()));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(alone.B!.ToArray()));
+        Assert.DoesNotThrow(() => new Calculator(layer).CalcFromHost(data));
     }
 
     [Test]
@@ -100,6 +103,59 @@ public sealed class ThreadUseTests
         Assert.That(validated, Is.Not.Null.And.GreaterThanOrEqualTo(0));
         Assert.That(calculated, Is.Not.Null);
         Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(4));
+    }
+
+    [Test]
+    public void ACallbackMayHaveAnotherThreadUseTheModuleWhileItWaits()
+    {
+        (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 5);
+        var seen = new List<float[,]>();
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f, onBatchFinish: trainer =>
+        {
+            // As a UI's Dispatcher.Invoke does: the work runs on another thread while this one waits.
+            seen.Add(Task.Run(() => new Calculator(trainer.Module).CalcFromHost(data)).GetAwaiter().GetResult());
+            double error = Task.Run(() => new Validator(trainer.Module, trainer.Cost).ValidateFromHost(data, target)).Result;
+            Assert.That(error, Is.GreaterThanOrEqualTo(0));
+        });
+        s.Trainer.UseFusedSteps = false;  // the generic path: Forward, Backward and Update are checked every step
+        s.Trainer.TrainFromHost(data, target, shuffle: false, onMacroBatchFinish: trainer => Task.Run(() =>
+        {
+            using Tensor x = Tensor.FromArray(TestDevice, data);
+            trainer.Module.Forward(x);
+        }).Wait());
+
+        using var alone = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
+        alone.Trainer.TrainFromHost(data, target, shuffle: false);
+        Assert.That(seen, Has.Count.EqualTo(4));
+        Assert.That(s.Layer.W.ToArray(), Is.EqualTo(alone.Layer.W.ToArray()), "the callbacks changed nothing");
+        Assert.That(s.Layer.B!.ToArray(), Is.EqualTo(alone.Layer.B!.ToArray()), "the callbacks changed nothing");
+    }
+
+    [Test]
+    public void TrainingStopsWhenAThreadACallbackStartedStillUsesTheModule()
+    {
+        (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 6);
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        Task? calculating = null;
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f, onBatchFinish: trainer =>
+        {
+            var blocking = new BlockingLogger(inside, release, Patience);
+            calculating ??= Task.Run(() => new Calculator(trainer.Module, batchSize: 4, logger: blocking).CalcFromHost(data));
+            Assert.That(inside.Wait(Patience), "the calculator reached its first batch");
+        });
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => s.Trainer.TrainFromHost(data, target, shuffle: false));
+            Assert.That(e!.Message, Does.Contain("Linear").And.Contain("in use on another thread"));
+            Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1), "training stopped after the callback");
+        }
+        finally
+        {
+            release.Set();
+            Assert.That(calculating!.Wait(Patience), "the calculator finished");
+        }
+        Assert.DoesNotThrow(() => new Calculator(s.Layer).CalcFromHost(data), "the module is free again");
     }
 
     [Test]
