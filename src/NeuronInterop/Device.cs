@@ -121,9 +121,17 @@ public sealed unsafe class Device : IDisposable
     }
 
     /// <summary>
-    /// The number of live native handles (contexts, tensors and pinned buffers) in the process. Tensors and devices
-    /// that were never disposed are released on a thread of their own once the garbage collector finalised them
-    /// (so that the finalizer thread never waits for a device); this count first waits for those already finalised.
+    /// Waits until the native memory of the tensors and devices the garbage collector has finalised so far is
+    /// released. Those never disposed are released on a thread of their own, so that the process's finalizer
+    /// thread never waits for a busy device; after <c>GC.Collect(); GC.WaitForPendingFinalizers();</c> this call
+    /// makes their memory free for the next allocation. It waits for a long call on their device.
+    /// </summary>
+    public static void WaitForFinalizedReleases() => FinalizedHandles.WaitForQueued();
+
+    /// <summary>
+    /// The number of live native handles (contexts, tensors and pinned buffers) in the process. It first waits for
+    /// the release of the tensors and devices already finalised (see <see cref="WaitForFinalizedReleases"/>), which
+    /// waits for a long call on their device.
     /// </summary>
     public static long LiveHandleCount
     {

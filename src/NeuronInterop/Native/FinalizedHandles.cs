@@ -11,33 +11,39 @@ namespace NeuronInterop.Native;
 internal static unsafe class FinalizedHandles
 {
     private static readonly BlockingCollection<(IntPtr Handle, bool IsContext)> Queue = new();
-    private static readonly object Idle = new();
-    private static long _queued;  // queued and not yet released
-    private static long _released;
+    private static readonly object Released = new();
+    private static long _queuedCount;    // ever queued
+    private static long _releasedCount;  // ever released
     private static int _started;
 
     /// <summary>The number of handles released here since the process started.</summary>
-    internal static long ReleasedCount => Volatile.Read(ref _released);
+    internal static long ReleasedCount => Volatile.Read(ref _releasedCount);
+
+    /// <summary>Starts the releasing thread, before the first handle that may need it exists (not on the finalizer thread).</summary>
+    public static void EnsureStarted()
+    {
+        if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            new Thread(Run) { IsBackground = true, Name = "NeuronInterop finalized handles" }.Start();
+        }
+    }
 
     /// <summary>Queues a finalised handle for release; never waits for the device.</summary>
     public static void Release(IntPtr handle, bool isContext)
     {
-        Interlocked.Increment(ref _queued);
-        if (Interlocked.Exchange(ref _started, 1) == 0)
-        {
-            new Thread(Run) { IsBackground = true, Name = "NeuronInterop finalized handles" }.Start();
-        }
+        Interlocked.Increment(ref _queuedCount);
         Queue.Add((handle, isContext));
     }
 
-    /// <summary>Waits until every handle queued so far has been released.</summary>
+    /// <summary>Waits until the handles queued before the call have been released (not those queued meanwhile).</summary>
     public static void WaitForQueued()
     {
-        lock (Idle)
+        long target = Volatile.Read(ref _queuedCount);
+        lock (Released)
         {
-            while (Volatile.Read(ref _queued) != 0)
+            while (Volatile.Read(ref _releasedCount) < target)
             {
-                Monitor.Wait(Idle);
+                Monitor.Wait(Released);
             }
         }
     }
@@ -50,13 +56,10 @@ internal static unsafe class FinalizedHandles
             _ = isContext
                 ? NeuronNative.nrn_context_destroy((nrn_context*)handle)
                 : NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle);
-            Interlocked.Increment(ref _released);
-            if (Interlocked.Decrement(ref _queued) == 0)
+            lock (Released)
             {
-                lock (Idle)
-                {
-                    Monitor.PulseAll(Idle);
-                }
+                Interlocked.Increment(ref _releasedCount);
+                Monitor.PulseAll(Released);
             }
         }
     }

@@ -12,6 +12,7 @@ internal sealed unsafe class ContextHandle : SafeHandle
     public ContextHandle()
         : base(IntPtr.Zero, ownsHandle: true)
     {
+        FinalizedHandles.EnsureStarted();
     }
 
     public override bool IsInvalid => handle == IntPtr.Zero;
@@ -60,6 +61,7 @@ internal sealed unsafe class TensorHandle : SafeHandle
     public TensorHandle()
         : base(IntPtr.Zero, ownsHandle: true)
     {
+        FinalizedHandles.EnsureStarted();
     }
 
     public override bool IsInvalid => handle == IntPtr.Zero;
