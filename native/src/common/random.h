@@ -101,11 +101,11 @@ NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, 
 
 // MSE error accumulator: sums of error·batch and of batch, each kept as a float-float number
 // (hi + lo, two floats with |lo| at most half an ulp of hi: 48 significant bits), so that float32
-// tensors hold long runs exactly enough: a count is exact to 2^48 samples. Layout
-// (NRN_ACCUMULATOR_SIZE = 4 floats): [error_hi, error_lo, count_hi, count_lo]; a total is hi + lo.
-// Updated by one thread.
+// tensors hold long runs: a count is exact to 2^48 samples, and each addition to the error sum
+// errs by about 2u² of it (u = 2^-24). Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
+// [error_hi, error_lo, count_hi, count_lo]; a total is hi + lo. Updated by one thread.
 //
-// Each addition is error-free (two-sum), and the low part is folded back every time. A plain
+// The addition to hi is exact (two-sum), and its error and lo are folded back every time. A plain
 // compensated sum (Neumaier's), which never folds, stops counting at 2^25: its sum sticks at
 // 2^24, where adding 1 rounds away, and its compensation then fills up to 2^24 too.
 NRN_HD void float_float_add(float* hi, float* lo, float value) {

@@ -23,8 +23,8 @@ internal static class HandlerChecks
         if (cost.Device is { } device && !ReferenceEquals(device, module.Device))
         {
             throw new ArgumentException(
-                $"The cost lives on {device}, the module {module.Describe()} on {module.Device}: give the handler a cost " +
-                "on the module's device (new MseCost(module.Device)).", nameof(cost));
+                $"The cost is bound to another device ({device}) than the module {module.Describe()} ({module.Device}): " +
+                "give the handler a cost on the module's device (new MseCost(module.Device)).", nameof(cost));
         }
         cost.Bind(module.Device);
     }

@@ -298,7 +298,7 @@ public sealed class BadInputTests
         {
             var e = Assert.Throws<ArgumentException>(create, handler);
             Assert.That(e!.ParamName, Is.EqualTo("cost"), handler);
-            Assert.That(e.Message, Does.StartWith($"The cost lives on host, the module Linear 'lin' on {TestDevice}"), handler);
+            Assert.That(e.Message, Does.StartWith($"The cost is bound to another device (host) than the module Linear 'lin' ({TestDevice})"), handler);
         }
         Assert.That(cost.Device, Is.SameAs(elsewhere), "the cost stays bound where it was");
     }
