@@ -17,9 +17,14 @@
  *   - Operations are enqueued on the context's stream (CUDA) and do not synchronise the host;
  *     nrn_context_synchronize() and the blocking copies to host do.
  *   - A failed call leaves every existing tensor unchanged.
- *   - Every function may be called from any thread. Calls on one context are serialised (its
- *     stream and scratch memory are shared); a handle destroyed while another thread uses it
- *     makes that call fail with NRN_STATUS_INVALID_HANDLE or finish, never crash.
+ *   - Every function may be called from any thread, its exit hooks (pthread key destructors)
+ *     and atexit handlers included. Calls on one context are serialised (its stream and
+ *     scratch memory are shared); a handle destroyed while another thread uses it makes that
+ *     call fail with NRN_STATUS_INVALID_HANDLE or finish, never crash. The library is never
+ *     unmapped: dlclose leaves it loaded (its host worker threads live with the process).
+ *   - Arguments are checked, values are not: arithmetic follows IEEE 754, so a step whose
+ *     values overflow (a huge learning rate, diverging training) gives infinities or NaN with
+ *     NRN_STATUS_OK, and an accumulator that took a NaN stays NaN until it is reset.
  */
 #ifndef NEURON_H
 #define NEURON_H
