@@ -42,9 +42,9 @@ namespace NeuronInterop.Handlers;
 /// thread while one runs, is refused (it would share the upload buffers and the step counters).
 /// Train with a second trainer instead. A call holds its module and cost for its thread: another
 /// thread's use of either (a second trainer, a <see cref="Validator"/>, <see cref="Module.Forward"/>)
-/// is refused until it returns, except while a callback of the call runs: the callback may use
-/// them, or have another thread use them while it waits (a UI's <c>Dispatcher.Invoke</c>). The
-/// call takes them back when the callback returns.
+/// is refused until it returns, except while a callback of the call runs: then any thread may use
+/// them, so that the callback may have another thread use them while it waits (a UI's
+/// <c>Dispatcher.Invoke</c>). The call takes them back when the callback returns.
 /// </para>
 /// </remarks>
 public sealed class Trainer : IDisposable
@@ -422,7 +422,8 @@ public sealed class Trainer : IDisposable
     /// <summary>
     /// Runs a callback with the module and the cost free for other threads: it may hand work to another thread and
     /// wait for it (a UI's <c>Dispatcher.Invoke</c>, <c>Task.Run(…).Wait()</c>). Both are taken back after it, and
-    /// training stops with <see cref="InvalidOperationException"/> if another thread still uses one of them then.
+    /// training stops with <see cref="InvalidOperationException"/> if another thread still uses one of them then;
+    /// an exception of the callback's own (a cancellation) is the one the caller gets, even so.
     /// </summary>
     private void RunCallback(Action<Trainer>? callback)
     {
@@ -430,10 +431,31 @@ public sealed class Trainer : IDisposable
         {
             return;
         }
-        using (Module.Guard.Release())
-        using (Cost.Guard.Release())
+        SingleThreadGuard.Handover module = Module.Guard.Release();
+        SingleThreadGuard.Handover cost = Cost.Guard.Release();
+        try
         {
             callback(this);
+        }
+        catch
+        {
+            TakeBack(cost);
+            TakeBack(module);
+            throw;
+        }
+        cost.Dispose();
+        module.Dispose();
+
+        static void TakeBack(SingleThreadGuard.Handover handover)
+        {
+            try
+            {
+                handover.Dispose();
+            }
+            catch (InvalidOperationException)
+            {
+                // Still used by another thread: the call ends with the callback's exception all the same.
+            }
         }
     }
 

@@ -149,6 +149,9 @@ public sealed class ThreadUseTests
             var e = Assert.Throws<InvalidOperationException>(() => s.Trainer.TrainFromHost(data, target, shuffle: false));
             Assert.That(e!.Message, Does.Contain("Linear").And.Contain("in use on another thread"));
             Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(1), "training stopped after the callback");
+            // The refused trainer let go of nothing it did not hold: the calculator's thread still has the module.
+            using Tensor probe = Tensor.FromArray(TestDevice, data);
+            Assert.Throws<InvalidOperationException>(() => s.Layer.Forward(probe), "the module is still the calculator's");
         }
         finally
         {
@@ -159,18 +162,46 @@ public sealed class ThreadUseTests
     }
 
     [Test]
+    public void ACallbacksOwnExceptionIsWhatTheCallerHears()
+    {
+        (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 7);
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        Task? calculating = null;
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
+        try
+        {
+            // The callback cancels while a thread it started still holds the module: the caller hears the
+            // cancellation, not that the module was still in use.
+            Assert.Throws<OperationCanceledException>(() => s.Trainer.TrainFromHost(data, target, onMacroBatchFinish: trainer =>
+            {
+                var blocking = new BlockingLogger(inside, release, Patience);
+                calculating = Task.Run(() => new Calculator(trainer.Module, batchSize: 4, logger: blocking).CalcFromHost(data));
+                Assert.That(inside.Wait(Patience), "the calculator reached its first batch");
+                throw new OperationCanceledException();
+            }));
+        }
+        finally
+        {
+            release.Set();
+            Assert.That(calculating!.Wait(Patience), "the calculator finished");
+        }
+        Assert.DoesNotThrow(() => s.Trainer.TrainFromHost(data, target), "the trainer, module and cost are free again");
+    }
+
+    [Test]
     public void AModuleIsFreeForAnotherThreadOnceACallReturnsOrFails()
     {
         (float[,] data, float[,] target) = LinearProblem(8, 2, 1, 3);
         using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
-        Task.Run(() => s.Trainer.TrainFromHost(data, target)).Wait(Patience);
+        Assert.That(Task.Run(() => s.Trainer.TrainFromHost(data, target)).Wait(Patience), "the call on another thread finished");
         Assert.DoesNotThrow(() => s.Trainer.TrainFromHost(data, target), "after a call on another thread");
 
         // A call that fails inside (a callback throws) lets the module go as well.
         var failing = Task.Run(() => s.Trainer.TrainFromHost(data, target, onMacroBatchFinish: _ => throw new TimeoutException()));
         Assert.That(() => failing.Wait(Patience), Throws.InstanceOf<AggregateException>().With.InnerException.TypeOf<TimeoutException>());
         Assert.DoesNotThrow(() => s.Trainer.TrainFromHost(data, target), "after a failed call on another thread");
-        Assert.DoesNotThrow(() => Task.Run(() => new Calculator(s.Layer).CalcFromHost(data)).Wait(Patience));
+        Assert.That(Task.Run(() => new Calculator(s.Layer).CalcFromHost(data)).Wait(Patience), "a calculator on another thread finished");
     }
 
     [Test]
