@@ -303,12 +303,16 @@ memcheck_verdict() {
     echo "memcheck printed no ERROR SUMMARY"
     return 1
   fi
-  deliberate=$(grep -c 'Program hit cudaErrorMemoryAllocation' "$log")
+  deliberate=$(grep -c '^========= Program hit cudaErrorMemoryAllocation' "$log")
   if (( errors > deliberate )); then
     echo "memcheck: $errors errors, of which $deliberate are the tests' deliberate out-of-memory calls"
     return 1
   fi
-  echo "memcheck: $errors errors, all of them the tests' deliberate out-of-memory calls"
+  if (( errors == 0 )); then
+    echo "memcheck: no errors"
+  else
+    echo "memcheck: $errors errors, all of them the tests' deliberate out-of-memory calls"
+  fi
 }
 
 step_memcheck() {

@@ -24,7 +24,15 @@ internal static unsafe class FinalizedHandles
     {
         if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
         {
-            new Thread(Run) { IsBackground = true, Name = "NeuronInterop finalized handles" }.Start();
+            try
+            {
+                new Thread(Run) { IsBackground = true, Name = "NeuronInterop finalized handles" }.Start();
+            }
+            catch
+            {
+                Volatile.Write(ref _started, 0);  // the next handle tries again
+                throw;
+            }
         }
     }
 
