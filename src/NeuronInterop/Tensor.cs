@@ -31,6 +31,9 @@ public sealed unsafe class Tensor : IDisposable
     /// <param name="device">The device that holds the tensor.</param>
     /// <param name="shape">1 to <see cref="MaxRank"/> dimensions, each greater than zero.</param>
     /// <exception cref="ArgumentException">The shape has no dimensions, too many, or one that is not positive.</exception>
+    /// <exception cref="NeuronOutOfMemoryException">
+    /// The device has no room for it, even after undisposed tensors were collected and released (one retry).
+    /// </exception>
     public Tensor(Device device, params long[] shape)
         : this(device, CreateHandle(device, shape), (long[])shape.Clone())
     {
@@ -347,19 +350,35 @@ public sealed unsafe class Tensor : IDisposable
     private static TensorHandle CreateHandle(Device device, long[] shape)
     {
         ArgumentNullException.ThrowIfNull(device);
-        ValidateShape(shape);
+        long count = ValidateShape(shape);
         var handle = new TensorHandle();
         nrn_tensor* tensor = null;
-        using (var context = device.Lease())
+        try
         {
-            fixed (long* dims = shape)
-            {
-                Ensure.Success(NeuronNative.nrn_tensor_create(context.Pointer, shape.Length, dims, &tensor));
-            }
+            tensor = CreateNative(device, shape);
+        }
+        catch (NeuronOutOfMemoryException)
+        {
+            // Tensors that were never disposed may hold the memory: collect them, wait for their release, try once more.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            FinalizedHandles.WaitForQueued();
+            tensor = CreateNative(device, shape);
         }
 
-        handle.Attach(tensor);
+        handle.AttachNew(tensor, count * sizeof(float));
         return handle;
+    }
+
+    private static nrn_tensor* CreateNative(Device device, long[] shape)
+    {
+        nrn_tensor* tensor = null;
+        using var context = device.Lease();
+        fixed (long* dims = shape)
+        {
+            Ensure.Success(NeuronNative.nrn_tensor_create(context.Pointer, shape.Length, dims, &tensor));
+        }
+        return tensor;
     }
 
     private static long ValidateShape(long[] shape)

@@ -66,10 +66,23 @@ internal sealed unsafe class TensorHandle : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    private long _pressure;  // bytes reported to the garbage collector for this handle's memory
+
     /// <summary>Takes ownership of a tensor pointer that a successful native call has just returned.</summary>
     public void Attach(nrn_tensor* tensor)
     {
         SetHandle((IntPtr)tensor);
+    }
+
+    /// <summary>
+    /// Takes ownership of a new tensor's pointer and tells the garbage collector about its <paramref name="bytes"/>,
+    /// so that undisposed tensors are collected as their memory, not their small managed objects, grows.
+    /// </summary>
+    public void AttachNew(nrn_tensor* tensor, long bytes)
+    {
+        SetHandle((IntPtr)tensor);
+        GC.AddMemoryPressure(bytes);
+        _pressure = bytes;
     }
 
     private bool _finalizing;
@@ -82,6 +95,10 @@ internal sealed unsafe class TensorHandle : SafeHandle
 
     protected override bool ReleaseHandle()
     {
+        if (_pressure > 0)
+        {
+            GC.RemoveMemoryPressure(_pressure);
+        }
         if (_finalizing)
         {
             FinalizedHandles.Release(handle, isContext: false);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
 using NeuronInterop.Modules;
@@ -149,6 +150,57 @@ public sealed class HandleLeakTests(string backend)
             }
         }
     }
+
+    [Test]
+    public void UndisposedTensorsAreCollectedAsTheirMemoryGrows()
+    {
+        // 400 MB of tensors that are never disposed, behind small managed objects: the collector hears of
+        // their memory and collects them along the way.
+        SettledHandleCount();
+        int collections = GC.CollectionCount(0);
+        long peak = 0;
+        for (int i = 0; i < 50; i++)
+        {
+            CreateAndDropBig(Device, 2 * 1024 * 1024);  // 8 MB
+            peak = Math.Max(peak, Device.LiveHandleCount);
+        }
+        Assert.That(GC.CollectionCount(0) - collections, Is.GreaterThan(0), "collections while the tensors piled up");
+        Assert.That(peak, Is.LessThan(SettledHandleCount() + 50), "not every tensor was still alive at the end");
+    }
+
+    [Test]
+    public void AnAllocationThatFailsRetriesOnceUndisposedTensorsAreCollected()
+    {
+        if (Device.Backend != BackendKind.Cuda || !Device.GetCudaDeviceInfo(Device.Index).Name.StartsWith("CUDA emulator"))
+        {
+            Assert.Ignore("Staging a full device needs the CUDA emulator (NEURON_CUDA_EMULATOR_MEMORY).");
+        }
+        SettledHandleCount();
+        // A device of 256 MB (the emulator reads the variable at every allocation), filled with 48 MB tensors
+        // that are dropped undisposed: without a collection, the sixth would not fit.
+        Assert.That(SetEnvironment("NEURON_CUDA_EMULATOR_MEMORY", (256L << 20).ToString()), Is.Zero);
+        try
+        {
+            for (int i = 0; i < 12; i++)
+            {
+                Assert.DoesNotThrow(() => CreateAndDropBig(Device, 12 * 1024 * 1024), $"tensor {i}");
+            }
+            Assert.Throws<NeuronOutOfMemoryException>(() => new Tensor(Device, 300L << 18), "300 MB never fits");
+        }
+        finally
+        {
+            UnsetEnvironment("NEURON_CUDA_EMULATOR_MEMORY");
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnvironment(string name, string value, int overwrite = 1);
+
+    [DllImport("libc", EntryPoint = "unsetenv")]
+    private static extern int UnsetEnvironment(string name);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CreateAndDropBig(Device device, long elements) => _ = new Tensor(device, elements);
 
     [Test]
     public void AnOwnedDeviceDisposedBeforeItsTensorsLeaksNothing()
