@@ -1,8 +1,8 @@
 // The CUDA emulator: the runtime API and the kernel scheduler behind cuda_runtime.h (read
 // that header first for what it emulates and what it checks).
 #include "cuda_runtime.h"
+#include "thread_object.h"
 
-#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -270,23 +270,9 @@ struct Block {
 };
 
 thread_local Block* t_block = nullptr;
-// The calling thread's fibers, reused from launch to launch. Held by a pthread key, not a
-// thread_local object, as the library's host scratch is: a thread's exit hooks may still launch
-// kernels after its thread-local objects are destroyed.
+// The calling thread's fibers, reused from launch to launch (a thread_object, as the host's
+// scratch is: a thread's exit hooks may still launch kernels).
 using Fibers = std::vector<std::unique_ptr<Fiber>>;
-Fibers& thread_fibers() {
-    static const pthread_key_t key = [] {
-        pthread_key_t made;
-        if (pthread_key_create(&made, [](void* fibers) { delete static_cast<Fibers*>(fibers); }) != 0) std::abort();
-        return made;
-    }();
-    auto* fibers = static_cast<Fibers*>(pthread_getspecific(key));
-    if (fibers == nullptr) {
-        fibers = new Fibers();
-        if (pthread_setspecific(key, fibers) != 0) std::abort();
-    }
-    return *fibers;
-}
 std::atomic<uint64_t> g_launches{0};
 
 // AddressSanitizer must be told about every switch between the scheduler's and a fiber's stack.
@@ -502,7 +488,7 @@ void run_kernel(const char* name, dim3 grid, dim3 block_shape, size_t shared_byt
     const char* fault = std::getenv("NEURON_CUDA_EMULATOR_FAULT");
     if (fault != nullptr && std::strcmp(fault, name) == 0) g_pending_fault = true;
     if (g_pending_fault) return;
-    Fibers& fibers = thread_fibers();
+    Fibers& fibers = nrn::thread_object<Fibers>();
     while (fibers.size() < threads) fibers.push_back(std::make_unique<Fiber>());
     Block block;
     block.body = body;

@@ -1,8 +1,7 @@
 #include "host/host_kernels.h"
 
 #include "host/thread_pool.h"
-
-#include <pthread.h>
+#include "thread_object.h"
 
 #include <algorithm>
 #include <cassert>
@@ -237,29 +236,8 @@ struct Scratch {
     }
 };
 
-// Each thread's Scratch hangs off a pthread key rather than being a thread_local object: a C
-// caller may still run operations from the thread's exit hooks (its own key destructors), after
-// thread-local objects are destroyed. A Scratch made then is freed in a later round of key
-// destructors, which glibc repeats while a key still holds a value.
-pthread_key_t scratch_key() {
-    static const pthread_key_t key = [] {
-        pthread_key_t made;
-        if (pthread_key_create(&made, [](void* s) { delete static_cast<Scratch*>(s); }) != 0) throw std::bad_alloc();
-        return made;
-    }();
-    return key;
-}
-
-Scratch& scratch() {
-    const pthread_key_t key = scratch_key();
-    auto* instance = static_cast<Scratch*>(pthread_getspecific(key));
-    if (instance == nullptr) {
-        auto made = std::make_unique<Scratch>();
-        if (pthread_setspecific(key, made.get()) != 0) throw std::bad_alloc();
-        instance = made.release();
-    }
-    return *instance;
-}
+// The calling thread's Scratch (thread_object: usable from the thread's exit hooks too).
+Scratch& scratch() { return thread_object<Scratch>(); }
 
 // Scratch::reserve, without touching the thread's Scratch when nothing is needed (the
 // tutorial's 1 → 1 layer needs nothing, and a thread-local look-up costs a call).
