@@ -8,7 +8,7 @@ namespace NeuronInterop.Native;
 /// which one long call (a million training steps) holds for seconds, and on CUDA for the work
 /// enqueued before it. The finalizer thread is shared by the whole process, so it only queues them.
 /// </summary>
-internal static unsafe class FinalizedHandles
+internal static class FinalizedHandles
 {
     private static readonly BlockingCollection<(IntPtr Handle, bool IsContext)> Queue = new();
     private static readonly object Released = new();
@@ -61,9 +61,7 @@ internal static unsafe class FinalizedHandles
         foreach ((IntPtr handle, bool isContext) in Queue.GetConsumingEnumerable())
         {
             // A failed release has no caller to tell: the object it belonged to is gone.
-            _ = isContext
-                ? NeuronNative.nrn_context_destroy((nrn_context*)handle)
-                : NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle);
+            _ = NativeHandle.Destroy(handle, isContext);
             lock (Released)
             {
                 Interlocked.Increment(ref _releasedCount);

@@ -3,19 +3,58 @@ using System.Runtime.InteropServices;
 namespace NeuronInterop.Native;
 
 /// <summary>
-/// Owns one native <c>nrn_context</c>; releasing it calls <c>nrn_context_destroy</c> (on <see cref="FinalizedHandles"/>'
-/// thread when the garbage collector finalised it).
+/// Owns one native context or tensor. Disposing it destroys the native object at once; when the garbage collector
+/// finalised it instead, the native object is destroyed on <see cref="FinalizedHandles"/>' thread, since the
+/// finalizer thread must not wait for a busy device.
 /// </summary>
-/// <remarks>The native library keeps a context's memory alive while tensors created on it live, so the order in which handles are released does not matter.</remarks>
-internal sealed unsafe class ContextHandle : SafeHandle
+internal abstract unsafe class NativeHandle : SafeHandle
 {
-    public ContextHandle()
+    private bool _finalizing;
+
+    protected NativeHandle()
         : base(IntPtr.Zero, ownsHandle: true)
     {
         FinalizedHandles.EnsureStarted();
     }
 
     public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>Whether the native object is a context (else a tensor).</summary>
+    protected abstract bool IsContext { get; }
+
+    /// <summary>Destroys a native context or tensor.</summary>
+    public static nrn_status Destroy(IntPtr handle, bool isContext) => isContext
+        ? NeuronNative.nrn_context_destroy((nrn_context*)handle)
+        : NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle);
+
+    protected override void Dispose(bool disposing)
+    {
+        _finalizing = !disposing;
+        base.Dispose(disposing);
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        OnRelease();
+        if (_finalizing)
+        {
+            FinalizedHandles.Release(handle, IsContext);
+            return true;
+        }
+        return Destroy(handle, IsContext) == nrn_status.NRN_STATUS_OK;
+    }
+
+    /// <summary>Called once, as the handle is released (disposed or finalised).</summary>
+    protected virtual void OnRelease()
+    {
+    }
+}
+
+/// <summary>Owns one native <c>nrn_context</c>.</summary>
+/// <remarks>The native library keeps a context's memory alive while tensors created on it live, so the order in which handles are released does not matter.</remarks>
+internal sealed unsafe class ContextHandle : NativeHandle
+{
+    protected override bool IsContext => true;
 
     /// <summary>Creates a context on <paramref name="backend"/>; throws through the status table.</summary>
     public static ContextHandle Create(nrn_backend backend, int device)
@@ -32,41 +71,14 @@ internal sealed unsafe class ContextHandle : SafeHandle
         result.SetHandle((IntPtr)context);
         return result;
     }
-
-    private bool _finalizing;
-
-    protected override void Dispose(bool disposing)
-    {
-        _finalizing = !disposing;
-        base.Dispose(disposing);
-    }
-
-    protected override bool ReleaseHandle()
-    {
-        if (_finalizing)
-        {
-            FinalizedHandles.Release(handle, isContext: true);
-            return true;
-        }
-        return NeuronNative.nrn_context_destroy((nrn_context*)handle) == nrn_status.NRN_STATUS_OK;
-    }
 }
 
-/// <summary>
-/// Owns one native <c>nrn_tensor</c> (a tensor or a row view); releasing it calls <c>nrn_tensor_destroy</c> (on
-/// <see cref="FinalizedHandles"/>' thread when the garbage collector finalised it).
-/// </summary>
-internal sealed unsafe class TensorHandle : SafeHandle
+/// <summary>Owns one native <c>nrn_tensor</c> (a tensor or a row view).</summary>
+internal sealed unsafe class TensorHandle : NativeHandle
 {
-    public TensorHandle()
-        : base(IntPtr.Zero, ownsHandle: true)
-    {
-        FinalizedHandles.EnsureStarted();
-    }
-
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
     private long _pressure;  // bytes reported to the garbage collector for this handle's memory
+
+    protected override bool IsContext => false;
 
     /// <summary>Takes ownership of a tensor pointer that a successful native call has just returned.</summary>
     public void Attach(nrn_tensor* tensor)
@@ -85,26 +97,12 @@ internal sealed unsafe class TensorHandle : SafeHandle
         _pressure = bytes;
     }
 
-    private bool _finalizing;
-
-    protected override void Dispose(bool disposing)
-    {
-        _finalizing = !disposing;
-        base.Dispose(disposing);
-    }
-
-    protected override bool ReleaseHandle()
+    protected override void OnRelease()
     {
         if (_pressure > 0)
         {
             GC.RemoveMemoryPressure(_pressure);
         }
-        if (_finalizing)
-        {
-            FinalizedHandles.Release(handle, isContext: false);
-            return true;
-        }
-        return NeuronNative.nrn_tensor_destroy((nrn_tensor*)handle) == nrn_status.NRN_STATUS_OK;
     }
 }
 
