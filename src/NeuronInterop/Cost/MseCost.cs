@@ -158,7 +158,10 @@ public sealed class MseCost : IDisposable
     }
 
     /// <summary>Binds the cost to <paramref name="device"/> (allocating its buffers) or checks it is bound there.</summary>
-    internal void Bind(Device device)
+    /// <param name="device">The device.</param>
+    /// <param name="user">What lives on <paramref name="device"/>, for the message when the cost is bound elsewhere.</param>
+    /// <param name="paramName">The caller's parameter that passed the cost, when it was one.</param>
+    internal void Bind(Device device, string user = "the tensors", string? paramName = null)
     {
         ThrowIfDisposed();
         device.ThrowIfDisposed();
@@ -174,7 +177,9 @@ public sealed class MseCost : IDisposable
         }
         if (!ReferenceEquals(Device, device))
         {
-            throw new ArgumentException($"The cost lives on {Device}, the tensors on {device}.");
+            throw new ArgumentException(
+                $"The cost is bound to another device ({Device}) than {user} ({device}): use a cost made on that device.",
+                paramName);
         }
     }
 

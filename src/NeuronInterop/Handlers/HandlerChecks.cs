@@ -19,14 +19,7 @@ internal static class HandlerChecks
     public static void BindCost(MseCost cost, Module module)
     {
         ArgumentNullException.ThrowIfNull(cost);
-        cost.ThrowIfDisposed();
-        if (cost.Device is { } device && !ReferenceEquals(device, module.Device))
-        {
-            throw new ArgumentException(
-                $"The cost is bound to another device ({device}) than the module {module.Describe()} ({module.Device}): " +
-                "give the handler a cost on the module's device (new MseCost(module.Device)).", nameof(cost));
-        }
-        cost.Bind(module.Device);
+        cost.Bind(module.Device, $"the module {module.Describe()}", nameof(cost));
     }
 
     public static long BatchCount(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;
