@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "accumulator.h"
 #include "harness.h"
 #include "random.h"
 

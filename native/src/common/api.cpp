@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "accumulator.h"
 #include "backend.h"
 #include "neuron.h"
 #include "random.h"

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "accumulator.h"
 #include "device_utils.cuh"
 #include "random.h"
 
@@ -67,7 +68,7 @@ __global__ void __launch_bounds__(kPointwiseThreads)
     for (int64_t i = threadIdx.x; i < partial_count; i += blockDim.x) s += partials[i];
     const double total = block_sum(s, scratch);
     if (threadIdx.x == 0) {
-        const float e = static_cast<float>(total / (2.0 * static_cast<double>(count)));
+        const float e = mse_error(total, count);
         if (error) *error = e;
         if (accumulator) accumulator_add(accumulator, e, batch);
     }

@@ -108,7 +108,7 @@ void rows_step(const TrainArgs& a, const float* x, const float* t, int64_t rows,
     launch("train_rows_kernel", train_rows_kernel<IN, OUT>, static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream,
            x, t, a.weight, a.bias, rows, in, out, count, scratch);
     launch("train_rows_finalize_kernel", train_rows_finalize_kernel<IN, OUT>, 1, kTrainRowsThreads, 0, stream, scratch,
-           blocks, in, out, a.weight, a.bias, a.learning_rate, count, rows,
+           blocks, in, out, a.weight, a.bias, a.learning_rate, rows,
            last ? a.error : nullptr, a.accumulator);
 }
 

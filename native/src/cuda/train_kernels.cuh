@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "accumulator.h"
 #include "backend.h"
 #include "device_utils.cuh"
 #include "random.h"
@@ -112,7 +113,7 @@ __global__ void __launch_bounds__(kTrainBlockMaxThreads) train_block_kernel(Trai
         if (a.accumulator || (a.error && last)) {  // uniform across the block
             const float total = block_sum(squares, scratch);
             if (tid == 0) {
-                last_error = static_cast<float>(static_cast<double>(total) / (2.0 * static_cast<double>(count)));
+                last_error = mse_error(total, static_cast<int64_t>(rows) * out);
                 if (a.accumulator) accumulator_add(acc, last_error, rows);
             }
         }
@@ -200,7 +201,7 @@ __global__ void __launch_bounds__(kTrainRowsThreads)
 template <int IN, int OUT>
 __global__ void __launch_bounds__(kTrainRowsThreads)
     train_rows_finalize_kernel(const float* partials, int64_t blocks, int in, int out, float* w, float* bias,
-                               float learning_rate, float count, int64_t batch, float* error, float* accumulator) {
+                               float learning_rate, int64_t batch, float* error, float* accumulator) {
     constexpr int P = RowsLayout<IN, OUT>::kValues;
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int warp = static_cast<int>(threadIdx.x) >> 5;
@@ -216,7 +217,7 @@ __global__ void __launch_bounds__(kTrainRowsThreads)
             const int o = j - IN * OUT;
             if (o < out && bias) bias[o] -= learning_rate * s;
         } else {
-            const float e = static_cast<float>(static_cast<double>(s) / (2.0 * static_cast<double>(count)));
+            const float e = mse_error(s, batch * out);
             if (error) *error = e;
             if (accumulator) accumulator_add(accumulator, e, batch);
         }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "accumulator.h"
 #include "backend.h"
 #include "host/host_kernels.h"
 #include "host/thread_pool.h"

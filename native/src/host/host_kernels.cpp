@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "accumulator.h"
 #include "backend.h"
 
 namespace nrn::host {
@@ -656,7 +657,7 @@ float mse(const float* prediction, const float* target, float* grad, int64_t cou
         partial[k] += static_cast<double>(d) * static_cast<double>(d);
     }
     const double sum = (partial[0] + partial[1]) + (partial[2] + partial[3]);
-    return static_cast<float>(sum / (2.0 * static_cast<double>(count)));
+    return mse_error(sum, count);
 }
 
 void sgd_update(float* __restrict param, const float* __restrict grad, int64_t count, float learning_rate) {
