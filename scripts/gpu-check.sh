@@ -16,7 +16,8 @@
 #   native-tests ctest with NEURON_TEST_REQUIRE_CUDA=1
 #   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
 #                neuron_calls_bench (what one API call costs, and a device-resident step's latency), then
-#                the products again with each GEMM variant (gemm_variants below, built by native-build)
+#                the products again with each GEMM variant (gemm_variants below, built by native-build); the
+#                bench checks every product's result before it prints a time, so a wrong variant fails here
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)

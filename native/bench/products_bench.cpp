@@ -5,17 +5,23 @@
 //   neuron_products_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...]
 //
 // Prints one line per shape: best time of several repeats and GFLOP/s (2·B·I·O per product).
+// Before a shape's line, each product's result is checked at sampled elements against a sum in
+// double on the host, so that no timing is printed for a wrong product (a GEMM variant, say):
+// a mismatch fails the run (exit 1) with the first mismatching elements.
 // NEURON_HOST_THREADS and NEURON_HOST_SIMD choose the host backend's threads and kernel.
 #include <neuron.h>
 
 #include "bench_support.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -62,6 +68,60 @@ struct Matrix : bench::Tensor {
         CHECK(nrn_tensor_fill_uniform(context, tensor, -1.0f, 1.0f, seed));
     }
 };
+
+std::vector<float> to_host(nrn_context* context, const bench::Tensor& t, int64_t count) {
+    std::vector<float> values(static_cast<size_t>(count));
+    CHECK(nrn_tensor_copy_to_host(context, t.tensor, values.data(), count));
+    return values;
+}
+
+// Checks C = op(A)·op(B), an M x N row-major result with inner length K, at sampled elements:
+// the corners and a spread of others. a(i, k) and b(k, j) read the operands. A float sum of K
+// products errs by at most about K·u·Σ|products| (u = 2^-24); blocked and tiled sums by far
+// less, so a tolerance of 1e-4·Σ|products| (plus 1e-6) passes any correct order of summation
+// up to K = 2^13 at the worst, and far beyond in practice, and fails a product that misses or
+// repeats a term. Returns the number of mismatches, printing the first few.
+template <typename A, typename B>
+int check_product(const char* what, const std::vector<float>& c, int64_t m, int64_t n, int64_t k, A a, B b) {
+    std::vector<std::pair<int64_t, int64_t>> at = {{0, 0}, {0, n - 1}, {m - 1, 0}, {m - 1, n - 1}};
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (int s = 0; s < 60; ++s) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        at.emplace_back(static_cast<int64_t>((state >> 33) % static_cast<uint64_t>(m)),
+                        static_cast<int64_t>((state >> 11) % static_cast<uint64_t>(n)));
+    }
+    int mismatches = 0;
+    for (const auto& [i, j] : at) {
+        double sum = 0.0, scale = 0.0;
+        for (int64_t q = 0; q < k; ++q) {
+            const double term = static_cast<double>(a(i, q)) * static_cast<double>(b(q, j));
+            sum += term;
+            scale += std::fabs(term);
+        }
+        const double got = c[static_cast<size_t>(i * n + j)], tolerance = 1e-4 * scale + 1e-6;
+        if (std::isfinite(got) && std::fabs(got - sum) <= tolerance) continue;
+        if (++mismatches <= 5)
+            std::fprintf(stderr, "%s: %s[%ld, %ld] is %.9g, expected %.9g (tolerance %.3g)\n", bench::program, what,
+                         i, j, got, sum, tolerance);
+    }
+    return mismatches;
+}
+
+// Checks the three products last written to y, gw and gx.
+int check_products(nrn_context* context, const Shape& s, const bench::Tensor& x, const bench::Tensor& w,
+                   const bench::Tensor& g, const bench::Tensor& y, const bench::Tensor& gw, const bench::Tensor& gx) {
+    const int64_t B = s.batch, I = s.in, O = s.out;
+    const std::vector<float> hx = to_host(context, x, B * I), hw = to_host(context, w, I * O),
+                             hg = to_host(context, g, B * O);
+    const std::vector<float> hy = to_host(context, y, B * O), hgw = to_host(context, gw, I * O),
+                             hgx = to_host(context, gx, B * I);
+    auto X = [&](int64_t r, int64_t c) { return hx[static_cast<size_t>(r * I + c)]; };
+    auto W = [&](int64_t r, int64_t c) { return hw[static_cast<size_t>(r * O + c)]; };
+    auto G = [&](int64_t r, int64_t c) { return hg[static_cast<size_t>(r * O + c)]; };
+    return check_product("forward X·W", hy, B, O, I, X, W) +
+           check_product("weight grad Xᵀ·G", hgw, I, O, B, [&](int64_t r, int64_t q) { return X(q, r); }, G) +
+           check_product("input grad G·Wᵀ", hgx, B, I, O, G, [&](int64_t q, int64_t c) { return W(c, q); });
+}
 
 }  // namespace
 
@@ -110,6 +170,12 @@ int main(int argc, char** argv) {
             CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, gx.tensor, nullptr, nullptr,
                                       NRN_GRAD_OVERWRITE));
         });
+        if (check_products(context, s, x, w, g, y, gw, gx) != 0) {
+            std::fprintf(stderr, "%s: wrong products for %ldx%ldx%ld on %s: no timing printed\n", bench::program,
+                         s.batch, s.in, s.out, device.c_str());
+            nrn_context_destroy(context);
+            return 1;
+        }
         const double flop = 2.0 * static_cast<double>(s.batch) * static_cast<double>(s.in) * static_cast<double>(s.out);
         char name[64];
         std::snprintf(name, sizeof(name), "%ldx%ldx%ld", s.batch, s.in, s.out);
