@@ -115,7 +115,10 @@ public sealed class Trainer : IDisposable
     /// <summary>The index, within its macro-batch, of the batch trained last.</summary>
     public long CurrentBatch { get; private set; }
 
-    /// <summary>The index, within the last call, of the macro-batch trained last.</summary>
+    /// <summary>
+    /// The index, within the last call, of the macro-batch trained last: <see cref="TrainFromHost"/> uploads its data in
+    /// macro-batches, and the device data of <see cref="Train"/> and <see cref="TrainSteps"/> is macro-batch 0.
+    /// </summary>
     public long CurrentMacroBatch { get; private set; }
 
     /// <summary>The number of batches trained since the trainer was created.</summary>
@@ -346,6 +349,7 @@ public sealed class Trainer : IDisposable
 
     private void BeginTraining()
     {
+        CurrentMacroBatch = 0;  // device data is one macro-batch; TrainFromHost counts its own
         Cost.ResetAccumulator();
         Module.TrainMode();
     }

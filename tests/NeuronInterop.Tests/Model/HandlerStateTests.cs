@@ -118,6 +118,10 @@ public sealed class HandlerStateTests
         Assert.That(seen, Is.EqualTo(new (long, long)[] { (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1) }));
         fused.TrainFromHost(data, target, macroBatchSize: 30, shuffle: false);
         Assert.That((fused.CurrentMacroBatch, fused.CurrentBatch), Is.EqualTo((2L, 1L)));
+
+        // Device data is one macro-batch: the index of the host data's last one does not linger.
+        fused.TrainSteps(x, t, 2, BatchOrder.Sequential);
+        Assert.That((fused.CurrentMacroBatch, fused.CurrentBatch), Is.EqualTo((0L, 1L)));
     }
 
     [Test]
