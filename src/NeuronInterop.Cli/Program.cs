@@ -13,7 +13,10 @@ public static class Program
     /// everything the tool prints (results, log lines, errors) goes to those writers instead of the
     /// console, with no colours and no progress bar.
     /// </summary>
-    /// <returns>The exit code: 0 on success, 1 when the run fails, 2 for a bad command line.</returns>
+    /// <returns>
+    /// The exit code: 0 on success, 1 when the run fails, 2 for a bad command line, 3 when <c>neuron bench</c> measured
+    /// a wrong result or could not measure one.
+    /// </returns>
     public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -11,7 +11,7 @@ namespace NeuronInterop.Cli.Bench;
 /// </summary>
 internal static class BenchCommand
 {
-    /// <summary>Exit code when a result failed its correctness check or could not be measured.</summary>
+    /// <summary>Exit code when a result failed its correctness check, had none, or could not be measured.</summary>
     public const int ExitCheckFailed = 3;
 
     public static Command Create(CliContext context, Option<string> verbosity)
@@ -84,9 +84,11 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary><see cref="ExitCheckFailed"/> when a result failed its check or could not be measured, else success.</summary>
-    internal static int ExitCodeFor(BenchmarkReport report) =>
-        report.Results.All(r => r.Error is null && r.Check is not { Passed: false }) ? CliApplication.ExitOk : ExitCheckFailed;
+    /// <summary>
+    /// Success when every result was measured and passed its check (<see cref="BenchmarkReport.AllCorrect"/>), else
+    /// <see cref="ExitCheckFailed"/>.
+    /// </summary>
+    internal static int ExitCodeFor(BenchmarkReport report) => report.AllCorrect ? CliApplication.ExitOk : ExitCheckFailed;
 
     /// <summary>The case ids of repeated and comma-separated <c>--case</c> values.</summary>
     private static string[] CaseIds(string[]? values) =>

@@ -193,7 +193,8 @@ public sealed class CommandTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(ExitCode(Result(true), Result(null)), Is.EqualTo(CliApplication.ExitOk), "checked or without a check");
+            Assert.That(ExitCode(Result(true), Result(true)), Is.EqualTo(CliApplication.ExitOk), "every result checked");
+            Assert.That(ExitCode(Result(true), Result(null)), Is.EqualTo(BenchCommand.ExitCheckFailed), "a result without a check");
             Assert.That(ExitCode(Result(true), Result(false)), Is.EqualTo(BenchCommand.ExitCheckFailed), "a failed check");
             Assert.That(ExitCode(Result(true), Result(null, "out of memory")), Is.EqualTo(BenchCommand.ExitCheckFailed),
                 "a result that could not be measured");
