@@ -6,14 +6,16 @@
  * CUDA kernels, compiled in when the CUDA toolkit was found at build time.
  *
  * Conventions
- *   - Every function returns an nrn_status. On failure nrn_last_error() returns a message
- *     for the calling thread naming the operation and the shapes involved; the library owns
- *     that memory (valid until the thread's next failing call). No C++ exception, CUDA error,
- *     exit() or abort() ever escapes an entry point.
+ *   - Every function returns an nrn_status, but nrn_last_error() and nrn_status_string(), which
+ *     return text. On failure nrn_last_error() returns a message for the calling thread naming
+ *     the operation and the shapes involved; the library owns that memory (valid until the
+ *     thread's next failing call). No C++ exception, CUDA error, exit() or abort() ever escapes
+ *     an entry point.
  *   - Element type is float32; tensors are dense and row-major.
  *   - Handles (nrn_context, nrn_tensor) are opaque and created/destroyed by the library.
- *     Passing NULL or an already destroyed handle gives NRN_STATUS_INVALID_HANDLE: a handle's
- *     value is never given out again, so it cannot come to name a newer object.
+ *     Passing NULL or an already destroyed handle gives NRN_STATUS_INVALID_HANDLE (the destroy
+ *     and free functions take NULL as a no-op): a handle's value is never given out again, so it
+ *     cannot come to name a newer object.
  *   - Operations are enqueued on the context's stream (CUDA) and do not synchronise the host;
  *     nrn_context_synchronize() and the blocking copies to host do.
  *   - A failed call leaves every existing tensor unchanged.

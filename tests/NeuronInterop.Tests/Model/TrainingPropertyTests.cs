@@ -28,9 +28,6 @@ public sealed class TrainingPropertyTests
     private const double Atol = TrainingSetup.Atol;
     private const double Rtol = TrainingSetup.Rtol;
 
-    /// <summary>The cases every run checks (a CsCheck seed).</summary>
-    private const string FixedSeed = "0N0XIzNsQ0O2";
-
     private readonly string _backend;
     private Device TestDevice => TestBackends.Get(_backend);
 
