@@ -700,10 +700,6 @@ cudaError_t cudaGetLastError() {
     return error != cudaSuccess ? error : static_cast<cudaError_t>(sticky);
 }
 
-cudaError_t cudaPeekAtLastError() {
-    return t_last_error != cudaSuccess ? t_last_error : static_cast<cudaError_t>(g_sticky_error.load());
-}
-
 namespace {
 
 struct ErrorText {

@@ -65,11 +65,8 @@ public sealed class ReferenceTrainer
     /// <summary>The bias (outSize values), empty without bias.</summary>
     public double[] B { get; }
 
-    /// <summary>Every batch trained since construction (or <see cref="ClearLog"/>), in order.</summary>
+    /// <summary>Every batch trained since construction, in order.</summary>
     public IReadOnlyList<ReferenceBatch> Batches => _batches;
-
-    /// <summary>Forgets <see cref="Batches"/>.</summary>
-    public void ClearLog() => _batches.Clear();
 
     /// <summary>The number of batches <paramref name="rows"/> rows are cut into: ⌈rows / batchSize⌉.</summary>
     /// <param name="rows">The number of rows.</param>

@@ -258,9 +258,9 @@ public:
         return {find(check, context, "context"), find(check, tensors)...};
     }
 
-    ContextRef context(const Check& check, const nrn_context* handle, const char* name = "context") {
+    ContextRef context(const Check& check, const nrn_context* handle) {
         std::lock_guard<std::mutex> lock(mutex_);
-        return find(check, handle, name);
+        return find(check, handle, "context");
     }
 
     TensorRef tensor(const Check& check, const nrn_tensor* handle, const char* name) {

@@ -184,7 +184,6 @@ internal static unsafe partial class LibClang
     // Strings.
     [LibraryImport(Library)] public static partial byte* clang_getCString(CXString value);
     [LibraryImport(Library)] public static partial void clang_disposeString(CXString value);
-    [LibraryImport(Library)] public static partial CXString clang_getClangVersion();
 
     // Cursors.
     [LibraryImport(Library)]
@@ -198,12 +197,10 @@ internal static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial CXSourceRange clang_getCursorExtent(CXCursor cursor);
     [LibraryImport(Library)] public static partial int clang_Location_isFromMainFile(CXSourceLocation location);
     [LibraryImport(Library)] public static partial void clang_getSpellingLocation(CXSourceLocation location, void** file, uint* line, uint* column, uint* offset);
-    [LibraryImport(Library)] public static partial int clang_isCursorDefinition(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXCursor clang_getCursorDefinition(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXVisibilityKind clang_getCursorVisibility(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXStorageClass clang_Cursor_getStorageClass(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXString clang_Cursor_getRawCommentText(CXCursor cursor);
-    [LibraryImport(Library)] public static partial CXString clang_Cursor_getBriefCommentText(CXCursor cursor);
     [LibraryImport(Library)] public static partial int clang_Cursor_isAnonymous(CXCursor cursor);
     [LibraryImport(Library)] public static partial int clang_Cursor_isBitField(CXCursor cursor);
     [LibraryImport(Library)] public static partial long clang_Cursor_getOffsetOfField(CXCursor cursor);
@@ -227,7 +224,6 @@ internal static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial long clang_Type_getSizeOf(CXType type);
     [LibraryImport(Library)] public static partial long clang_Type_getAlignOf(CXType type);
     [LibraryImport(Library)] public static partial CXCursor clang_getTypeDeclaration(CXType type);
-    [LibraryImport(Library)] public static partial uint clang_isConstQualifiedType(CXType type);
     [LibraryImport(Library)] public static partial uint clang_isFunctionTypeVariadic(CXType type);
     [LibraryImport(Library)] public static partial int clang_getNumArgTypes(CXType type);
     [LibraryImport(Library)] public static partial CXType clang_getArgType(CXType type, uint index);

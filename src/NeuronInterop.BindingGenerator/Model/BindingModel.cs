@@ -24,7 +24,7 @@ public sealed record ConstantModel(string Name, long Value, DocComment Doc);
 public abstract record TypeModel(string Name, DocComment Doc);
 
 /// <summary>A C enum; <see cref="UnderlyingType"/> is the managed integer type of its values.</summary>
-public sealed record EnumModel(string Name, DocComment Doc, string UnderlyingType, long Size,
+public sealed record EnumModel(string Name, DocComment Doc, string UnderlyingType,
     IReadOnlyList<EnumMemberModel> Members) : TypeModel(Name, Doc);
 
 public sealed record EnumMemberModel(string Name, long Value, DocComment Doc);

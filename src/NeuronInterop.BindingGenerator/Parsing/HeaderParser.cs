@@ -184,7 +184,7 @@ internal sealed class HeaderParser
             (8, _, true) => "ulong",
             _ => throw new GeneratorException($"{Location(definition)}: enum '{name}' has an unsupported {size}-byte integer type."),
         };
-        return new EnumModel(name, doc, underlying, size, members);
+        return new EnumModel(name, doc, underlying, members);
     }
 
     private StructModel ReadStruct(CXCursor definition, string name, DocComment doc, TypeMapper mapper)

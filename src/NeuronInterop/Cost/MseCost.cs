@@ -188,7 +188,7 @@ public sealed class MseCost : IDisposable
         Tensor error = new(device, 1);
         try
         {
-            _accumulator = new Tensor(device, 4);
+            _accumulator = new Tensor(device, NeuronNative.NRN_ACCUMULATOR_SIZE);
         }
         catch
         {

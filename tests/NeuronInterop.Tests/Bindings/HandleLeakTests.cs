@@ -14,7 +14,7 @@ namespace NeuronInterop.Tests.Bindings;
 /// <summary>Creating and releasing tensors, views and devices returns the native live-handle count to where it was.</summary>
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Names))]
 [NonParallelizable]
-public sealed class HandleLeakTests(string backend)
+public sealed partial class HandleLeakTests(string backend)
 {
     /// <summary>The shared device under test (not owned by the fixture, so not disposed by it).</summary>
     private Device Device => TestBackends.Get(backend);
@@ -193,11 +193,11 @@ public sealed class HandleLeakTests(string backend)
         }
     }
 
-    [DllImport("libc", EntryPoint = "setenv")]
-    private static extern int SetEnvironment(string name, string value, int overwrite = 1);
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnvironment(string name, string value, int overwrite = 1);
 
-    [DllImport("libc", EntryPoint = "unsetenv")]
-    private static extern int UnsetEnvironment(string name);
+    [LibraryImport("libc", EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnsetEnvironment(string name);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CreateAndDropBig(Device device, long elements) => _ = new Tensor(device, elements);
