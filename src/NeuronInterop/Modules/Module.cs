@@ -169,6 +169,7 @@ public abstract class Module : IDisposable
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5).</exception>
     /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -231,6 +232,7 @@ public abstract class Module : IDisposable
     /// <param name="stream">A writable stream.</param>
     /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/'.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -269,6 +271,7 @@ public abstract class Module : IDisposable
     /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder).</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -296,6 +299,7 @@ public abstract class Module : IDisposable
     /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/'.</exception>
     /// <exception cref="InvalidDataException">The data is not HDF5, or lacks fitting values for a parameter.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Load(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -400,6 +404,14 @@ public abstract class Module : IDisposable
         foreach (Parameter parameter in parameters)
         {
             parameter.ThrowIfDisposed();
+        }
+        // A file links each parameter by {module name}.{parameter name}: two of one name would overwrite one another.
+        if (parameters.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new InvalidOperationException(
+                $"{Describe()} has {twice.Count()} parameters named '{twice.Key}': a parameter file stores each under " +
+                $"'{Name}.{twice.Key}', so they would overwrite one another. Save and load each layer on its own, " +
+                "under a name of its own.");
         }
         return parameters;
     }

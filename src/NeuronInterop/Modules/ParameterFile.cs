@@ -151,8 +151,16 @@ internal static class ParameterFile
             throw new InvalidDataException(
                 $"{source}: {what} is stored as {type}; only float32 and float16 load without loss.");
         }
-        return data.Type.Size == 4
+        float[] read = data.Type.Size == 4
             ? data.Read<float[]>()
             : data.Read<Half[]>().Select(h => (float)h).ToArray();
+        // A damaged file's data may disagree with its own dimensions (a scalar dataspace that still lists them).
+        if (read.Length != parameter.Value.ElementCount)
+        {
+            throw new InvalidDataException(
+                $"{source}: {what} holds {read.Length} values there, not the {parameter.Value.ElementCount} of its shape " +
+                $"{Tensor.FormatShape(shape)}: the file is damaged.");
+        }
+        return read;
     }
 }

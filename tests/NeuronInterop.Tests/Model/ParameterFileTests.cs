@@ -292,6 +292,68 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void ADatasetWhoseValuesDisagreeWithItsDimensionsIsRefused()
+    {
+        using Linear saved = Layer(3, 2, seed: 3);
+        var bytes = new MemoryStream();
+        saved.Save(bytes);
+        byte[] file = bytes.ToArray();
+        // b's dataspace message (version 1, rank 1, flags 0): marked scalar, it still lists the dimension [2],
+        // so the file says [2] while its data reads as one value. W (rank 2) comes first and fits.
+        byte[] rankOneSpace = [0x01, 0x0C, 0x00, 0x00, 0x02, 0x01, 0x00, 0x01];
+        int at = Enumerable.Range(0, file.Length - rankOneSpace.Length)
+            .Single(i => file.AsSpan(i, rankOneSpace.Length).SequenceEqual(rankOneSpace));
+        file[at + 7] = 0x00;
+        using Linear layer = Layer(3, 2, seed: 4);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'b' of Linear 'lin' holds 1 values there, not the 2 of its shape [2]");
+    }
+
+    [Test]
+    public void AModuleWithTwoParametersOfOneNameIsNeitherSavedNorLoaded()
+    {
+        using var module = new TwoLayers(TestDevice);
+        string path = Path.Combine(_folder, "two.hdf");
+        float[] w = module.First.W.ToArray();
+
+        var save = Assert.Throws<InvalidOperationException>(() => module.Save(path));
+        var saveToStream = Assert.Throws<InvalidOperationException>(() => module.Save(new MemoryStream()));
+        using (Linear single = Layer(2, 2, name: "pair"))
+        {
+            single.Save(path);
+        }
+        var load = Assert.Throws<InvalidOperationException>(() => module.Load(path));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(save!.Message, Does.Contain("has 2 parameters named 'W'"));
+            Assert.That(saveToStream!.Message, Does.Contain("has 2 parameters named 'W'"));
+            Assert.That(load!.Message, Does.Contain("has 2 parameters named 'W'"));
+            Assert.That(module.First.W.ToArray(), Is.EqualTo(w), "nothing loaded");
+        });
+    }
+
+    /// <summary>Two layers in one module, exposing both layers' parameters: W, b, W, b.</summary>
+    private sealed class TwoLayers(Device device) : Module(device, "pair", null)
+    {
+        public Linear First { get; } = new(2, 2, seed: 10, device: device);
+        public Linear Second { get; } = new(2, 2, seed: 11, device: device);
+        public override IEnumerable<Parameter> Parameters => First.Parameters.Concat(Second.Parameters);
+        protected override void ValidateInput(Tensor input) { }
+        protected override Tensor ForwardCore(Tensor input) => Second.Forward(First.Forward(input));
+        protected override Tensor? BackwardCore(Tensor input, Tensor grad, bool updGrad, bool accumulate) =>
+            First.Backward(Second.Backward(grad, true, accumulate)!, updGrad, accumulate);
+
+        protected override void Dispose(bool disposing)
+        {
+            First.Dispose();
+            Second.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    [Test]
     public void ParametersOfOtherAndNestedModulesInTheFileAreLeftAlone()
     {
         string file = Path.Combine(_folder, "network.hdf");
