@@ -26,7 +26,8 @@
  *     unmapped: dlclose leaves it loaded (its host worker threads live with the process).
  *   - Arguments are checked, values are not: arithmetic follows IEEE 754, so a step whose
  *     values overflow (a huge learning rate, diverging training) gives infinities or NaN with
- *     NRN_STATUS_OK, and an accumulator that took a NaN stays NaN until it is reset.
+ *     NRN_STATUS_OK, and an accumulator that took an infinite error stays infinite (a NaN stays
+ *     NaN) until it is reset.
  */
 #ifndef NEURON_H
 #define NEURON_H

@@ -217,6 +217,23 @@ TEST_CASE(ops_vs_reference, accumulator_counts_past_2_to_the_25_samples_exactly)
     }
 }
 
+// An error that overflows float (a diverging run) makes the mean infinite, not NaN, and later
+// finite errors keep it infinite; only an accumulator reset starts afresh.
+TEST_CASE(ops_vs_reference, accumulator_keeps_an_infinite_error_infinite) {
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor ta(context, {NRN_ACCUMULATOR_SIZE}, std::vector<float>(NRN_ACCUMULATOR_SIZE, 0.0f));
+        Tensor small(context, {1, 1}, {0.5f}), huge(context, {1, 1}, {3e19f}), zero(context, {1, 1}, {0.0f});
+        REQUIRE_OK(nrn_mse(context, small, zero, nullptr, nullptr, ta));  // error 0.125
+        REQUIRE_OK(nrn_mse(context, huge, zero, nullptr, nullptr, ta));   // (3e19)²/2 overflows float
+        REQUIRE_OK(nrn_mse(context, small, zero, nullptr, nullptr, ta));
+        double error_sum = 0, samples = 0;
+        REQUIRE_OK(nrn_accumulator_read(context, ta, &error_sum, &samples));
+        CHECK_MSG(std::isinf(error_sum) && error_sum > 0, context.name() << ": error sum " << error_sum << ", expected +inf");
+        CHECK_MSG(samples == 3, context.name() << ": " << samples << " samples, expected 3");
+    }
+}
+
 TEST_CASE(ops_vs_reference, sgd_update_matches_reference) {
     std::mt19937_64 rng(5);
     for (nrn_backend backend : present_backends()) {

@@ -21,11 +21,18 @@ NRN_HD float mse_error(double squared_sum, int64_t count) {
 // errs by about 2u² of it (u = 2^-24). Layout (NRN_ACCUMULATOR_SIZE = 4 floats):
 // [error_hi, error_lo, count_hi, count_lo]; a total is hi + lo. Updated by one thread.
 //
+// An infinite total stays infinite (a NaN stays NaN) until the accumulator is reset.
+//
 // The addition to hi is exact (two-sum), and its error and lo are folded back every time. A plain
 // compensated sum (Neumaier's), which never folds, stops counting at 2^25: its sum sticks at
 // 2^24, where adding 1 rounds away, and its compensation then fills up to 2^24 too.
 NRN_HD void float_float_add(float* hi, float* lo, float value) {
     const float s = *hi + value;  // two-sum: s + e == *hi + value exactly
+    if (s - s != 0.0f) {          // an infinity or NaN: the two-sum's error would be inf - inf = NaN
+        *hi = s;
+        *lo = 0.0f;
+        return;
+    }
     const float v = s - *hi;
     const float e = (*hi - (s - v)) + (value - v);
     const float t = e + *lo;
