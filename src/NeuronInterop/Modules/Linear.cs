@@ -28,7 +28,8 @@ public sealed class Linear : Module
     /// <param name="device">The device; <see cref="Device.Default"/> when null.</param>
     /// <param name="name">An optional name.</param>
     /// <param name="logger">Where the layer logs; nothing is logged when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive, or the scheme or factor is unknown.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="wscale"/> is not finite and positive (or so large
+    /// that the initial weights overflow float32), or the scheme or factor is unknown.</exception>
     /// <exception cref="ArgumentException"><paramref name="initFactor"/> is not <see cref="InitFactor.In"/> for a scheme that uses no fan.</exception>
     public Linear(int insize, int outsize, bool useBias = true, InitScheme initScheme = InitScheme.XavierUniform,
         float wscale = 1f, InitFactor initFactor = InitFactor.In, ulong seed = 0, Device? device = null, string? name = null,
@@ -68,7 +69,16 @@ public sealed class Linear : Module
                 Tensor b = Track(created, new Tensor(Device, outsize));
                 _bias = new Parameter("b", b, Track(created, new Tensor(Device, outsize)));
             }
-            Initialise(w, initScheme, Fan(initFactor, insize, outsize), wscale, seed);
+            try
+            {
+                Initialise(w, initScheme, Fan(initFactor, insize, outsize), wscale, seed);
+            }
+            catch (NeuronArgumentException e)
+            {
+                // The fills refuse a range float cannot hold: only a huge wscale gives one.
+                throw new ArgumentOutOfRangeException(nameof(wscale), wscale,
+                    $"The {initScheme} initialisation scaled by {wscale} gives weights beyond float32's range: take a smaller wscale. ({e.Message})");
+            }
         }
         catch
         {

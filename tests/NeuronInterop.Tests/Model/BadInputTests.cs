@@ -62,6 +62,19 @@ public sealed class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, initFactor: (InitFactor)42, device: TestDevice));
     }
 
+    [TestCase(InitScheme.Gaussian, 1e38f)]     // |w| up to 8.7 standard deviations
+    [TestCase(InitScheme.Uniform, 3e38f)]      // the range's width 6e38
+    [TestCase(InitScheme.XavierUniform, 3e38f)]
+    [TestCase(InitScheme.He, 3e38f)]
+    public void AWscaleThatOverflowsTheInitialWeightsIsRefusedByName(InitScheme scheme, float wscale)
+    {
+        long handles = Device.LiveHandleCount;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Linear(3, 2, initScheme: scheme, wscale: wscale, device: TestDevice));
+        Assert.That(e!.ParamName, Is.EqualTo("wscale"));
+        Assert.That(e.Message, Does.Contain("beyond float32's range"));
+        Assert.That(Device.LiveHandleCount, Is.EqualTo(handles), "nothing kept for a refused layer");
+    }
+
     [TestCase(InitScheme.Gaussian, InitFactor.Out)]
     [TestCase(InitScheme.Uniform, InitFactor.Average)]
     [TestCase(InitScheme.None, InitFactor.Out)]
