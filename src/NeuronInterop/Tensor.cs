@@ -109,6 +109,10 @@ public sealed unsafe class Tensor : IDisposable
     public static Tensor FromArray(Device device, float[] data)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (data.Length == 0)
+        {
+            throw new ArgumentException("The array is empty: a tensor has at least one element.", nameof(data));
+        }
         return FromArray(device, data, data.Length);
     }
 
@@ -119,6 +123,11 @@ public sealed unsafe class Tensor : IDisposable
     public static Tensor FromArray(Device device, float[,] data)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (data.Length == 0)
+        {
+            throw new ArgumentException(
+                $"The array has {data.GetLength(0)} rows and {data.GetLength(1)} columns: a tensor has at least one of each.", nameof(data));
+        }
         return FromArray(device, SpanOf(data), data.GetLength(0), data.GetLength(1));
     }
 

@@ -27,7 +27,7 @@ public sealed class Sgd
     public Sgd(float learnRate = 1e-3f, ILogger? logger = null)
     {
         _logger = logger ?? NullLogger.Instance;
-        LearnRate = learnRate;
+        _learnRate = CheckedRate(learnRate, nameof(learnRate));
     }
 
     /// <summary>The learning rate; may change between steps.</summary>
@@ -37,14 +37,15 @@ public sealed class Sgd
         get => _learnRate;
         set
         {
-            if (!float.IsFinite(value) || value <= 0f)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "The learning rate must be finite and positive.");
-            }
-            _learnRate = value;
+            _learnRate = CheckedRate(value, nameof(value));
             _logger.LogDebug("SGD learning rate {LearnRate}", value);
         }
     }
+
+    private static float CheckedRate(float rate, string paramName) =>
+        float.IsFinite(rate) && rate > 0f
+            ? rate
+            : throw new ArgumentOutOfRangeException(paramName, rate, "The learning rate must be finite and positive.");
 
     /// <summary>The module whose parameters <see cref="Update"/> changes, or null before <see cref="SetupOn"/>.</summary>
     public Module? Module { get; private set; }

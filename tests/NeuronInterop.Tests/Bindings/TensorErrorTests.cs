@@ -43,8 +43,11 @@ public sealed class TensorErrorTests(string backend)
     [Test]
     public void FromArrayRejectsEmptyArrays()
     {
-        Assert.Throws<ArgumentException>(() => Tensor.FromArray(Device, Array.Empty<float>()).Dispose());
-        Assert.Throws<ArgumentException>(() => Tensor.FromArray(Device, new float[0, 3]).Dispose());
+        Assert.That(Assert.Throws<ArgumentException>(() => Tensor.FromArray(Device, Array.Empty<float>()).Dispose())!.ParamName,
+            Is.EqualTo("data"));
+        var noRows = Assert.Throws<ArgumentException>(() => Tensor.FromArray(Device, new float[0, 3]).Dispose())!;
+        Assert.That(noRows.ParamName, Is.EqualTo("data"));
+        Assert.That(noRows.Message, Does.Contain("0 rows and 3 columns"));
     }
 
     [Test]

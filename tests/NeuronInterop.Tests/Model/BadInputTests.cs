@@ -290,8 +290,8 @@ public sealed class BadInputTests
     [TestCase(-0.1f)]
     public void SgdRejectsBadLearningRates(float learnRate)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(learnRate));
-        Assert.Throws<ArgumentOutOfRangeException>(() => _sgd.LearnRate = learnRate);
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(learnRate))!.ParamName, Is.EqualTo("learnRate"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _sgd.LearnRate = learnRate)!.ParamName, Is.EqualTo("value"));
         Assert.That(_sgd.LearnRate, Is.EqualTo(0.1f));
         Assert.Throws<InvalidOperationException>(() => new Sgd().Update(), "Update before SetupOn");
     }
