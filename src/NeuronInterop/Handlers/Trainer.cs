@@ -50,6 +50,7 @@ namespace NeuronInterop.Handlers;
 public sealed class Trainer : IDisposable
 {
     private readonly ILogger _logger;
+    private readonly Parameter[] _parameters;  // checked before every step: a callback may dispose one
     private Tensor? _dataBuffer;
     private Tensor? _targetBuffer;
     private bool _disposed;
@@ -92,6 +93,7 @@ public sealed class Trainer : IDisposable
         BatchSize = batchSize;
         OnBatchFinish = onBatchFinish;
         _logger = logger ?? NullLogger.Instance;
+        _parameters = [.. module.Parameters];
     }
 
     /// <summary>The rows per macro-batch of <see cref="TrainFromHost"/> when none is given (PuzzleLib's default).</summary>
@@ -170,7 +172,7 @@ public sealed class Trainer : IDisposable
         long macroIndex = 0;
         for (long first = 0; first < rows; first += macroRows, macroIndex++)
         {
-            ThrowIfDisposed();  // by a callback
+            CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
             long count = Math.Min(macroRows, rows - first);
             Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
             Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
@@ -293,7 +295,7 @@ public sealed class Trainer : IDisposable
         ThrowIfDisposed();
         Module.ThrowIfDisposed();
         Cost.ThrowIfDisposed();
-        foreach (Parameter parameter in Module.Parameters)
+        foreach (Parameter parameter in _parameters)
         {
             parameter.ThrowIfDisposed();  // by name: the fused steps would only see an anonymous tensor
         }
@@ -393,7 +395,7 @@ public sealed class Trainer : IDisposable
 
         for (long i = 0; i < steps; i++)
         {
-            ThrowIfDisposed();  // by a callback
+            CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
             long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
             long first = batch * BatchSize;
             long count = Math.Min(BatchSize, rows - first);

@@ -103,7 +103,12 @@ public abstract class Module : IDisposable
         {
             throw new InvalidOperationException($"{Describe()}: Backward needs a Forward call first.");
         }
-        _lastInput.ThrowIfDisposed();
+        if (_lastInput.IsDisposed)
+        {
+            throw new ObjectDisposedException(Describe(),
+                $"{Describe()}: the input of the last Forward call has been disposed (a Validator or Calculator releases " +
+                "the batches it cuts), and Backward needs it: run Forward again first.");
+        }
         if (!SameShape(grad, _lastOutput))
         {
             throw new ShapeMismatchException(

@@ -332,6 +332,29 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void WhatACallbackDisposesIsNamedBeforeTheNextBatch()
+    {
+        float[,] data = Uniform(12, 3, 1), target = Uniform(12, 2, 2);
+        var cases = new (string Disposed, Action<Linear, MseCost> Dispose)[]
+        {
+            ("Linear 'lin'", (layer, _) => layer.Dispose()),
+            ("MseCost", (_, cost) => cost.Dispose()),
+            ("parameter 'W'", (layer, _) => layer.W.Dispose()),
+        };
+        foreach (var (disposed, dispose) in cases)
+        {
+            using var layer = new Linear(3, 2, seed: 5, device: TestDevice, name: "lin");
+            using var cost = new MseCost(TestDevice);
+            using var trainer = new Trainer(layer, cost, new Sgd(0.1f), batchSize: 4, onBatchFinish: _ => dispose(layer, cost));
+
+            var e = Assert.Throws<ObjectDisposedException>(() => trainer.TrainFromHost(data, target), disposed);
+
+            Assert.That(e!.ObjectName, Is.EqualTo(disposed));
+            Assert.That(trainer.BatchesTrained, Is.EqualTo(1), disposed);
+        }
+    }
+
+    [Test]
     public void DisposedObjectsAreReported()
     {
         float[,] data = Uniform(8, 3, 1), target = Uniform(8, 2, 2);
@@ -346,7 +369,8 @@ public sealed class BadInputTests
             _layer.Forward(view);
             view.Dispose();
             using Tensor grad = new(TestDevice, 4, 2);
-            Assert.Throws<ObjectDisposedException>(() => _layer.Backward(grad), "the remembered input is gone");
+            var gone = Assert.Throws<ObjectDisposedException>(() => _layer.Backward(grad), "the remembered input is gone");
+            Assert.That(gone!.Message, Does.Contain("the input of the last Forward call has been disposed"));
         }
 
         _cost.Dispose();
