@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks in one command, on a machine with an NVIDIA GPU, CUDA, CMake, Ninja and python3 with
 # PyTorch, but no .NET. Run from the repository root after scripts/gpu-pack.sh packed .device/ here
-# and .device travelled along:
+# and .device was copied along with the checkout:
 #
 #   scripts/gpu-check.sh
 #
@@ -134,7 +134,7 @@ run_step() {
 
 # ---- steps -----------------------------------------------------------------------------------
 step_runtime() {
-  [[ -f .device/dotnet-rt.tar.xz && -f .device/app.tar.xz ]] || { echo "run scripts/gpu-pack.sh first and carry .device"; exit 1; }
+  [[ -f .device/dotnet-rt.tar.xz && -f .device/app.tar.xz ]] || { echo "run scripts/gpu-pack.sh first and copy .device along with the checkout"; exit 1; }
   cat .device/MANIFEST 2>/dev/null
   local packed here
   packed=$(cat .device/managed.fingerprint 2>/dev/null || echo none)

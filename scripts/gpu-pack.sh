@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs what scripts/gpu-check.sh needs on the GPU machine, which has no .NET, into the ignored
-# folder .device/ (at most 64 MiB with the checkout):
+# folder .device/, which is copied to the GPU machine with the checkout (the two at most 64 MiB
+# together, the copy's limit):
 #   .device/dotnet-rt.tar.xz              the .NET runtime (dotnet host + Microsoft.NETCore.App), made once and reused
 #   .device/dotnet-rt.version             that runtime's version, to know when the tarball can be reused
 #   .device/app.tar.xz                    tests/  the NUnit test executable's build output (Microsoft.Testing.Platform)
@@ -20,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 device_dir="$root/.device"
 work=${NEURON_PACK_WORK:-/tmp/neuron-gpu-pack}
-limit_mib=56   # leaves room for the checkout itself within the 64 MiB that travel
+limit_mib=56   # leaves room for the checkout itself within the 64 MiB copied
 
 log() { printf '[gpu-pack] %s\n' "$*" >&2; }
 
@@ -91,7 +92,7 @@ fi
 # ---- manifest and size check ---------------------------------------------------------------
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # What the packed managed outputs were built from; scripts/gpu-check.sh recomputes it there
-# (where git may be absent) and refuses a pack older than the checkout it travels with.
+# (where git may be absent) and refuses a pack older than the checkout it is copied with.
 (cd "$root" && bash scripts/gpu-check.sh --managed-fingerprint) >"$device_dir/managed.fingerprint"
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
 {
@@ -105,7 +106,7 @@ dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
 
 total_kib=$(du -sk "$device_dir" | cut -f1)
 tree_kib=$( (git ls-files -z --cached --others --exclude-standard | xargs -0 -r du -ck 2>/dev/null | tail -n 1 | cut -f1) || echo 0)
-log "packed .device: $((total_kib / 1024)) MiB; checkout that travels with it: $((tree_kib / 1024)) MiB"
+log "packed .device: $((total_kib / 1024)) MiB; checkout copied with it: $((tree_kib / 1024)) MiB"
 du -sh "$device_dir"/* >&2
 if (( total_kib > limit_mib * 1024 )); then
   log "error: .device is over ${limit_mib} MiB"; exit 1
@@ -113,4 +114,4 @@ fi
 if (( total_kib + tree_kib > 64 * 1024 )); then
   log "error: .device and the checkout together exceed 64 MiB"; exit 1
 fi
-log "done; on the GPU machine run: scripts/gpu-check.sh (carry .device)"
+log "done; copy .device with the checkout to the GPU machine and run scripts/gpu-check.sh there"
