@@ -180,6 +180,21 @@ public:
         }
     }
 
+    // The input (`rows` x in) and weight (in x out) of a Linear layer: both 2-D, the input's
+    // columns the weight's rows. Returns {rows, in, out}.
+    struct LinearShape {
+        int64_t rows, in, out;
+    };
+    LinearShape linear(const TensorRef& x, const TensorRef& w, const char* rows) const {
+        rank2(x, "input", (std::string(rows) + " x in").c_str());
+        rank2(w, "weight", "in x out");
+        require(w->shape[0] == x->shape[1], NRN_STATUS_SHAPE_MISMATCH, [&] {
+            return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
+                   " (input columns must equal weight rows)";
+        });
+        return {x->shape[0], x->shape[1], w->shape[1]};
+    }
+
     // A bias of `out` elements: 1-D (out) or 2-D (1 x out).
     void bias(const TensorRef& b, const char* name, int64_t out, const TensorRef& weight) const {
         if (!b) return;
@@ -900,13 +915,7 @@ nrn_status nrn_linear_forward(nrn_context* context, const nrn_tensor* input, con
         std::tie(ctx, x, w, b, y) = registry().lookup(check, context,
             Required{input, "input"}, Required{weight, "weight"}, Optional{bias, "bias"}, Required{output, "output"});
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {b, "bias"}, {y, "output"}});
-        check.rank2(x, "input", "batch x in");
-        check.rank2(w, "weight", "in x out");
-        const int64_t batch = x->shape[0], in = x->shape[1], out = w->shape[1];
-        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
-            return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-                   " (input columns must equal weight rows)";
-        });
+        const auto [batch, in, out] = check.linear(x, w, "batch");
         check.bias(b, "bias", out, w);
         check.shape2(y, "output", batch, out, "input rows x weight columns");
         check.all_distinct({{y, "output"}}, {{x, "input"}, {w, "weight"}, {b, "bias"}});
@@ -933,13 +942,7 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
                       NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "mode " + std::to_string(mode_value) + " is not NRN_GRAD_OVERWRITE or NRN_GRAD_ACCUMULATE";
         });
-        check.rank2(x, "input", "batch x in");
-        check.rank2(w, "weight", "in x out");
-        const int64_t batch = x->shape[0], in = x->shape[1], out = w->shape[1];
-        check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
-            return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-                   " (input columns must equal weight rows)";
-        });
+        const auto [batch, in, out] = check.linear(x, w, "batch");
         check.shape2(gy, "output_grad", batch, out, "input rows x weight columns");
         check.shape2(gx, "input_grad", batch, in, "the shape of input");
         check.shape2(gw, "weight_grad", in, out, "the shape of weight");
@@ -1066,13 +1069,7 @@ nrn::TrainArgs check_train(const Check& check, const TrainTensors& h, float lear
     const ContextRef& ctx = h.ctx;
     const TensorRef &x = h.x, &t = h.t, &w = h.w, &b = h.b, &e = h.e, &a = h.a;
     check.all_on(ctx, {{x, "input"}, {t, "target"}, {w, "weight"}, {b, "bias"}, {e, "error"}, {a, "accumulator"}});
-    check.rank2(x, "input", "rows x in");
-    check.rank2(w, "weight", "in x out");
-    const int64_t rows = x->shape[0], in = x->shape[1], out = w->shape[1];
-    check.require(w->shape[0] == in, NRN_STATUS_SHAPE_MISMATCH, [&] {
-        return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
-               " (input columns must equal weight rows)";
-    });
+    const auto [rows, in, out] = check.linear(x, w, "rows");
     check.shape2(t, "target", rows, out, "input rows x weight columns");
     check.bias(b, "bias", out, w);
     check.elements(e, "error", 1, "one float");
