@@ -116,6 +116,32 @@ __device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
     }
 }
 
+// Writes one product element v to c[idx] (column col) as the epilogue's mode says: Store (plus
+// the bias), Add, Sgd (c -= scale·v) or MseGrad (c = (v + bias − target)/scale, adding the
+// squared difference to `squares`).
+__device__ __forceinline__ void apply_epilogue(const Epilogue& e, float* c, int64_t idx, int64_t col, float v,
+                                               float& squares) {
+    switch (e.mode) {
+        case EpilogueMode::Store:
+            if (e.bias) v += e.bias[col];
+            c[idx] = v;
+            break;
+        case EpilogueMode::Add:
+            c[idx] += v;
+            break;
+        case EpilogueMode::Sgd:
+            c[idx] -= e.scale * v;
+            break;
+        case EpilogueMode::MseGrad: {
+            if (e.bias) v += e.bias[col];
+            const float d = v - e.target[idx];
+            c[idx] = d / e.scale;
+            squares += d * d;
+            break;
+        }
+    }
+}
+
 template <Layout L, int BM, int BN, int BK, int TM, int TN, bool Vec>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_kernel(GemmParams p) {
     constexpr int kThreads = (BM / TM) * (BN / TN);
@@ -193,27 +219,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
         for (int j = 0; j < TN; ++j) {
             const int64_t col = n0 + thread_column<BN, TN, kThreadColumns>(tx, j);
             if (col >= p.n) break;
-            const int64_t idx = row * p.ldc + col;
-            float v = acc[i][j];
-            switch (e.mode) {
-                case EpilogueMode::Store:
-                    if (e.bias) v += e.bias[col];
-                    c[idx] = v;
-                    break;
-                case EpilogueMode::Add:
-                    c[idx] += v;
-                    break;
-                case EpilogueMode::Sgd:
-                    c[idx] -= e.scale * v;
-                    break;
-                case EpilogueMode::MseGrad: {
-                    if (e.bias) v += e.bias[col];
-                    const float d = v - e.target[idx];
-                    c[idx] = d / e.scale;
-                    squares += d * d;
-                    break;
-                }
-            }
+            apply_epilogue(e, c, row * p.ldc + col, col, acc[i][j], squares);
         }
     }
     if (e.mode == EpilogueMode::MseGrad) {
@@ -230,20 +236,9 @@ __global__ void __launch_bounds__(256) split_reduce_kernel(const float* partials
     for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < count; idx += stride) {
         float v = 0.0f;
         for (int64_t s = 0; s < splits; ++s) v += partials[s * count + idx];
-        switch (e.mode) {
-            case EpilogueMode::Store:
-                if (e.bias) v += e.bias[idx % cols];
-                c[idx] = v;
-                break;
-            case EpilogueMode::Add:
-                c[idx] += v;
-                break;
-            case EpilogueMode::Sgd:
-                c[idx] -= e.scale * v;
-                break;
-            case EpilogueMode::MseGrad:  // never split: rejected by plan_gemm
-                break;
-        }
+        if (e.mode == EpilogueMode::MseGrad) continue;  // never split: rejected by plan_gemm
+        float unused = 0.0f;
+        apply_epilogue(e, c, idx, idx % cols, v, unused);
     }
 }
 
