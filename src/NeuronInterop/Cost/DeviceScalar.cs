@@ -13,7 +13,7 @@ public readonly struct DeviceScalar
 
     /// <summary>Synchronises the device and reads the value.</summary>
     /// <exception cref="InvalidOperationException">The scalar is the default value (not from a computation).</exception>
-    /// <exception cref="ObjectDisposedException">The buffer's owner has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The cost that computed it has been disposed.</exception>
     public float Value
     {
         get
@@ -21,6 +21,10 @@ public readonly struct DeviceScalar
             if (_tensor is null)
             {
                 throw new InvalidOperationException("This DeviceScalar does not refer to a device value.");
+            }
+            if (_tensor.IsDisposed)
+            {
+                throw new ObjectDisposedException(nameof(MseCost), "The cost that computed this value has been disposed.");
             }
             Span<float> value = stackalloc float[1];
             _tensor.CopyTo(value);

@@ -373,7 +373,13 @@ public sealed class BadInputTests
             Assert.That(gone!.Message, Does.Contain("the input of the last Forward call has been disposed"));
         }
 
-        _cost.Dispose();
+        using (Tensor prediction = Tensor.FromArray(TestDevice, target), goal = Tensor.FromArray(TestDevice, target))
+        {
+            DeviceScalar error = _cost.Evaluate(prediction, goal);
+            _cost.Dispose();
+            var scalar = Assert.Throws<ObjectDisposedException>(() => _ = error.Value);
+            Assert.That(scalar!.ObjectName, Is.EqualTo("MseCost"), "a value read after its cost is gone");
+        }
         Assert.Throws<ObjectDisposedException>(() => _trainer.TrainFromHost(data, target));
         var cost = Assert.Throws<ObjectDisposedException>(() => _ = _cost.MeanError);
         Assert.That(cost!.ObjectName, Is.EqualTo("MseCost"), "the class's own name, as Linear's");
