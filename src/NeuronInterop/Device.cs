@@ -237,11 +237,9 @@ public sealed unsafe class Device : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         nrn_device_info info;
         Ensure.Success(NeuronNative.nrn_cuda_device_info(index, &info));
-        var name = new ReadOnlySpan<byte>(info.name, 256);
-        int end = name.IndexOf((byte)0);
         return new CudaDeviceInfo(
             index,
-            System.Text.Encoding.UTF8.GetString(end < 0 ? name : name[..end]),
+            TextOf(new ReadOnlySpan<byte>(info.name, 256)),
             info.total_memory,
             info.compute_major,
             info.compute_minor,
@@ -256,10 +254,15 @@ public sealed unsafe class Device : IDisposable
         {
             nrn_host_properties info;
             Ensure.Success(NeuronNative.nrn_host_info(&info));
-            var simd = new ReadOnlySpan<byte>(info.simd, 16);
-            int end = simd.IndexOf((byte)0);
-            return new HostBackendInfo(System.Text.Encoding.UTF8.GetString(end < 0 ? simd : simd[..end]), info.threads);
+            return new HostBackendInfo(TextOf(new ReadOnlySpan<byte>(info.simd, 16)), info.threads);
         }
+    }
+
+    /// <summary>The UTF-8 text of a fixed-size field of the C API, up to its terminating NUL (or the whole field).</summary>
+    private static string TextOf(ReadOnlySpan<byte> field)
+    {
+        int end = field.IndexOf((byte)0);
+        return System.Text.Encoding.UTF8.GetString(end < 0 ? field : field[..end]);
     }
 
     /// <summary>Creates a device with its own native context that <see cref="Dispose"/> destroys.</summary>
