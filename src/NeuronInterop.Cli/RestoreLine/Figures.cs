@@ -36,8 +36,7 @@ internal static class Figures
     public static IReadOnlyList<FigureFile> WriteAll(RestoreLineResult result, string directory)
     {
         var files = new List<FigureFile>();
-        var options = result.Options;
-        string line = $"f(x) = {Format(options.Slope)}x {(options.Intercept < 0 ? "−" : "+")} {Format(Math.Abs(options.Intercept))}";
+        string line = result.Options.LineText;
 
         files.Add(Single(directory, 1, LinearFunction, $"The linear function {line}",
             LinePlot(result, null, null, null, null)));
@@ -207,6 +206,4 @@ internal static class Figures
         using var image = panel.Snapshot();
         canvas.DrawImage(image, x, y);
     }
-
-    private static string Format(float value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 }

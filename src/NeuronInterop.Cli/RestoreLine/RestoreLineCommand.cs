@@ -128,8 +128,8 @@ internal static class RestoreLineCommand
         using var device = NeuronInterop.Device.FromName(options.DeviceName, logger);
 
         logger.LogInformation(
-            "Restoring f(x) = {Slope}x + {Intercept} from {Points} points on [{XMin}, {XMax}] with the library neuron on {Device}",
-            options.Slope, options.Intercept, RestoreLineOptions.PointCount, RestoreLineOptions.XMin,
+            "Restoring {Line} from {Points} points on [{XMin}, {XMax}] with the library neuron on {Device}",
+            options.LineText, RestoreLineOptions.PointCount, RestoreLineOptions.XMin,
             RestoreLineOptions.XMax, device);
 
         // A live bar only on a terminal, and not when every step is logged (the two would interleave).

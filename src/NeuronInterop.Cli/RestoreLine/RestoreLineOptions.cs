@@ -47,6 +47,15 @@ internal sealed record RestoreLineOptions
     public float Slope { get; init; } = 2f;
     public float Intercept { get; init; } = 3f;
 
+    /// <summary>
+    /// The line as every output writes it: "f(x) = 2x + 3", "f(x) = -2x - 3" (the intercept's sign
+    /// between the terms, an ASCII minus).
+    /// </summary>
+    public string LineText =>
+        $"f(x) = {Number(Slope)}x {(Intercept < 0 ? "-" : "+")} {Number(Math.Abs(Intercept))}";
+
+    private static string Number(float value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The short run: 200 steps, or <see cref="Steps"/> when that is smaller.</summary>
     public int ShortSteps => Math.Min(TutorialShortSteps, Steps);
 

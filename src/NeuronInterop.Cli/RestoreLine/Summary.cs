@@ -15,7 +15,7 @@ internal static class Summary
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        // Titles hold "+" and "−": keep them readable (the file is not embedded in HTML).
+        // Titles hold "+": keep them readable (the file is not embedded in HTML).
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
@@ -46,7 +46,7 @@ internal static class Summary
     public static void WriteTable(IAnsiConsole console, RestoreLineResult result)
     {
         var table = new Table()
-            .Title($"Restoring f(x) = {F(result.Options.Slope)}x + {F(result.Options.Intercept)}: learnt w and b (library on {Markup.Escape(result.Device)})")
+            .Title($"Restoring {Markup.Escape(result.Options.LineText)}: learnt w and b (library on {Markup.Escape(result.Device)})")
             .AddColumn("Run")
             .AddColumn("Neuron")
             .AddColumn(new TableColumn("w").RightAligned())

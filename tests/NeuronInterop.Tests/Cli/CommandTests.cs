@@ -74,6 +74,23 @@ public sealed class CommandTests
         Assert.That(summary.RootElement.GetProperty("options").GetProperty("slope").GetSingle(), Is.EqualTo(-1.5f));
     }
 
+    [TestCase("2", "3", "f(x) = 2x + 3")]
+    [TestCase("-2", "-3", "f(x) = -2x - 3")]
+    [TestCase("-1.5", "0.25", "f(x) = -1.5x + 0.25")]
+    [TestCase("0.5", "-0", "f(x) = 0.5x + 0")]
+    public void TheLineIsWrittenAlikeInTheTableTheLogAndTheFigures(string slope, string intercept, string line)
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host",
+            "--slope", slope, "--intercept", intercept, "--out", temp.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain($"Restoring {line}: learnt w and b"), "the table's title");
+        Assert.That(result.Error, Does.Contain($"Restoring {line} from 1000 points"), "the log line");
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
+        Assert.That(titles, Has.Some.EqualTo($"The linear function {line}"), "the figures' titles");
+    }
+
     [Test]
     public void ShortRunIsCutToTheStepsWhenThoseAreFewer()
     {
