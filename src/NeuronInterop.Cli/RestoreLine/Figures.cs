@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 using SkiaSharp;
 
@@ -35,6 +36,22 @@ internal static class Figures
     /// <summary>Writes every figure the result has data for; returns them in order.</summary>
     public static IReadOnlyList<FigureFile> WriteAll(RestoreLineResult result, string directory)
     {
+        // ScottPlot writes tick labels in the current culture ("2,5" under de-DE): the figures read
+        // the same on every machine, as the table and summary.json do.
+        var culture = CultureInfo.CurrentCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        try
+        {
+            return Write(result, directory);
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = culture;
+        }
+    }
+
+    private static IReadOnlyList<FigureFile> Write(RestoreLineResult result, string directory)
+    {
         var files = new List<FigureFile>();
         string line = result.Options.LineText;
 
@@ -49,14 +66,15 @@ internal static class Figures
         {
             files.Add(BeforeAfter(directory, 3, HandMadeLongRun, result, longRun,
                 $"Hand-made neuron before and after training ({longRun.Steps} steps)"));
+            string untrained = Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, useBias: true);
             files.Add(Single(directory, 4, LibraryUntrained,
-                $"Untrained library neuron on {result.Device} (w = 1, b = 0) against {line}",
+                $"Untrained library neuron on {result.Device} ({untrained}) against {line}",
                 LinePlot(result, longRun.Library.PredictionsBefore, "Predicted values", HandMadeColor, null)));
             files.Add(Pair(directory, 5, BothTrained, $"Both neurons after {longRun.Steps} steps against {line}",
                 LinePlot(result, longRun.HandMade.PredictionsAfter, "Neuron", HandMadeColor,
-                    $"Hand-made: w = {longRun.HandMade.W:F3}, b = {longRun.HandMade.B:F3}"),
+                    $"Hand-made: {Parameters(longRun.HandMade.W, longRun.HandMade.B, useBias: true)}"),
                 LinePlot(result, longRun.Library.PredictionsAfter, "NeuronInterop neuron", LibraryColor,
-                    $"Library ({result.Device}): w = {longRun.Library.W:F3}, b = {longRun.Library.B:F3}")));
+                    $"Library ({result.Device}): {Parameters(longRun.Library.W, longRun.Library.B, useBias: true)}")));
         }
 
         var noBias = result.Find(RunKind.NoBias)!;
@@ -74,14 +92,16 @@ internal static class Figures
         RunResult run, string title)
     {
         var neuron = run.HandMade;
-        string after = run.UseBias
-            ? $"After {run.Steps} steps: w = {neuron.W:F3}, b = {neuron.B:F3}"
-            : $"After {run.Steps} steps: w = {neuron.W:F3} (no bias)";
         return Pair(directory, number, fileName, title,
             LinePlot(result, neuron.PredictionsBefore, "Net results before training", HandMadeColor,
-                run.UseBias ? "Before training: w = 1, b = 0" : "Before training: w = 1 (no bias)"),
-            LinePlot(result, neuron.PredictionsAfter, "Net results after training", HandMadeColor, after));
+                $"Before training: {Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, run.UseBias)}"),
+            LinePlot(result, neuron.PredictionsAfter, "Net results after training", HandMadeColor,
+                $"After {run.Steps} steps: {Parameters(neuron.W, neuron.B, run.UseBias)}"));
     }
+
+    /// <summary>A neuron's w and b as the figures label them: "w = 2.0021, b = 2.9987", or "w = 2.0021 (no bias)".</summary>
+    public static string Parameters(float w, float b, bool useBias) =>
+        useBias ? $"w = {NumberText.Format(w)}, b = {NumberText.Format(b)}" : $"w = {NumberText.Format(w)} (no bias)";
 
     /// <summary>The tutorial's <c>show</c>: the true values as a thick black line, a prediction over it.</summary>
     private static Plot LinePlot(RestoreLineResult result, float[]? predictions, string? label, Color? color, string? title)

@@ -49,12 +49,17 @@ internal sealed record RestoreLineOptions
 
     /// <summary>
     /// The line as every output writes it: "f(x) = 2x + 3", "f(x) = -2x - 3" (the intercept's sign
-    /// between the terms, an ASCII minus).
+    /// between the terms, an ASCII minus), "f(x) = 1E-05·x - 2E-05" (numbers as <see cref="NumberText"/>
+    /// writes them; a "·" after an exponent).
     /// </summary>
-    public string LineText =>
-        $"f(x) = {Number(Slope)}x {(Intercept < 0 ? "-" : "+")} {Number(Math.Abs(Intercept))}";
-
-    private static string Number(float value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+    public string LineText
+    {
+        get
+        {
+            string slope = NumberText.Format(Slope);
+            return $"f(x) = {slope}{(slope.Contains('E') ? "·x" : "x")} {(Intercept < 0 ? "-" : "+")} {NumberText.Format(Math.Abs(Intercept))}";
+        }
+    }
 
     /// <summary>The short run: 200 steps, or <see cref="Steps"/> when that is smaller.</summary>
     public int ShortSteps => Math.Min(TutorialShortSteps, Steps);

@@ -15,7 +15,7 @@ internal static class Summary
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        // Titles hold "+": keep them readable (the file is not embedded in HTML).
+        // Titles hold "+" and "·": keep them readable (the file is not embedded in HTML).
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
@@ -66,7 +66,7 @@ internal static class Summary
     private static SummaryNeuron Neuron(NeuronResult neuron) =>
         new(neuron.W, neuron.B, neuron.FinalError, neuron.LastStepError);
 
-    private static string F(float value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
+    private static string F(float value) => NumberText.Format(value);
     private static string E(double value) => value.ToString("0.000E+00", CultureInfo.InvariantCulture);
 
     internal sealed record SummaryDocument(string Command, SummaryOptions Options, string Device,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -9,6 +10,7 @@ using NeuronInterop.Cli.RestoreLine;
 using NeuronInterop.Modules;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
+using SkiaSharp;
 
 namespace NeuronInterop.Tests.Cli;
 
@@ -78,6 +80,8 @@ public sealed class CommandTests
     [TestCase("-2", "-3", "f(x) = -2x - 3")]
     [TestCase("-1.5", "0.25", "f(x) = -1.5x + 0.25")]
     [TestCase("0.5", "-0", "f(x) = 0.5x + 0")]
+    [TestCase("0.00001", "-0.00002", "f(x) = 1E-05·x - 2E-05")]
+    [TestCase("1e30", "-1e30", "f(x) = 1E+30·x - 1E+30")]
     public void TheLineIsWrittenAlikeInTheTableTheLogAndTheFigures(string slope, string intercept, string line)
     {
         using var temp = new TempFolder();
@@ -89,6 +93,58 @@ public sealed class CommandTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
         var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
         Assert.That(titles, Has.Some.EqualTo($"The linear function {line}"), "the figures' titles");
+        Assert.That(result.Output.Replace(temp.Path, "the folder"), Does.Not.Match(@"\d{12}"), "no number of a dozen digits");
+    }
+
+    [TestCase(2f, "2")]
+    [TestCase(3f, "3")]
+    [TestCase(2.0021f, "2.0021")]
+    [TestCase(-2.99987f, "-2.9999")]
+    [TestCase(123456.79f, "123456.8")]
+    [TestCase(0.001f, "0.001")]
+    [TestCase(0.00001f, "1E-05")]
+    [TestCase(-0.0000123456f, "-1.235E-05")]
+    [TestCase(1e30f, "1E+30")]
+    [TestCase(1e6f, "1E+06")]
+    [TestCase(0f, "0")]
+    [TestCase(-0f, "0")]
+    [TestCase(float.NaN, "NaN")]
+    [TestCase(float.PositiveInfinity, "Infinity")]
+    [TestCase(float.NegativeInfinity, "-Infinity")]
+    [SetCulture("de-DE")]
+    public void NumbersAreWrittenInOneFormatWhateverTheLocale(float value, string expected) =>
+        Assert.That(NumberText.Format(value), Is.EqualTo(expected));
+
+    [Test]
+    [SetCulture("de-DE")]
+    public void FiguresAreTheSameWhateverTheLocale()
+    {
+        using var german = new TempFolder();
+        using var invariant = new TempFolder();
+        string[] args = ["restore-line", "--no-bias", "--steps", "5", "--device", "host", "--slope", "2.5", "--verbosity", "quiet"];
+        var result = CliRunner.Run([.. args, "--out", german.Path]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        result = CliRunner.Run([.. args, "--out", invariant.Path]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+
+        // Decimal ticks on the x axis (-2.5 ... 2.5) and w in the labels: "," under de-DE.
+        foreach (string figure in new[] { Figures.LinearFunction, Figures.NoBias, Figures.LearningCurve })
+        {
+            using var expected = SKBitmap.Decode(Path.Combine(invariant.Path, figure));
+            using var actual = SKBitmap.Decode(Path.Combine(german.Path, figure));
+            Assert.That(actual.Bytes.SequenceEqual(expected.Bytes), Is.True, $"{figure} differs from the invariant culture's");
+        }
+    }
+
+    [Test]
+    [SetCulture("de-DE")]
+    public void FigureLabelsDoNotFollowTheLocale()
+    {
+        Assert.That(Figures.Parameters(2.5f, -0.125f, useBias: true), Is.EqualTo("w = 2.5, b = -0.125"));
+        Assert.That(Figures.Parameters(2.5f, 0f, useBias: false), Is.EqualTo("w = 2.5 (no bias)"));
+        Assert.That(Figures.Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, useBias: true),
+            Is.EqualTo("w = 1, b = 0"), "the neurons' start");
     }
 
     [Test]
