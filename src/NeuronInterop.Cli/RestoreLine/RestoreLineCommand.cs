@@ -40,9 +40,10 @@ internal static class RestoreLineCommand
 
         var seed = new Option<int>("--seed")
         {
-            Description = "Seed of the System.Random that picks the samples (the same samples for both neurons).",
+            Description = $"Seed of the System.Random that picks the samples (the same samples for both neurons), 0 to {int.MaxValue}.",
             DefaultValueFactory = _ => defaults.Seed,
-            CustomParser = OptionParsers.Int("--seed", int.MinValue, int.MaxValue, "an integer"),
+            // System.Random takes a negative seed's absolute value: -1 would repeat the run of 1.
+            CustomParser = OptionParsers.Int("--seed", 0, int.MaxValue, $"an integer from 0 to {int.MaxValue}"),
         };
 
         var device = OptionParsers.DeviceOption(

@@ -164,7 +164,10 @@ public sealed class BadInputTests
     [TestCase("restore-line", "--batch-size", "1001", "--batch-size must be at most 1000")]
     [TestCase("restore-line", "--steps", "-99999999999", "--steps must be at least 1")]
     [TestCase("restore-line", "--steps", "-5", "--steps must be at least 1")]
-    [TestCase("restore-line", "--seed", "-99999999999", "--seed must be at least -2147483648")]
+    [TestCase("restore-line", "--seed", "-99999999999", "--seed must be at least 0")]
+    [TestCase("restore-line", "--seed", "-1", "--seed must be at least 0 (got '-1')")]
+    [TestCase("restore-line", "--seed", "2147483648", "--seed must be at most 2147483647")]
+    [TestCase("restore-line", "--seed", "one", "--seed must be an integer from 0 to 2147483647 (got 'one')")]
     [TestCase("bench", "--repeats", "99999999999", "--repeats must be at most 1000")]
     public void AnIntegerOutOfRangeIsToldTheRange(string command, string option, string value, string expected)
     {

@@ -209,7 +209,7 @@ public sealed class CommandTests
     public void EachIntegerOptionTakesTheEndsOfItsRange()
     {
         using var temp = new TempFolder();
-        foreach (var (steps, batchSize, seed) in new[] { ("1", "1", "-2147483648"), ("1", "1000", "2147483647") })
+        foreach (var (steps, batchSize, seed) in new[] { ("1", "1", "0"), ("1", "1000", "2147483647") })
         {
             var result = CliRunner.Run("restore-line", "--no-bias", "--steps", steps, "--batch-size", batchSize, "--seed", seed,
                 "--device", "host", "--out", temp.Path, "--verbosity", "quiet");
