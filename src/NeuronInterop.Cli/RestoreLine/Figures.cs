@@ -60,17 +60,17 @@ internal static class Figures
 
         if (result.Find(RunKind.Short) is { } shortRun)
             files.Add(BeforeAfter(directory, 2, HandMadeShortRun, result, shortRun,
-                $"Hand-made neuron before and after training ({shortRun.Steps} steps)"));
+                $"Hand-made neuron before and after training ({RunResult.StepCount(shortRun.Steps)})"));
 
         if (result.Find(RunKind.Long) is { } longRun)
         {
             files.Add(BeforeAfter(directory, 3, HandMadeLongRun, result, longRun,
-                $"Hand-made neuron before and after training ({longRun.Steps} steps)"));
+                $"Hand-made neuron before and after training ({RunResult.StepCount(longRun.Steps)})"));
             string untrained = Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, useBias: true);
             files.Add(Single(directory, 4, LibraryUntrained,
                 $"Untrained library neuron on {result.Device} ({untrained}) against {line}",
                 LinePlot(result, longRun.Library.PredictionsBefore, "Predicted values", HandMadeColor, null)));
-            files.Add(Pair(directory, 5, BothTrained, $"Both neurons after {longRun.Steps} steps against {line}",
+            files.Add(Pair(directory, 5, BothTrained, $"Both neurons after {RunResult.StepCount(longRun.Steps)} against {line}",
                 LinePlot(result, longRun.HandMade.PredictionsAfter, "Neuron", HandMadeColor,
                     $"Hand-made: {Parameters(longRun.HandMade.W, longRun.HandMade.B, useBias: true)}"),
                 LinePlot(result, longRun.Library.PredictionsAfter, "NeuronInterop neuron", LibraryColor,
@@ -79,7 +79,7 @@ internal static class Figures
 
         var noBias = result.Find(RunKind.NoBias)!;
         files.Add(BeforeAfter(directory, 6, NoBias, result, noBias,
-            $"Neuron without bias before and after training ({noBias.Steps} steps)"));
+            $"Neuron without bias before and after training ({RunResult.StepCount(noBias.Steps)})"));
 
         var curveRun = result.Find(RunKind.Long) ?? noBias;
         files.Add(Single(directory, 7, LearningCurve,
@@ -96,7 +96,7 @@ internal static class Figures
             LinePlot(result, neuron.PredictionsBefore, "Net results before training", HandMadeColor,
                 $"Before training: {Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, run.UseBias)}"),
             LinePlot(result, neuron.PredictionsAfter, "Net results after training", HandMadeColor,
-                $"After {run.Steps} steps: {Parameters(neuron.W, neuron.B, run.UseBias)}"));
+                $"After {RunResult.StepCount(run.Steps)}: {Parameters(neuron.W, neuron.B, run.UseBias)}"));
     }
 
     /// <summary>A neuron's w and b as the figures label them: "w = 2.0021, b = 2.9987", or "w = 2.0021 (no bias)".</summary>

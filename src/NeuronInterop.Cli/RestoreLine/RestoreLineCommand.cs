@@ -178,7 +178,7 @@ internal static class RestoreLineCommand
         public void RunStarted(string description, int steps)
         {
             _steps = steps;
-            logger.LogInformation("{Run}: training for {Steps} steps", description, steps);
+            logger.LogInformation("{Run}: training for {Steps}", description, RunResult.StepCount(steps));
         }
 
         public void StepFinished(string description, int step, float handMadeError, float libraryError)

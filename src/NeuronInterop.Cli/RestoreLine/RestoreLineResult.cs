@@ -38,10 +38,13 @@ internal sealed record RunResult(RunKind Kind, int Steps, bool UseBias, NeuronRe
 
     public static string Describe(RunKind kind, int steps) => kind switch
     {
-        RunKind.Short => $"short run, {steps} steps",
-        RunKind.Long => $"long run, {steps} steps",
-        _ => $"no bias, {steps} steps",
+        RunKind.Short => $"short run, {StepCount(steps)}",
+        RunKind.Long => $"long run, {StepCount(steps)}",
+        _ => $"no bias, {StepCount(steps)}",
     };
+
+    /// <summary>"1 step", "500 steps".</summary>
+    public static string StepCount(int steps) => steps == 1 ? "1 step" : $"{steps} steps";
 }
 
 /// <summary>Everything <c>neuron restore-line</c> computed.</summary>

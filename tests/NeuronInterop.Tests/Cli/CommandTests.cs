@@ -175,6 +175,20 @@ public sealed class CommandTests
     }
 
     [Test]
+    public void OneStepIsOneStep()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "1", "--device", "host", "--out", temp.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("short run, 1 step ").And.Contain("no bias, 1 step "), "the table");
+        Assert.That(result.Error, Does.Contain("long run, 1 step: training for 1 step"), "the log");
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
+        Assert.That(titles, Has.Some.EqualTo("Hand-made neuron before and after training (1 step)"), "the figures' titles");
+        Assert.That(string.Join("\n", [result.Output, result.Error, .. titles]), Does.Not.Match(@"\b1 steps"));
+    }
+
+    [Test]
     public void SaveWritesEachRunsLibraryNeuronForModuleLoad()
     {
         using var temp = new TempFolder();
