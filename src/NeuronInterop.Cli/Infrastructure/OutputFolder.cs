@@ -36,6 +36,23 @@ internal static class OutputFolder
     }
 
     /// <summary>
+    /// Checks that files can be written later in a <see cref="Prepare"/>d folder: no folder has the name of one.
+    /// </summary>
+    /// <param name="folder">The folder's full path.</param>
+    /// <param name="names">The files' names in it.</param>
+    /// <param name="option">The option that named the folder, for messages.</param>
+    /// <exception cref="CliException">A folder has a file's name.</exception>
+    public static void CheckFiles(string folder, IEnumerable<string> names, string option = "--out")
+    {
+        foreach (string name in names)
+        {
+            string path = Path.Combine(folder, name);
+            if (Directory.Exists(path))
+                throw new CliException($"{option}: '{path}' is a folder: remove it or choose another {option}.");
+        }
+    }
+
+    /// <summary>
     /// Checks that the file <paramref name="path"/> (an option's value) can be written later: it is
     /// not a folder, and its folder can be created and written. The file itself is not created.
     /// </summary>

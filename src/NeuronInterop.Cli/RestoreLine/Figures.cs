@@ -29,6 +29,17 @@ internal static class Figures
     public const string NoBias = "fig6-no-bias.png";
     public const string LearningCurve = "fig7-learning-curve.png";
 
+    /// <summary>Every figure's file, in order.</summary>
+    public static readonly IReadOnlyList<string> FileNames =
+        [LinearFunction, HandMadeShortRun, HandMadeLongRun, LibraryUntrained, BothTrained, NoBias, LearningCurve];
+
+    /// <summary>
+    /// The files <see cref="WriteAll"/> writes for a run of <paramref name="options"/>: every figure, or with
+    /// <see cref="RestoreLineOptions.NoBiasOnly"/> the function, the no-bias figure and the learning curve.
+    /// </summary>
+    public static IReadOnlyList<string> FileNamesFor(RestoreLineOptions options) =>
+        options.NoBiasOnly ? [LinearFunction, NoBias, LearningCurve] : FileNames;
+
     private static readonly Color TrueColor = Colors.Black;
     private static readonly Color HandMadeColor = Colors.Orange;
     private static readonly Color LibraryColor = Colors.Magenta;

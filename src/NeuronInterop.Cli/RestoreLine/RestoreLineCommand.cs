@@ -123,6 +123,7 @@ internal static class RestoreLineCommand
         // Everything that can fail on bad input fails here, before anything is logged or trained.
         string outputDirectory = OutputFolder.Prepare(options.OutputDirectory);
         options = options with { OutputDirectory = outputDirectory };
+        OutputFolder.CheckFiles(outputDirectory, OutputFiles(options));
 
         using var loggerFactory = context.CreateLoggerFactory(level);
         var logger = loggerFactory.CreateLogger("neuron.restore-line");
@@ -153,6 +154,10 @@ internal static class RestoreLineCommand
         }
         return CliApplication.ExitOk;
     }
+
+    /// <summary>The files (names in --out) a run of <paramref name="options"/> writes: its figures, summary.json and its saved neurons.</summary>
+    private static IEnumerable<string> OutputFiles(RestoreLineOptions options) =>
+        [.. Figures.FileNamesFor(options), Summary.FileName, .. options.RunKinds.Select(options.NeuronFileName).OfType<string>()];
 
     private static RestoreLineResult RunWithProgressBar(IAnsiConsole console, RestoreLineOptions options,
         Device device, ILoggerFactory loggerFactory)

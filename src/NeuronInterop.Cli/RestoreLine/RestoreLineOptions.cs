@@ -61,6 +61,9 @@ internal sealed record RestoreLineOptions
         }
     }
 
+    /// <summary>The runs <see cref="RestoreLineExperiment.Run"/> makes: the short, long and no-bias runs, or the no-bias run alone.</summary>
+    public IReadOnlyList<RunKind> RunKinds => NoBiasOnly ? [RunKind.NoBias] : [RunKind.Short, RunKind.Long, RunKind.NoBias];
+
     /// <summary>The short run: 200 steps, or <see cref="Steps"/> when that is smaller.</summary>
     public int ShortSteps => Math.Min(TutorialShortSteps, Steps);
 

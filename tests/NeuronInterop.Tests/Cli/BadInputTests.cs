@@ -1,3 +1,4 @@
+using NeuronInterop.Cli.RestoreLine;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
@@ -102,6 +103,30 @@ public sealed class BadInputTests
         var result = CliRunner.Run("restore-line", "--device", "host", "--out", file);
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.ErrorLines[0], Does.EndWith($"--out: '{file}' is a file, not a folder."));
+    }
+
+    [TestCase(Summary.FileName)]
+    [TestCase(Figures.BothTrained)]
+    [TestCase("neuron-long-run.hdf", "--save")]
+    public void AFolderInPlaceOfAnOutputFileFailsBeforeTraining(string name, params string[] args)
+    {
+        string path = Path.Combine(Folder, name);
+        Directory.CreateDirectory(path);
+        var result = CliRunner.Run(["restore-line", "--steps", "5", "--device", "host", "--out", Folder, .. args]);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.EndWith($"--out: '{path}' is a folder: remove it or choose another --out."));
+        Assert.That(result.Output, Is.Empty, "nothing trained");
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+    }
+
+    [Test]
+    public void AFolderWithTheNameOfAFileTheRunDoesNotWriteIsLeftAlone()
+    {
+        string path = Path.Combine(Folder, Figures.BothTrained);
+        Directory.CreateDirectory(path);
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(Directory.Exists(path), Is.True, "the folder is not this run's");
     }
 
     [Test]
