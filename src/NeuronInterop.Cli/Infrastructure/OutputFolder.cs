@@ -52,6 +52,24 @@ internal static class OutputFolder
         }
     }
 
+    /// <summary>Deletes those of the files in <paramref name="folder"/> that exist; a folder of one's name is left alone.</summary>
+    /// <param name="folder">The folder's full path.</param>
+    /// <param name="names">The files' names in it.</param>
+    /// <returns>The names of the files deleted, in the order given.</returns>
+    public static IReadOnlyList<string> RemoveFiles(string folder, IEnumerable<string> names)
+    {
+        var removed = new List<string>();
+        foreach (string name in names)
+        {
+            string path = Path.Combine(folder, name);
+            if (!File.Exists(path))
+                continue;
+            File.Delete(path);
+            removed.Add(name);
+        }
+        return removed;
+    }
+
     /// <summary>
     /// Checks that the file <paramref name="path"/> (an option's value) can be written later: it is
     /// not a folder, and its folder can be created and written. The file itself is not created.

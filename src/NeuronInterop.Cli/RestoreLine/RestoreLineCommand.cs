@@ -51,7 +51,8 @@ internal static class RestoreLineCommand
 
         var output = new Option<string>("--out", "-o")
         {
-            Description = "Folder for the figures (PNG) and summary.json; created when missing.",
+            Description = "Folder for the figures (PNG) and summary.json; created when missing. Such files (and --save's) " +
+                          "that an earlier run left there and this run does not write are removed.",
             DefaultValueFactory = _ => "./out",
             HelpName = "folder",
         };
@@ -140,9 +141,13 @@ internal static class RestoreLineCommand
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
             : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
 
+        // The files of an earlier run into this folder that this run does not write would read as its own.
+        IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
         IReadOnlyList<FigureFile> figures = Figures.WriteAll(result, outputDirectory);
         string summaryPath = Summary.Write(result, figures, outputDirectory);
         Summary.WriteTable(context.Console, result);
+        if (removed.Count > 0)
+            context.Output.WriteLine($"Removed {removed.Count} file{(removed.Count == 1 ? "" : "s")} of an earlier run: {string.Join(", ", removed)}");
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");
@@ -158,6 +163,10 @@ internal static class RestoreLineCommand
     /// <summary>The files (names in --out) a run of <paramref name="options"/> writes: its figures, summary.json and its saved neurons.</summary>
     private static IEnumerable<string> OutputFiles(RestoreLineOptions options) =>
         [.. Figures.FileNamesFor(options), Summary.FileName, .. options.RunKinds.Select(options.NeuronFileName).OfType<string>()];
+
+    /// <summary>Every file (name in --out) that some run of the command writes.</summary>
+    private static IEnumerable<string> KnownOutputFiles =>
+        [.. Figures.FileNames, Summary.FileName, .. Enum.GetValues<RunKind>().Select(RestoreLineOptions.SavedNeuronFileName)];
 
     private static RestoreLineResult RunWithProgressBar(IAnsiConsole console, RestoreLineOptions options,
         Device device, ILoggerFactory loggerFactory)

@@ -71,7 +71,10 @@ internal sealed record RestoreLineOptions
     public const string NeuronName = "neuron";
 
     /// <summary>The file (in <see cref="OutputDirectory"/>) a run's library neuron is saved in; null without <see cref="SaveNeurons"/>.</summary>
-    public string? NeuronFileName(RunKind kind) => !SaveNeurons ? null : kind switch
+    public string? NeuronFileName(RunKind kind) => SaveNeurons ? SavedNeuronFileName(kind) : null;
+
+    /// <summary>The file a run's library neuron is saved in with <see cref="SaveNeurons"/>.</summary>
+    public static string SavedNeuronFileName(RunKind kind) => kind switch
     {
         RunKind.Short => "neuron-short-run.hdf",
         RunKind.Long => "neuron-long-run.hdf",

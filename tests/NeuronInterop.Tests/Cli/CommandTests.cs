@@ -220,6 +220,37 @@ public sealed class CommandTests
     }
 
     [Test]
+    public void ARunRemovesOnlyTheFilesOfAnEarlierRunThatItDoesNotWrite()
+    {
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        var full = CliRunner.Run("restore-line", "--steps", "5", "--save", "--device", "host", "--out", folder, "--verbosity", "quiet");
+        Assert.That(full.ExitCode, Is.Zero, full.ToString());
+        Assert.That(full.Output, Does.Not.Contain("Removed"), "an empty folder");
+        // Not the tool's files, or not files: left alone.
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "");
+        File.WriteAllText(Path.Combine(folder, Figures.HandMadeShortRun + ".old"), "");
+        File.Delete(Path.Combine(folder, Figures.HandMadeShortRun));
+        Directory.CreateDirectory(Path.Combine(folder, Figures.HandMadeShortRun));
+
+        var noBias = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", folder, "--verbosity", "quiet");
+        Assert.That(noBias.ExitCode, Is.Zero, noBias.ToString());
+        Assert.That(noBias.Output, Does.Contain("Removed 6 files of an earlier run: " +
+            $"{Figures.HandMadeLongRun}, {Figures.LibraryUntrained}, {Figures.BothTrained}, " +
+            "neuron-short-run.hdf, neuron-long-run.hdf, neuron-no-bias.hdf"));
+        Assert.That(Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(), Is.EqualTo(new[]
+        {
+            Figures.LinearFunction, Figures.HandMadeShortRun, Figures.HandMadeShortRun + ".old", Figures.NoBias,
+            Figures.LearningCurve, "notes.txt", Summary.FileName,
+        }.Order()));
+
+        var saved = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--save", "--device", "host", "--out", folder);
+        Assert.That(saved.Output, Does.Not.Contain("Removed"), "nothing left of the earlier run");
+        var again = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", folder);
+        Assert.That(again.Output, Does.Contain("Removed 1 file of an earlier run: neuron-no-bias.hdf"));
+    }
+
+    [Test]
     public void EachIntegerOptionTakesTheEndsOfItsRange()
     {
         using var temp = new TempFolder();
