@@ -94,7 +94,9 @@ internal static class Figures
 
         var curveRun = result.Find(RunKind.Long) ?? noBias;
         files.Add(Single(directory, 7, LearningCurve,
-            $"Learning curve: error per step, {curveRun.Description}",
+            NotFiniteFrom(curveRun) is int step
+                ? $"Learning curve: {curveRun.Description}, error not finite from step {step}"
+                : $"Learning curve: error per step, {curveRun.Description}",
             CurvePlot(curveRun, result.Device)));
         return files;
     }
@@ -146,21 +148,11 @@ internal static class Figures
     private static Plot CurvePlot(RunResult run, string device)
     {
         var plot = new Plot();
-        var handMade = plot.Add.Signal(Log10(run.HandMade.StepErrors));
-        handMade.Data.XOffset = 1;  // step 1 first
-        handMade.MaximumMarkerSize = 0;
-        handMade.MarkerSize = 0;
-        handMade.LineWidth = 3;
-        handMade.Color = HandMadeColor;
-        handMade.LegendText = "Hand-made neuron";
-        var library = plot.Add.Signal(Log10(run.Library.StepErrors));
-        library.Data.XOffset = 1;
-        library.MaximumMarkerSize = 0;
-        library.MarkerSize = 0;
-        library.LineWidth = 1.5f;
-        library.Color = LibraryColor;
-        library.LinePattern = LinePattern.Dashed;
-        library.LegendText = $"Library neuron ({device})";
+        AddCurve(plot, run.HandMade.StepErrors, "Hand-made neuron", HandMadeColor, 3, LinePattern.Solid);
+        AddCurve(plot, run.Library.StepErrors, $"Library neuron ({device})", LibraryColor, 1.5f, LinePattern.Dashed);
+        // A diverged run's axis still spans every step, so that its curves are seen to stop.
+        if (NotFiniteFrom(run) is not null)
+            plot.Axes.SetLimitsX(1, Math.Max(2, run.Steps));
 
         var ticks = new ScottPlot.TickGenerators.NumericAutomatic
         {
@@ -175,9 +167,47 @@ internal static class Figures
         return plot;
     }
 
+    /// <summary>
+    /// One neuron's curve: the steps up to the first whose error is not finite (a diverged run overflows to
+    /// infinity, then NaN), which the legend names.
+    /// </summary>
+    private static void AddCurve(Plot plot, float[] errors, string label, Color color, float width, LinePattern pattern)
+    {
+        int finite = FiniteSteps(errors);
+        if (finite == 0)
+            return;
+        var signal = plot.Add.Signal(Log10(errors.AsSpan(0, finite)));
+        signal.Data.XOffset = 1;  // step 1 first
+        signal.MaximumMarkerSize = 0;
+        signal.MarkerSize = 0;
+        signal.LineWidth = width;
+        signal.Color = color;
+        signal.LinePattern = pattern;
+        signal.LegendText = finite < errors.Length ? $"{label}: not finite from step {finite + 1}" : label;
+    }
+
+    /// <summary>The steps before the first whose error is not finite: all of them when every error is.</summary>
+    private static int FiniteSteps(float[] errors)
+    {
+        int index = Array.FindIndex(errors, e => !float.IsFinite(e));
+        return index < 0 ? errors.Length : index;
+    }
+
+    /// <summary>The first step (from 1) at which either neuron's error is not finite; null when none.</summary>
+    private static int? NotFiniteFrom(RunResult run)
+    {
+        int finite = Math.Min(FiniteSteps(run.HandMade.StepErrors), FiniteSteps(run.Library.StepErrors));
+        return finite < run.Steps ? finite + 1 : null;
+    }
+
     /// <summary>log10 of the errors; an exact zero is drawn at 1e-12.</summary>
-    private static double[] Log10(float[] errors) =>
-        Array.ConvertAll(errors, e => Math.Log10(Math.Max(e, 1e-12)));
+    private static double[] Log10(ReadOnlySpan<float> errors)
+    {
+        var logs = new double[errors.Length];
+        for (int i = 0; i < errors.Length; i++)
+            logs[i] = Math.Log10(Math.Max(errors[i], 1e-12));
+        return logs;
+    }
 
     private static FigureFile Single(string directory, int number, string fileName, string title, Plot plot)
     {

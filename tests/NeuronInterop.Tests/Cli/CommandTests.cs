@@ -277,6 +277,28 @@ public sealed class CommandTests
         Assert.That(result.Error, Does.Contain("try a smaller --lr"));
     }
 
+    [Test]
+    public void ADivergedRunsLearningCurveShowsItsFiniteStepsAndWhereTheyEnd()
+    {
+        var options = new RestoreLineOptions { Steps = 30, LearningRate = 5f, DeviceName = "host" };
+        var run = new RestoreLineExperiment(options, Device.Host, NullLoggerFactory.Instance)
+            .TrainBoth(RunKind.Long, options.Steps, useBias: true, new NullObserver());
+        int notFinite = 1 + Math.Min(Array.FindIndex(run.HandMade.StepErrors, e => !float.IsFinite(e)),
+            Array.FindIndex(run.Library.StepErrors, e => !float.IsFinite(e)));
+        Assert.That(notFinite, Is.InRange(2, options.Steps), "the run overflows after some finite steps");
+
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", temp.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        string? title = summary.RootElement.GetProperty("figures").EnumerateArray()
+            .Single(f => f.GetProperty("file").GetString() == Figures.LearningCurve).GetProperty("title").GetString();
+        Assert.That(title, Is.EqualTo($"Learning curve: long run, 30 steps, error not finite from step {notFinite}"));
+        // The legend's sample of the hand-made neuron's orange line is about 40 pixels; its curve, some 800.
+        int orange = Png.CountColor(Path.Combine(temp.Path, Figures.LearningCurve), new SKColor(255, 165, 0));
+        Assert.That(orange, Is.GreaterThan(300), "the finite steps are drawn");
+    }
+
     [TestCase("quiet", LogLevel.Error)]
     [TestCase("q", LogLevel.Error)]
     [TestCase("minimal", LogLevel.Warning)]

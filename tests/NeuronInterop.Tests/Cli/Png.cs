@@ -22,6 +22,23 @@ internal static class Png
                 (int)BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(20, 4)));
     }
 
+    /// <summary>Decodes the image and counts the pixels of a colour, each channel within <paramref name="tolerance"/>.</summary>
+    public static int CountColor(string path, SKColor color, int tolerance = 40)
+    {
+        using var bitmap = SKBitmap.Decode(path);
+        Assert.That(bitmap, Is.Not.Null, $"{path} does not decode as an image");
+        int count = 0;
+        for (int y = 0; y < bitmap.Height; y++)
+            for (int x = 0; x < bitmap.Width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                if (Math.Abs(c.Red - color.Red) <= tolerance && Math.Abs(c.Green - color.Green) <= tolerance
+                    && Math.Abs(c.Blue - color.Blue) <= tolerance)
+                    count++;
+            }
+        return count;
+    }
+
     /// <summary>Decodes the image and returns the fraction of pixels that are not white (something was drawn).</summary>
     public static double InkFraction(string path)
     {
