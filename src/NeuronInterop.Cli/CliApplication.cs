@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Microsoft.Extensions.Logging;
 using NeuronInterop.Cli.Bench;
 using NeuronInterop.Cli.Infrastructure;
@@ -47,6 +48,13 @@ internal static class CliApplication
         root.Subcommands.Add(RestoreLineCommand.Create(context, verbosity));
         root.Subcommands.Add(InfoCommand.Create(context, verbosity));
         root.Subcommands.Add(BenchCommand.Create(context, verbosity));
+        // Without a command: the help, and the usage exit code, as System.CommandLine gives a command
+        // line that names no command (but without its "Required command was not provided." error).
+        root.SetAction(parse =>
+        {
+            new HelpAction().Invoke(parse);
+            return ExitUsage;
+        });
         return root;
     }
 
@@ -56,7 +64,8 @@ internal static class CliApplication
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            string messages = string.Join("; ", parse.Errors.Select(e => OneLine(e.Message)).Distinct());
+            // Each message is a sentence.
+            string messages = string.Join(" ", parse.Errors.Select(e => OneLine(e.Message)).Distinct());
             string command = parse.CommandResult.Command is RootCommand ? "neuron" : $"neuron {parse.CommandResult.Command.Name}";
             context.Error.WriteLine($"neuron: error: {messages} (see '{command} --help')");
             return ExitUsage;

@@ -43,6 +43,32 @@ public sealed class BadInputTests
         Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.Empty, "nothing written");
     }
 
+    [Test]
+    public void WithoutACommandTheToolPrintsItsHelp()
+    {
+        var result = CliRunner.Run();
+        Assert.That(result.ExitCode, Is.EqualTo(2), "no command is a usage error, as System.CommandLine has it: " + result);
+        Assert.That(result.Error, Is.Empty, "the help, not an error");
+        Assert.That(result.Output, Does.Contain("Usage:").And.Contain("restore-line").And.Contain("info").And.Contain("bench"));
+    }
+
+    [Test]
+    [SetUICulture("en-US")]
+    public void AnUnknownCommandIsTheOnlyErrorReported()
+    {
+        var result = CliRunner.Run("foo");
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Is.EqualTo("neuron: error: Unrecognized command or argument 'foo'. (see 'neuron --help')"));
+    }
+
+    [Test]
+    public void SeveralErrorsReadAsSentences()
+    {
+        var result = CliRunner.Run("restore-line", "--steps", "0", "--lr", "0", "--out", Folder);
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain("--steps must be at least 1 (got '0'). --lr must be a finite positive number"));
+    }
+
     [TestCase("--device", "gpu")]
     [TestCase("--device", "cuda:x")]
     [TestCase("--case", "no-such-case")]
