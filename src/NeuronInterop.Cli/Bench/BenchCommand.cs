@@ -64,6 +64,11 @@ internal static class BenchCommand
         {
             // The JSON report's folder is checked before minutes of measuring, not after.
             string? jsonPath = parse.GetValue(json) is { } path ? OutputFolder.PrepareFile(path, "--json") : null;
+            string? pytorchPath = parse.GetValue(pytorch);
+            if (pytorchPath is not null && !File.Exists(pytorchPath))
+                throw new CliException(Directory.Exists(pytorchPath)
+                    ? $"--pytorch: '{pytorchPath}' is a folder: name a result file of bench/pytorch_bench.py."
+                    : $"--pytorch: there is no file '{pytorchPath}'.");
             Verbosity.TryParse(parse.GetValue(verbosity), out var level);
             using var loggerFactory = context.CreateLoggerFactory(level);
             var options = new BenchmarkOptions
@@ -72,7 +77,7 @@ internal static class BenchCommand
                 Quick = parse.GetValue(quick),
                 Cases = parse.GetValue(cases) is { Length: > 0 } ids ? CaseIds(ids) : null,
                 JsonPath = jsonPath,
-                PyTorchJsonPath = parse.GetValue(pytorch),
+                PyTorchJsonPath = pytorchPath,
                 Repeats = parse.GetValue(repeats),
             };
             BenchmarkReport report = BenchmarkRunner.Run(options, loggerFactory.CreateLogger("neuron.bench"));

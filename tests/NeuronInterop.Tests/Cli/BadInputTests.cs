@@ -69,6 +69,20 @@ public sealed class BadInputTests
         Assert.That(result.ErrorLines[0], Does.Contain("--steps must be at least 1 (got '0'). --lr must be a finite positive number"));
     }
 
+    [Test]
+    public void BenchNamesThePyTorchOptionOfAFileThatIsNotThere()
+    {
+        string missing = Path.Combine(Folder, "missing.json");
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--pytorch", missing);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.EndWith($"--pytorch: there is no file '{missing}'."));
+        Assert.That(result.Output, Is.Empty, "nothing measured");
+
+        var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--pytorch", Folder);
+        AssertOneLineError(folder, expectedExitCode: 1);
+        Assert.That(folder.ErrorLines[0], Does.EndWith($"--pytorch: '{Folder}' is a folder: name a result file of bench/pytorch_bench.py."));
+    }
+
     [TestCase("--device", "gpu")]
     [TestCase("--device", "cuda:x")]
     [TestCase("--case", "no-such-case")]
