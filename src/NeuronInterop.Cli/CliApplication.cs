@@ -82,7 +82,7 @@ internal static class CliApplication
         }
         catch (Exception exception)
         {
-            var (message, known) = ErrorReport.Describe(exception);
+            var (message, known) = ErrorReport.Describe(exception, OptionParsers.DeviceFromEnvironment(parse));
             context.Error.WriteLine($"neuron: error: {message}");
             if (!known && Verbosity.TryParse(parse.GetValue<string>("--verbosity"), out var level) && level <= LogLevel.Trace)
                 context.Error.WriteLine(exception.ToString());

@@ -3,8 +3,13 @@ namespace NeuronInterop.Cli.Infrastructure;
 /// <summary>Turns an exception into the one line the user sees.</summary>
 internal static class ErrorReport
 {
+    /// <param name="exception">The failure.</param>
+    /// <param name="deviceSetting">
+    /// <c>NEURON_BACKEND</c>'s value when it, not <c>--device</c>, chose the device
+    /// (<see cref="OptionParsers.DeviceFromEnvironment"/>); null otherwise.
+    /// </param>
     /// <returns>The line, and whether the failure is a known kind (a bad input or an absent device) rather than a defect.</returns>
-    public static (string Message, bool Known) Describe(Exception exception)
+    public static (string Message, bool Known) Describe(Exception exception, string? deviceSetting = null)
     {
         while (exception is TypeInitializationException or AggregateException && exception.InnerException is not null)
             exception = exception.InnerException!;
@@ -13,6 +18,9 @@ internal static class ErrorReport
         return exception switch
         {
             CliException => (text, true),
+            DeviceUnavailableException when deviceSetting is not null =>
+                ($"no usable CUDA device: {text} (the environment variable {Device.BackendVariable}={deviceSetting} chose it: " +
+                 $"use --device auto or --device host, or change or unset {Device.BackendVariable}; 'neuron info' lists the devices)", true),
             DeviceUnavailableException =>
                 ($"no usable CUDA device: {text} (use --device auto or --device host; 'neuron info' lists the devices)", true),
             DllNotFoundException or EntryPointNotFoundException or BadImageFormatException =>

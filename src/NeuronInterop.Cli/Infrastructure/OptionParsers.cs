@@ -60,6 +60,19 @@ internal static class OptionParsers
         return option;
     }
 
+    /// <summary>
+    /// <c>NEURON_BACKEND</c>'s value when it chose the device: the parsed command has a <c>--device</c> option
+    /// (<see cref="DeviceOption"/>) that was not given and the variable is set. Else null.
+    /// </summary>
+    public static string? DeviceFromEnvironment(ParseResult parse)
+    {
+        var option = parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--device");
+        if (option is null || parse.GetResult(option) is { Implicit: false })
+            return null;
+        string? setting = Environment.GetEnvironmentVariable(Device.BackendVariable);
+        return string.IsNullOrWhiteSpace(setting) ? null : setting.Trim();
+    }
+
     private static string DefaultDeviceName()
     {
         string? setting = Environment.GetEnvironmentVariable(Device.BackendVariable);

@@ -224,6 +224,21 @@ public sealed class BadInputTests
         Assert.That(overridden.ExitCode, Is.Zero, overridden.ToString());
     }
 
+    [TestCase("restore-line", "--steps", "5")]
+    [TestCase("bench", "--quick", "--case", "tutorial")]
+    public void AnAbsentDeviceThatNeuronBackendChoseIsSaidToComeFromIt(params string[] args)
+    {
+        using var variable = new EnvironmentVariable(Device.BackendVariable, "cuda:99");
+        var result = CliRunner.Run(WithOut(args));
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.Contain("the environment variable NEURON_BACKEND=cuda:99 chose it")
+            .And.Contain("unset NEURON_BACKEND"));
+
+        var named = CliRunner.Run(WithOut([.. args, "--device", "cuda:99"]));
+        AssertOneLineError(named, expectedExitCode: 1);
+        Assert.That(named.ErrorLines[0], Does.Contain("CUDA").And.Not.Contain("NEURON_BACKEND"), "--device chose it");
+    }
+
     [TestCase("restore-line", "--steps", "99999999999", "--steps must be at most 10000000")]
     [TestCase("restore-line", "--steps", "10000001", "--steps must be at most 10000000")]
     [TestCase("restore-line", "--batch-size", "1001", "--batch-size must be at most 1000")]
