@@ -23,6 +23,8 @@ internal static class ErrorReport
                  $"use --device auto or --device host, or change or unset {Device.BackendVariable}; 'neuron info' lists the devices)", true),
             DeviceUnavailableException =>
                 ($"no usable CUDA device: {text} (use --device auto or --device host; 'neuron info' lists the devices)", true),
+            // The loader's own message says what to do.
+            NativeLibraryNotFoundException => ($"cannot load the native library libneuron.so: {text}", true),
             DllNotFoundException or EntryPointNotFoundException or BadImageFormatException =>
                 ($"cannot load the native library libneuron.so: {text} (set NEURON_NATIVE_PATH to the file or its folder)", true),
             NeuronException neuron => ($"{text} (native status {neuron.Status})", true),

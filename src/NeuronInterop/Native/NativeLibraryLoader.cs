@@ -58,8 +58,9 @@ internal static class NativeLibraryLoader
         {
             if (s_handle == IntPtr.Zero)
             {
-                var candidates = CandidatePaths(Environment.GetEnvironmentVariable(PathVariable), AppContext.BaseDirectory);
-                s_handle = Load(candidates, out s_loadedPath);
+                string? overrideValue = Environment.GetEnvironmentVariable(PathVariable);
+                var candidates = CandidatePaths(overrideValue, AppContext.BaseDirectory);
+                s_handle = Load(candidates, out s_loadedPath, overrideValue);
             }
 
             return s_handle;
@@ -86,7 +87,10 @@ internal static class NativeLibraryLoader
     }
 
     /// <summary>Loads the first candidate that loads; throws <see cref="NativeLibraryNotFoundException"/> when none does.</summary>
-    internal static IntPtr Load(IReadOnlyList<string> candidates, out string loadedPath)
+    /// <param name="candidates">The paths to try, in order.</param>
+    /// <param name="loadedPath">The path loaded.</param>
+    /// <param name="overrideValue"><c>NEURON_NATIVE_PATH</c>'s value when the candidates come from it, for the message.</param>
+    internal static IntPtr Load(IReadOnlyList<string> candidates, out string loadedPath, string? overrideValue = null)
     {
         var failures = new List<string>(candidates.Count);
         foreach (string candidate in candidates)
@@ -110,10 +114,11 @@ internal static class NativeLibraryLoader
             }
         }
 
-        throw NotFound(candidates, failures);
+        throw NotFound(candidates, failures, overrideValue);
     }
 
-    private static NativeLibraryNotFoundException NotFound(IReadOnlyList<string> candidates, List<string> failures)
+    private static NativeLibraryNotFoundException NotFound(IReadOnlyList<string> candidates, List<string> failures,
+        string? overrideValue)
     {
         var message = new StringBuilder();
         message.Append("The native library ").Append(FileName).AppendLine(" could not be loaded. Tried, in order:");
@@ -122,9 +127,18 @@ internal static class NativeLibraryLoader
             message.Append("  ").AppendLine(failure);
         }
 
-        message.Append("Build it by running `dotnet build` on NeuronInterop.sln, which builds native/ with CMake, ")
-            .Append("or `cmake -S . -B build && cmake --build build` in the repository root and set ")
-            .Append(PathVariable).Append(" to the built ").Append(FileName).Append(" or its folder.");
+        if (!string.IsNullOrWhiteSpace(overrideValue))
+        {
+            // The variable is the cause: it is what to fix, not what to set.
+            message.Append(PathVariable).Append("='").Append(overrideValue).Append("' names nothing loadable: point it at the built ")
+                .Append(FileName).Append(" or its folder, or unset it to load the one beside the application.");
+        }
+        else
+        {
+            message.Append("Build it by running `dotnet build` on NeuronInterop.sln, which builds native/ with CMake, ")
+                .Append("or `cmake -S . -B build && cmake --build build` in the repository root and set ")
+                .Append(PathVariable).Append(" to the built ").Append(FileName).Append(" or its folder.");
+        }
         return new NativeLibraryNotFoundException(message.ToString())
         {
             PathsTried = candidates.Select(Path.GetFullPath).ToArray(),

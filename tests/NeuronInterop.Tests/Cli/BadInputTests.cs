@@ -1,4 +1,7 @@
+using System.Text.RegularExpressions;
+using NeuronInterop.Cli.Infrastructure;
 using NeuronInterop.Cli.RestoreLine;
+using NeuronInterop.Native;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
@@ -237,6 +240,28 @@ public sealed class BadInputTests
         var named = CliRunner.Run(WithOut([.. args, "--device", "cuda:99"]));
         AssertOneLineError(named, expectedExitCode: 1);
         Assert.That(named.ErrorLines[0], Does.Contain("CUDA").And.Not.Contain("NEURON_BACKEND"), "--device chose it");
+    }
+
+    [Test]
+    public void ANativePathThatLoadsNothingIsToFixOrUnsetOnce()
+    {
+        var candidates = NativeLibraryLoader.CandidatePaths("/nonexistent", AppContext.BaseDirectory);
+        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(candidates, out _, "/nonexistent"));
+        var (message, known) = ErrorReport.Describe(e!);
+        Assert.That(known, Is.True);
+        Assert.That(message, Does.StartWith("cannot load the native library libneuron.so: ").And.Contain("/nonexistent: not found"));
+        Assert.That(message, Does.Contain("NEURON_NATIVE_PATH='/nonexistent' names nothing loadable").And.Contain("or unset it"));
+        Assert.That(Regex.Count(message, "NEURON_NATIVE_PATH"), Is.EqualTo(1), "the advice once: " + message);
+    }
+
+    [Test]
+    public void WithoutANativePathTheAdviceToSetItIsGivenOnce()
+    {
+        var candidates = NativeLibraryLoader.CandidatePaths(null, "/nonexistent/app");
+        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(candidates, out _));
+        var (message, _) = ErrorReport.Describe(e!);
+        Assert.That(message, Does.Contain("dotnet build").And.Contain("set NEURON_NATIVE_PATH to the built libneuron.so"));
+        Assert.That(Regex.Count(message, "NEURON_NATIVE_PATH"), Is.EqualTo(1), "the advice once: " + message);
     }
 
     [TestCase("restore-line", "--steps", "99999999999", "--steps must be at most 10000000")]
