@@ -1,5 +1,6 @@
 // Every operation of every present backend against the naive double-precision reference,
 // on random shapes including 1, primes and sizes that are not multiples of any tile.
+#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -232,6 +233,10 @@ TEST_CASE(ops_vs_reference, accumulator_keeps_an_infinite_error_infinite) {
         CHECK_MSG(std::isinf(error_sum) && error_sum > 0, context.name() << ": error sum " << error_sum << ", expected +inf");
         CHECK_MSG(samples == 3, context.name() << ": " << samples << " samples, expected 3");
     }
+    // The total can also overflow in the fold of the rounding error, after a finite first sum.
+    float hi = FLT_MAX, lo = 0.0f;
+    for (int i = 0; i < 2; ++i) nrn::float_float_add(&hi, &lo, std::ldexp(1.0f, 102));
+    CHECK_MSG(std::isinf(hi) && hi > 0 && lo == 0.0f, "FLT_MAX + 2 * 2^102 gives hi " << hi << ", lo " << lo);
 }
 
 TEST_CASE(ops_vs_reference, sgd_update_matches_reference) {

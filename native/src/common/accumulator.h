@@ -37,7 +37,7 @@ NRN_HD void float_float_add(float* hi, float* lo, float value) {
     const float e = (*hi - (s - v)) + (value - v);
     const float t = e + *lo;
     const float h = s + t;        // fast two-sum: |s| >= |t|
-    *lo = t - (h - s);
+    *lo = h - h == 0.0f ? t - (h - s) : 0.0f;  // h may overflow where s did not
     *hi = h;
 }
 

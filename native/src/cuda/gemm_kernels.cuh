@@ -116,14 +116,15 @@ __device__ __forceinline__ void load_fragment(float (&r)[N], const float* s) {
     }
 }
 
-// Writes one product element v to c[idx] (column col) as the epilogue's mode says: Store (plus
-// the bias), Add, Sgd (c -= scale·v) or MseGrad (c = (v + bias − target)/scale, adding the
-// squared difference to `squares`).
-__device__ __forceinline__ void apply_epilogue(const Epilogue& e, float* c, int64_t idx, int64_t col, float v,
+// Writes one product element v to c[idx] as the epilogue's mode says: Store (plus the bias),
+// Add, Sgd (c -= scale·v) or MseGrad (c = (v + bias − target)/scale, adding the squared
+// difference to `squares`). column() gives idx's column; it is called only to read the bias.
+template <class Column>
+__device__ __forceinline__ void apply_epilogue(const Epilogue& e, float* c, int64_t idx, Column column, float v,
                                                float& squares) {
     switch (e.mode) {
         case EpilogueMode::Store:
-            if (e.bias) v += e.bias[col];
+            if (e.bias) v += e.bias[column()];
             c[idx] = v;
             break;
         case EpilogueMode::Add:
@@ -133,7 +134,7 @@ __device__ __forceinline__ void apply_epilogue(const Epilogue& e, float* c, int6
             c[idx] -= e.scale * v;
             break;
         case EpilogueMode::MseGrad: {
-            if (e.bias) v += e.bias[col];
+            if (e.bias) v += e.bias[column()];
             const float d = v - e.target[idx];
             c[idx] = d / e.scale;
             squares += d * d;
@@ -219,7 +220,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
         for (int j = 0; j < TN; ++j) {
             const int64_t col = n0 + thread_column<BN, TN, kThreadColumns>(tx, j);
             if (col >= p.n) break;
-            apply_epilogue(e, c, row * p.ldc + col, col, acc[i][j], squares);
+            apply_epilogue(e, c, row * p.ldc + col, [col] { return col; }, acc[i][j], squares);
         }
     }
     if (e.mode == EpilogueMode::MseGrad) {
@@ -238,7 +239,7 @@ __global__ void __launch_bounds__(256) split_reduce_kernel(const float* partials
         for (int64_t s = 0; s < splits; ++s) v += partials[s * count + idx];
         if (e.mode == EpilogueMode::MseGrad) continue;  // never split: rejected by plan_gemm
         float unused = 0.0f;
-        apply_epilogue(e, c, idx, idx % cols, v, unused);
+        apply_epilogue(e, c, idx, [idx, cols] { return idx % cols; }, v, unused);
     }
 }
 

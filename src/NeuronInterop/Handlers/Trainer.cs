@@ -148,7 +148,7 @@ public sealed class Trainer : IDisposable
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters or the cost has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
         Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
@@ -203,7 +203,7 @@ public sealed class Trainer : IDisposable
     /// <param name="seed">The seed of the batch order.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
     public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
     {
         CheckReady();
@@ -241,7 +241,7 @@ public sealed class Trainer : IDisposable
     /// <paramref name="steps"/> exceeds <see cref="long.MaxValue"/>, or the order is unknown.
     /// </exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost.</exception>
+    /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
     public void TrainSteps(Tensor data, Tensor target, long steps, BatchOrder order = BatchOrder.Shuffle, ulong seed = 0, long firstStep = 0)
     {
         CheckReady();

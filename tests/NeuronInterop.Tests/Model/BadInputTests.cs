@@ -355,6 +355,22 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public void AnOptimizerSetUpOnAnotherModuleByACallbackStopsTheNextBatch()
+    {
+        float[,] data = Uniform(12, 3, 1), target = Uniform(12, 2, 2);
+        using var other = new Linear(3, 2, seed: 6, device: TestDevice);
+        var sgd = new Sgd(0.1f);
+        using var trainer = new Trainer(_layer, _cost, sgd, batchSize: 4, onBatchFinish: _ => sgd.SetupOn(other));
+        float[] otherBefore = Snapshot(other);
+
+        var e = Assert.Throws<InvalidOperationException>(() => trainer.TrainFromHost(data, target));
+
+        Assert.That(e!.Message, Does.Contain("another module"));
+        Assert.That(trainer.BatchesTrained, Is.EqualTo(1));
+        Assert.That(Snapshot(other), Is.EqualTo(otherBefore), "the other module is not trained");
+    }
+
+    [Test]
     public void DisposedObjectsAreReported()
     {
         float[,] data = Uniform(8, 3, 1), target = Uniform(8, 2, 2);
