@@ -67,16 +67,16 @@ internal static class OptionParsers
     public static string? DeviceFromEnvironment(ParseResult parse)
     {
         var option = parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--device");
-        if (option is null || parse.GetResult(option) is { Implicit: false })
-            return null;
-        string? setting = Environment.GetEnvironmentVariable(Device.BackendVariable);
-        return string.IsNullOrWhiteSpace(setting) ? null : setting.Trim();
+        return option is null || parse.GetResult(option) is { Implicit: false } ? null : BackendSetting();
     }
 
-    private static string DefaultDeviceName()
+    private static string DefaultDeviceName() => BackendSetting() ?? "auto";
+
+    /// <summary>NEURON_BACKEND's value, trimmed; null when unset or blank.</summary>
+    private static string? BackendSetting()
     {
         string? setting = Environment.GetEnvironmentVariable(Device.BackendVariable);
-        return string.IsNullOrWhiteSpace(setting) ? "auto" : setting.Trim();
+        return string.IsNullOrWhiteSpace(setting) ? null : setting.Trim();
     }
 
     private static string Single(ArgumentResult result) =>

@@ -36,16 +36,16 @@ internal sealed class RestoreLineExperiment
     /// <summary>f(x) = slope·x + intercept in float32.</summary>
     public float Target(float x) => _options.Slope * x + _options.Intercept;
 
-    /// <summary>Runs the short and long runs with bias and the no-bias run (only that one with <see cref="RestoreLineOptions.NoBiasOnly"/>).</summary>
+    /// <summary>
+    /// Runs <see cref="RestoreLineOptions.RunKinds"/>: the short and long runs with bias and the no-bias run (only that
+    /// one with <see cref="RestoreLineOptions.NoBiasOnly"/>).
+    /// </summary>
     public RestoreLineResult Run(ITrainingObserver observer)
     {
-        var runs = new List<RunResult>();
-        if (!_options.NoBiasOnly)
-        {
-            runs.Add(TrainBoth(RunKind.Short, _options.ShortSteps, useBias: true, observer));
-            runs.Add(TrainBoth(RunKind.Long, _options.Steps, useBias: true, observer));
-        }
-        runs.Add(TrainBoth(RunKind.NoBias, _options.Steps, useBias: false, observer));
+        var runs = _options.RunKinds
+            .Select(kind => TrainBoth(kind, kind == RunKind.Short ? _options.ShortSteps : _options.Steps,
+                useBias: kind != RunKind.NoBias, observer))
+            .ToList();
         return new RestoreLineResult(_options, _device.ToString(), _x, _y, runs);
     }
 
