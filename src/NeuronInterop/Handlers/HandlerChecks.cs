@@ -22,8 +22,6 @@ internal static class HandlerChecks
         cost.Bind(module.Device, $"the module {module.Describe()}", nameof(cost));
     }
 
-    public static long BatchCount(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;
-
     /// <summary>Checks host data (and targets, when given) against each other and against the module's feature counts.</summary>
     public static void CheckHost(Module module, float[,] data, float[,]? target, string dataName = "data", string targetName = "target")
     {

@@ -370,7 +370,7 @@ public sealed class Trainer : IDisposable
 
     private void TrainMacroBatch(Tensor data, Tensor target, long macroIndex, BatchOrder order, ulong seed)
     {
-        long batchCount = HandlerChecks.BatchCount(data.Shape[0], BatchSize);
+        long batchCount = BatchSchedule.CountBatches(data.Shape[0], BatchSize);
         CurrentMacroBatch = macroIndex;
         _logger.LogDebug("Macro-batch {MacroBatch}: {Rows} rows in {Batches} batches", macroIndex, data.Shape[0], batchCount);
         RunSteps(data, target, macroIndex * batchCount, batchCount, order, seed);
@@ -378,8 +378,7 @@ public sealed class Trainer : IDisposable
 
     private void RunSteps(Tensor data, Tensor target, long firstStep, long steps, BatchOrder order, ulong seed)
     {
-        long rows = data.Shape[0];
-        long batchCount = HandlerChecks.BatchCount(rows, BatchSize);
+        var schedule = new BatchSchedule(data.Shape[0], BatchSize, order, seed);
         Linear? fused = UseFusedSteps ? Module as Linear : null;
 
         if (fused is not null && OnBatchFinish is null)
@@ -388,17 +387,16 @@ public sealed class Trainer : IDisposable
                 firstStep, steps, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
             Cost.MarkErrorWritten();
             BatchesTrained += steps;
-            SamplesTrained += CountSamples(rows, batchCount, firstStep, steps, order, seed);
-            CurrentBatch = NativeOps.BatchIndex(order, seed, firstStep + steps - 1, batchCount);
+            SamplesTrained += schedule.SamplesIn(firstStep, steps);
+            CurrentBatch = schedule.BatchAt(firstStep + steps - 1);
             return;
         }
 
         for (long i = 0; i < steps; i++)
         {
             CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
-            long batch = NativeOps.BatchIndex(order, seed, firstStep + i, batchCount);
-            long first = batch * BatchSize;
-            long count = Math.Min(BatchSize, rows - first);
+            long batch = schedule.BatchAt(firstStep + i);
+            var (first, count) = schedule.RowsOf(batch);
             if (fused is not null)
             {
                 // One fused step on the batch the native side picks for this global step: no view per step.
@@ -406,7 +404,7 @@ public sealed class Trainer : IDisposable
                     firstStep + i, 1, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
                 Cost.MarkErrorWritten();
             }
-            else if (count == rows)
+            else if (count == schedule.Rows)
             {
                 GenericStep(data, target);
             }
@@ -478,67 +476,6 @@ public sealed class Trainer : IDisposable
         Module.ZeroGradParams();
         Module.Backward(grad, updGrad: false);
         Optimizer.Update();
-    }
-
-    /// <summary>The number of rows the picked batches of the steps cover (only the last batch can be smaller).</summary>
-    private long CountSamples(long rows, long batchCount, long firstStep, long steps, BatchOrder order, ulong seed)
-    {
-        long lastRows = rows - (batchCount - 1) * BatchSize;
-        if (lastRows == BatchSize)
-        {
-            return steps * BatchSize;
-        }
-        long lastPicked = CountLastBatchPicks(batchCount, firstStep, steps, order, seed);
-        return steps * BatchSize - lastPicked * (BatchSize - lastRows);
-    }
-
-    /// <summary>
-    /// How many of the global steps [<paramref name="firstStep"/>, <paramref name="firstStep"/> + <paramref name="steps"/>)
-    /// pick the last batch. Counted arithmetically where the order allows, so that a long device-resident
-    /// run does not cost one native call per step on the host.
-    /// </summary>
-    private static long CountLastBatchPicks(long batchCount, long firstStep, long steps, BatchOrder order, ulong seed)
-    {
-        long end = firstStep + steps;
-        switch (order)
-        {
-            case BatchOrder.Sequential:
-                // Step s picks s mod n; the steps in [0, x) that pick n - 1 number x / n.
-                return end / batchCount - firstStep / batchCount;
-            case BatchOrder.Shuffle:
-            {
-                // Each epoch (steps [e·n, (e + 1)·n)) is a permutation: it picks the last batch exactly once.
-                if (firstStep / batchCount == (end - 1) / batchCount)
-                {
-                    // Within one epoch; the next epoch's start may lie past long.MaxValue.
-                    return CountByIndex(batchCount, firstStep, end, order, seed);
-                }
-                long firstWhole = firstStep % batchCount == 0 ? firstStep : firstStep - firstStep % batchCount + batchCount;
-                long endWhole = end - end % batchCount;
-                if (firstWhole >= endWhole)
-                {
-                    return CountByIndex(batchCount, firstStep, end, order, seed);
-                }
-                return CountByIndex(batchCount, firstStep, firstWhole, order, seed)
-                    + (endWhole - firstWhole) / batchCount
-                    + CountByIndex(batchCount, endWhole, end, order, seed);
-            }
-            default:
-                return CountByIndex(batchCount, firstStep, end, order, seed);
-        }
-    }
-
-    private static long CountByIndex(long batchCount, long from, long to, BatchOrder order, ulong seed)
-    {
-        long picked = 0;
-        for (long step = from; step < to; step++)
-        {
-            if (NativeOps.BatchIndex(order, seed, step, batchCount) == batchCount - 1)
-            {
-                picked++;
-            }
-        }
-        return picked;
     }
 
     private void LogFinished(long rows)
