@@ -202,11 +202,26 @@ public sealed unsafe class Tensor : IDisposable
     /// A tensor on another device is copied through host memory.
     /// </summary>
     /// <param name="source">The tensor to copy.</param>
-    /// <exception cref="ArgumentException">The element counts differ.</exception>
+    /// <exception cref="ShapeMismatchException">
+    /// The element counts differ, whichever devices the two tensors are on (it is an <see cref="ArgumentException"/>).
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="source"/> shares part, but not all, of this tensor's memory.</exception>
     /// <exception cref="ObjectDisposedException">Either tensor or its device has been disposed.</exception>
     public void CopyFrom(Tensor source)
     {
         ArgumentNullException.ThrowIfNull(source);
+        // Checked here, before the paths split, so that every pair of devices reports a misuse alike.
+        Device.ThrowIfDisposed();
+        source.Device.ThrowIfDisposed();
+        source.ThrowIfDisposed();
+        ThrowIfDisposed();
+        if (source.ElementCount != ElementCount)
+        {
+            throw new ShapeMismatchException(
+                $"CopyFrom: the source {source} has {source.ElementCount} elements but the destination {this} has {ElementCount}; " +
+                "give tensors of equal element counts (their shapes may differ).");
+        }
+
         if (source.Device == Device)
         {
             using var context = Device.Lease();
@@ -214,15 +229,6 @@ public sealed unsafe class Tensor : IDisposable
             using var to = Lease();
             Ensure.Success(NeuronNative.nrn_tensor_copy(context.Pointer, from.Pointer, to.Pointer));
             return;
-        }
-
-        ThrowIfDisposed();
-        source.ThrowIfDisposed();
-        if (source.ElementCount != ElementCount)
-        {
-            throw new ArgumentException(
-                $"The source of shape {FormatShape(source._shape)} has {source.ElementCount} elements but the tensor of shape {FormatShape(_shape)} has {ElementCount}.",
-                nameof(source));
         }
 
         float[] staging = ArrayPool<float>.Shared.Rent(source.HostLength());

@@ -67,13 +67,20 @@ public sealed class TensorErrorTests(string backend)
     }
 
     [Test]
-    public void CopyFromTensorChecksTheElementCount()
+    public void CopyFromTensorRejectsOtherElementCountsAlikeOnEveryPairOfDevices()
     {
-        using var source = new Tensor(Device, 3, 3);
-        using var destination = new Tensor(Device, 2, 4);
-        using var hostSource = new Tensor(Device.Host, 3, 3);
-        Assert.Throws(Is.InstanceOf<ArgumentException>(), () => destination.CopyFrom(source));
-        Assert.Throws(Is.InstanceOf<ArgumentException>(), () => destination.CopyFrom(hostSource));
+        // A second device on every backend: another host device on the host, the host beside a CUDA device.
+        using var other = Device.CreateOwned(BackendKind.Host);
+        foreach ((Device from, Device to) in new[] { (Device, Device), (other, Device), (Device, other) })
+        {
+            string pair = $"from {from} to {to}";
+            using var source = Tensor.FromArray(from, new float[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 3, 3);
+            using var destination = new Tensor(to, 2, 4);
+            var e = Assert.Throws<ShapeMismatchException>(() => destination.CopyFrom(source), pair);
+            Assert.That(e!.Status, Is.EqualTo(NeuronStatus.ShapeMismatch), pair);
+            Assert.That(e.Message, Does.Contain("3x3").And.Contain("9 elements").And.Contain("2x4").And.Contain("8"), pair);
+            Assert.That(destination.ToArray(), Is.All.EqualTo(0f), $"{pair}: a refused copy changed the tensor");
+        }
     }
 
     [Test]
