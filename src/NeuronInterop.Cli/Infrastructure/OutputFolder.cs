@@ -36,12 +36,13 @@ internal static class OutputFolder
     }
 
     /// <summary>
-    /// Checks that files can be written later in a <see cref="Prepare"/>d folder: no folder has the name of one.
+    /// Checks that files can be written later in a <see cref="Prepare"/>d folder: no folder has the name of one,
+    /// and each that exists may be overwritten (<see cref="CheckWritable"/>).
     /// </summary>
     /// <param name="folder">The folder's full path.</param>
     /// <param name="names">The files' names in it.</param>
     /// <param name="option">The option that named the folder, for messages.</param>
-    /// <exception cref="CliException">A folder has a file's name.</exception>
+    /// <exception cref="CliException">A folder has a file's name, or a file is read-only or cannot be opened for writing.</exception>
     public static void CheckFiles(string folder, IEnumerable<string> names, string option = "--out")
     {
         foreach (string name in names)
@@ -49,6 +50,43 @@ internal static class OutputFolder
             string path = Path.Combine(folder, name);
             if (Directory.Exists(path))
                 throw new CliException($"{option}: '{path}' is a folder: remove it or choose another {option}.");
+            CheckWritable(path, option, $"or choose another {option}");
+        }
+    }
+
+    /// <summary>
+    /// Checks that an existing file <paramref name="path"/> may be overwritten: it is not read-only (no one has write
+    /// permission, which is refused whoever runs the command, root included), and it opens for writing (its content
+    /// is left as it is). A missing file passes.
+    /// </summary>
+    /// <param name="path">The file's full path.</param>
+    /// <param name="option">The option that named the file or its folder, for messages.</param>
+    /// <param name="alternative">The end of the advice, after "make it writable or remove it,".</param>
+    /// <exception cref="CliException">The file is read-only or cannot be opened for writing.</exception>
+    private static void CheckWritable(string path, string option, string alternative)
+    {
+        var file = new FileInfo(path);
+        if (!file.Exists)
+            return;
+        // Through a symbolic link it is the file linked to that would be written.
+        if (file.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target)
+            file = target;
+
+        const UnixFileMode anyWrite = UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+        bool readOnly = OperatingSystem.IsWindows()
+            ? file.Attributes.HasFlag(FileAttributes.ReadOnly)
+            : (file.UnixFileMode & anyWrite) == 0;
+        if (readOnly)
+            throw new CliException($"{option}: '{path}' is read-only: make it writable (chmod u+w) or remove it, {alternative}.");
+        try
+        {
+            using (File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{option}: cannot write '{path}': {Reason(e)}: make it writable or remove it, {alternative}.", e);
         }
     }
 
@@ -72,7 +110,8 @@ internal static class OutputFolder
 
     /// <summary>
     /// Checks that the file <paramref name="path"/> (an option's value) can be written later: it is
-    /// not a folder, and its folder can be created and written. The file itself is not created.
+    /// not a folder, its folder can be created and written, and an existing file may be overwritten
+    /// (not read-only, and it opens for writing). The file itself is neither created nor changed.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="option">The option that named it, for messages.</param>
@@ -84,8 +123,13 @@ internal static class OutputFolder
         if (Directory.Exists(fullPath))
             throw new CliException($"{option} '{path}' is a folder: name a file.");
         Prepare(Path.GetDirectoryName(fullPath)!, option);
+        CheckWritable(fullPath, option, "or name another file");
         return fullPath;
     }
+
+    /// <summary>Why a file could not be written, to follow its path in a message.</summary>
+    private static string Reason(Exception e) =>
+        e is UnauthorizedAccessException ? "permission denied" : CliApplication.OneLine(e.Message).TrimEnd('.');
 
     private static string FullPath(string path, string option, string kind)
     {

@@ -52,7 +52,8 @@ internal static class RestoreLineCommand
         var output = new Option<string>("--out", "-o")
         {
             Description = "Folder for the figures (PNG) and summary.json; created when missing. Such files (and --save's) " +
-                          "that an earlier run left there and this run does not write are removed.",
+                          "that an earlier run left there and this run does not write are removed. One that this run " +
+                          "writes and that is read-only, or cannot be written, stops the run before it trains.",
             DefaultValueFactory = _ => "./out",
             HelpName = "folder",
         };

@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.RegularExpressions;
 using NeuronInterop.Cli.Infrastructure;
 using NeuronInterop.Cli.RestoreLine;
@@ -160,6 +161,61 @@ public sealed class BadInputTests
         Assert.That(result.ErrorLines[0], Does.EndWith($"--out: '{path}' is a folder: remove it or choose another --out."));
         Assert.That(result.Output, Is.Empty, "nothing trained");
         Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+    }
+
+    [TestCase(Summary.FileName)]
+    [TestCase(Figures.BothTrained)]
+    [TestCase("neuron-long-run.hdf", "--save")]
+    [UnsupportedOSPlatform("windows")]
+    public void AReadOnlyOutputFileFailsBeforeTraining(string name, params string[] args)
+    {
+        // No one has write permission: refused whoever runs the test, root included (root could write it).
+        string path = Path.Combine(Folder, name);
+        File.WriteAllText(path, "an earlier run's");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var result = CliRunner.Run(["restore-line", "--steps", "5", "--device", "host", "--out", Folder, .. args]);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0],
+            Does.EndWith($"--out: '{path}' is read-only: make it writable (chmod u+w) or remove it, or choose another --out."));
+        Assert.That(result.Output, Is.Empty, "nothing trained");
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+        Assert.That(File.ReadAllText(path), Is.EqualTo("an earlier run's"));
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void AnOutputFileThatCannotBeOpenedForWritingFailsBeforeTraining()
+    {
+        // Writable by group and others, not by its owner: its owner cannot open it for writing, root can.
+        string path = Path.Combine(Folder, Summary.FileName);
+        File.WriteAllText(path, "an earlier run's");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+        if (Environment.IsPrivilegedProcess)
+        {
+            Assert.That(result.ExitCode, Is.Zero, "root may write it, so the run is not refused: " + result);
+            Assert.That(File.ReadAllText(path), Does.Contain("\"runs\""), "this run's summary");
+            return;
+        }
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.EndWith(
+            $"--out: cannot write '{path}': permission denied: make it writable or remove it, or choose another --out."));
+        Assert.That(result.Output, Is.Empty, "nothing trained");
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void BenchRefusesAReadOnlyJsonFileBeforeMeasuring()
+    {
+        string file = Path.Combine(Folder, "report.json");
+        File.WriteAllText(file, "{}");
+        File.SetUnixFileMode(file, UnixFileMode.UserRead);
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--json", file);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0],
+            Does.EndWith($"--json: '{file}' is read-only: make it writable (chmod u+w) or remove it, or name another file."));
+        Assert.That(result.Output, Is.Empty, "nothing measured");
     }
 
     [Test]
