@@ -93,16 +93,30 @@ internal static class OutputFolder
     /// <summary>Deletes those of the files in <paramref name="folder"/> that exist; a folder of one's name is left alone.</summary>
     /// <param name="folder">The folder's full path.</param>
     /// <param name="names">The files' names in it.</param>
+    /// <param name="option">The option that named the folder, for messages.</param>
+    /// <param name="delete">Deletes one file: <see cref="File.Delete"/>, or a stand-in for tests.</param>
     /// <returns>The names of the files deleted, in the order given.</returns>
-    public static IReadOnlyList<string> RemoveFiles(string folder, IEnumerable<string> names)
+    /// <exception cref="CliException">A file could not be deleted; the message names it and what to do.</exception>
+    public static IReadOnlyList<string> RemoveFiles(string folder, IEnumerable<string> names, string option = "--out",
+        Action<string>? delete = null)
     {
+        delete ??= File.Delete;
         var removed = new List<string>();
         foreach (string name in names)
         {
             string path = Path.Combine(folder, name);
             if (!File.Exists(path))
                 continue;
-            File.Delete(path);
+            try
+            {
+                delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException(
+                    $"{option}: cannot remove '{path}', a file of an earlier run that this run does not write (left there, it " +
+                    $"would read as this run's): {Reason(e)}. Remove it or have it removed, or choose another {option}.", e);
+            }
             removed.Add(name);
         }
         return removed;
@@ -127,9 +141,15 @@ internal static class OutputFolder
         return fullPath;
     }
 
-    /// <summary>Why a file could not be written, to follow its path in a message.</summary>
-    private static string Reason(Exception e) =>
-        e is UnauthorizedAccessException ? "permission denied" : CliApplication.OneLine(e.Message).TrimEnd('.');
+    /// <summary>Why a file could not be written or deleted, to follow its path in a message.</summary>
+    private static string Reason(Exception e) => e switch
+    {
+        // The system's own words ("Permission denied", "Operation not permitted") when .NET kept them.
+        UnauthorizedAccessException { InnerException: IOException { Message: [var first, .. var rest] } } =>
+            char.ToLowerInvariant(first) + CliApplication.OneLine(rest).TrimEnd('.'),
+        UnauthorizedAccessException => "permission denied",
+        _ => CliApplication.OneLine(e.Message).TrimEnd('.'),
+    };
 
     private static string FullPath(string path, string option, string kind)
     {

@@ -228,6 +228,33 @@ public sealed class BadInputTests
         Assert.That(Directory.Exists(path), Is.True, "the folder is not this run's");
     }
 
+    /// <remarks>
+    /// The delete is made to fail through the remover's seam: what makes it fail for real needs another user (a sticky
+    /// folder holding that user's file, which root deletes anyway) or a privilege that tests do not have (an immutable file).
+    /// </remarks>
+    [TestCase(true, "permission denied")]
+    [TestCase(false, "Device or resource busy")]
+    public void AFileOfAnEarlierRunThatCannotBeRemovedIsNamedWithWhatToDo(bool denied, string reason)
+    {
+        string kept = Path.Combine(Folder, Figures.BothTrained);
+        File.WriteAllText(kept, "");
+        var tried = new List<string>();
+        void Delete(string path)
+        {
+            tried.Add(path);
+            throw denied ? new UnauthorizedAccessException($"Access to the path '{path}' is denied.") : new IOException(reason);
+        }
+
+        var e = Assert.Throws<CliException>(() => OutputFolder.RemoveFiles(Folder, [Figures.NoBias, Figures.BothTrained], delete: Delete));
+        Assert.That(tried, Is.EqualTo(new[] { kept }), "only the files that exist");
+        var (message, known) = ErrorReport.Describe(e!);
+        Assert.That(known, Is.True, "a failure the user can fix, not a defect");
+        Assert.That(message, Is.EqualTo(
+            $"--out: cannot remove '{kept}', a file of an earlier run that this run does not write (left there, it would read " +
+            $"as this run's): {reason}. Remove it or have it removed, or choose another --out."));
+        Assert.That(kept, Does.Exist);
+    }
+
     [Test]
     public void AnUnwritableFolderIsNamedInTheError()
     {
