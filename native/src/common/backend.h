@@ -1,4 +1,4 @@
-// The interface every backend implements. The C API in api.cpp validates handles, shapes
+// The interface every backend implements. The C API (api_*.cpp) validates handles, shapes
 // and arguments, then calls these with raw pointers into the backend's own memory; a
 // backend never sees a bad shape. Failures are reported by throwing nrn::Error, which the
 // API layer turns into a status and a thread-local message.
