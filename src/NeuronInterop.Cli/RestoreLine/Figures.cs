@@ -20,6 +20,9 @@ internal static class Figures
     public const int PairWidth = 1300;
     public const int PairHeight = 600;
     private const int TitleBand = 48;
+    private const float SingleTitleSize = 18;
+    private const float PairTitleSize = 22;
+    private const float TitleMargin = 16;
 
     public const string LinearFunction = "fig1-linear-function.png";
     public const string HandMadeShortRun = "fig2-hand-made-short-run.png";
@@ -209,9 +212,23 @@ internal static class Figures
         return logs;
     }
 
+    /// <summary>
+    /// <paramref name="size"/>, or a smaller size at which the bold title fits the figure's width with a margin
+    /// either side (a long line, device name or step count would run off the edges).
+    /// </summary>
+    private static float TitleSize(string title, float size, int width)
+    {
+        using var typeface = SKTypeface.FromFamilyName(Fonts.Default, SKFontStyle.Bold);
+        using var font = new SKFont(typeface, size);
+        float textWidth = font.MeasureText(title);
+        float available = width - 2 * TitleMargin;
+        return textWidth <= available ? size : MathF.Floor(size * available / textWidth * 10) / 10;
+    }
+
     private static FigureFile Single(string directory, int number, string fileName, string title, Plot plot)
     {
-        plot.Title(title, size: 18);
+        plot.Title(title, size: TitleSize(title, SingleTitleSize, SingleWidth));
+        plot.Axes.Title.FullFigureCenter = true;   // centred on the figure, whose width TitleSize fits
         plot.SavePng(Path.Combine(directory, fileName), SingleWidth, SingleHeight);
         return new FigureFile(number, fileName, title, SingleWidth, SingleHeight);
     }
@@ -231,7 +248,7 @@ internal static class Figures
             var canvas = surface.Canvas;
             canvas.Clear(SKColors.White);
             using (var typeface = SKTypeface.FromFamilyName(Fonts.Default, SKFontStyle.Bold))
-            using (var font = new SKFont(typeface, 22))
+            using (var font = new SKFont(typeface, TitleSize(title, PairTitleSize, PairWidth)))
             using (var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true })
                 canvas.DrawText(title, PairWidth / 2f, TitleBand - 14, SKTextAlign.Center, font, paint);
 

@@ -96,6 +96,31 @@ public sealed class CommandTests
         Assert.That(result.Output.Replace(temp.Path, "the folder"), Does.Not.Match(@"\d{12}"), "no number of a dozen digits");
     }
 
+    /// <summary>
+    /// A title of a long line on a long device name would run off the figure at the tutorial's sizes: it is drawn
+    /// smaller, whole. The title is the only dark ink above the plots (the top 30 rows of a single plot, the 40 of a
+    /// side-by-side one's band).
+    /// </summary>
+    [Test]
+    public void EachTitleFitsInsideItsFigure()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--slope", "-0.0000123456",
+            "--intercept", "-0.0000123456", "--out", temp.Path, "--verbosity", "quiet");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        foreach (var figure in summary.RootElement.GetProperty("figures").EnumerateArray())
+        {
+            string file = figure.GetProperty("file").GetString()!;
+            int width = figure.GetProperty("width").GetInt32();
+            int titleRows = width == Figures.PairWidth ? 40 : 30;
+            var columns = Png.DarkColumns(Path.Combine(temp.Path, file), 0, titleRows);
+            Assert.That(columns, Is.Not.Null, $"{file}: a title");
+            Assert.That(columns!.Value.First, Is.GreaterThanOrEqualTo(8), $"{file}: the title's left end, '{figure.GetProperty("title")}'");
+            Assert.That(columns.Value.Last, Is.LessThan(width - 8), $"{file}: the title's right end, '{figure.GetProperty("title")}'");
+        }
+    }
+
     [TestCase(2f, "2")]
     [TestCase(3f, "3")]
     [TestCase(2.0021f, "2.0021")]

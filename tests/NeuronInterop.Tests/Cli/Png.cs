@@ -39,6 +39,28 @@ internal static class Png
         return count;
     }
 
+    /// <summary>
+    /// Decodes the image and returns the first and last columns with a dark pixel (text, lines) in the rows
+    /// <paramref name="top"/> to <paramref name="bottom"/> (inclusive); null when there is none.
+    /// </summary>
+    public static (int First, int Last)? DarkColumns(string path, int top, int bottom)
+    {
+        using var bitmap = SKBitmap.Decode(path);
+        Assert.That(bitmap, Is.Not.Null, $"{path} does not decode as an image");
+        int first = int.MaxValue, last = -1;
+        for (int y = top; y <= bottom; y++)
+            for (int x = 0; x < bitmap.Width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                if (c.Red < 128 && c.Green < 128 && c.Blue < 128)
+                {
+                    first = Math.Min(first, x);
+                    last = Math.Max(last, x);
+                }
+            }
+        return last < 0 ? null : (first, last);
+    }
+
     /// <summary>Decodes the image and returns the fraction of pixels that are not white (something was drawn).</summary>
     public static double InkFraction(string path)
     {
