@@ -5,16 +5,17 @@ using SkiaSharp;
 namespace NeuronInterop.Cli.RestoreLine;
 
 /// <summary>A written figure.</summary>
-internal sealed record FigureFile(int Number, string FileName, string Title, int Width, int Height);
+/// <param name="TutorialFigure">The tutorial's number for the picture this one reproduces; null for one it does not draw.</param>
+internal sealed record FigureFile(int? TutorialFigure, string FileName, string Title, int Width, int Height);
 
 /// <summary>
-/// The tutorial's figures as PNG files, rendered headless with ScottPlot. Single plots are
-/// <see cref="SingleWidth"/>×<see cref="SingleHeight"/> pixels; the side-by-side ones (the tutorial's
+/// The tutorial's figures as PNG files, rendered headless with ScottPlot, named and titled with the tutorial's
+/// numbers (its Figures 3 to 8: Figures 1 and 2 are diagrams), and a learning curve the tutorial does not draw.
+/// Single plots are <see cref="SingleWidth"/>×<see cref="SingleHeight"/> pixels; the side-by-side ones (the tutorial's
 /// <c>showSubplots</c>) are <see cref="PairWidth"/>×<see cref="PairHeight"/> pixels with a title band on top.
 /// </summary>
 internal static class Figures
 {
-    public const int Count = 7;
     public const int SingleWidth = 800;
     public const int SingleHeight = 600;
     public const int PairWidth = 1300;
@@ -24,13 +25,20 @@ internal static class Figures
     private const float PairTitleSize = 22;
     private const float TitleMargin = 16;
 
-    public const string LinearFunction = "fig1-linear-function.png";
-    public const string HandMadeShortRun = "fig2-hand-made-short-run.png";
-    public const string HandMadeLongRun = "fig3-hand-made-long-run.png";
-    public const string LibraryUntrained = "fig4-library-untrained.png";
-    public const string BothTrained = "fig5-both-trained.png";
-    public const string NoBias = "fig6-no-bias.png";
-    public const string LearningCurve = "fig7-learning-curve.png";
+    /// <summary>The tutorial's Figure 3.</summary>
+    public const string LinearFunction = "fig3-linear-function.png";
+    /// <summary>The tutorial's Figure 4: <c>trainNeuron(200)</c>.</summary>
+    public const string HandMadeShortRun = "fig4-hand-made-short-run.png";
+    /// <summary>The tutorial's Figure 5: <c>trainNeuron(500)</c>.</summary>
+    public const string HandMadeLongRun = "fig5-hand-made-long-run.png";
+    /// <summary>The tutorial's Figure 6: the untrained pseudo-neuron.</summary>
+    public const string LibraryUntrained = "fig6-library-untrained.png";
+    /// <summary>The tutorial's Figure 7: both neurons after <c>trainBoth(500)</c>.</summary>
+    public const string BothTrained = "fig7-both-trained.png";
+    /// <summary>The tutorial's Figure 8: the neuron without bias.</summary>
+    public const string NoBias = "fig8-no-bias.png";
+    /// <summary>Not in the tutorial: the error of each step's batch.</summary>
+    public const string LearningCurve = "learning-curve.png";
 
     /// <summary>Every figure's file, in order.</summary>
     public static readonly IReadOnlyList<string> FileNames =
@@ -69,22 +77,22 @@ internal static class Figures
         var files = new List<FigureFile>();
         string line = result.Options.LineText;
 
-        files.Add(Single(directory, 1, LinearFunction, $"The linear function {line}",
+        files.Add(Single(directory, 3, LinearFunction, $"The linear function {line}",
             LinePlot(result, null, null, null, null)));
 
         if (result.Find(RunKind.Short) is { } shortRun)
-            files.Add(BeforeAfter(directory, 2, HandMadeShortRun, result, shortRun,
+            files.Add(BeforeAfter(directory, 4, HandMadeShortRun, result, shortRun,
                 $"Hand-made neuron before and after training ({RunResult.StepCount(shortRun.Steps)})"));
 
         if (result.Find(RunKind.Long) is { } longRun)
         {
-            files.Add(BeforeAfter(directory, 3, HandMadeLongRun, result, longRun,
+            files.Add(BeforeAfter(directory, 5, HandMadeLongRun, result, longRun,
                 $"Hand-made neuron before and after training ({RunResult.StepCount(longRun.Steps)})"));
             string untrained = Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, useBias: true);
-            files.Add(Single(directory, 4, LibraryUntrained,
+            files.Add(Single(directory, 6, LibraryUntrained,
                 $"Untrained library neuron on {result.Device} ({untrained}) against {line}",
                 LinePlot(result, longRun.Library.PredictionsBefore, "Predicted values", HandMadeColor, null)));
-            files.Add(Pair(directory, 5, BothTrained, $"Both neurons after {RunResult.StepCount(longRun.Steps)} against {line}",
+            files.Add(Pair(directory, 7, BothTrained, $"Both neurons after {RunResult.StepCount(longRun.Steps)} against {line}",
                 LinePlot(result, longRun.HandMade.PredictionsAfter, "Neuron", HandMadeColor,
                     $"Hand-made: {Parameters(longRun.HandMade.W, longRun.HandMade.B, useBias: true)}"),
                 LinePlot(result, longRun.Library.PredictionsAfter, "NeuronInterop neuron", LibraryColor,
@@ -92,11 +100,11 @@ internal static class Figures
         }
 
         var noBias = result.Find(RunKind.NoBias)!;
-        files.Add(BeforeAfter(directory, 6, NoBias, result, noBias,
+        files.Add(BeforeAfter(directory, 8, NoBias, result, noBias,
             $"Neuron without bias before and after training ({RunResult.StepCount(noBias.Steps)})"));
 
         var curveRun = result.Find(RunKind.Long) ?? noBias;
-        files.Add(Single(directory, 7, LearningCurve,
+        files.Add(Single(directory, null, LearningCurve,
             NotFiniteFrom(curveRun) is int step
                 ? $"Learning curve: {curveRun.Description}, error not finite from step {step}"
                 : $"Learning curve: error per step, {curveRun.Description}",
@@ -104,11 +112,11 @@ internal static class Figures
         return files;
     }
 
-    private static FigureFile BeforeAfter(string directory, int number, string fileName, RestoreLineResult result,
+    private static FigureFile BeforeAfter(string directory, int tutorialFigure, string fileName, RestoreLineResult result,
         RunResult run, string title)
     {
         var neuron = run.HandMade;
-        return Pair(directory, number, fileName, title,
+        return Pair(directory, tutorialFigure, fileName, title,
             LinePlot(result, neuron.PredictionsBefore, "Net results before training", HandMadeColor,
                 $"Before training: {Parameters(RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, run.UseBias)}"),
             LinePlot(result, neuron.PredictionsAfter, "Net results after training", HandMadeColor,
@@ -212,6 +220,10 @@ internal static class Figures
         return logs;
     }
 
+    /// <summary>"Figure 7: " before a title, for a figure of the tutorial's.</summary>
+    private static string Titled(int? tutorialFigure, string title) =>
+        tutorialFigure is int number ? $"Figure {number}: {title}" : title;
+
     /// <summary>
     /// <paramref name="size"/>, or a smaller size at which the bold title fits the figure's width with a margin
     /// either side (a long line, device name or step count would run off the edges).
@@ -225,17 +237,19 @@ internal static class Figures
         return textWidth <= available ? size : MathF.Floor(size * available / textWidth * 10) / 10;
     }
 
-    private static FigureFile Single(string directory, int number, string fileName, string title, Plot plot)
+    private static FigureFile Single(string directory, int? tutorialFigure, string fileName, string title, Plot plot)
     {
+        title = Titled(tutorialFigure, title);
         plot.Title(title, size: TitleSize(title, SingleTitleSize, SingleWidth));
         plot.Axes.Title.FullFigureCenter = true;   // centred on the figure, whose width TitleSize fits
         plot.SavePng(Path.Combine(directory, fileName), SingleWidth, SingleHeight);
-        return new FigureFile(number, fileName, title, SingleWidth, SingleHeight);
+        return new FigureFile(tutorialFigure, fileName, title, SingleWidth, SingleHeight);
     }
 
     /// <summary>The tutorial's <c>showSubplots</c>: two plots side by side under one title.</summary>
-    private static FigureFile Pair(string directory, int number, string fileName, string title, Plot left, Plot right)
+    private static FigureFile Pair(string directory, int tutorialFigure, string fileName, string title, Plot left, Plot right)
     {
+        title = Titled(tutorialFigure, title);
         // Both panels share the y range so that before/after are comparable at a glance.
         var (bottom, top) = DataRangeY(left, right);
         double margin = Math.Max(1e-6, (top - bottom) * 0.05);
@@ -262,7 +276,7 @@ internal static class Figures
             using var file = File.Create(Path.Combine(directory, fileName));
             png.SaveTo(file);
         }
-        return new FigureFile(number, fileName, title, PairWidth, PairHeight);
+        return new FigureFile(tutorialFigure, fileName, title, PairWidth, PairHeight);
     }
 
     private static (double Bottom, double Top) DataRangeY(params Plot[] plots)

@@ -66,7 +66,8 @@ internal static class RestoreLineCommand
         var noBias = new Option<bool>("--no-bias")
         {
             Description = "Run only the tutorial's last experiment: both neurons without bias, --steps steps. " +
-                          "Writes the function, the no-bias figure and its learning curve.",
+                          $"Writes the function ({Figures.LinearFunction}), the no-bias figure ({Figures.NoBias}) and its " +
+                          $"learning curve ({Figures.LearningCurve}).",
         };
 
         var save = new Option<bool>("--save")
@@ -92,8 +93,9 @@ internal static class RestoreLineCommand
 
         var command = new Command("restore-line",
             "Restore a line (by default f(x) = 2x + 3) with a single neuron, as the tutorial does: a hand-made neuron and " +
-            $"the library's Linear trained side by side on the same samples. Writes up to {Figures.Count} figures " +
-            $"({Figures.SingleWidth}x{Figures.SingleHeight} px, side-by-side ones {Figures.PairWidth}x{Figures.PairHeight} px) " +
+            "the library's Linear trained side by side on the same samples. Writes the tutorial's Figures 3 to 8 " +
+            $"({Figures.LinearFunction} to {Figures.NoBias}) and a learning curve ({Figures.LearningCurve}), " +
+            $"{Figures.SingleWidth}x{Figures.SingleHeight} px (side-by-side ones {Figures.PairWidth}x{Figures.PairHeight} px), " +
             "and summary.json into --out.")
         {
             steps, lr, batchSize, seed, device, output, noBias, save, slope, intercept,

@@ -35,7 +35,7 @@ internal static class Summary
                 run.Steps, run.UseBias,
                 Neuron(run.HandMade), Neuron(run.Library),
                 options.NeuronFileName(run.Kind))).ToArray(),
-            Figures: figures.Select(f => new SummaryFigure(f.Number, f.FileName, f.Title, f.Width, f.Height)).ToArray());
+            Figures: figures.Select(f => new SummaryFigure(f.TutorialFigure, f.FileName, f.Title, f.Width, f.Height)).ToArray());
 
         string path = Path.Combine(directory, FileName);
         File.WriteAllText(path, JsonSerializer.Serialize(document, JsonOptions) + Environment.NewLine);
@@ -84,5 +84,6 @@ internal static class Summary
     /// <param name="LastStepError">The last step's error, before its update.</param>
     internal sealed record SummaryNeuron(float W, float B, double FinalError, float LastStepError);
 
-    internal sealed record SummaryFigure(int Number, string File, string Title, int Width, int Height);
+    /// <param name="TutorialFigure">The tutorial's number for the picture the figure reproduces; null for the learning curve.</param>
+    internal sealed record SummaryFigure(int? TutorialFigure, string File, string Title, int Width, int Height);
 }

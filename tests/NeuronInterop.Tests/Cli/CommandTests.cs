@@ -54,6 +54,7 @@ public sealed class CommandTests
         foreach (string option in new[] { "--steps", "--lr", "--batch-size", "--seed", "--device", "--out", "--no-bias", "--save", "--slope", "--intercept", "--verbosity" })
             Assert.That(result.Output, Does.Contain(option));
         Assert.That(result.Output, Does.Contain($"{Figures.SingleWidth}x{Figures.SingleHeight}"));
+        Assert.That(result.Output, Does.Contain("the tutorial's Figures 3 to 8"), "the figures' numbers");
     }
 
     [Test]
@@ -92,7 +93,7 @@ public sealed class CommandTests
         Assert.That(result.Error, Does.Contain($"Restoring {line} from 1000 points"), "the log line");
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
         var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
-        Assert.That(titles, Has.Some.EqualTo($"The linear function {line}"), "the figures' titles");
+        Assert.That(titles, Has.Some.EqualTo($"Figure 3: The linear function {line}"), "the figures' titles");
         Assert.That(result.Output.Replace(temp.Path, "the folder"), Does.Not.Match(@"\d{12}"), "no number of a dozen digits");
     }
 
@@ -209,7 +210,7 @@ public sealed class CommandTests
         Assert.That(result.Error, Does.Contain("long run, 1 step: training for 1 step"), "the log");
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
         var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
-        Assert.That(titles, Has.Some.EqualTo("Hand-made neuron before and after training (1 step)"), "the figures' titles");
+        Assert.That(titles, Has.Some.EqualTo("Figure 4: Hand-made neuron before and after training (1 step)"), "the figures' titles");
         Assert.That(string.Join("\n", [result.Output, result.Error, .. titles]), Does.Not.Match(@"\b1 steps"));
     }
 

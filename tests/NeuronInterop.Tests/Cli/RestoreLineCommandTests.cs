@@ -69,6 +69,35 @@ public sealed class RestoreLineCommandTests
         }
     }
 
+    /// <summary>
+    /// The tutorial numbers its pictures from 3 (Figures 1 and 2 are diagrams): the function is Figure 3, the
+    /// hand-made neuron after 200 and 500 steps Figures 4 and 5, the untrained library neuron Figure 6, both
+    /// trained Figure 7 and the neuron without bias Figure 8. The learning curve has no figure there.
+    /// </summary>
+    [Test]
+    public void FiguresAreNamedAndNumberedAsInTheTutorial()
+    {
+        var figures = _summary.GetProperty("figures").EnumerateArray().ToArray();
+        Assert.That(figures.Select(f => f.GetProperty("file").GetString()), Is.EqualTo(new[]
+        {
+            "fig3-linear-function.png", "fig4-hand-made-short-run.png", "fig5-hand-made-long-run.png",
+            "fig6-library-untrained.png", "fig7-both-trained.png", "fig8-no-bias.png", "learning-curve.png",
+        }));
+        var numbers = figures.Select(f => f.GetProperty("tutorialFigure")).ToArray();
+        Assert.That(numbers.Take(6).Select(n => n.GetInt32()), Is.EqualTo(new[] { 3, 4, 5, 6, 7, 8 }));
+        Assert.That(numbers[6].ValueKind, Is.EqualTo(JsonValueKind.Null), "the learning curve is not in the tutorial");
+    }
+
+    [Test]
+    public void EachFiguresTitleSaysWhichTutorialFigureItReproduces()
+    {
+        var titles = _summary.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString()!).ToArray();
+        for (int i = 0; i < 6; i++)
+            Assert.That(titles[i], Does.StartWith($"Figure {i + 3}: "), titles[i]);
+        Assert.That(titles[6], Does.StartWith("Learning curve: ").And.Not.Contain("Figure"));
+        Assert.That(titles[0], Is.EqualTo("Figure 3: The linear function f(x) = 2x + 3"));
+    }
+
     [Test]
     public void RecordsTheOptionsAndTheDevice()
     {
