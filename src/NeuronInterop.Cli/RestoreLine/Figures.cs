@@ -45,6 +45,16 @@ internal static class Figures
         [LinearFunction, HandMadeShortRun, HandMadeLongRun, LibraryUntrained, BothTrained, NoBias, LearningCurve];
 
     /// <summary>
+    /// The same figures' files as earlier versions numbered them, 1 to 7 in the order written. No run writes them; a
+    /// run removes them from its folder, where fig3 to fig7 would otherwise also name other pictures than the tutorial's.
+    /// </summary>
+    public static readonly IReadOnlyList<string> EarlierFileNames =
+    [
+        "fig1-linear-function.png", "fig2-hand-made-short-run.png", "fig3-hand-made-long-run.png",
+        "fig4-library-untrained.png", "fig5-both-trained.png", "fig6-no-bias.png", "fig7-learning-curve.png",
+    ];
+
+    /// <summary>
     /// The files <see cref="WriteAll"/> writes for a run of <paramref name="options"/>: every figure, or with
     /// <see cref="RestoreLineOptions.NoBiasOnly"/> the function, the no-bias figure and the learning curve.
     /// </summary>

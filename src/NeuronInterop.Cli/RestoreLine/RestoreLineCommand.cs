@@ -51,8 +51,9 @@ internal static class RestoreLineCommand
 
         var output = new Option<string>("--out", "-o")
         {
-            Description = "Folder for the figures (PNG) and summary.json; created when missing. Such files (and --save's) " +
-                          "that an earlier run left there and this run does not write are removed. One that this run " +
+            Description = "Folder for the figures (PNG) and summary.json; created when missing. Such files (and --save's, and " +
+                          $"{Figures.EarlierFileNames[0]} to {Figures.EarlierFileNames[^1]}, the figures as earlier versions named " +
+                          "them) that an earlier run left there and this run does not write are removed. One that this run " +
                           "writes and that is read-only, or cannot be written, stops the run before it trains.",
             DefaultValueFactory = _ => "./out",
             HelpName = "folder",
@@ -167,9 +168,13 @@ internal static class RestoreLineCommand
     private static IEnumerable<string> OutputFiles(RestoreLineOptions options) =>
         [.. Figures.FileNamesFor(options), Summary.FileName, .. options.RunKinds.Select(options.NeuronFileName).OfType<string>()];
 
-    /// <summary>Every file (name in --out) that some run of the command writes.</summary>
+    /// <summary>
+    /// Every file (name in --out) that some run of the command writes, or that an earlier version wrote
+    /// (<see cref="Figures.EarlierFileNames"/>).
+    /// </summary>
     private static IEnumerable<string> KnownOutputFiles =>
-        [.. Figures.FileNames, Summary.FileName, .. Enum.GetValues<RunKind>().Select(RestoreLineOptions.SavedNeuronFileName)];
+        [.. Figures.FileNames, .. Figures.EarlierFileNames, Summary.FileName,
+            .. Enum.GetValues<RunKind>().Select(RestoreLineOptions.SavedNeuronFileName)];
 
     private static RestoreLineResult RunWithProgressBar(IAnsiConsole console, RestoreLineOptions options,
         Device device, ILoggerFactory loggerFactory)

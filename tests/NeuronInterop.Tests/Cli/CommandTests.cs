@@ -276,6 +276,31 @@ public sealed class CommandTests
         Assert.That(again.Output, Does.Contain("Removed 1 file of an earlier run: neuron-no-bias.hdf"));
     }
 
+    /// <summary>
+    /// Before the figures took the tutorial's numbers they were fig1 ... fig7; left in a folder from then, fig3, fig4 and
+    /// fig5 would each name two pictures, and fig7 the wrong one.
+    /// </summary>
+    [Test]
+    public void ARunRemovesTheFiguresThatEarlierVersionsNumberedOtherwise()
+    {
+        using var temp = new TempFolder();
+        string folder = temp.Path;
+        string[] earlier =
+        [
+            "fig1-linear-function.png", "fig2-hand-made-short-run.png", "fig3-hand-made-long-run.png",
+            "fig4-library-untrained.png", "fig5-both-trained.png", "fig6-no-bias.png", "fig7-learning-curve.png",
+        ];
+        foreach (string name in earlier)
+            File.WriteAllText(Path.Combine(folder, name), "an earlier version's");
+
+        var result = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--out", folder, "--verbosity", "quiet");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain($"Removed 7 files of an earlier run: {string.Join(", ", earlier)}"));
+        foreach (string name in earlier)
+            Assert.That(Path.Combine(folder, name), Does.Not.Exist);
+        Assert.That(Directory.GetFiles(folder, "*.png"), Has.Length.EqualTo(7), "this run's figures");
+    }
+
     [Test]
     public void EachIntegerOptionTakesTheEndsOfItsRange()
     {
