@@ -37,7 +37,7 @@ internal static class Figures
     public const string BothTrained = "fig7-both-trained.png";
     /// <summary>The tutorial's Figure 8: the neuron without bias.</summary>
     public const string NoBias = "fig8-no-bias.png";
-    /// <summary>Not in the tutorial: the error of each step's batch.</summary>
+    /// <summary>Not in the tutorial: each step's batch error.</summary>
     public const string LearningCurve = "learning-curve.png";
 
     /// <summary>Every figure's file, in order.</summary>
@@ -116,8 +116,8 @@ internal static class Figures
         var curveRun = result.Find(RunKind.Long) ?? noBias;
         files.Add(Single(directory, null, LearningCurve,
             NotFiniteFrom(curveRun) is int step
-                ? $"Learning curve: {curveRun.Description}, error not finite from step {step}"
-                : $"Learning curve: error per step, {curveRun.Description}",
+                ? $"Learning curve: {curveRun.Description}, batch error not finite from step {step}"
+                : $"Learning curve: batch error per step, {curveRun.Description}",
             CurvePlot(curveRun, result.Device)));
         return files;
     }
@@ -183,7 +183,7 @@ internal static class Figures
         };
         plot.Axes.Left.TickGenerator = ticks;
         plot.XLabel("step");
-        plot.YLabel("error of the step's batch (log scale)");
+        plot.YLabel("batch error (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
         return plot;
     }

@@ -143,7 +143,7 @@ internal static class RestoreLineCommand
         bool progressBar = context.IsInteractive && level > LogLevel.Debug;
         RestoreLineResult result = progressBar
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
-            : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
+            : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger, options.BatchSize));
 
         // The files of an earlier run into this folder that this run does not write would read as its own.
         IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
@@ -193,7 +193,7 @@ internal static class RestoreLineCommand
     }
 
     /// <summary>Plain log lines: one at the start and end of each run, and about every tenth of it.</summary>
-    private sealed class LogProgress(ILogger logger) : ITrainingObserver
+    private sealed class LogProgress(ILogger logger, int batchSize) : ITrainingObserver
     {
         private int _steps;
 
@@ -208,8 +208,10 @@ internal static class RestoreLineCommand
             int every = Math.Max(1, _steps / 10);
             // At Debug the experiment logs every step itself.
             if ((step % every == 0 || step == _steps) && !logger.IsEnabled(LogLevel.Debug))
-                logger.LogInformation("{Run}: step {Step}/{Steps}: hand-made error {HandMade:G6}, library error {Library:G6}",
-                    description, step, _steps, handMadeError, libraryError);
+                logger.LogInformation(
+                    "{Run}: step {Step}/{Steps}, batch error on this step's {Samples}: neuron error {HandMade:G6}, " +
+                    "library module error {Library:G6}",
+                    description, step, _steps, RestoreLineExperiment.Samples(batchSize), handMadeError, libraryError);
         }
 
         public void RunFinished(RunResult run) { }

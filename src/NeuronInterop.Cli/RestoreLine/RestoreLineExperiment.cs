@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
@@ -100,9 +101,12 @@ internal sealed class RestoreLineExperiment
             trainer.TrainFromHost(xs, ys, macroBatchSize: batch, shuffle: false);
             libraryErrors[step] = (float)trainer.Cost.MeanError;
 
+            // The tutorial's "Neuron error" and "PL module error", printed at each step: the error on its samples.
             if (_logger.IsEnabled(LogLevel.Debug))
-                _logger.LogDebug("{Run}: step {Step}: neuron error {HandMade:G9}, library module error {Library:G9}",
-                    description, step + 1, handMadeErrors[step], libraryErrors[step]);
+                _logger.LogDebug(
+                    "{Run}: step {Step}/{Steps}, batch error on this step's {Samples}: neuron error {HandMade:G9}, " +
+                    "library module error {Library:G9}",
+                    description, step + 1, steps, Samples(batch), handMadeErrors[step], libraryErrors[step]);
             observer.StepFinished(description, step + 1, handMadeErrors[step], libraryErrors[step]);
         }
 
@@ -124,11 +128,12 @@ internal sealed class RestoreLineExperiment
             new NeuronResult(libraryW[0], libraryB[0], DatasetError(libraryAfter), libraryErrors,
                 libraryBefore, libraryAfter));
         _logger.LogInformation(
-            "{Run}: hand-made neuron w = {HW:G6}, b = {HB:G6}, error {HE:G6}; library neuron w = {LW:G6}, b = {LB:G6}, error {LE:G6}",
-            description, run.HandMade.W, run.HandMade.B, run.HandMade.FinalError,
-            run.Library.W, run.Library.B, run.Library.FinalError);
-        WarnIfDiverged(description, "hand-made", run.HandMade, DatasetError(handMadeBefore));
-        WarnIfDiverged(description, "library", run.Library, DatasetError(libraryBefore));
+            "{Run}: error over all {Points} points after training: hand-made neuron {HandMade:G6} ({HandMadeParameters}), " +
+            "library neuron {Library:G6} ({LibraryParameters})",
+            description, RestoreLineOptions.PointCount, run.HandMade.FinalError, LogParameters(run.HandMade, useBias),
+            run.Library.FinalError, LogParameters(run.Library, useBias));
+        WarnIfDiverged(description, "hand-made", run.HandMade, useBias, DatasetError(handMadeBefore));
+        WarnIfDiverged(description, "library", run.Library, useBias, DatasetError(libraryBefore));
         observer.RunFinished(run);
         return run;
     }
@@ -138,16 +143,26 @@ internal sealed class RestoreLineExperiment
     /// diverged: the learning rate is too large for its samples. The table would show it only as
     /// large numbers or NaN, so it is said.
     /// </summary>
-    private void WarnIfDiverged(string description, string neuron, NeuronResult result, double errorBefore)
+    private void WarnIfDiverged(string description, string neuron, NeuronResult result, bool useBias, double errorBefore)
     {
         bool finite = float.IsFinite(result.W) && float.IsFinite(result.B) && double.IsFinite(result.FinalError);
         if (finite && result.FinalError <= errorBefore)
             return;
         _logger.LogWarning(
-            "{Run}: the {Neuron} neuron diverged: its error went from {Before:G6} to {After:G6} (w = {W:G6}, b = {B:G6}). " +
-            "The learning rate {LearningRate} is too large for these samples: try a smaller --lr.",
-            description, neuron, errorBefore, result.FinalError, result.W, result.B, _options.LearningRate);
+            "{Run}: the {Neuron} neuron diverged: its error over all {Points} points went from {Before:G6} to {After:G6} " +
+            "({Parameters}). The learning rate {LearningRate} is too large for these samples: try a smaller --lr.",
+            description, neuron, RestoreLineOptions.PointCount, errorBefore, result.FinalError, LogParameters(result, useBias),
+            _options.LearningRate);
     }
+
+    /// <summary>"1 sample", "8 samples".</summary>
+    public static string Samples(int count) => count == 1 ? "1 sample" : $"{count} samples";
+
+    /// <summary>A trained neuron's w and b as the log writes them: "w = 2.00212, b = 2.9797", or "w = 2.26089, no bias".</summary>
+    private static string LogParameters(NeuronResult neuron, bool useBias) =>
+        useBias
+            ? string.Create(CultureInfo.InvariantCulture, $"w = {neuron.W:G6}, b = {neuron.B:G6}")
+            : string.Create(CultureInfo.InvariantCulture, $"w = {neuron.W:G6}, no bias");
 
     /// <summary>
     /// The tutorial's <c>neuron.optimize(x, y, lr)</c> for one sample. The tutorial's neuron handles one

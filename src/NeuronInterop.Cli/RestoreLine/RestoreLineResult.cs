@@ -4,7 +4,7 @@ namespace NeuronInterop.Cli.RestoreLine;
 /// <param name="W">Weight after training.</param>
 /// <param name="B">Bias after training (0 for a neuron without bias).</param>
 /// <param name="FinalError">The tutorial's error J = Σ(y − ŷ)² / (2N) over all points after training.</param>
-/// <param name="StepErrors">The error of each step's batch, measured before that step's update.</param>
+/// <param name="StepErrors">Each step's batch error: the error on that step's samples, measured before its update.</param>
 /// <param name="PredictionsBefore">ŷ for every point before training.</param>
 /// <param name="PredictionsAfter">ŷ for every point after training.</param>
 internal sealed record NeuronResult(

@@ -51,7 +51,7 @@ internal static class Summary
             .AddColumn("Neuron")
             .AddColumn(new TableColumn("w").RightAligned())
             .AddColumn(new TableColumn("b").RightAligned())
-            .AddColumn(new TableColumn("Final error").RightAligned());
+            .AddColumn(new TableColumn($"Error, all {RestoreLineOptions.PointCount} points").RightAligned());
         foreach (var run in result.Runs)
         {
             table.AddRow(Markup.Escape(run.Description), "hand-made",
@@ -59,7 +59,8 @@ internal static class Summary
             table.AddRow(Markup.Escape(run.Description), "library",
                 F(run.Library.W), run.UseBias ? F(run.Library.B) : "-", E(run.Library.FinalError));
         }
-        table.Caption("Final error: Σ(y − ŷ)² / 2N over all points after training");
+        table.Caption($"Error: Σ(y − ŷ)² / 2N over all {RestoreLineOptions.PointCount} points after training.\n" +
+                      "(The log's batch error is the same over one step's samples.)");
         console.Write(table);
     }
 
@@ -81,7 +82,7 @@ internal static class Summary
         string? LibraryFile);
 
     /// <param name="FinalError">Σ(y − ŷ)² / 2N over all points after training.</param>
-    /// <param name="LastStepError">The last step's error, before its update.</param>
+    /// <param name="LastStepError">The last step's batch error: on that step's samples, before its update.</param>
     internal sealed record SummaryNeuron(float W, float B, double FinalError, float LastStepError);
 
     /// <param name="TutorialFigure">The tutorial's number for the picture the figure reproduces; null for the learning curve.</param>

@@ -200,6 +200,38 @@ public sealed class CommandTests
         }
     }
 
+    /// <summary>
+    /// A step's line gives the error on that step's samples, as the tutorial prints it ("Neuron error", "PL module
+    /// error") at each step; a learner must not take it for the table's error over all points.
+    /// </summary>
+    [TestCase("1", "1 sample")]
+    [TestCase("8", "8 samples")]
+    public void StepLinesCallTheirErrorTheBatchErrorAsTheTutorialPrintsIt(string batchSize, string samples)
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "30", "--batch-size", batchSize, "--device", "host",
+            "--out", temp.Path, "--verbosity", "detailed");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var steps = result.ErrorLines.Where(l => l.Contains(": step ")).ToArray();
+        Assert.That(steps, Has.Length.EqualTo(30), "every step at detailed");
+        Assert.That(steps, Has.All.Match(
+            $@"no bias, 30 steps: step \d+/30, batch error on this step's {samples}: neuron error \S+, library module error \S+$"));
+    }
+
+    [Test]
+    public void EachRunsResultLineAndTheTableSayTheirErrorIsOverAllPoints()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--device", "host", "--out", temp.Path, "--verbosity", "detailed");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Error, Does.Match(@"long run, 30 steps: error over all 1000 points after training: " +
+            @"hand-made neuron \S+ \(w = \S+, b = \S+\), library neuron \S+ \(w = \S+, b = \S+\)"));
+        Assert.That(result.Error, Does.Match(@"no bias, 30 steps: error over all 1000 points after training: " +
+            @"hand-made neuron \S+ \(w = \S+, no bias\), library neuron \S+ \(w = \S+, no bias\)"));
+        Assert.That(result.Output, Does.Contain("Error, all 1000 points"), "the table's column");
+        Assert.That(result.Output, Does.Contain("(The log's batch error is the same over one step's samples.)"), "the table's caption tells the two apart");
+    }
+
     [Test]
     public void OneStepIsOneStep()
     {
@@ -325,6 +357,7 @@ public sealed class CommandTests
         var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", folder);
         Assert.That(result.ExitCode, Is.Zero, "a diverging run is a result, not a failure: " + result);
         Assert.That(result.Error, Does.Contain("the hand-made neuron diverged").And.Contain("the library neuron diverged"));
+        Assert.That(result.Error, Does.Contain("diverged: its error over all 1000 points went from"), "which error grew");
         Assert.That(result.Error, Does.Contain("try a smaller --lr"));
     }
 
@@ -344,7 +377,7 @@ public sealed class CommandTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
         string? title = summary.RootElement.GetProperty("figures").EnumerateArray()
             .Single(f => f.GetProperty("file").GetString() == Figures.LearningCurve).GetProperty("title").GetString();
-        Assert.That(title, Is.EqualTo($"Learning curve: long run, 30 steps, error not finite from step {notFinite}"));
+        Assert.That(title, Is.EqualTo($"Learning curve: long run, 30 steps, batch error not finite from step {notFinite}"));
         // The legend's sample of the hand-made neuron's orange line is about 40 pixels; its curve, some 800.
         int orange = Png.CountColor(Path.Combine(temp.Path, Figures.LearningCurve), new SKColor(255, 165, 0));
         Assert.That(orange, Is.GreaterThan(300), "the finite steps are drawn");

@@ -96,6 +96,7 @@ public sealed class RestoreLineCommandTests
             Assert.That(titles[i], Does.StartWith($"Figure {i + 3}: "), titles[i]);
         Assert.That(titles[6], Does.StartWith("Learning curve: ").And.Not.Contain("Figure"));
         Assert.That(titles[0], Is.EqualTo("Figure 3: The linear function f(x) = 2x + 3"));
+        Assert.That(titles[6], Is.EqualTo("Learning curve: batch error per step, long run, 500 steps"), "the error it draws");
     }
 
     [Test]
