@@ -143,7 +143,7 @@ internal static class RestoreLineCommand
         bool progressBar = context.IsInteractive && level > LogLevel.Debug;
         RestoreLineResult result = progressBar
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
-            : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger, options.BatchSize));
+            : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
 
         // The files of an earlier run into this folder that this run does not write would read as its own.
         IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
@@ -192,27 +192,17 @@ internal static class RestoreLineCommand
         return result!;
     }
 
-    /// <summary>Plain log lines: one at the start and end of each run, and about every tenth of it.</summary>
-    private sealed class LogProgress(ILogger logger, int batchSize) : ITrainingObserver
+    /// <summary>
+    /// The progress bar's stand-in without a terminal: a line as each run starts, so that a log (a CI job's, a file)
+    /// reads as a short report and still shows which run a long training is in. The results are the table's; each
+    /// step's batch error and each run's result are the experiment's lines at Debug (--verbosity detailed).
+    /// </summary>
+    private sealed class LogProgress(ILogger logger) : ITrainingObserver
     {
-        private int _steps;
-
-        public void RunStarted(string description, int steps)
-        {
-            _steps = steps;
+        public void RunStarted(string description, int steps) =>
             logger.LogInformation("{Run}: training for {Steps}", description, RunResult.StepCount(steps));
-        }
 
-        public void StepFinished(string description, int step, float handMadeError, float libraryError)
-        {
-            int every = Math.Max(1, _steps / 10);
-            // At Debug the experiment logs every step itself.
-            if ((step % every == 0 || step == _steps) && !logger.IsEnabled(LogLevel.Debug))
-                logger.LogInformation(
-                    "{Run}: step {Step}/{Steps}, batch error on this step's {Samples}: neuron error {HandMade:G6}, " +
-                    "library module error {Library:G6}",
-                    description, step, _steps, RestoreLineExperiment.Samples(batchSize), handMadeError, libraryError);
-        }
+        public void StepFinished(string description, int step, float handMadeError, float libraryError) { }
 
         public void RunFinished(RunResult run) { }
     }

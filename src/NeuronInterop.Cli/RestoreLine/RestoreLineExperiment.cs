@@ -119,7 +119,7 @@ internal sealed class RestoreLineExperiment
         {
             string path = Path.Combine(_options.OutputDirectory, file);
             linear.Save(path);
-            _logger.LogInformation("{Run}: library neuron saved as {File}", description, path);
+            _logger.LogDebug("{Run}: library neuron saved as {File}", description, path);
         }
 
         var run = new RunResult(kind, steps, useBias,
@@ -127,7 +127,8 @@ internal sealed class RestoreLineExperiment
                 handMadeBefore, handMadeAfter),
             new NeuronResult(libraryW[0], libraryB[0], DatasetError(libraryAfter), libraryErrors,
                 libraryBefore, libraryAfter));
-        _logger.LogInformation(
+        // The table's numbers, with more digits.
+        _logger.LogDebug(
             "{Run}: error over all {Points} points after training: hand-made neuron {HandMade:G6} ({HandMadeParameters}), " +
             "library neuron {Library:G6} ({LibraryParameters})",
             description, RestoreLineOptions.PointCount, run.HandMade.FinalError, LogParameters(run.HandMade, useBias),
@@ -156,7 +157,7 @@ internal sealed class RestoreLineExperiment
     }
 
     /// <summary>"1 sample", "8 samples".</summary>
-    public static string Samples(int count) => count == 1 ? "1 sample" : $"{count} samples";
+    private static string Samples(int count) => count == 1 ? "1 sample" : $"{count} samples";
 
     /// <summary>A trained neuron's w and b as the log writes them: "w = 2.00212, b = 2.9797", or "w = 2.26089, no bias".</summary>
     private static string LogParameters(NeuronResult neuron, bool useBias) =>

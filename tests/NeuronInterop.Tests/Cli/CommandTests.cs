@@ -183,7 +183,7 @@ public sealed class CommandTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
         var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
         Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
-        Assert.That(result.Error, Does.Contain("step 30/30"), "plain progress log lines when not on a terminal");
+        Assert.That(result.Error, Does.Contain("long run, 30 steps: training for 30 steps"), "a log line per run when not on a terminal");
         Assert.That(Directory.GetFiles(folder, "*.hdf"), Is.Empty, "neurons are saved only with --save");
         Assert.That(summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("libraryFile").ValueKind),
             Is.All.EqualTo(JsonValueKind.Null));
@@ -230,6 +230,41 @@ public sealed class CommandTests
             @"hand-made neuron \S+ \(w = \S+, no bias\), library neuron \S+ \(w = \S+, no bias\)"));
         Assert.That(result.Output, Does.Contain("Error, all 1000 points"), "the table's column");
         Assert.That(result.Output, Does.Contain("(The log's batch error is the same over one step's samples.)"), "the table's caption tells the two apart");
+    }
+
+    /// <summary>
+    /// Without a terminal (a CI log, output sent to a file) there is no progress bar, and the log reads as a short
+    /// report: which backend ran, the line restored and a line as each run starts. The results are the table's.
+    /// </summary>
+    [Test]
+    public void WithoutATerminalTheLogIsAShortReport()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--save", "--device", "host", "--out", temp.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.ErrorLines, Is.EqualTo(new[]
+        {
+            "info: neuron.restore-line[0] Using the host backend.",
+            "info: neuron.restore-line[0] Restoring f(x) = 2x + 3 from 1000 points on [-3, 3] with the library neuron on host",
+            "info: neuron.restore-line[0] short run, 30 steps: training for 30 steps",
+            "info: neuron.restore-line[0] long run, 30 steps: training for 30 steps",
+            "info: neuron.restore-line[0] no bias, 30 steps: training for 30 steps",
+        }));
+    }
+
+    [Test]
+    public void VerbosityDetailedBringsBackEveryStepEachRunsResultAndEachSavedNeuron()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "30", "--save", "--device", "host", "--out", temp.Path,
+            "--verbosity", "detailed");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        foreach (string run in new[] { "short run, 30 steps", "long run, 30 steps", "no bias, 30 steps" })
+        {
+            Assert.That(result.ErrorLines.Count(l => l.Contains($"] {run}: step ")), Is.EqualTo(30), $"{run}: every step");
+            Assert.That(result.Error, Does.Contain($"] {run}: error over all 1000 points after training: "), $"{run}: its result");
+            Assert.That(result.Error, Does.Contain($"] {run}: library neuron saved as "), $"{run}: its file");
+        }
     }
 
     [Test]
