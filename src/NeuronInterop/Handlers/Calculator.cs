@@ -75,7 +75,7 @@ public sealed class Calculator
             throw;
         }
 
-        _logger.LogDebug("Calculated {Rows} rows in batches of {BatchSize}", rows, BatchSize);
+        _logger.LogDebug("Calculation finished: rows {Rows}, batch size {BatchSize}", rows, BatchSize);
         return result!;
     }
 

@@ -266,7 +266,7 @@ public sealed class Trainer : IDisposable
         if (_logger.IsEnabled(LogLevel.Information))
         {
             double mean = Cost.MeanError;
-            _logger.LogInformation("Trained {Steps} steps ({Order}) from step {FirstStep}: mean error {MeanError}",
+            _logger.LogInformation("Training finished: steps {Steps} ({Order}) from step {FirstStep}, mean error {MeanError}",
                 steps, order, firstStep, mean);
             LogIfDiverged(mean);
         }
@@ -372,7 +372,7 @@ public sealed class Trainer : IDisposable
     {
         long batchCount = BatchSchedule.CountBatches(data.Shape[0], BatchSize);
         CurrentMacroBatch = macroIndex;
-        _logger.LogDebug("Macro-batch {MacroBatch}: {Rows} rows in {Batches} batches", macroIndex, data.Shape[0], batchCount);
+        _logger.LogDebug("Macro-batch {MacroBatch}: rows {Rows}, batches {Batches}", macroIndex, data.Shape[0], batchCount);
         RunSteps(data, target, macroIndex * batchCount, batchCount, order, seed);
     }
 
@@ -483,7 +483,7 @@ public sealed class Trainer : IDisposable
         if (_logger.IsEnabled(LogLevel.Information))
         {
             double mean = Cost.MeanError;
-            _logger.LogInformation("Trained {Rows} samples in batches of {BatchSize}: mean error {MeanError} ({Batches} batches in total)",
+            _logger.LogInformation("Training finished: samples {Rows}, batch size {BatchSize}, mean error {MeanError}, batches in total {Batches}",
                 rows, BatchSize, mean, BatchesTrained);
             LogIfDiverged(mean);
         }

@@ -80,7 +80,7 @@ public sealed class Validator
         }
 
         double error = Cost.MeanError;
-        _logger.LogInformation("Validated {Rows} samples: mean error {MeanError}", rows, error);
+        _logger.LogInformation("Validation finished: samples {Rows}, mean error {MeanError}", rows, error);
         return error;
     }
 

@@ -227,7 +227,7 @@ public abstract class Module : IDisposable
             File.Delete(temporary);
             throw;
         }
-        Logger.LogDebug("{Module}: saved {Count} parameters to {Path}", Describe(), parameters.Count, fullPath);
+        Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), parameters.Count, fullPath);
     }
 
     /// <summary>
@@ -292,7 +292,7 @@ public abstract class Module : IDisposable
             values = ParameterFile.Read(parameters, this, stream, $"'{path}'");
         }
         Assign(parameters, values);
-        Logger.LogDebug("{Module}: loaded {Count} parameters from {Path}", Describe(), parameters.Count, path);
+        Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), parameters.Count, path);
     }
 
     /// <summary>

@@ -59,7 +59,7 @@ public sealed class Sgd
         module.ThrowIfDisposed();
         _parameters = module.Parameters.ToArray();  // a list per Update would allocate on every step
         Module = module;
-        _logger.LogDebug("SGD set up on {Module} ({Count} parameters)", module, _parameters.Length);
+        _logger.LogDebug("SGD set up on {Module} (parameters: {Count})", module, _parameters.Length);
     }
 
     /// <summary>Applies <c>param -= LearnRate · grad</c> to every parameter; enqueued on the device, no synchronisation.</summary>

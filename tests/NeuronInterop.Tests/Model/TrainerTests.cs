@@ -376,6 +376,33 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void EndOfCallLinesReadRightForASingleSample()
+    {
+        // Counts are written as "name value", so that one sample does not read "1 samples".
+        var logger = new ListLogger();
+        var (data, target) = Problem(1, 2, 1, 12);
+        using var layer = new Linear(2, 1, device: TestDevice);
+        using var cost = new MseCost();
+        using var trainer = new Trainer(layer, cost, new Sgd(0.1f), batchSize: 1, logger: logger);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+
+        trainer.TrainFromHost(data, target);
+        trainer.TrainSteps(x, t, 1);
+        new Validator(layer, cost, batchSize: 1, logger: logger).ValidateFromHost(data, target);
+        new Calculator(layer, batchSize: 1, logger: logger).CalcFromHost(data);
+
+        string[] lines = logger.Entries.Where(e => e.Level is LogLevel.Information or LogLevel.Debug && e.Message.Contains(" finished: "))
+            .Select(e => e.Message).ToArray();
+        Assert.That(lines, Has.Length.EqualTo(4));
+        Assert.That(lines[0], Does.Match(@"^Training finished: samples 1, batch size 1, mean error \S+, batches in total 1$"));
+        Assert.That(lines[1], Does.Match(@"^Training finished: steps 1 \(Shuffle\) from step 0, mean error \S+$"));
+        Assert.That(lines[2], Does.Match(@"^Validation finished: samples 1, mean error \S+$"));
+        Assert.That(lines[3], Is.EqualTo("Calculation finished: rows 1, batch size 1"));
+        Assert.That(logger.Entries.Select(e => e.Message), Has.None.Match(@"\b1 (samples|batches|rows|steps|parameters)\b"));
+    }
+
+    [Test]
     public void ValidatorAndCalculatorLogEachBatchAtTrace()
     {
         var logger = new ListLogger();
