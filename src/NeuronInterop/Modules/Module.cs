@@ -272,7 +272,8 @@ public abstract class Module : IDisposable
     /// <param name="path">The file to read.</param>
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/'.</exception>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
-    /// <exception cref="InvalidDataException">The file is not HDF5, or lacks fitting values for a parameter; the message says which and why.</exception>
+    /// <exception cref="InvalidDataException">The file is not HDF5, is damaged (values missing from it, say), or lacks fitting values
+    /// for a parameter; the message says which and why.</exception>
     /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder).</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
@@ -302,7 +303,7 @@ public abstract class Module : IDisposable
     /// </summary>
     /// <param name="stream">A readable stream.</param>
     /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/'.</exception>
-    /// <exception cref="InvalidDataException">The data is not HDF5, or lacks fitting values for a parameter.</exception>
+    /// <exception cref="InvalidDataException">The data is not HDF5, is damaged, or lacks fitting values for a parameter.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Load(Stream stream)

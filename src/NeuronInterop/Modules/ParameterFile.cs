@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using PureHDF;
+using PureHDF.VOL.Native;
 
 namespace NeuronInterop.Modules;
 
@@ -51,12 +53,13 @@ internal static class ParameterFile
     /// <param name="stream">A seekable stream that holds the file from its first byte (position 0).</param>
     /// <param name="source">The file's name (or "the stream"), for messages.</param>
     /// <returns>Each parameter's values, in the order of <paramref name="parameters"/>.</returns>
-    /// <exception cref="InvalidDataException">The stream is not HDF5, or it has no fitting values for a parameter.</exception>
+    /// <exception cref="InvalidDataException">The stream is not HDF5, is damaged, or has no fitting values for a parameter.</exception>
     internal static float[][] Read(IReadOnlyList<Parameter> parameters, Module module, Stream stream, string source)
     {
         try
         {
-            using var file = H5File.Open(stream, leaveOpen: true);
+            var watched = new WatchedStream(stream);
+            using var file = H5File.Open(watched, leaveOpen: true);
             if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))
             {
                 throw new InvalidDataException(
@@ -65,7 +68,7 @@ internal static class ParameterFile
             var result = new float[parameters.Count][];
             for (int i = 0; i < parameters.Count; i++)
             {
-                result[i] = ReadParameter(file, module, parameters[i], source);
+                result[i] = ReadParameter(file, watched, module, parameters[i], source);
             }
             CheckNoOwnParameterIsLeftOver(file.Group(LinksGroup), parameters, module, source);
             return result;
@@ -105,32 +108,34 @@ internal static class ParameterFile
         }
     }
 
-    private static float[] ReadParameter(IH5Group file, Module module, Parameter parameter, string source)
+    private static float[] ReadParameter(IH5Group file, WatchedStream stream, Module module, Parameter parameter, string source)
     {
         string link = LinkName(module, parameter);
         string what = $"parameter '{parameter.Name}' of {module.Describe()}";
         IH5Group links = file.Group(LinksGroup);
         if (!links.LinkExists(link))
         {
-            string held = string.Join(", ", links.Children().Select(child => $"'{child.Name}'"));
+            string names = string.Join(", ", links.Children().Select(child => $"'{child.Name}'"));
             throw new InvalidDataException(
-                $"{source} has no values for {what}: it has no link '{link}' (it holds {(held.Length == 0 ? "none" : held)}).");
+                $"{source} has no values for {what}: it has no link '{link}' (it holds {(names.Length == 0 ? "none" : names)}).");
         }
 
         IH5Dataset linkData = links.Dataset(link);
-        if (linkData.Type.Class != H5DataTypeClass.FixedPoint || linkData.Space.Dimensions.Length != 0)
+        if (linkData.Type.Class != H5DataTypeClass.FixedPoint || linkData.Space.Type != H5DataspaceType.Scalar)
         {
             throw new InvalidDataException($"{source}: the link '{link}' is not a single integer.");
         }
         bool signed = linkData.Type.FixedPoint.IsSigned;
         decimal number = linkData.Type.Size switch
         {
-            1 => signed ? linkData.Read<sbyte>() : linkData.Read<byte>(),
-            2 => signed ? linkData.Read<short>() : linkData.Read<ushort>(),
-            4 => signed ? linkData.Read<int>() : linkData.Read<uint>(),
-            8 => signed ? linkData.Read<long>() : linkData.Read<ulong>(),
+            1 => signed ? LinkValue<sbyte>() : LinkValue<byte>(),
+            2 => signed ? LinkValue<short>() : LinkValue<ushort>(),
+            4 => signed ? LinkValue<int>() : LinkValue<uint>(),
+            8 => signed ? LinkValue<long>() : LinkValue<ulong>(),
             _ => throw new InvalidDataException($"{source}: the link '{link}' is a {linkData.Type.Size}-byte integer."),
         };
+        decimal LinkValue<T>() where T : unmanaged, System.Numerics.INumberBase<T> =>
+            decimal.CreateChecked(ReadWhole<T>(linkData, 1, stream, $"the link '{link}'", source)[0]);
         string index = number.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IH5Group values = file.Group(ParamsGroup);
         if (!values.LinkExists(index))
@@ -151,16 +156,139 @@ internal static class ParameterFile
             throw new InvalidDataException(
                 $"{source}: {what} is stored as {type}; only float32 and float16 load without loss.");
         }
-        float[] read = data.Type.Size == 4
-            ? data.Read<float[]>()
-            : data.Read<Half[]>().Select(h => (float)h).ToArray();
-        // A damaged file's data may disagree with its own dimensions (a scalar dataspace that still lists them).
-        if (read.Length != parameter.Value.ElementCount)
+        // A damaged file's dataspace may disagree with its own dimensions (a scalar dataspace that still lists them).
+        ulong held = data.Space.Type switch
+        {
+            H5DataspaceType.Scalar => 1,
+            H5DataspaceType.Null => 0,
+            _ => data.Space.Dimensions.Aggregate(1UL, (product, d) => product * d),
+        };
+        if (held != (ulong)parameter.Value.ElementCount)
         {
             throw new InvalidDataException(
-                $"{source}: {what} holds {read.Length} values there, not the {parameter.Value.ElementCount} of its shape " +
+                $"{source}: {what} holds {held} values there, not the {parameter.Value.ElementCount} of its shape " +
                 $"{Tensor.FormatShape(shape)}: the file is damaged.");
         }
-        return read;
+        int count = checked((int)parameter.Value.ElementCount);
+        return data.Type.Size == 4
+            ? ReadWhole<float>(data, count, stream, what, source)
+            : ReadWhole<Half>(data, count, stream, what, source).Select(h => (float)h).ToArray();
+    }
+
+    /// <summary>
+    /// Reads all <paramref name="count"/> values of <paramref name="data"/>, refusing a dataset whose values do
+    /// not all come from the file. Where a damaged file lacks values, PureHDF does not fail: it fills a chunk
+    /// or a contiguous dataset that the file does not hold with the fill value (zeros by default), and leaves
+    /// unwritten what compact data (kept in the object header) or an inflated chunk lacks. Either would load
+    /// values that were never saved. So contiguous values must be read from the file (where the stream
+    /// reads them in full or fails), every chunk must come from the file at its full size, and compact data
+    /// is read twice, into all-ones and into all-zeros bytes: a byte that differs was not written.
+    /// </summary>
+    private static T[] ReadWhole<T>(IH5Dataset data, int count, WatchedStream stream, string what, string source)
+        where T : unmanaged
+    {
+        var values = new T[count];
+        switch (data.Layout.Class)
+        {
+            case H5DataLayoutClass.Compact:
+                MemoryMarshal.AsBytes(values.AsSpan()).Fill(0xFF);
+                data.Read(values);
+                var again = new T[count];
+                data.Read(again);
+                if (!MemoryMarshal.AsBytes(values.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(again.AsSpan())))
+                {
+                    throw new InvalidDataException(
+                        $"{source}: {what} lacks values there (its data is shorter than its {count} values): the file is damaged.");
+                }
+                return values;
+            case H5DataLayoutClass.Contiguous:
+                long before = stream.DataReads;
+                data.Read(values);
+                if (count > 0 && stream.DataReads == before)
+                {
+                    throw new InvalidDataException(
+                        $"{source}: {what} has no values in the file (its storage was never written, or its address is damaged).");
+                }
+                return values;
+            case H5DataLayoutClass.Chunked:
+                ulong chunkBytes = data.Layout.Chunks.Aggregate(1UL, (product, d) => product * d) * (ulong)data.Type.Size;
+                var chunks = new ChunkWitness(stream, chunkBytes);
+                ((NativeDataset)data).Read(new H5DatasetAccess(ChunkCache: chunks), values);
+                if (chunks.Missing > 0 || chunks.Short > 0)
+                {
+                    string problem = chunks.Missing > 0
+                        ? $"{chunks.Missing} of its chunks are not in the file (their values were never written)"
+                        : $"{chunks.Short} of its chunks hold another size than {chunkBytes} bytes";
+                    throw new InvalidDataException($"{source}: {what} is incomplete there: {problem}. The file is damaged.");
+                }
+                return values;
+            default:
+                // A virtual dataset's values lie in other datasets, with the fill value where none is mapped.
+                throw new InvalidDataException(
+                    $"{source}: {what} is stored as a {data.Layout.Class} dataset; a parameter file holds its values itself.");
+        }
+    }
+
+    /// <summary>
+    /// Passes PureHDF's chunk reads through a cache and counts the chunks that did not come from the file:
+    /// those PureHDF filled with the fill value because the file holds no such chunk, and those whose data
+    /// (inflated where compressed) has another size than a chunk.
+    /// </summary>
+    private sealed class ChunkWitness(WatchedStream stream, ulong chunkBytes) : IReadingChunkCache
+    {
+        private readonly IReadingChunkCache _cache = ChunkCache.DefaultReadingChunkCacheFactory();
+
+        public int Missing { get; private set; }
+
+        public int Short { get; private set; }
+
+        public Memory<byte> GetChunk(ulong chunkIndex, Func<Memory<byte>> chunkReader) =>
+            _cache.GetChunk(chunkIndex, () =>
+            {
+                long before = stream.DataReads;
+                Memory<byte> chunk = chunkReader();
+                if (stream.DataReads == before)
+                {
+                    Missing++;
+                }
+                else if ((ulong)chunk.Length != chunkBytes)
+                {
+                    Short++;
+                }
+                return chunk;
+            });
+    }
+
+    /// <summary>
+    /// The stream PureHDF reads the file through: reads of dataset values (<see cref="IDatasetStream"/>) are
+    /// counted, so that a chunk read can tell whether it came from the file.
+    /// </summary>
+    private sealed class WatchedStream(Stream inner) : Stream, IDatasetStream
+    {
+        public long DataReads { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+
+        public override long Position
+        {
+            get => inner.Position;
+            set => inner.Position = value;
+        }
+
+        public void ReadDataset(Span<byte> buffer)
+        {
+            DataReads++;
+            inner.ReadExactly(buffer);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -3,6 +3,9 @@ using NeuronInterop.Modules;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 using PureHDF;
+using PureHDF.Filters;
+using PureHDF.Selections;
+using PureHDF.VOL.Native;
 using static NeuronInterop.Tests.Model.ModelData;
 
 namespace NeuronInterop.Tests.Model;
@@ -312,6 +315,157 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void CompactValuesShorterThanTheirShapeAreRefused()
+    {
+        // Save keeps small values in the dataset's header (compact layout): layout message version 4, class
+        // compact, a 2-byte size, then the values. With the size shrunk, PureHDF reads what is there and
+        // leaves the rest of its buffer as it was: zeros, had it not been checked.
+        using Linear saved = Layer(2, 3, seed: 3);
+        byte[] file = SavedBytes(saved);
+        byte[] w = AsBytes(saved.W.ToArray());
+        int at = IndexOf(file, [0x04, 0x00, (byte)w.Length, 0x00, .. w]);
+        file[at + 2] -= 4;  // one float short
+        using Linear layer = Layer(2, 3, seed: 4);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'W' of Linear 'lin' lacks values there (its data is shorter than its 6 values): the file is damaged");
+    }
+
+    [Test]
+    public void ALinkWithoutItsValueIsRefused()
+    {
+        // Links are compact scalars too: 'pair.c' (1) with its size cleared would read as 0 and load 'a' into 'c'.
+        using var saved = new SameShapes(TestDevice, [1f, 2f], [3f, 4f]);
+        byte[] file = SavedBytes(saved);
+        int at = IndexOf(file, [0x04, 0x00, 0x08, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0]);
+        file[at + 2] = 0;
+        using var module = new SameShapes(TestDevice, [5f, 6f], [7f, 8f]);
+
+        var error = Assert.Throws<InvalidDataException>(() => module.Load(new MemoryStream(file)));
+
+        Assert.That(error!.Message, Does.Contain("the link 'pair.c' lacks values there"));
+        Assert.That(module.C.ToArray(), Is.EqualTo(new[] { 7f, 8f }), "nothing loaded");
+    }
+
+    /// <summary>A module with two parameters of one shape, 'a' and 'c'.</summary>
+    private sealed class SameShapes(Device device, float[] a, float[] c) : Module(device, "pair", null)
+    {
+        private readonly Parameter _a = new("a", Tensor.FromArray(device, a), Tensor.FromArray(device, new float[a.Length]));
+        private readonly Parameter _c = new("c", Tensor.FromArray(device, c), Tensor.FromArray(device, new float[c.Length]));
+        public Tensor C => _c.Value;
+        public override IEnumerable<Parameter> Parameters => [_a, _c];
+        protected override void ValidateInput(Tensor input) { }
+        protected override Tensor ForwardCore(Tensor input) => input;
+        protected override Tensor? BackwardCore(Tensor input, Tensor grad, bool updGrad, bool accumulate) => grad;
+
+        protected override void Dispose(bool disposing)
+        {
+            foreach (Parameter parameter in Parameters)
+            {
+                parameter.Value.Dispose();
+                parameter.Grad.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    [Test]
+    public void ContiguousValuesThatWereNeverWrittenAreRefused()
+    {
+        // A contiguous dataset without an address has no storage: PureHDF reads it as the fill value (zeros).
+        var values = new H5Group { ["0"] = new H5Dataset(FileW, fileDims: [2, 3]), ["1"] = new H5Dataset(FileB) };
+        var bytes = new MemoryStream();
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L } }
+            .Write(bytes, new H5WriteOptions(PreferCompactDatasetLayout: false));
+        byte[] file = bytes.ToArray();
+        // Layout message version 4, class contiguous, an 8-byte address, then the 8-byte size: 24 bytes for W.
+        int at = Enumerable.Range(0, file.Length - 18)
+            .Single(i => file[i] == 0x04 && file[i + 1] == 0x01 && BitConverter.ToUInt64(file, i + 10) == sizeof(float) * 6);
+        file.AsSpan(at + 2, 8).Fill(0xFF);  // the undefined address
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'W' of Linear 'lin' has no values in the file (its storage was never written");
+    }
+
+    [Test]
+    public void ChunkedValuesWithAChunkNeverWrittenAreRefused()
+    {
+        // HDF5 reads a chunk that a file does not hold as the fill value; a parameter file holds every value.
+        string path = Path.Combine(_folder, "partial.hdf");
+        var w = new H5Dataset<float[]>(fileDims: [2, 3], chunks: [1, 3],
+            datasetCreation: new H5DatasetCreation(Filters: [new H5Filter(DeflateFilter.Id)]));
+        var file = new H5File
+        {
+            ["params"] = new H5Group { ["0"] = w, ["1"] = new H5Dataset(FileB) },
+            ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L },
+        };
+        using (var writer = file.BeginWrite(path))
+        {
+            // Only W's first row, its first chunk.
+            writer.Write(w, FileW[..3], fileSelection: new HyperslabSelection(rank: 2, starts: [0, 0], blocks: [1, 3]));
+        }
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path),
+            "parameter 'W' of Linear 'lin' is incomplete there: 1 of its chunks are not in the file");
+    }
+
+    [Test]
+    public void AChunkThatInflatesShortIsRefused()
+    {
+        // W in two deflated chunks of one row; the first row's chunk replaced by the deflated first two values
+        // (the index keeps the old size, and zlib ignores what follows its stream's end).
+        var values = new H5Group
+        {
+            ["0"] = new H5Dataset(FileW, chunks: [1, 3], fileDims: [2, 3],
+                datasetCreation: new H5DatasetCreation(Filters: [new H5Filter(DeflateFilter.Id)])),
+            ["1"] = new H5Dataset(FileB),
+        };
+        var bytes = new MemoryStream();
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L } }.Write(bytes);
+        byte[] file = bytes.ToArray();
+        byte[] row = Deflated(AsBytes(FileW[..3])), shorter = Deflated(AsBytes(FileW[..2]));
+        Assert.That(shorter.Length, Is.LessThanOrEqualTo(row.Length));
+        int at = IndexOf(file, row);
+        file.AsSpan(at, row.Length).Clear();
+        shorter.CopyTo(file, at);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'W' of Linear 'lin' is incomplete there: 1 of its chunks hold another size than 12 bytes");
+    }
+
+    private static byte[] Deflated(byte[] data)
+    {
+        var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.Optimal))
+        {
+            zlib.Write(data);
+        }
+        return compressed.ToArray();
+    }
+
+    [Test]
+    public void ChunkedValuesRoundTrip()
+    {
+        string path = Path.Combine(_folder, "chunked.hdf");
+        var deflate = new H5DatasetCreation(Filters: [new H5Filter(DeflateFilter.Id)]);
+        var values = new H5Group
+        {
+            ["0"] = new H5Dataset(FileW, chunks: [1, 2], fileDims: [2, 3], datasetCreation: deflate),  // edge chunks overhang
+            ["1"] = new H5Dataset(FileB, chunks: [3]),
+        };
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L } }.Write(path);
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(path);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    [Test]
     public void AModuleWithTwoParametersOfOneNameIsNeitherSavedNorLoaded()
     {
         using var module = new TwoLayers(TestDevice);
@@ -508,6 +662,20 @@ public sealed class ParameterFileTests
         Assert.That(load!.Message, Does.Contain("Linear 'lin'"));
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.Empty);
     }
+
+    /// <summary>What <paramref name="layer"/>.Save writes to a stream.</summary>
+    private static byte[] SavedBytes(Module layer)
+    {
+        using var stream = new MemoryStream();
+        layer.Save(stream);
+        return stream.ToArray();
+    }
+
+    private static byte[] AsBytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+
+    /// <summary>Where <paramref name="pattern"/> occurs in <paramref name="file"/>, which must be once.</summary>
+    private static int IndexOf(byte[] file, byte[] pattern) =>
+        Enumerable.Range(0, file.Length - pattern.Length + 1).Single(i => file.AsSpan(i, pattern.Length).SequenceEqual(pattern));
 
     /// <summary>Asserts that <paramref name="load"/> throws an <see cref="InvalidDataException"/> whose message holds <paramref name="message"/>, and that the layer's parameters did not change.</summary>
     private static InvalidDataException AssertRefusedUnchanged(Linear layer, TestDelegate load, string message)
