@@ -58,6 +58,8 @@ internal static class ParameterFile
     {
         try
         {
+            // PureHDF checks no checksum; a header it reads damaged can load changed values or allocate gigabytes.
+            MetadataChecksums.Verify(stream, source);
             var watched = new WatchedStream(stream);
             using var file = H5File.Open(watched, leaveOpen: true);
             if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))
@@ -211,7 +213,16 @@ internal static class ParameterFile
                 }
                 return values;
             case H5DataLayoutClass.Chunked:
-                ulong chunkBytes = data.Layout.Chunks.Aggregate(1UL, (product, d) => product * d) * (ulong)data.Type.Size;
+                // HDF5 makes no chunk larger than a dimension of fixed size; PureHDF allocates what a damaged one claims.
+                ulong[] chunkDims = data.Layout.Chunks, dims = data.Space.Dimensions, maxDims = data.Space.MaxDimensions;
+                if (chunkDims.Length != dims.Length || Enumerable.Range(0, dims.Length).Any(i =>
+                        chunkDims[i] == 0 || (dims[i] > 0 && maxDims[i] != ulong.MaxValue && chunkDims[i] > maxDims[i])))
+                {
+                    throw new InvalidDataException(
+                        $"{source}: {what} is stored in chunks of {Tensor.FormatShape(chunkDims.Select(d => (long)d).ToArray())}, " +
+                        $"which do not fit its shape {Tensor.FormatShape(dims.Select(d => (long)d).ToArray())}: the file is damaged.");
+                }
+                ulong chunkBytes = checked(chunkDims.Aggregate(1UL, (product, d) => product * d) * (ulong)data.Type.Size);
                 var chunks = new ChunkWitness(stream, chunkBytes);
                 ((NativeDataset)data).Read(new H5DatasetAccess(ChunkCache: chunks), values);
                 if (chunks.Missing > 0 || chunks.Short > 0)

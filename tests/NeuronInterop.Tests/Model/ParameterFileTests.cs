@@ -308,6 +308,7 @@ public sealed class ParameterFileTests
         int at = Enumerable.Range(0, file.Length - rankOneSpace.Length)
             .Single(i => file.AsSpan(i, rankOneSpace.Length).SequenceEqual(rankOneSpace));
         file[at + 7] = 0x00;
+        ResealHeader(file, at);  // as a writer that wrote it so would: past the checksum
         using Linear layer = Layer(3, 2, seed: 4);
 
         AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
@@ -325,6 +326,7 @@ public sealed class ParameterFileTests
         byte[] w = AsBytes(saved.W.ToArray());
         int at = IndexOf(file, [0x04, 0x00, (byte)w.Length, 0x00, .. w]);
         file[at + 2] -= 4;  // one float short
+        ResealHeader(file, at);  // as a writer that wrote it so would: past the checksum
         using Linear layer = Layer(2, 3, seed: 4);
 
         AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
@@ -339,6 +341,7 @@ public sealed class ParameterFileTests
         byte[] file = SavedBytes(saved);
         int at = IndexOf(file, [0x04, 0x00, 0x08, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0]);
         file[at + 2] = 0;
+        ResealHeader(file, at);
         using var module = new SameShapes(TestDevice, [5f, 6f], [7f, 8f]);
 
         var error = Assert.Throws<InvalidDataException>(() => module.Load(new MemoryStream(file)));
@@ -370,6 +373,88 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void AChangedValueInAHeaderIsRefusedByItsChecksum()
+    {
+        // Small values lie in their dataset's object header, whose checksum PureHDF does not check.
+        using Linear saved = Layer(2, 3, seed: 3);
+        byte[] file = SavedBytes(saved);
+        int at = IndexOf(file, AsBytes(saved.W.ToArray()));
+        file[at + 1] ^= 0x01;  // W[0] changes in its low bits
+        using Linear layer = Layer(2, 3, seed: 4);
+
+        var error = AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)), "the stream is damaged: the checksum of its object header at byte");
+        Assert.That(error.Message, Does.Contain("does not match its contents"));
+    }
+
+    [Test]
+    public void EveryByteOfASavedFileIsChecked()
+    {
+        // Every byte of what Save writes lies in the superblock or an object header, each checksummed:
+        // a file with any one byte changed is refused, and reading it allocates no more than a few times
+        // its size (a damaged length once made PureHDF allocate 2 GB).
+        using Linear saved = Layer(2, 3, seed: 3);
+        byte[] file = SavedBytes(saved);
+        using Linear layer = Layer(2, 3, seed: 4);
+        float[] w = layer.W.ToArray(), b = layer.B!.ToArray();
+        var loaded = new List<int>();
+        long most = 0;
+        for (int at = 0; at < file.Length; at++)
+        {
+            foreach (byte value in new byte[] { 0x00, 0x7F, 0x80, 0xFF })
+            {
+                if (file[at] == value)
+                {
+                    continue;
+                }
+                byte[] damaged = (byte[])file.Clone();
+                damaged[at] = value;
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                try
+                {
+                    layer.Load(new MemoryStream(damaged));
+                    loaded.Add(at);
+                }
+                catch (InvalidDataException)
+                {
+                }
+                most = Math.Max(most, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(loaded, Is.Empty, "offsets whose change was loaded");
+            Assert.That(most, Is.LessThan(1 << 20), "the most bytes one load allocated");
+            Assert.That(layer.W.ToArray(), Is.EqualTo(w));
+            Assert.That(layer.B!.ToArray(), Is.EqualTo(b));
+        });
+    }
+
+    [Test]
+    public void ATruncatedFileIsSaidToBe()
+    {
+        using Linear saved = Layer(2, 3, seed: 3);
+        byte[] file = SavedBytes(saved);
+        using Linear layer = Layer(2, 3, seed: 4);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file[..^1])),
+            $"the stream is damaged: it is truncated: its superblock says it ends at byte {file.Length}, but it holds {file.Length - 1} bytes");
+        for (int length = 0; length < file.Length; length++)
+        {
+            AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file[..length])), "the stream");
+        }
+    }
+
+    [TestCase("linear-2x3-lin.hdf")]  // PuzzleLib's files, of the earliest format, have no checksums
+    public void ATruncatedFileOfTheEarliestFormatIsSaidToBe(string name)
+    {
+        byte[] file = File.ReadAllBytes(DataFile(name));
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file[..^1])),
+            $"it is truncated: its superblock says it ends at byte {file.Length}, but it holds {file.Length - 1} bytes");
+    }
+
+    [Test]
     public void ContiguousValuesThatWereNeverWrittenAreRefused()
     {
         // A contiguous dataset without an address has no storage: PureHDF reads it as the fill value (zeros).
@@ -382,6 +467,7 @@ public sealed class ParameterFileTests
         int at = Enumerable.Range(0, file.Length - 18)
             .Single(i => file[i] == 0x04 && file[i + 1] == 0x01 && BitConverter.ToUInt64(file, i + 10) == sizeof(float) * 6);
         file.AsSpan(at + 2, 8).Fill(0xFF);  // the undefined address
+        ResealHeader(file, at);
         using Linear layer = Layer(2, 3);
 
         AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
@@ -444,6 +530,24 @@ public sealed class ParameterFileTests
             zlib.Write(data);
         }
         return compressed.ToArray();
+    }
+
+    [Test]
+    public void AChunkLargerThanItsDatasetIsRefusedBeforeItIsRead()
+    {
+        // PuzzleLib's file, without checksums: W's layout message (version 3, chunked, 3 dimensions, the
+        // chunk index's address) gives chunks of 2 x 3 float32 values; damaged, 2 x 16777219 (134 MB).
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        byte[] chunks = [2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0];
+        int at = Enumerable.Range(11, file.Length - 11 - chunks.Length)
+            .Single(i => file[i - 11] == 3 && file[i - 10] == 2 && file[i - 9] == 3 && file.AsSpan(i, chunks.Length).SequenceEqual(chunks));
+        file[at + 7] = 0x01;
+        using Linear layer = Layer(2, 3);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'W' of Linear 'lin' is stored in chunks of [2x16777219], which do not fit its shape [2x3]: the file is damaged");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(1 << 24), "bytes allocated");
     }
 
     [Test]
@@ -669,6 +773,25 @@ public sealed class ParameterFileTests
         using var stream = new MemoryStream();
         layer.Save(stream);
         return stream.ToArray();
+    }
+
+    /// <summary>
+    /// Writes the checksum of the version 2 object header ("OHDR") around <paramref name="inside"/> anew, as
+    /// a writer that wrote the header so would: what Load checks past the checksum then shows.
+    /// </summary>
+    private static void ResealHeader(byte[] file, int inside)
+    {
+        int start = file.AsSpan(0, inside).LastIndexOf("OHDR"u8);
+        byte flags = file[start + 5];
+        int prefix = 6 + ((flags & 0x20) != 0 ? 16 : 0) + ((flags & 0x10) != 0 ? 4 : 0);
+        int sizeField = 1 << (flags & 0x03);
+        ulong messages = 0;
+        for (int i = sizeField - 1; i >= 0; i--)
+        {
+            messages = (messages << 8) | file[start + prefix + i];
+        }
+        int length = prefix + sizeField + (int)messages;
+        BitConverter.TryWriteBytes(file.AsSpan(start + length, 4), MetadataChecksums.Lookup3(file.AsSpan(start, length)));
     }
 
     private static byte[] AsBytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
