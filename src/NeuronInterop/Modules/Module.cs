@@ -170,7 +170,7 @@ public abstract class Module : IDisposable
     /// and a symbolic link keeps pointing to it.
     /// </summary>
     /// <param name="path">The file to write.</param>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5).</exception>
     /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
@@ -235,7 +235,7 @@ public abstract class Module : IDisposable
     /// <see cref="Save(string)"/> writes a file; the stream is left after them.
     /// </summary>
     /// <param name="stream">A writable stream.</param>
-    /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Save(Stream stream)
@@ -270,7 +270,7 @@ public abstract class Module : IDisposable
     /// file that does not fit leaves the module as it was.
     /// </summary>
     /// <param name="path">The file to read.</param>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     /// <exception cref="InvalidDataException">The file is not HDF5, is damaged (values missing from it, say), or lacks fitting values
     /// for a parameter; the message says which and why.</exception>
@@ -302,7 +302,7 @@ public abstract class Module : IDisposable
     /// holds several saved files one after another cannot be read this way).
     /// </summary>
     /// <param name="stream">A readable stream.</param>
-    /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/'.</exception>
+    /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="InvalidDataException">The data is not HDF5, is damaged, or lacks fitting values for a parameter.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
@@ -406,6 +406,14 @@ public abstract class Module : IDisposable
             throw new ArgumentException(
                 $"{Describe()}: a module whose name holds '/' cannot be saved or loaded (HDF5 reads it as a path).");
         }
+        if (Name is not null && UnstorableCharacter(Name) is { } what)
+        {
+            // PureHDF would write U+FFFD for an unpaired surrogate (a file the module then cannot find its name in)
+            // and keep a NUL, where HDF5's C library, and so PuzzleLib and h5py, end the name.
+            throw new ArgumentException(
+                $"{Describe()}: a module whose name holds {what} cannot be saved or loaded: HDF5 keeps names as UTF-8 " +
+                "text that ends at a NUL, as PuzzleLib and h5py read them. Give the module a name without it.");
+        }
         var parameters = Parameters.ToList();
         foreach (Parameter parameter in parameters)
         {
@@ -420,6 +428,26 @@ public abstract class Module : IDisposable
                 "under a name of its own.");
         }
         return parameters;
+    }
+
+    /// <summary>What in <paramref name="name"/> HDF5 cannot keep in a link name (a NUL, an unpaired surrogate), or null.</summary>
+    private static string? UnstorableCharacter(string name)
+    {
+        ReadOnlySpan<char> rest = name;
+        while (!rest.IsEmpty)
+        {
+            int at = name.Length - rest.Length;
+            if (System.Text.Rune.DecodeFromUtf16(rest, out System.Text.Rune rune, out int used) != System.Buffers.OperationStatus.Done)
+            {
+                return $"an unpaired surrogate (U+{(int)rest[0]:X4} at index {at})";
+            }
+            if (rune.Value == 0)
+            {
+                return $"a NUL character (at index {at})";
+            }
+            rest = rest[used..];
+        }
+        return null;
     }
 
     /// <summary>The rest of <paramref name="stream"/> in a <see cref="TemporaryStream"/>, at its start.</summary>

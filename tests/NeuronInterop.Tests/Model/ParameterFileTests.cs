@@ -755,6 +755,45 @@ public sealed class ParameterFileTests
         });
     }
 
+    // Escaped: an attribute's strings are stored as UTF-8, which has no unpaired surrogate either.
+    [TestCase(@"\uD800", "an unpaired surrogate (U+D800 at index 0)")]
+    [TestCase(@"lin\uDC00", "an unpaired surrogate (U+DC00 at index 3)")]
+    [TestCase(@"l\u0000in", "a NUL character (at index 1)")]
+    public void ANameThatHdf5CannotKeepIsRefused(string escaped, string problem)
+    {
+        string name = System.Text.RegularExpressions.Regex.Unescape(escaped);
+        // UTF-8 has no unpaired surrogate (PureHDF would write U+FFFD, and the module could not find its own
+        // name in its file); HDF5's C library, and so PuzzleLib and h5py, end a name at a NUL.
+        using Linear layer = Layer(2, 3, name: name);
+        string path = Path.Combine(_folder, "lin.hdf");
+
+        var save = Assert.Throws<ArgumentException>(() => layer.Save(path));
+        var saveToStream = Assert.Throws<ArgumentException>(() => layer.Save(new MemoryStream()));
+        var load = Assert.Throws<ArgumentException>(() => layer.Load(DataFile("linear-2x3-lin.hdf")));
+
+        Assert.Multiple(() =>
+        {
+            foreach (ArgumentException? error in new[] { save, saveToStream, load })
+            {
+                Assert.That(error!.Message, Does.Contain($"a module whose name holds {problem} cannot be saved or loaded"));
+            }
+            Assert.That(Directory.GetFileSystemEntries(_folder), Is.Empty, "nothing written");
+        });
+    }
+
+    [Test]
+    public void ANameBeyondTheBasicPlaneRoundTrips()
+    {
+        using Linear saved = Layer(2, 3, name: "lin\U0001F600", seed: 1);  // a surrogate pair
+        using Linear loaded = Layer(2, 3, name: "lin\U0001F600", seed: 2);
+        string path = Path.Combine(_folder, "lin.hdf");
+
+        saved.Save(path);
+        loaded.Load(path);
+
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+    }
+
     [Test]
     public void ADisposedLayerIsNamed()
     {
