@@ -199,8 +199,8 @@ internal static class RestoreLineCommand
     /// </summary>
     private sealed class LogProgress(ILogger logger) : ITrainingObserver
     {
-        public void RunStarted(string description, int steps) =>
-            logger.LogInformation("{Run}: training for {Steps}", description, RunResult.StepCount(steps));
+        // The description names the step count already ("long run, 500 steps").
+        public void RunStarted(string description, int steps) => logger.LogInformation("Training: {Run}", description);
 
         public void StepFinished(string description, int step, float handMadeError, float libraryError) { }
 

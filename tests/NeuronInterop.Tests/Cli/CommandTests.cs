@@ -183,7 +183,7 @@ public sealed class CommandTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, Summary.FileName)));
         var steps = summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
         Assert.That(steps, Is.EqualTo(new[] { 30, 30, 30 }));
-        Assert.That(result.Error, Does.Contain("long run, 30 steps: training for 30 steps"), "a log line per run when not on a terminal");
+        Assert.That(result.Error, Does.Contain("Training: long run, 30 steps"), "a log line per run when not on a terminal");
         Assert.That(Directory.GetFiles(folder, "*.hdf"), Is.Empty, "neurons are saved only with --save");
         Assert.That(summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("libraryFile").ValueKind),
             Is.All.EqualTo(JsonValueKind.Null));
@@ -246,9 +246,9 @@ public sealed class CommandTests
         {
             "info: neuron.restore-line[0] Using the host backend.",
             "info: neuron.restore-line[0] Restoring f(x) = 2x + 3 from 1000 points on [-3, 3] with the library neuron on host",
-            "info: neuron.restore-line[0] short run, 30 steps: training for 30 steps",
-            "info: neuron.restore-line[0] long run, 30 steps: training for 30 steps",
-            "info: neuron.restore-line[0] no bias, 30 steps: training for 30 steps",
+            "info: neuron.restore-line[0] Training: short run, 30 steps",
+            "info: neuron.restore-line[0] Training: long run, 30 steps",
+            "info: neuron.restore-line[0] Training: no bias, 30 steps",
         }));
     }
 
@@ -274,7 +274,7 @@ public sealed class CommandTests
         var result = CliRunner.Run("restore-line", "--steps", "1", "--device", "host", "--out", temp.Path);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         Assert.That(result.Output, Does.Contain("short run, 1 step ").And.Contain("no bias, 1 step "), "the table");
-        Assert.That(result.Error, Does.Contain("long run, 1 step: training for 1 step"), "the log");
+        Assert.That(result.Error, Does.Contain("Training: long run, 1 step"), "the log");
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
         var titles = summary.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("title").GetString());
         Assert.That(titles, Has.Some.EqualTo("Figure 4: Hand-made neuron before and after training (1 step)"), "the figures' titles");
