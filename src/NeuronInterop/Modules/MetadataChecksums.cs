@@ -128,6 +128,7 @@ internal static class MetadataChecksums
         private readonly HashSet<long> _seen = [];
         private readonly Queue<Block> _blocks = new();
         private int _offsetSize;
+        private int _lengthSize;
         private long _baseAddress;
 
         public void Run()
@@ -166,6 +167,7 @@ internal static class MetadataChecksums
             // addresses (base, superblock extension, end of file, root group's object header) and the checksum.
             byte[] sizes = ReadAt(at + 9, 2);
             _offsetSize = sizes[0];
+            _lengthSize = sizes[1];
             if (_offsetSize is not (2 or 4 or 8) || sizes[1] is not (2 or 4 or 8))
             {
                 throw Damaged($"its superblock gives addresses of {sizes[0]} and lengths of {sizes[1]} bytes, not 2, 4 or 8");
@@ -274,9 +276,10 @@ internal static class MetadataChecksums
                 {
                     continue;
                 }
-                if (type == ContinuationMessage && body.Length >= 2 * _offsetSize)
+                if (type == ContinuationMessage && body.Length >= _offsetSize + _lengthSize)
                 {
-                    ulong length = ReadUnsigned(body.Slice(_offsetSize, _offsetSize));
+                    // The block's address, then its length, in the file's size of lengths (4 where addresses take 8, say).
+                    ulong length = ReadUnsigned(body.Slice(_offsetSize, _lengthSize));
                     Enqueue(Offset(body, 0), (long)Math.Min(length, long.MaxValue), withCreationOrder);
                 }
                 else if (type == LinkMessage && HardLinkAddress(body) is { } target)

@@ -454,6 +454,44 @@ public sealed class ParameterFileTests
             $"it is truncated: its superblock says it ends at byte {file.Length}, but it holds {file.Length - 1} bytes");
     }
 
+    // Written by HDF5's own library (h5py), not by PureHDF as Save's files are: their checksums are HDF5's.
+    [TestCase("linear-2x3-lin-newer-format.hdf")]  // with creation order tracked: 6-byte message headers
+    [TestCase("linear-2x3-lin-newer-format-lengths4.hdf")]  // addresses of 8 bytes, lengths of 4
+    public void AFileHdf5WroteInTheNewerFormatLoads(string name)
+    {
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(DataFile(name));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    [TestCase("linear-2x3-lin-newer-format.hdf")]
+    [TestCase("linear-2x3-lin-newer-format-lengths4.hdf")]
+    public void EveryObjectHeaderAndContinuationBlockOfAFileHdf5WroteIsChecked(string name)
+    {
+        // Each header's attributes outgrew it and continue in a continuation block ("OCHK"), which its
+        // continuation message gives as an address and a length (of the file's sizes of addresses and of lengths).
+        byte[] file = File.ReadAllBytes(DataFile(name));
+        var blocks = Enumerable.Range(0, file.Length - 4)
+            .Where(i => file.AsSpan(i, 4).SequenceEqual("OHDR"u8) || file.AsSpan(i, 4).SequenceEqual("OCHK"u8)).ToList();
+        Assert.That(blocks.Count(i => file[i + 1] == (byte)'C'), Is.GreaterThan(0), "the file has continuation blocks");
+        using Linear layer = Layer(2, 3);
+
+        Assert.Multiple(() =>
+        {
+            foreach (int at in blocks)
+            {
+                byte[] damaged = (byte[])file.Clone();
+                damaged[at + 8] ^= 0x01;  // a byte of its first message
+                string block = $"{(file[at + 1] == 'C' ? "continuation block" : "object header")} at byte {at}";
+                var error = Assert.Throws<InvalidDataException>(() => layer.Load(new MemoryStream(damaged)), block);
+                Assert.That(error?.Message, Does.Contain("does not match its contents"), block);
+            }
+        });
+    }
+
     [Test]
     public void ContiguousValuesThatWereNeverWrittenAreRefused()
     {

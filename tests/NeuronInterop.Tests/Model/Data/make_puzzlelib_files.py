@@ -1,7 +1,8 @@
 """Writes the HDF5 files that ParameterFileTests load, laid out as PuzzleLib's Module.save writes
 a module's parameters: a group "params" of datasets "0", "1", ... (gzip-compressed, in the
 "earliest" file format) and a group "links" of scalar integers "{module name}.{parameter}" naming
-them. Needs numpy and h5py; run it from this folder: python3 make_puzzlelib_files.py
+them; and two files of the same layout in HDF5's newer format, whose metadata carries checksums.
+Needs numpy and h5py; run it from this folder: python3 make_puzzlelib_files.py
 """
 import h5py
 import numpy as np
@@ -38,3 +39,42 @@ save("linear-2x3-lin-float16.hdf", [("lin", {"W": W.astype(np.float16), "b": b.a
 save("linear-2x3-lin-float64.hdf", [("lin", {"W": W.astype(np.float64), "b": b.astype(np.float64)})])
 # Links as int32: numpy's default integer on Windows before numpy 2
 save("linear-2x3-lin-int32-links.hdf", [("lin", {"W": W, "b": b})], link_type=np.int32)
+
+
+def save_newer_format(path, modules, sizes=None, track_order=False):
+    """The same layout as save, in the newer file format (superblock version 3, object headers
+    version 2), whose metadata carries the checksums Module.Load checks. HDF5 writes these headers
+    itself (not PureHDF, which Module.Save uses). sizes: HDF5's sizes of file addresses and of
+    lengths, in bytes (8 and 8 by default). Attributes added once everything is written no longer fit
+    their object headers, which continue in continuation blocks."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)  # the root group's; with no times, the files come out the same each run
+    if sizes is not None:
+        fcpl.set_sizes(*sizes)
+    if track_order:
+        fcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+        fcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+    with h5py.File(fid) as hdf:
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        gcpl.set_obj_track_times(False)
+        if track_order:
+            gcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+            gcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+        params, links = (h5py.Group(h5py.h5g.create(hdf.id, name, gcpl=gcpl)) for name in (b"params", b"links"))
+        for name, variables in modules:
+            for parameter, data in variables.items():
+                idx = len(params)
+                params.create_dataset(str(idx), data=data, track_times=False)
+                links["%s.%s" % (name, parameter)] = idx
+        for obj in [hdf, params, links] + [params[key] for key in params]:
+            for i in range(3):
+                obj.attrs["note%d" % i] = "x" * (100 + 7 * i)
+
+
+# The same Linear(2, 3, name="lin") as HDF5 writes it in the newer format; and with lengths of 4 bytes
+# (addresses of 8), so that a continuation message's length is narrower than its address.
+save_newer_format("linear-2x3-lin-newer-format.hdf", [("lin", {"W": W, "b": b})], track_order=True)
+save_newer_format("linear-2x3-lin-newer-format-lengths4.hdf", [("lin", {"W": W, "b": b})], sizes=(8, 4))
