@@ -168,11 +168,11 @@ internal static class MetadataChecksums
             byte[] sizes = ReadAt(at + 9, 2);
             _offsetSize = sizes[0];
             _lengthSize = sizes[1];
-            if (_offsetSize is not (2 or 4 or 8) || sizes[1] is not (2 or 4 or 8))
-            {
-                throw Damaged($"its superblock gives addresses of {sizes[0]} and lengths of {sizes[1]} bytes, not 2, 4 or 8");
-            }
             Check(at, 12 + 4 * _offsetSize, "superblock");
+            if (_offsetSize is not (2 or 4 or 8) || _lengthSize is not (2 or 4 or 8))
+            {
+                return;  // intact, but of sizes this walk does not read (HDF5 also allows 16): PureHDF judges them
+            }
             byte[] superblock = ReadAt(at, 12 + 4 * _offsetSize);
             CheckNotTruncated(Offset(superblock, 12 + 2 * _offsetSize));
             ulong baseAddress = Offset(superblock, 12);

@@ -492,6 +492,31 @@ public sealed class ParameterFileTests
         });
     }
 
+    [TestCase(16, 8)]
+    [TestCase(8, 16)]
+    public void AnIntactFileOfSizesPureHdfDoesNotReadIsNotCalledDamaged(int addressSize, int lengthSize)
+    {
+        // HDF5 allows addresses and lengths of 16 bytes, which PureHDF does not read. A superblock (version 2:
+        // signature, version, the two sizes, flags, four addresses and its checksum) whose checksum matches is intact.
+        var superblock = new List<byte> { 0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A, 2 };
+        superblock.AddRange([(byte)addressSize, (byte)lengthSize, 0]);
+        int length = 12 + 4 * addressSize + 4;
+        superblock.AddRange(new byte[addressSize]);  // base address
+        superblock.AddRange(Enumerable.Repeat((byte)0xFF, addressSize));  // no superblock extension
+        superblock.AddRange(BitConverter.GetBytes((long)length).Concat(new byte[addressSize - 8]));  // end of file
+        superblock.AddRange(new byte[addressSize]);  // root group
+        byte[] file = [.. superblock, .. BitConverter.GetBytes(MetadataChecksums.Lookup3(superblock.ToArray()))];
+        Assert.That(file, Has.Length.EqualTo(length));
+        using Linear layer = Layer(2, 3);
+
+        var error = AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)), "the stream could not be read as a parameter file");
+        Assert.That(error.Message, Does.Not.Contain("damaged"));
+
+        file[9] = 4;  // a changed size: its checksum tells
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "the stream is damaged: the checksum of its superblock does not match its contents");
+    }
+
     [Test]
     public void ContiguousValuesThatWereNeverWrittenAreRefused()
     {
