@@ -59,7 +59,7 @@ internal static class MetadataChecksums
     }
 
     /// <summary><see cref="Lookup3(ReadOnlySpan{byte})"/> of the next <paramref name="length"/> bytes of <paramref name="stream"/>, read 64 KiB at a time.</summary>
-    private static uint Lookup3(Stream stream, long length)
+    internal static uint Lookup3(Stream stream, long length)
     {
         var hash = new Lookup3State(length);
         var buffer = new byte[(int)Math.Min(12 * 5461, (length + 11) / 12 * 12)];
