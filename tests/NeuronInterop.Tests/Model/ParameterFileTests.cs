@@ -386,6 +386,29 @@ public sealed class ParameterFileTests
         Assert.That(error.Message, Does.Contain("does not match its contents"));
     }
 
+    [TestCase(8191, true)]  // 32764 bytes of W: in its dataset's header (compact), under its checksum
+    [TestCase(8192, false)]  // 32 KB: stored apart (contiguous), under no checksum, as the README says
+    public void SaveKeepsAParameterOfLessThan32KbUnderAChecksum(int inSize, bool checksummed)
+    {
+        using var saved = new Linear(inSize, 1, seed: 3, device: TestDevice, name: "lin");
+        byte[] file = SavedBytes(saved);
+        float[] w = saved.W.ToArray();
+        int at = IndexOf(file, AsBytes(w[100..104]));
+        file[at] ^= 0x01;  // W[100] changes in its low bits
+        using var layer = new Linear(inSize, 1, seed: 4, device: TestDevice, name: "lin");
+
+        if (checksummed)
+        {
+            var error = Assert.Throws<InvalidDataException>(() => layer.Load(new MemoryStream(file)));
+            Assert.That(error!.Message, Does.Contain("does not match its contents"));
+        }
+        else
+        {
+            layer.Load(new MemoryStream(file));
+            Assert.That(layer.W.ToArray()[100], Is.Not.EqualTo(w[100]), "the changed value loads");
+        }
+    }
+
     [Test]
     public void EveryByteOfASavedFileIsChecked()
     {
