@@ -145,13 +145,9 @@ internal static class RestoreLineCommand
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
             : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
 
-        // The files of an earlier run into this folder that this run does not write would read as its own.
-        IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
         IReadOnlyList<FigureFile> figures = Figures.WriteAll(result, outputDirectory);
         string summaryPath = Summary.Write(result, figures, outputDirectory);
         Summary.WriteTable(context.Console, result);
-        if (removed.Count > 0)
-            context.Output.WriteLine($"Removed {removed.Count} file{(removed.Count == 1 ? "" : "s")} of an earlier run: {string.Join(", ", removed)}");
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");
@@ -161,6 +157,12 @@ internal static class RestoreLineCommand
             foreach (var run in result.Runs)
                 context.Output.WriteLine($"  {options.NeuronFileName(run.Kind)}: {run.Description}");
         }
+
+        // The files of an earlier run into this folder that this run does not write would read as its own. They go
+        // last: a file that cannot be removed then stops the command with this run's results already written.
+        IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
+        if (removed.Count > 0)
+            context.Output.WriteLine($"Removed {removed.Count} file{(removed.Count == 1 ? "" : "s")} of an earlier run: {string.Join(", ", removed)}");
         return CliApplication.ExitOk;
     }
 

@@ -229,8 +229,9 @@ public sealed class BadInputTests
     }
 
     /// <remarks>
-    /// The delete is made to fail through the remover's seam: what makes it fail for real needs another user (a sticky
-    /// folder holding that user's file, which root deletes anyway) or a privilege that tests do not have (an immutable file).
+    /// The delete is made to fail through the remover's seam, for both kinds of failure: what makes it fail for real needs
+    /// another user (a sticky folder holding that user's file, which root deletes anyway) or root (an immutable file, as in
+    /// <see cref="AnEarlierFileThatCannotBeRemovedStopsTheRunWithItsResultsWritten"/>).
     /// </remarks>
     [TestCase(true, "permission denied")]
     [TestCase(false, "Device or resource busy")]
@@ -253,6 +254,49 @@ public sealed class BadInputTests
             $"--out: cannot remove '{kept}', a file of an earlier run that this run does not write (left there, it would read " +
             $"as this run's): {reason}. Remove it or have it removed, or choose another --out."));
         Assert.That(kept, Does.Exist);
+    }
+
+    /// <summary>
+    /// The stale files go after this run's are written, so a file that cannot be removed costs the user no results. Made
+    /// to fail for real with an immutable file, which needs root and a file system that keeps the flag.
+    /// </summary>
+    [Test]
+    public void AnEarlierFileThatCannotBeRemovedStopsTheRunWithItsResultsWritten()
+    {
+        string stale = Path.Combine(Folder, Figures.BothTrained);  // --no-bias writes no such figure
+        File.WriteAllText(stale, "an earlier run's");
+        if (!SetImmutable(stale, true))
+            Assert.Ignore("chattr +i does not work here (it needs root and a file system that keeps the flag)");
+        try
+        {
+            var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+            Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+            Assert.That(result.Error, Does.Contain($"--out: cannot remove '{stale}', a file of an earlier run"));
+            Assert.That(result.Output, Does.Contain("Figures (3) and summary.json are in"), "this run's results, told");
+            foreach (string written in new[] { Figures.LinearFunction, Figures.NoBias, Figures.LearningCurve, Summary.FileName })
+                Assert.That(Path.Combine(Folder, written), Does.Exist, "the folder held only the stale file");
+        }
+        finally
+        {
+            SetImmutable(stale, false);
+        }
+
+        static bool SetImmutable(string path, bool on)
+        {
+            try
+            {
+                using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [on ? "+i" : "-i", path])
+                {
+                    RedirectStandardError = true,
+                })!;
+                chattr.WaitForExit();
+                return chattr.ExitCode == 0;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return false;  // no chattr
+            }
+        }
     }
 
     [Test]
