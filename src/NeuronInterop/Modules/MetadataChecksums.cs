@@ -198,8 +198,9 @@ internal static class MetadataChecksums
         }
 
         /// <summary>
-        /// Refuses a file shorter than its superblock's end-of-file address, as HDF5 does. The address
-        /// counts from the base address; it is compared as if that were 0, which never refuses a whole file.
+        /// Refuses a file shorter than its superblock's end-of-file address, as HDF5 does. Whether that
+        /// address counts from the file's first byte or from the base address (never before it), a file
+        /// shorter than the address itself is cut short, so a whole file is never refused.
         /// </summary>
         private void CheckNotTruncated(ulong endOfFile)
         {
