@@ -12,7 +12,7 @@ internal static class Verbosity
 
     public const string HelpText =
         "How much to log: quiet|minimal|normal|detailed|diagnostic (or q|m|n|d|diag, or a LogLevel name: " +
-        "Trace|Debug|Information|Warning|Error|Critical|None). detailed adds every training step and each run's result.";
+        "Trace|Debug|Information|Warning|Error|Critical|None). detailed adds the library's and each command's detail (restore-line: every training step and each run's result).";
 
     public static bool TryParse(string? text, out LogLevel level)
     {

@@ -60,7 +60,7 @@ internal static class Summary
                 F(run.Library.W), run.UseBias ? F(run.Library.B) : "-", E(run.Library.FinalError));
         }
         table.Caption($"Error: Σ(y − ŷ)² / 2N over all {RestoreLineOptions.PointCount} points after training.\n" +
-                      "(The log's batch error is the same over one step's samples.)");
+                      "(--verbosity detailed logs each step's error on its batch.)");
         console.Write(table);
     }
 

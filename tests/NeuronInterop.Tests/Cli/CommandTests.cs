@@ -229,7 +229,7 @@ public sealed class CommandTests
         Assert.That(result.Error, Does.Match(@"no bias, 30 steps: error over all 1000 points after training: " +
             @"hand-made neuron \S+ \(w = \S+, no bias\), library neuron \S+ \(w = \S+, no bias\)"));
         Assert.That(result.Output, Does.Contain("Error, all 1000 points"), "the table's column");
-        Assert.That(result.Output, Does.Contain("(The log's batch error is the same over one step's samples.)"), "the table's caption tells the two apart");
+        Assert.That(result.Output, Does.Contain("(--verbosity detailed logs each step's error on its batch.)"), "the table's caption tells the two apart");
     }
 
     /// <summary>
