@@ -1,0 +1,273 @@
+using Microsoft.Extensions.Logging;
+
+namespace NeuronInterop.Modules;
+
+// Saving and loading a module's parameters: the public Save and Load, and the checks and stream
+// handling around ParameterFile, which reads and writes the HDF5 itself.
+public abstract partial class Module
+{
+    /// <summary>
+    /// Saves the parameters' values to an HDF5 file in PuzzleLib's layout (<c>Module.save</c>), so
+    /// that PuzzleLib, h5py or <see cref="Load(string)"/> can read them back: each parameter is
+    /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
+    /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
+    /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions,
+    /// and a symbolic link keeps pointing to it.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5).</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using SingleThreadGuard.Use use = Guard.Enter();
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        string fullPath = Path.GetFullPath(path);
+        // Through a symbolic link, the file it points to is replaced, not the link.
+        if (new FileInfo(fullPath) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+        {
+            fullPath = target.FullName;
+        }
+        if (Directory.Exists(fullPath))
+        {
+            throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
+
+        string folder = Path.GetDirectoryName(fullPath)!;
+        string temporary = Path.Combine(folder, $".neuron-save-{Guid.NewGuid():N}.tmp");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite);
+        }
+        // The messages name the folder, not the temporary file the caller never chose.
+        catch (DirectoryNotFoundException e)
+        {
+            throw new DirectoryNotFoundException($"Cannot save to '{path}': the folder '{folder}' does not exist.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string message = $"Cannot save to '{path}': the folder '{folder}' takes no new files (a save writes a new file, " +
+                             "then replaces the old one).";
+            throw e is UnauthorizedAccessException ? new UnauthorizedAccessException(message, e) : new IOException(message, e);
+        }
+        try
+        {
+            using (stream)
+            {
+                ParameterFile.Write(parameters, this, stream);
+                stream.Flush(flushToDisk: true);
+            }
+            if (!OperatingSystem.IsWindows() && File.Exists(fullPath))
+            {
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(fullPath));  // keep the replaced file's permissions
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), parameters.Count, fullPath);
+    }
+
+    /// <summary>
+    /// Writes the parameters' values to <paramref name="stream"/> at its position, as
+    /// <see cref="Save(string)"/> writes a file; the stream is left after them.
+    /// </summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("Saving needs a writable stream.", nameof(stream));
+        }
+        using SingleThreadGuard.Use use = Guard.Enter();
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        if (stream.CanSeek && stream.Length == 0 && stream.Position == 0)
+        {
+            ParameterFile.Write(parameters, this, stream);
+            stream.Seek(0, SeekOrigin.End);
+            return;
+        }
+        // HDF5 addresses count from the file's first byte, so the file is made whole first.
+        using Stream file = TemporaryStream();
+        ParameterFile.Write(parameters, this, file);
+        file.Position = 0;
+        file.CopyTo(stream);
+    }
+
+    /// <summary>
+    /// Loads the parameters' values from an HDF5 file in PuzzleLib's layout, written by
+    /// <see cref="Save(string)"/> or by PuzzleLib's <c>Module.save</c>: each parameter is read from
+    /// <c>{Name}.{parameter name}</c>, so the module must have the name it was saved under. Values
+    /// must be float32 (or float16) and have the parameter's shape; the file may hold other
+    /// modules' parameters too, but no parameter under this module's name that it lacks (a bias
+    /// for a layer without one). Every parameter is read and checked before any is changed, so a
+    /// file that does not fit leaves the module as it was.
+    /// </summary>
+    /// <param name="path">The file to read.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not HDF5, is damaged (values missing from it, say), or lacks fitting values
+    /// for a parameter; the message says which and why.</exception>
+    /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder).</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    public void Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using SingleThreadGuard.Use use = Guard.Enter();
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        if (Directory.Exists(path))
+        {
+            throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
+        float[][] values;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            values = ParameterFile.Read(parameters, this, stream, $"'{path}'");
+        }
+        Assign(parameters, values);
+        Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), parameters.Count, path);
+    }
+
+    /// <summary>
+    /// Loads the parameters' values from <paramref name="stream"/>, as <see cref="Load(string)"/>
+    /// does from a file: the file is read from the stream's position to its end (so a stream that
+    /// holds several saved files one after another cannot be read this way).
+    /// </summary>
+    /// <param name="stream">A readable stream.</param>
+    /// <exception cref="ArgumentException">The stream cannot be read, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
+    /// <exception cref="InvalidDataException">The data is not HDF5, is damaged, or lacks fitting values for a parameter.</exception>
+    /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    public void Load(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead)
+        {
+            throw new ArgumentException("Loading needs a readable stream.", nameof(stream));
+        }
+        using SingleThreadGuard.Use use = Guard.Enter();
+        IReadOnlyList<Parameter> parameters = CheckSavable();
+        float[][] values;
+        if (stream.CanSeek && stream.Position == 0)
+        {
+            // HDF5 addresses count from the file's first byte: a stream at its start is read in place.
+            values = ParameterFile.Read(parameters, this, stream, "the stream");
+            stream.Seek(0, SeekOrigin.End);
+        }
+        else
+        {
+            using Stream file = CopyToStart(stream);
+            values = ParameterFile.Read(parameters, this, file, "the stream");
+        }
+        Assign(parameters, values);
+    }
+
+    /// <summary>The parameters to save or load, checked: the module and each parameter alive, and a name HDF5 can link.</summary>
+    private List<Parameter> CheckSavable()
+    {
+        ThrowIfDisposed();
+        if (Name is not null && Name.Contains('/'))
+        {
+            throw new ArgumentException(
+                $"{Describe()}: a module whose name holds '/' cannot be saved or loaded (HDF5 reads it as a path).");
+        }
+        if (Name is not null && UnstorableCharacter(Name) is { } what)
+        {
+            // PureHDF would write U+FFFD for an unpaired surrogate (a file the module then cannot find its name in)
+            // and keep a NUL, where HDF5's C library, and so PuzzleLib and h5py, end the name.
+            throw new ArgumentException(
+                $"{Describe()}: a module whose name holds {what} cannot be saved or loaded: HDF5 keeps names as UTF-8 " +
+                "text that ends at a NUL, as PuzzleLib and h5py read them. Give the module a name without it.");
+        }
+        var parameters = Parameters.ToList();
+        foreach (Parameter parameter in parameters)
+        {
+            parameter.ThrowIfDisposed();
+        }
+        // A file links each parameter by {module name}.{parameter name}: two of one name would overwrite one another.
+        if (parameters.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new InvalidOperationException(
+                $"{Describe()} has {twice.Count()} parameters named '{twice.Key}': a parameter file stores each under " +
+                $"'{Name}.{twice.Key}', so they would overwrite one another. Save and load each layer on its own, " +
+                "under a name of its own.");
+        }
+        return parameters;
+    }
+
+    /// <summary>What in <paramref name="name"/> HDF5 cannot keep in a link name (a NUL, an unpaired surrogate), or null.</summary>
+    private static string? UnstorableCharacter(string name)
+    {
+        ReadOnlySpan<char> rest = name;
+        while (!rest.IsEmpty)
+        {
+            int at = name.Length - rest.Length;
+            if (System.Text.Rune.DecodeFromUtf16(rest, out System.Text.Rune rune, out int used) != System.Buffers.OperationStatus.Done)
+            {
+                return $"an unpaired surrogate (U+{(int)rest[0]:X4} at index {at})";
+            }
+            if (rune.Value == 0)
+            {
+                return $"a NUL character (at index {at})";
+            }
+            rest = rest[used..];
+        }
+        return null;
+    }
+
+    /// <summary>The rest of <paramref name="stream"/> in a <see cref="TemporaryStream"/>, at its start.</summary>
+    private static Stream CopyToStart(Stream stream)
+    {
+        Stream copy = TemporaryStream();
+        try
+        {
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A stream for a whole parameter file on its way to or from a caller's stream: a temporary file
+    /// that goes when disposed, where one can be made (a growing MemoryStream's doublings cost more
+    /// than the save or load itself for large layers), else memory.
+    /// </summary>
+    private static Stream TemporaryStream()
+    {
+        try
+        {
+            return new FileStream(Path.Combine(Path.GetTempPath(), $"neuron-{Guid.NewGuid():N}.tmp"),
+                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new MemoryStream();
+        }
+    }
+
+    private static void Assign(IReadOnlyList<Parameter> parameters, float[][] values)
+    {
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            parameters[i].Value.CopyFrom(values[i]);
+        }
+    }
+}
