@@ -20,4 +20,8 @@ internal static class NumberText
         string format = magnitude is >= 1e-3f and < 1e6f ? "0.####" : "0.###E+00";
         return value.ToString(format, CultureInfo.InvariantCulture);
     }
+
+    /// <summary>A count and its noun, singular for one: "1 step", "500 steps", "8 samples".</summary>
+    public static string Count(int count, string noun) =>
+        string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");
 }

@@ -162,7 +162,7 @@ internal static class RestoreLineCommand
         // last: a file that cannot be removed then stops the command with this run's results already written.
         IReadOnlyList<string> removed = OutputFolder.RemoveFiles(outputDirectory, KnownOutputFiles.Except(OutputFiles(options)));
         if (removed.Count > 0)
-            context.Output.WriteLine($"Removed {removed.Count} file{(removed.Count == 1 ? "" : "s")} of an earlier run: {string.Join(", ", removed)}");
+            context.Output.WriteLine($"Removed {NumberText.Count(removed.Count, "file")} of an earlier run: {string.Join(", ", removed)}");
         return CliApplication.ExitOk;
     }
 

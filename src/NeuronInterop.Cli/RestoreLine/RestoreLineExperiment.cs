@@ -106,7 +106,7 @@ internal sealed class RestoreLineExperiment
                 _logger.LogDebug(
                     "{Run}: step {Step}/{Steps}, batch error on this step's {Samples}: neuron error {HandMade:G9}, " +
                     "library module error {Library:G9}",
-                    description, step + 1, steps, Samples(batch), handMadeErrors[step], libraryErrors[step]);
+                    description, step + 1, steps, NumberText.Count(batch, "sample"), handMadeErrors[step], libraryErrors[step]);
             observer.StepFinished(description, step + 1, handMadeErrors[step], libraryErrors[step]);
         }
 
@@ -155,9 +155,6 @@ internal sealed class RestoreLineExperiment
             description, neuron, RestoreLineOptions.PointCount, errorBefore, result.FinalError, LogParameters(result, useBias),
             _options.LearningRate);
     }
-
-    /// <summary>"1 sample", "8 samples".</summary>
-    private static string Samples(int count) => count == 1 ? "1 sample" : $"{count} samples";
 
     /// <summary>A trained neuron's w and b as the log writes them: "w = 2.00212, b = 2.9797", or "w = 2.26089, no bias".</summary>
     private static string LogParameters(NeuronResult neuron, bool useBias) =>

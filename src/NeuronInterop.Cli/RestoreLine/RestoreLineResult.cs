@@ -44,7 +44,7 @@ internal sealed record RunResult(RunKind Kind, int Steps, bool UseBias, NeuronRe
     };
 
     /// <summary>"1 step", "500 steps".</summary>
-    public static string StepCount(int steps) => steps == 1 ? "1 step" : $"{steps} steps";
+    public static string StepCount(int steps) => NumberText.Count(steps, "step");
 }
 
 /// <summary>Everything <c>neuron restore-line</c> computed.</summary>

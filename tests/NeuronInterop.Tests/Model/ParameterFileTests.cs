@@ -298,15 +298,12 @@ public sealed class ParameterFileTests
     public void ADatasetWhoseValuesDisagreeWithItsDimensionsIsRefused()
     {
         using Linear saved = Layer(3, 2, seed: 3);
-        var bytes = new MemoryStream();
-        saved.Save(bytes);
-        byte[] file = bytes.ToArray();
+        byte[] file = SavedBytes(saved);
         // b's dataspace message (header: type 1, 12 bytes; body: version 2, rank 1, flags 0, type simple): typed
         // scalar instead, it still lists the dimension [2], so the file says [2] while its data reads as one value.
         // W (rank 2) comes first and fits.
         byte[] rankOneSpace = [0x01, 0x0C, 0x00, 0x00, 0x02, 0x01, 0x00, 0x01];
-        int at = Enumerable.Range(0, file.Length - rankOneSpace.Length)
-            .Single(i => file.AsSpan(i, rankOneSpace.Length).SequenceEqual(rankOneSpace));
+        int at = IndexOf(file, rankOneSpace);
         file[at + 7] = 0x00;
         ResealHeader(file, at);  // as a writer that wrote it so would: past the checksum
         using Linear layer = Layer(3, 2, seed: 4);
