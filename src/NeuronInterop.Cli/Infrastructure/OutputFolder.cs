@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace NeuronInterop.Cli.Infrastructure;
 
 /// <summary>Creates output folders and proves they can be written, before any work is done.</summary>
@@ -57,7 +59,7 @@ internal static class OutputFolder
     /// <summary>
     /// Checks that an existing file <paramref name="path"/> may be overwritten: it is not read-only (no one has write
     /// permission, which is refused whoever runs the command, root included), and it opens for writing (its content
-    /// is left as it is). A missing file passes.
+    /// is left as it is; a named pipe is not opened). A missing file passes.
     /// </summary>
     /// <param name="path">The file's full path.</param>
     /// <param name="option">The option that named the file or its folder, for messages.</param>
@@ -78,6 +80,10 @@ internal static class OutputFolder
             : (file.UnixFileMode & anyWrite) == 0;
         if (readOnly)
             throw new CliException($"{option}: '{path}' is read-only: make it writable (chmod u+w) or remove it, {alternative}.");
+        // Opening a named pipe for writing waits for a reader, and closing it again would end that reader's input: it
+        // is written when the results are, as a shell's redirection would.
+        if (IsNamedPipe(file.FullName))
+            return;
         try
         {
             using (File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
@@ -124,8 +130,8 @@ internal static class OutputFolder
 
     /// <summary>
     /// Checks that the file <paramref name="path"/> (an option's value) can be written later: it is
-    /// not a folder, its folder can be created and written, and an existing file may be overwritten
-    /// (not read-only, and it opens for writing). The file itself is neither created nor changed.
+    /// not a folder, and either it exists and may be overwritten (<see cref="CheckWritable"/>), or its
+    /// folder can be created and takes new files. The file itself is neither created nor changed.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="option">The option that named it, for messages.</param>
@@ -136,10 +142,31 @@ internal static class OutputFolder
         string fullPath = FullPath(path, option, "file");
         if (Directory.Exists(fullPath))
             throw new CliException($"{option} '{path}' is a folder: name a file.");
-        Prepare(Path.GetDirectoryName(fullPath)!, option);
-        CheckWritable(fullPath, option, "or name another file");
+        // A file that exists is written in place: only a new file needs a folder that takes new files. So a file may
+        // be named in a folder that takes none: /dev/null, /dev/stdout, a shell's >(command) (/dev/fd/63).
+        if (File.Exists(fullPath))
+            CheckWritable(fullPath, option, "or name another file");
+        else
+            Prepare(Path.GetDirectoryName(fullPath)!, option);
         return fullPath;
     }
+
+    /// <summary>Whether <paramref name="path"/> (through symbolic links) is a named pipe (FIFO).</summary>
+    private static bool IsNamedPipe(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+            return false;
+        // struct statx has one layout on every Linux architecture: stx_mode is the 16 bits at offset 28.
+        const int currentFolder = -100;  // AT_FDCWD
+        const uint typeOnly = 0x1;  // STATX_TYPE
+        const int typeBits = 0xF000, namedPipe = 0x1000;  // S_IFMT, S_IFIFO
+        var status = new byte[256];
+        return Statx(currentFolder, path, 0, typeOnly, status) == 0 &&
+               (BitConverter.ToUInt16(status, 28) & typeBits) == namedPipe;
+    }
+
+    [DllImport("libc", EntryPoint = "statx")]
+    private static extern int Statx(int folder, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] status);
 
     /// <summary>Why a file could not be written or deleted, to follow its path in a message.</summary>
     private static string Reason(Exception e) => e switch

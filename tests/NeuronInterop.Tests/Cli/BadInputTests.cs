@@ -265,7 +265,7 @@ public sealed class BadInputTests
     {
         string stale = Path.Combine(Folder, Figures.BothTrained);  // --no-bias writes no such figure
         File.WriteAllText(stale, "an earlier run's");
-        if (!SetImmutable(stale, true))
+        if (!FileFlags.SetImmutable(stale, true))
             Assert.Ignore("chattr +i does not work here (it needs root and a file system that keeps the flag)");
         try
         {
@@ -278,24 +278,7 @@ public sealed class BadInputTests
         }
         finally
         {
-            SetImmutable(stale, false);
-        }
-
-        static bool SetImmutable(string path, bool on)
-        {
-            try
-            {
-                using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [on ? "+i" : "-i", path])
-                {
-                    RedirectStandardError = true,
-                })!;
-                chattr.WaitForExit();
-                return chattr.ExitCode == 0;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-                return false;  // no chattr
-            }
+            FileFlags.SetImmutable(stale, false);
         }
     }
 

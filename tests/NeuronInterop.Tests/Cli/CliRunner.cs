@@ -40,3 +40,29 @@ internal sealed class TempFolder : IDisposable
 
     public override string ToString() => Path;
 }
+
+/// <summary>File flags that only root can set, for tests that need what even root may not do.</summary>
+internal static class FileFlags
+{
+    /// <summary>
+    /// Sets or clears the immutable flag (chattr +i) of a file or folder: an immutable file cannot be changed or removed,
+    /// and an immutable folder takes no new files, whoever asks, root included.
+    /// </summary>
+    /// <returns>Whether it worked: it needs root and a file system that keeps the flag.</returns>
+    public static bool SetImmutable(string path, bool on)
+    {
+        try
+        {
+            using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [on ? "+i" : "-i", path])
+            {
+                RedirectStandardError = true,
+            })!;
+            chattr.WaitForExit();
+            return chattr.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;  // no chattr
+        }
+    }
+}

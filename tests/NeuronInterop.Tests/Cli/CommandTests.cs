@@ -480,6 +480,58 @@ public sealed class CommandTests
     }
 
     /// <summary>
+    /// A file that exists is written in place, so the folder it is in need not take new files: as /dev/null,
+    /// /dev/stdout or a shell's <c>&gt;(command)</c> (/dev/fd/63) are for a user who is not root. An immutable folder
+    /// stands in for such a folder here, as it takes no new files even from root.
+    /// </summary>
+    [Test]
+    public void BenchWritesAnExistingJsonFileInAFolderThatTakesNoNewFiles()
+    {
+        using var temp = new TempFolder();
+        string json = Path.Combine(temp.Path, "bench.json");
+        File.WriteAllText(json, "an earlier report");
+        if (!FileFlags.SetImmutable(temp.Path, true))
+            Assert.Ignore("chattr +i does not work here (it needs root and a file system that keeps the flag)");
+        try
+        {
+            var result = CliRunner.Run("bench", "--quick", "--repeats", "1", "--device", "host", "--case", "tutorial", "--json", json);
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(BenchmarkReport.FromJson(File.ReadAllText(json)).Results.Select(r => r.CaseId), Does.Contain("tutorial"));
+        }
+        finally
+        {
+            FileFlags.SetImmutable(temp.Path, false);
+        }
+    }
+
+    /// <summary>
+    /// A named pipe takes the report when it is written, as a shell's redirection would: the command does not wait for
+    /// a reader before it measures, nor end the reader's input early by opening and closing the pipe to check it.
+    /// </summary>
+    [Test]
+    [Platform("Linux")]
+    public void BenchWritesItsJsonIntoANamedPipe()
+    {
+        using var temp = new TempFolder();
+        string pipe = Path.Combine(temp.Path, "bench.json");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [pipe]))
+            mkfifo.WaitForExit();
+        Task<string> reader = Task.Run(() => File.ReadAllText(pipe));
+        Task<CliRunner.Result> run = Task.Run(() =>
+            CliRunner.Run("bench", "--quick", "--repeats", "1", "--device", "host", "--case", "tutorial", "--json", pipe));
+        bool finished = run.Wait(TimeSpan.FromMinutes(2));
+        if (!finished)
+        {
+            File.ReadAllText(pipe);  // a reader for the write the command waits on, so that it ends
+            run.Wait();
+        }
+        Assert.That(finished, Is.True, "the command ended without another reader");
+        Assert.That(run.Result.ExitCode, Is.Zero, run.Result.ToString());
+        Assert.That(reader.Wait(TimeSpan.FromMinutes(1)), Is.True, "the reader got to the end of its input");
+        Assert.That(BenchmarkReport.FromJson(reader.Result).Results.Select(r => r.CaseId), Does.Contain("tutorial"));
+    }
+
+    /// <summary>
     /// The no-bias SGD hovers around the least-squares slope 2 with a standard deviation of about 0.215
     /// (see <see cref="RestoreLineCommandTests"/>). Over 8 seeds the mean has a standard deviation of
     /// 0.076, so |mean − 2| ≤ 0.25 (3.3 sigma): the slope is unbiased, only the intercept is missing.
