@@ -1,6 +1,6 @@
 namespace NeuronInterop.Benchmarks;
 
-/// <summary>What <see cref="BenchmarkRunner.Run"/> measures and where it writes the results.</summary>
+/// <summary>What <see cref="BenchmarkRunner.Run"/> measures.</summary>
 public sealed record BenchmarkOptions
 {
     /// <summary>The device to measure: "auto", "host", "cuda" or "cuda:N" (see <see cref="NeuronInterop.Device.FromName"/>).</summary>
@@ -11,9 +11,6 @@ public sealed record BenchmarkOptions
 
     /// <summary>Case ids to run (see <see cref="BenchmarkRunner.CaseIds"/>); null or empty runs all of them.</summary>
     public IReadOnlyList<string>? Cases { get; init; }
-
-    /// <summary>Where to write the report as JSON; null writes nothing.</summary>
-    public string? JsonPath { get; init; }
 
     /// <summary>A result file of bench/pytorch_bench.py; when given, the report adds the ratio NeuronInterop / PyTorch per case and judges the targets.</summary>
     public string? PyTorchJsonPath { get; init; }

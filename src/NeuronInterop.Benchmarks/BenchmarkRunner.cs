@@ -22,7 +22,7 @@ public static class BenchmarkRunner
     /// <summary>The case ids in report order: tutorial, huge, mid, large.</summary>
     public static IReadOnlyList<string> CaseIds => BenchmarkCase.Ids;
 
-    /// <summary>Measures the selected cases on the selected device and returns (and optionally writes) the report.</summary>
+    /// <summary>Measures the selected cases on the selected device and returns the report (<see cref="BenchmarkReport.WriteJson"/> writes it).</summary>
     /// <exception cref="ArgumentException">An unknown case id or an invalid option.</exception>
     /// <exception cref="DeviceUnavailableException">The device is not present.</exception>
     /// <exception cref="FileNotFoundException">The PyTorch result file does not exist.</exception>
@@ -56,8 +56,6 @@ public static class BenchmarkRunner
         }.WithTargets();
         if (pytorch is not null)
             report = report.WithPyTorch(pytorch, options.PyTorchJsonPath);
-        if (options.JsonPath is not null)
-            report.WriteJson(options.JsonPath);
         return report;
     }
 

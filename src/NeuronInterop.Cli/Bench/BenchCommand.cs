@@ -76,14 +76,17 @@ internal static class BenchCommand
                 Device = parse.GetValue(device)!,
                 Quick = parse.GetValue(quick),
                 Cases = parse.GetValue(cases) is { Length: > 0 } ids ? CaseIds(ids) : null,
-                JsonPath = jsonPath,
                 PyTorchJsonPath = pytorchPath,
                 Repeats = parse.GetValue(repeats),
             };
             BenchmarkReport report = BenchmarkRunner.Run(options, loggerFactory.CreateLogger("neuron.bench"));
+            // The table first: a report that cannot be written (a full disk) then loses no measurement.
             context.Output.WriteLine(report.ToTable());
-            if (options.JsonPath is not null)
-                context.Output.WriteLine($"JSON report: {Path.GetFullPath(options.JsonPath)}");
+            if (jsonPath is not null)
+            {
+                OutputFolder.Write("--json", () => { report.WriteJson(jsonPath); return jsonPath; }, "the table above has the results");
+                context.Output.WriteLine($"JSON report: {jsonPath}");
+            }
             return ExitCodeFor(report);
         });
         return command;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 
 namespace NeuronInterop.Cli.Infrastructure;
 
@@ -167,6 +168,28 @@ internal static class OutputFolder
 
     [DllImport("libc", EntryPoint = "statx")]
     private static extern int Statx(int folder, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] status);
+
+    /// <summary>Writes a command's result files and says, when that fails, what failed and where the results still are.</summary>
+    /// <param name="option">The option that named the files or their folder, for messages.</param>
+    /// <param name="write">Writes the files; returns what the command reports of them.</param>
+    /// <param name="resultsElsewhere">Where the results can still be read, to end the message.</param>
+    /// <exception cref="CliException">A file could not be written (a full disk, a lost permission).</exception>
+    public static T Write<T>(string option, Func<T> write, string resultsElsewhere)
+    {
+        try
+        {
+            return write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // .NET says "No space left on device : '/path'" or "Access to the path '/path' is denied."
+            string text = CliApplication.OneLine(e.Message).TrimEnd('.');
+            string failure = Regex.Match(text, "^(?<reason>.+?) : '(?<path>.+)'$") is { Success: true } parts
+                ? $"cannot write '{parts.Groups["path"].Value}': {parts.Groups["reason"].Value}"
+                : $"cannot write the results: {text}";
+            throw new CliException($"{option}: {failure}; {resultsElsewhere}.", e);
+        }
+    }
 
     /// <summary>Why a file could not be written or deleted, to follow its path in a message.</summary>
     private static string Reason(Exception e) => e switch

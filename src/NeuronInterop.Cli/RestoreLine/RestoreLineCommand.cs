@@ -145,9 +145,13 @@ internal static class RestoreLineCommand
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
             : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
 
-        IReadOnlyList<FigureFile> figures = Figures.WriteAll(result, outputDirectory);
-        string summaryPath = Summary.Write(result, figures, outputDirectory);
+        // The table first: files that cannot be written (a full disk) then lose no result.
         Summary.WriteTable(context.Console, result);
+        var (figures, summaryPath) = OutputFolder.Write("--out", () =>
+        {
+            IReadOnlyList<FigureFile> written = Figures.WriteAll(result, outputDirectory);
+            return (written, Summary.Write(result, written, outputDirectory));
+        }, "the table above has this run's results");
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");

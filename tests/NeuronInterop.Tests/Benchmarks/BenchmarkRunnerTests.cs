@@ -25,8 +25,8 @@ public sealed class BenchmarkRunnerTests(string backend)
         {
             Device = _deviceName,
             Quick = true,
-            JsonPath = Path.Combine(_folder, "bench.json"),
         });
+        _report.WriteJson(Path.Combine(_folder, "bench.json"));
     }
 
     [OneTimeTearDown]

@@ -282,6 +282,39 @@ public sealed class BadInputTests
         }
     }
 
+    /// <summary>A report that cannot be written (here a full disk: /dev/full) costs no measurement: the table is printed first.</summary>
+    [Test]
+    [Platform("Linux")]
+    public void BenchThatCannotWriteItsJsonStillPrintsItsTable()
+    {
+        var result = CliRunner.Run("bench", "--quick", "--repeats", "1", "--device", "host", "--case", "tutorial", "--json", "/dev/full");
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines.Where(line => line.StartsWith("neuron: error: ")), Is.EqualTo(new[]
+        {
+            "neuron: error: --json: cannot write '/dev/full': No space left on device; the table above has the results.",
+        }), result.ToString());
+        Assert.That(result.Error, Does.Not.Match(@"(?m)^\s*at \S+\(").And.Not.Contain("Exception"), "no stack trace");
+        Assert.That(result.Output, Does.Contain("tutorial").And.Contain("steps/s"), "the measurements");
+    }
+
+    /// <summary>Files that cannot be written (here a full disk: a link to /dev/full) cost no result: the table is printed first.</summary>
+    [TestCase(Summary.FileName)]
+    [TestCase(Figures.BothTrained)]
+    [Platform("Linux")]
+    public void ARestoreLineThatCannotWriteItsFilesStillPrintsItsTable(string name)
+    {
+        string path = Path.Combine(Folder, name);
+        File.CreateSymbolicLink(path, "/dev/full");
+        var result = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--out", Folder);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines.Where(line => line.StartsWith("neuron: error: ")), Is.EqualTo(new[]
+        {
+            $"neuron: error: --out: cannot write '{path}': No space left on device; the table above has this run's results.",
+        }), result.ToString());
+        Assert.That(result.Error, Does.Not.Match(@"(?m)^\s*at \S+\(").And.Not.Contain("Exception"), "no stack trace");
+        Assert.That(result.Output, Does.Contain("hand-made").And.Contain("no bias"), "the table");
+    }
+
     [Test]
     public void AnUnwritableFolderIsNamedInTheError()
     {
