@@ -184,7 +184,9 @@ internal static class ParameterFile
     /// unwritten what compact data (kept in the object header) or an inflated chunk lacks. Either would load
     /// values that were never saved. So contiguous values must be read from the file (where the stream
     /// reads them in full or fails), every chunk must come from the file at its full size, and compact data
-    /// is read twice, into all-ones and into all-zeros bytes: a byte that differs was not written.
+    /// is read twice, into all-ones and into all-zeros bytes: a byte that differs was not written. A chunk
+    /// must also be read at the size its chunk index gives, where that index is a version 1 B-tree (see
+    /// <see cref="ChunkIndex"/>): else a file whose filter pipeline is lost loads its compressed bytes as values.
     /// </summary>
     private static T[] ReadWhole<T>(IH5Dataset data, int count, WatchedStream stream, string what, string source)
         where T : unmanaged
@@ -224,7 +226,15 @@ internal static class ParameterFile
                 }
                 ulong chunkBytes = checked(chunkDims.Aggregate(1UL, (product, d) => product * d) * (ulong)data.Type.Size);
                 var chunks = new ChunkWitness(stream, chunkBytes);
-                ((NativeDataset)data).Read(new H5DatasetAccess(ChunkCache: chunks), values);
+                stream.Chunks = ChunkIndex.For(stream.File, dims.Length, what, source);
+                try
+                {
+                    ((NativeDataset)data).Read(new H5DatasetAccess(ChunkCache: chunks), values);
+                }
+                finally
+                {
+                    stream.Chunks = null;
+                }
                 if (chunks.Missing > 0 || chunks.Short > 0)
                 {
                     string problem = chunks.Missing > 0
@@ -272,11 +282,17 @@ internal static class ParameterFile
 
     /// <summary>
     /// The stream PureHDF reads the file through: reads of dataset values (<see cref="IDatasetStream"/>) are
-    /// counted, so that a chunk read can tell whether it came from the file.
+    /// counted, so that a chunk read can tell whether it came from the file; and while <see cref="Chunks"/> is
+    /// set, PureHDF's seeks and reads are shown to it, to check each chunk read against the chunk index.
     /// </summary>
     private sealed class WatchedStream(Stream inner) : Stream, IDatasetStream
     {
         public long DataReads { get; private set; }
+
+        /// <summary>The file itself, whose reads nothing watches.</summary>
+        public Stream File => inner;
+
+        public ChunkIndex? Chunks { get; set; }
 
         public override bool CanRead => true;
         public override bool CanSeek => true;
@@ -286,18 +302,39 @@ internal static class ParameterFile
         public override long Position
         {
             get => inner.Position;
-            set => inner.Position = value;
+            set
+            {
+                inner.Position = value;
+                Chunks?.Sought(value);
+            }
         }
 
         public void ReadDataset(Span<byte> buffer)
         {
             DataReads++;
+            Chunks?.ReadsChunk(inner.Position, buffer.Length);
             inner.ReadExactly(buffer);
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Chunks?.ReadsMetadata(inner.Position);
+            return inner.Read(buffer, offset, count);
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            Chunks?.ReadsMetadata(inner.Position);
+            return inner.Read(buffer);
+        }
+
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            long position = inner.Seek(offset, origin);
+            Chunks?.Sought(position);
+            return position;
+        }
+
         public override void Flush() { }
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();

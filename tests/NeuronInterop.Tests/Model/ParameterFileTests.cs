@@ -634,6 +634,111 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void ChunksStoredWithoutFiltersLoad()
+    {
+        // PuzzleLib's file as HDF5 writes chunks without filters: each chunk holds its values as they are, the chunk
+        // index gives it the full size of a chunk, and the filter pipeline message is blanked to a NIL message (type 0).
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        foreach ((int dataset, float[] values) in new[] { (0, FileW), (1, FileB) })
+        {
+            (int sizeAt, long address) = ChunkEntry(file, dataset);
+            byte[] raw = AsBytes(values);
+            Assert.That(raw, Has.Length.LessThanOrEqualTo(BitConverter.ToInt32(file, sizeAt)), "the values fit where the compressed ones lie");
+            raw.CopyTo(file, address);
+            BitConverter.TryWriteBytes(file.AsSpan(sizeAt, 4), raw.Length);
+            file[FilterPipelineMessage(file, dataset)] = 0;
+        }
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(new MemoryStream(file));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    [TestCase(0, "W", 24)]
+    [TestCase(1, "b", 12)]
+    public void CompressedChunksWhoseFilterPipelineIsLostAreRefused(int dataset, string parameter, int chunkBytes)
+    {
+        // Without its filter pipeline message (blanked to a NIL message), PureHDF read a chunk at the full size of a
+        // chunk, whatever size the chunk index gives, and loaded the gzip-compressed bytes as values.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        file[FilterPipelineMessage(file, dataset)] = 0;
+        (int sizeAt, long address) = ChunkEntry(file, dataset);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"the stream: parameter '{parameter}' of Linear 'lin' is stored without filters, in chunks of {chunkBytes} bytes, " +
+            $"but its chunk index gives the chunk at byte {address} {BitConverter.ToInt32(file, sizeAt)} bytes");
+    }
+
+    [Test]
+    public void AChunkThatRunsPastTheEndOfTheFileIsRefusedBeforeItIsRead()
+    {
+        // W's chunk: 25 bytes of gzip by its chunk index; damaged, 2130706457 bytes, which PureHDF allocated before it read them.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        (int sizeAt, long address) = ChunkEntry(file, 0);
+        file[sizeAt + 3] = 0x7F;
+        using Linear layer = Layer(2, 3);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"parameter 'W' of Linear 'lin' has a chunk of {BitConverter.ToUInt32(file, sizeAt)} bytes at byte {address} by its " +
+            $"chunk index, which runs past the end of the file ({file.Length} bytes): the file is damaged");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(1 << 24), "bytes allocated");
+    }
+
+    [Test]
+    public void InAFileOfTheEarliestFormatAChunkReadThatNoChunkIndexGaveIsRefused()
+    {
+        // ChunkIndex sees the leaves of the index where PureHDF seeks to them. In the earliest format, whose chunked
+        // datasets all have such an index, a chunk read that none gave (were PureHDF to read them otherwise) is refused.
+        byte[] bytes = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        (int sizeAt, long address) = ChunkEntry(bytes, 0);
+        int stored = BitConverter.ToInt32(bytes, sizeAt);
+        using var file = new MemoryStream(bytes);
+        ChunkIndex index = ChunkIndex.For(file, rank: 2, "W", "the file")!;
+
+        var error = Assert.Throws<InvalidDataException>(() => index.ReadsChunk(address, stored));
+        Assert.That(error!.Message, Does.Contain($"W is read at byte {address}, where its chunk index gives no chunk"));
+
+        long leaf = sizeAt - 24;
+        index.Sought(leaf);
+        index.ReadsMetadata(leaf);
+        Assert.DoesNotThrow(() => index.ReadsChunk(address, stored));
+        error = Assert.Throws<InvalidDataException>(() => index.ReadsChunk(address, 24));
+        Assert.That(error!.Message, Does.Contain($"gives the chunk at byte {address} {stored} bytes"));
+    }
+
+    /// <summary>
+    /// Where the byte lies that gives the type of dataset <paramref name="dataset"/>'s filter pipeline message (0x0B)
+    /// in PuzzleLib's file (0 for W, 1 for b, in the order written). Its 8 bytes of message header (type, size,
+    /// flags, reserved) and 8 of message (version, number of filters, reserved) come before the filter (deflate):
+    /// its id, the length of its name, its flags and its number of parameters (2 bytes each), then its name.
+    /// </summary>
+    private static int FilterPipelineMessage(byte[] file, int dataset)
+    {
+        int at = Enumerable.Range(24, file.Length - 32).Where(i => file.AsSpan(i, 8).SequenceEqual("deflate\0"u8)).ElementAt(dataset) - 24;
+        Assert.That(BitConverter.ToUInt16(file, at), Is.EqualTo(0x000B), "a filter pipeline message");
+        return at;
+    }
+
+    /// <summary>
+    /// The first entry of dataset <paramref name="dataset"/>'s chunk index in PuzzleLib's file (0 for W, of 2
+    /// dimensions; 1 for b, of 1): where its key gives the chunk's stored size, and the chunk's address. The index is
+    /// a version 1 B-tree of one leaf: "TREE", node type 1 (chunks), level, number of entries (2 bytes), the two
+    /// siblings' addresses (8 bytes each); then the key (the size in 4 bytes, the filter mask in 4, the chunk's
+    /// offset in each dimension and one more in 8 each) and the chunk's address (8 bytes).
+    /// </summary>
+    private static (int SizeAt, long Address) ChunkEntry(byte[] file, int dataset)
+    {
+        int leaf = Enumerable.Range(0, file.Length - 4).Where(i => file.AsSpan(i, 4).SequenceEqual("TREE"u8) && file[i + 4] == 1).ElementAt(dataset);
+        Assert.That(file[leaf + 5], Is.EqualTo(0), "a leaf");
+        int rank = dataset == 0 ? 2 : 1;
+        return (leaf + 24, BitConverter.ToInt64(file, leaf + 24 + 8 + 8 * (rank + 1)));
+    }
+
+    [Test]
     public void ChunkedValuesRoundTrip()
     {
         string path = Path.Combine(_folder, "chunked.hdf");
