@@ -162,8 +162,15 @@ internal static class OutputFolder
         const uint typeOnly = 0x1;  // STATX_TYPE
         const int typeBits = 0xF000, namedPipe = 0x1000;  // S_IFMT, S_IFIFO
         var status = new byte[256];
-        return Statx(currentFolder, path, 0, typeOnly, status) == 0 &&
-               (BitConverter.ToUInt16(status, 28) & typeBits) == namedPipe;
+        try
+        {
+            return Statx(currentFolder, path, 0, typeOnly, status) == 0 &&
+                   (BitConverter.ToUInt16(status, 28) & typeBits) == namedPipe;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;  // a C library without statx (glibc before 2.28): the file is opened as any other
+        }
     }
 
     [DllImport("libc", EntryPoint = "statx")]
