@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace NeuronInterop.Cli.Infrastructure;
 
-/// <summary>Creates output folders and proves they can be written, before any work is done.</summary>
+/// <summary>Creates output folders and proves they can be written before any work is done; writes the results.</summary>
 internal static class OutputFolder
 {
     /// <summary>Creates the folder <paramref name="path"/> (an option's value) and checks that it can be written.</summary>
