@@ -254,6 +254,13 @@ internal static class ParameterFile
     /// Passes PureHDF's chunk reads through a cache and counts the chunks that did not come from the file:
     /// those PureHDF filled with the fill value because the file holds no such chunk, and those whose data
     /// (inflated where compressed) has another size than a chunk.
+    /// <para>
+    /// Each chunk read is kept as a copy. PureHDF reads a filtered chunk into a pooled buffer, which it returns
+    /// to the pool before the chunk is used, and its Fletcher-32 filter gives the chunk as a slice of that buffer:
+    /// with Fletcher-32 as the only filter (h5py's <c>fletcher32=True</c> without compression), the next chunk
+    /// read overwrote the one before while its values were still being copied out, and a valid file loaded
+    /// other chunks' values without an error.
+    /// </para>
     /// </summary>
     private sealed class ChunkWitness(WatchedStream stream, ulong chunkBytes) : IReadingChunkCache
     {
@@ -276,7 +283,7 @@ internal static class ParameterFile
                 {
                     Short++;
                 }
-                return chunk;
+                return chunk.ToArray();
             });
     }
 

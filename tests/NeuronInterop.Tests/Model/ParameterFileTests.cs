@@ -656,6 +656,20 @@ public sealed class ParameterFileTests
         Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
     }
 
+    [Test]
+    public void ChunksCheckedByFletcher32AloneLoadTheirOwnValues()
+    {
+        // h5py's fletcher32=True without compression; W in three chunks of one column, each spanning both rows. PureHDF
+        // gives such a chunk as a slice of a pooled buffer that the next chunk read reuses: W's second row loaded the
+        // last chunk's value (1.25 in place of 0.75, first), without an error.
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(DataFile("linear-2x3-lin-fletcher32.hdf"));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
     [TestCase(0, "W", 24)]
     [TestCase(1, "b", 12)]
     public void CompressedChunksWhoseFilterPipelineIsLostAreRefused(int dataset, string parameter, int chunkBytes)

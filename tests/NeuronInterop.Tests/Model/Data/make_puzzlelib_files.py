@@ -8,17 +8,18 @@ import h5py
 import numpy as np
 
 
-def save(path, modules, link_type=int):
+def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}):
     """modules: (module name, {parameter name: array}) pairs, saved one after another into one
     file, as PuzzleLib's Module.save does when it is handed an open file. PuzzleLib stores each
     link as a Python int, which h5py writes as numpy's default integer: link_type stands in for
-    the platforms where that is not int64."""
+    the platforms where that is not int64. storage: h5py's storage options for an array (gzip, as
+    PuzzleLib's, by default)."""
     with h5py.File(path, "w", libver="earliest") as hdf:
         params, links = hdf.require_group("params"), hdf.require_group("links")
         for name, variables in modules:
             for parameter, data in variables.items():
                 idx = len(params)
-                params.create_dataset(str(idx), data=data, compression="gzip")
+                params.create_dataset(str(idx), data=data, **storage(data))
                 links["%s.%s" % (name, parameter)] = link_type(idx)
 
 
@@ -39,6 +40,10 @@ save("linear-2x3-lin-float16.hdf", [("lin", {"W": W.astype(np.float16), "b": b.a
 save("linear-2x3-lin-float64.hdf", [("lin", {"W": W.astype(np.float64), "b": b.astype(np.float64)})])
 # Links as int32: numpy's default integer on Windows before numpy 2
 save("linear-2x3-lin-int32-links.hdf", [("lin", {"W": W, "b": b})], link_type=np.int32)
+# Fletcher-32 checksums without compression, in chunks of one column (W in three chunks of 2 x 1, each
+# spanning both rows; b in three chunks of 1)
+save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
+     storage=lambda data: {"fletcher32": True, "chunks": data.shape[:-1] + (1,)})
 
 
 def save_newer_format(path, modules, sizes=None, track_order=False):
