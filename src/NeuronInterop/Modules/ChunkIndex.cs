@@ -20,8 +20,9 @@ namespace NeuronInterop.Modules;
 /// of filter mask, and 8 bytes of offset for each of the dataset's dimensions and one more) and the chunk's
 /// address; and one key more. In a file of the earlier format, whose chunked datasets all have such an index, a
 /// chunk read that no leaf gave is refused as well, so that a change in how PureHDF reads (no longer seeking to
-/// each node) cannot turn the check off unnoticed. Addresses are taken as positions in the file, so a file whose
-/// superblock does not lie at its start (after a user block) is not checked.
+/// each node) cannot turn the check off unnoticed. Chunk addresses count from the base address the superblock gives
+/// (past a user block, where the file has one); the superblock is looked for at byte 0 only, where PureHDF is shown
+/// it for every file (see ParameterFile's SuperblockAtStart).
 /// </para>
 /// </summary>
 internal sealed class ChunkIndex
@@ -35,17 +36,19 @@ internal sealed class ChunkIndex
     private readonly bool _everyChunkIndexed;
     private readonly string _what;
     private readonly string _source;
+    private readonly ulong _baseAddress;
     private readonly Dictionary<long, uint> _sizes = [];
     private long? _sought;
 
-    private ChunkIndex(Stream file, int rank, int offsetSize, bool everyChunkIndexed, string what, string source)
+    private ChunkIndex(Stream file, int rank, int offsetSize, ulong baseAddress, bool everyChunkIndexed, string what, string source)
     {
-        (_file, _rank, _offsetSize, _everyChunkIndexed, _what, _source) = (file, rank, offsetSize, everyChunkIndexed, what, source);
+        (_file, _rank, _offsetSize, _baseAddress, _everyChunkIndexed, _what, _source) =
+            (file, rank, offsetSize, baseAddress, everyChunkIndexed, what, source);
     }
 
     /// <summary>
     /// A check of the chunk reads of one dataset with <paramref name="rank"/> dimensions in the file that
-    /// <paramref name="file"/> holds from its first byte, or null where its superblock does not lie there or has
+    /// <paramref name="file"/> shows from its first byte, or null where its superblock does not lie there or has
     /// sizes of addresses PureHDF does not read. Its position is kept.
     /// </summary>
     /// <param name="file">The file, read from here without the reads being seen.</param>
@@ -57,25 +60,25 @@ internal sealed class ChunkIndex
         long position = file.Position;
         try
         {
-            if (file.Length < 14)
-            {
-                return null;
-            }
-            Span<byte> start = stackalloc byte[14];
+            Span<byte> start = stackalloc byte[36];
             file.Position = 0;
-            file.ReadExactly(start);
-            if (!start[..8].SequenceEqual(FileSignature))
+            if (file.Length < 14 || file.ReadAtLeast(start, 14, throwOnEndOfStream: false) is var read && read < 14 ||
+                !start[..8].SequenceEqual(FileSignature))
             {
                 return null;
             }
-            // Versions 0 and 1 give the size of addresses at byte 13, versions 2 and 3 at byte 9.
-            (int offsetSize, bool earlier) = start[8] switch
+            // Versions 0 and 1 give the size of addresses at byte 13, versions 2 and 3 at byte 9; then the base address
+            // (which addresses count from: the superblock's position) at byte 24, 28 or 12.
+            (int offsetSize, int baseAt, bool earlier) = start[8] switch
             {
-                0 or 1 => (start[13], true),
-                2 or 3 => (start[9], false),
-                _ => (0, false),
+                0 => (start[13], 24, true),
+                1 => (start[13], 28, true),
+                2 or 3 => (start[9], 12, false),
+                _ => (0, 0, false),
             };
-            return offsetSize is 2 or 4 or 8 ? new ChunkIndex(file, rank, offsetSize, earlier, what, source) : null;
+            return offsetSize is 2 or 4 or 8 && baseAt + offsetSize <= read
+                ? new ChunkIndex(file, rank, offsetSize, ReadUnsigned(start.Slice(baseAt, offsetSize)), earlier, what, source)
+                : null;
         }
         finally
         {
@@ -126,13 +129,13 @@ internal sealed class ChunkIndex
             {
                 continue;  // a chunk never written: PureHDF fills it with the fill value, which ChunkWitness refuses
             }
-            if (address > (ulong)length || chunkSize > (ulong)length - address)
+            if (address > (ulong)length || _baseAddress > (ulong)length - address || chunkSize > (ulong)length - address - _baseAddress)
             {
                 throw new InvalidDataException(
-                    $"{_source}: {_what} has a chunk of {chunkSize} bytes at byte {address} by its chunk index, which runs " +
+                    $"{_source}: {_what} has a chunk of {chunkSize} bytes at byte {_baseAddress + address} by its chunk index, which runs " +
                     $"past the end of the file ({length} bytes): the file is damaged.");
             }
-            _sizes[(long)address] = chunkSize;
+            _sizes[(long)(_baseAddress + address)] = chunkSize;
         }
     }
 

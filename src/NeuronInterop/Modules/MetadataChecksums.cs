@@ -44,6 +44,26 @@ internal static class MetadataChecksums
     }
 
     /// <summary>
+    /// Where the superblock of the HDF5 file in <paramref name="stream"/> lies: HDF5 puts it at byte 0, or after a user
+    /// block (data of other programs) at byte 512, 1024, 2048, …; null where no HDF5 signature lies at any of them.
+    /// The stream's position is left where the last read ended.
+    /// </summary>
+    internal static long? SuperblockPosition(Stream stream)
+    {
+        Span<byte> signature = stackalloc byte[8];
+        for (long at = 0; at + 8 <= stream.Length; at = at == 0 ? 512 : at * 2)
+        {
+            stream.Position = at;
+            stream.ReadExactly(signature);
+            if (signature.SequenceEqual(FileSignature))
+            {
+                return at;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
     /// HDF5's checksum: lookup3's <c>hashlittle</c> with an initial value of 0 (lookup3.c, Bob Jenkins,
     /// 2006, public domain).
     /// </summary>
@@ -133,34 +153,24 @@ internal static class MetadataChecksums
 
         public void Run()
         {
-            // The superblock lies at byte 0, 512, 1024, 2048, … (after a user block).
-            long at = 0;
-            while (true)
+            if (SuperblockPosition(stream) is not { } at || at + 9 > _length)
             {
-                if (at + 9 > _length)
+                return;  // not HDF5: PureHDF says so
+            }
+            byte version = ReadAt(at + 8, 1)[0];
+            if (version is 0 or 1)
+            {
+                // No checksums, but the end-of-file address after the base and free-space addresses.
+                _offsetSize = at + 14 <= _length ? ReadAt(at + 13, 1)[0] : 0;
+                int addresses = version == 0 ? 24 : 28;
+                if (_offsetSize is 2 or 4 or 8 && at + addresses + 3 * _offsetSize <= _length)
                 {
-                    return;  // not HDF5: PureHDF says so
+                    CheckNotTruncated(Offset(ReadAt(at + addresses, 3 * _offsetSize), 2 * _offsetSize));
                 }
-                byte[] start = ReadAt(at, 9);
-                if (start.AsSpan(0, 8).SequenceEqual(FileSignature))
-                {
-                    if (start[8] is 2 or 3)
-                    {
-                        break;
-                    }
-                    if (start[8] is 0 or 1)
-                    {
-                        // No checksums, but the end-of-file address after the base and free-space addresses.
-                        _offsetSize = at + 14 <= _length ? ReadAt(at + 13, 1)[0] : 0;
-                        int addresses = start[8] == 0 ? 24 : 28;
-                        if (_offsetSize is 2 or 4 or 8 && at + addresses + 3 * _offsetSize <= _length)
-                        {
-                            CheckNotTruncated(Offset(ReadAt(at + addresses, 3 * _offsetSize), 2 * _offsetSize));
-                        }
-                    }
-                    return;  // versions 0 and 1 have no checksums; later ones PureHDF refuses
-                }
-                at = at == 0 ? 512 : at * 2;
+            }
+            if (version is not (2 or 3))
+            {
+                return;  // versions 0 and 1 have no checksums; later ones PureHDF refuses
             }
 
             // Version 2 and 3: signature, version, sizes of offsets and lengths, flags, then four

@@ -60,7 +60,9 @@ internal static class ParameterFile
         {
             // PureHDF checks no checksum; a header it reads damaged can load changed values or allocate gigabytes.
             MetadataChecksums.Verify(stream, source);
-            var watched = new WatchedStream(stream);
+            var watched = new WatchedStream(
+                MetadataChecksums.SuperblockPosition(stream) is > 0 and var superblock ? new SuperblockAtStart(stream, superblock) : stream);
+            stream.Position = 0;
             using var file = H5File.Open(watched, leaveOpen: true);
             if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))
             {
@@ -293,6 +295,54 @@ internal static class ParameterFile
                 }
                 return chunk.ToArray();
             });
+    }
+
+    /// <summary>
+    /// A file with a user block (data of other programs before the HDF5 data), as PureHDF can read it. HDF5 puts the
+    /// superblock after the user block, at byte 512, 1024, 2048, …; PureHDF 2.2.0 looks for it at 0, 512, 1536, 3584, …
+    /// and so calls a file with a user block of 1024 bytes or more "not a valid HDF5 file". Here the bytes from the
+    /// superblock on are also seen in place of the user block's, so PureHDF finds the superblock at byte 0. Every other
+    /// byte is the file's own: addresses in the file count from its base address (the superblock's position, given
+    /// in the superblock), and PureHDF reads them there.
+    /// </summary>
+    private sealed class SuperblockAtStart(Stream inner, long superblock) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+
+        public override long Position
+        {
+            get => _position;
+            set => _position = value;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            // The user block's bytes read as the same number of bytes from the superblock on; the rest as they are.
+            long from = _position < superblock ? _position + superblock : _position;
+            int count = _position < superblock ? (int)Math.Min(buffer.Length, superblock - _position) : buffer.Length;
+            inner.Position = from;
+            int read = inner.Read(buffer[..count]);
+            _position += read;
+            return read;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => _position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            _ => Length + offset,
+        };
+
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>

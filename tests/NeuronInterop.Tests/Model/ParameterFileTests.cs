@@ -109,6 +109,7 @@ public sealed class ParameterFileTests
     [TestCase("linear-2x3-lin.hdf")]
     [TestCase("linear-2x3-lin-float16.hdf")]  // float16 values convert to float32 exactly
     [TestCase("linear-2x3-lin-int32-links.hdf")]  // links as h5py writes them where numpy's integer is 32-bit
+    [TestCase("linear-2x3-lin-user-block-1024.hdf")]  // 1024 bytes of user block: HDF5's superblock at byte 1024
     public void LoadsALayerThatPuzzleLibSaved(string file)
     {
         using Linear layer = Layer(2, 3);
@@ -670,20 +671,21 @@ public sealed class ParameterFileTests
         Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
     }
 
-    [TestCase(0, "W", 24)]
-    [TestCase(1, "b", 12)]
-    public void CompressedChunksWhoseFilterPipelineIsLostAreRefused(int dataset, string parameter, int chunkBytes)
+    [TestCase("linear-2x3-lin.hdf", 0, 0, "W", 24)]
+    [TestCase("linear-2x3-lin.hdf", 0, 1, "b", 12)]
+    [TestCase("linear-2x3-lin-user-block-1024.hdf", 1024, 0, "W", 24)]  // chunk addresses count from byte 1024
+    public void CompressedChunksWhoseFilterPipelineIsLostAreRefused(string name, int userBlock, int dataset, string parameter, int chunkBytes)
     {
         // Without its filter pipeline message (blanked to a NIL message), PureHDF read a chunk at the full size of a
         // chunk, whatever size the chunk index gives, and loaded the gzip-compressed bytes as values.
-        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        byte[] file = File.ReadAllBytes(DataFile(name));
         file[FilterPipelineMessage(file, dataset)] = 0;
         (int sizeAt, long address) = ChunkEntry(file, dataset);
         using Linear layer = Layer(2, 3);
 
         AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
             $"the stream: parameter '{parameter}' of Linear 'lin' is stored without filters, in chunks of {chunkBytes} bytes, " +
-            $"but its chunk index gives the chunk at byte {address} {BitConverter.ToInt32(file, sizeAt)} bytes");
+            $"but its chunk index gives the chunk at byte {userBlock + address} {BitConverter.ToInt32(file, sizeAt)} bytes");
     }
 
     [Test]
@@ -739,7 +741,8 @@ public sealed class ParameterFileTests
 
     /// <summary>
     /// The first entry of dataset <paramref name="dataset"/>'s chunk index in PuzzleLib's file (0 for W, of 2
-    /// dimensions; 1 for b, of 1): where its key gives the chunk's stored size, and the chunk's address. The index is
+    /// dimensions; 1 for b, of 1): where its key gives the chunk's stored size, and the chunk's address (from the
+    /// file's base address: past its user block, where it has one). The index is
     /// a version 1 B-tree of one leaf: "TREE", node type 1 (chunks), level, number of entries (2 bytes), the two
     /// siblings' addresses (8 bytes each); then the key (the size in 4 bytes, the filter mask in 4, the chunk's
     /// offset in each dimension and one more in 8 each) and the chunk's address (8 bytes).

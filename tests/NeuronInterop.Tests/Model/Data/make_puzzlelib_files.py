@@ -8,13 +8,13 @@ import h5py
 import numpy as np
 
 
-def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}):
+def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}, user_block=0):
     """modules: (module name, {parameter name: array}) pairs, saved one after another into one
     file, as PuzzleLib's Module.save does when it is handed an open file. PuzzleLib stores each
     link as a Python int, which h5py writes as numpy's default integer: link_type stands in for
     the platforms where that is not int64. storage: h5py's storage options for an array (gzip, as
-    PuzzleLib's, by default)."""
-    with h5py.File(path, "w", libver="earliest") as hdf:
+    PuzzleLib's, by default). user_block: bytes before the HDF5 data, kept for other programs."""
+    with h5py.File(path, "w", libver="earliest", userblock_size=user_block) as hdf:
         params, links = hdf.require_group("params"), hdf.require_group("links")
         for name, variables in modules:
             for parameter, data in variables.items():
@@ -44,6 +44,8 @@ save("linear-2x3-lin-int32-links.hdf", [("lin", {"W": W, "b": b})], link_type=np
 # spanning both rows; b in three chunks of 1)
 save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
      storage=lambda data: {"fletcher32": True, "chunks": data.shape[:-1] + (1,)})
+# A user block of 1024 bytes before the HDF5 data: HDF5 then puts the superblock at byte 1024
+save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
 
 
 def save_newer_format(path, modules, sizes=None, track_order=False):
