@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace NeuronInterop.Cli.Infrastructure;
@@ -83,7 +82,7 @@ internal static class OutputFolder
             throw new CliException($"{option}: '{path}' is read-only: make it writable (chmod u+w) or remove it, {alternative}.");
         // Opening a named pipe for writing waits for a reader, and closing it again would end that reader's input: it
         // is written when the results are, as a shell's redirection would.
-        if (IsNamedPipe(file.FullName))
+        if (FileKind.IsNamedPipe(file.FullName))
             return;
         try
         {
@@ -151,30 +150,6 @@ internal static class OutputFolder
             Prepare(Path.GetDirectoryName(fullPath)!, option);
         return fullPath;
     }
-
-    /// <summary>Whether <paramref name="path"/> (through symbolic links) is a named pipe (FIFO).</summary>
-    private static bool IsNamedPipe(string path)
-    {
-        if (!OperatingSystem.IsLinux())
-            return false;
-        // struct statx has one layout on every Linux architecture: stx_mode is the 16 bits at offset 28.
-        const int currentFolder = -100;  // AT_FDCWD
-        const uint typeOnly = 0x1;  // STATX_TYPE
-        const int typeBits = 0xF000, namedPipe = 0x1000;  // S_IFMT, S_IFIFO
-        var status = new byte[256];
-        try
-        {
-            return Statx(currentFolder, path, 0, typeOnly, status) == 0 &&
-                   (BitConverter.ToUInt16(status, 28) & typeBits) == namedPipe;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return false;  // a C library without statx (glibc before 2.28): the file is opened as any other
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "statx")]
-    private static extern int Statx(int folder, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] status);
 
     /// <summary>Writes a command's result files and says, when that fails, what failed and where the results still are.</summary>
     /// <param name="option">The option that named the files or their folder, for messages.</param>

@@ -12,7 +12,8 @@ public abstract partial class Module
     /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
     /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
     /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions,
-    /// and a symbolic link keeps pointing to it.
+    /// and a symbolic link keeps pointing to it. A device (<c>/dev/null</c>), a named pipe or a socket is
+    /// not replaced but written into, as a shell's redirection would.
     /// </summary>
     /// <param name="path">The file to write.</param>
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
@@ -34,6 +35,14 @@ public abstract partial class Module
         if (Directory.Exists(fullPath))
         {
             throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
+        if (FileKind.IsSpecial(fullPath))
+        {
+            // A new file renamed over it would take its place: a regular file where /dev/null was (for root).
+            using var special = new FileStream(fullPath, FileMode.Open, FileAccess.Write);
+            WriteTo(special, parameters);
+            Logger.LogDebug("{Module}: parameters written to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
+            return;
         }
 
         string folder = Path.GetDirectoryName(fullPath)!;
@@ -72,7 +81,7 @@ public abstract partial class Module
             File.Delete(temporary);
             throw;
         }
-        Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), parameters.Count, fullPath);
+        Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
     }
 
     /// <summary>
@@ -91,8 +100,14 @@ public abstract partial class Module
             throw new ArgumentException("Saving needs a writable stream.", nameof(stream));
         }
         using SingleThreadGuard.Use use = Guard.Enter();
-        IReadOnlyList<Parameter> parameters = CheckSavable();
-        if (stream.CanSeek && stream.Length == 0 && stream.Position == 0)
+        WriteTo(stream, CheckSavable());
+    }
+
+    /// <summary>Writes <paramref name="parameters"/> to <paramref name="stream"/> at its position, leaving it after them.</summary>
+    private void WriteTo(Stream stream, IReadOnlyList<Parameter> parameters)
+    {
+        // PureHDF writes into an empty stream it can also read and seek; any other gets a copy.
+        if (stream.CanSeek && stream.CanRead && stream.Length == 0 && stream.Position == 0)
         {
             ParameterFile.Write(parameters, this, stream);
             stream.Seek(0, SeekOrigin.End);
@@ -138,7 +153,7 @@ public abstract partial class Module
             values = ParameterFile.Read(parameters, this, stream, $"'{path}'");
         }
         Assign(parameters, values);
-        Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), parameters.Count, path);
+        Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), path, parameters.Count);
     }
 
     /// <summary>

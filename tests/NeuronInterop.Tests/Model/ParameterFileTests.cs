@@ -281,6 +281,104 @@ public sealed class ParameterFileTests
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }));
     }
 
+    /// <summary>
+    /// A device is written into, not replaced: renaming a new file over it put a regular file in place of the device,
+    /// as it would have in place of /dev/null for root. A device of /dev/null's numbers, made in the test's folder,
+    /// stands in for it.
+    /// </summary>
+    [Test]
+    [Platform("Linux")]
+    public void SavingToADeviceWritesIntoItAndLeavesItADevice()
+    {
+        string device = Path.Combine(_folder, "null");
+        if (!Run("mknod", device, "c", "1", "3"))
+            Assert.Ignore("mknod does not work here (it needs root)");
+        using Linear layer = Layer(2, 3);
+
+        layer.Save(device);
+
+        Assert.That(new FileInfo(device).Length, Is.Zero, "still a device that keeps nothing, not a file of the parameters");
+        Assert.That(Directory.GetFiles(_folder), Is.EqualTo(new[] { device }), "no temporary file left");
+    }
+
+    /// <summary>A named pipe takes the file as a redirection's would, for the reader at its other end.</summary>
+    [Test]
+    [Platform("Linux")]
+    public void SavingToANamedPipeWritesTheFileToItsReader()
+    {
+        string pipe = Path.Combine(_folder, "pipe");
+        Assume.That(Run("mkfifo", pipe), "mkfifo");
+        using Linear saved = Layer(2, 3, seed: 1);
+        Task<byte[]> reader = Task.Run(() => File.ReadAllBytes(pipe));
+
+        saved.Save(pipe);
+
+        Assert.That(reader.Wait(TimeSpan.FromMinutes(1)), Is.True, "the reader got to the end of its input");
+        using Linear loaded = Layer(2, 3, seed: 2);
+        loaded.Load(new MemoryStream(reader.Result));
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+        Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+        Assert.That(new FileInfo(pipe).Length, Is.Zero, "still a pipe, not a file of the parameters");
+    }
+
+    [Test]
+    public void SavingToAWriteOnlyStreamWritesTheWholeFile()
+    {
+        // File.OpenWrite's stream cannot be read, which PureHDF needs of the stream it writes into.
+        string path = Path.Combine(_folder, "lin.hdf");
+        using Linear saved = Layer(2, 3, seed: 1);
+        using (FileStream stream = File.OpenWrite(path))
+            saved.Save(stream);
+
+        using Linear loaded = Layer(2, 3, seed: 2);
+        loaded.Load(path);
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+        Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+    }
+
+    private static bool Run(string command, params string[] args)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command, args)
+            {
+                RedirectStandardError = true,
+            })!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;  // no such command
+        }
+    }
+
+    [Test]
+    public void SavingAndLoadingLogTheFileAndTheCount()
+    {
+        var logger = new ListLogger();
+        using var layer = new Linear(2, 3, device: TestDevice, name: "lin", logger: logger);
+        string path = Path.Combine(_folder, "lin.hdf");
+
+        layer.Save(path);
+        layer.Load(path);
+
+        Assert.That(logger.Messages, Has.Some.EndsWith($"parameters saved to {path} (count: 2)"));
+        Assert.That(logger.Messages, Has.Some.EndsWith($"parameters loaded from {path} (count: 2)"));
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId,
+            TState state, Exception? exception, Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
+    }
+
     [Test]
     public void AFolderIsNotAParameterFile()
     {

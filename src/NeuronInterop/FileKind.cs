@@ -1,0 +1,43 @@
+using System.Runtime.InteropServices;
+
+namespace NeuronInterop;
+
+/// <summary>
+/// What a path names, where a regular file and a device, a named pipe or a socket must be told apart: a file that
+/// is replaced by renaming a new one over it would put a regular file in place of <c>/dev/null</c> (as root), and a
+/// named pipe opened only to check it would wait for a reader. .NET does not tell these apart.
+/// </summary>
+internal static partial class FileKind
+{
+    /// <summary>Whether <paramref name="path"/> (through symbolic links) is a device, a named pipe or a socket.</summary>
+    /// <remarks>False where that cannot be told: a missing path, and systems other than Linux.</remarks>
+    public static bool IsSpecial(string path) => Type(path) is { } type && type != RegularFile && type != Folder;
+
+    /// <summary>Whether <paramref name="path"/> (through symbolic links) is a named pipe (FIFO).</summary>
+    /// <remarks>False where that cannot be told: a missing path, and systems other than Linux.</remarks>
+    public static bool IsNamedPipe(string path) => Type(path) == NamedPipe;
+
+    // The type bits of st_mode (S_IFMT) and three of their values (S_IFREG, S_IFDIR, S_IFIFO).
+    private const int TypeBits = 0xF000, RegularFile = 0x8000, Folder = 0x4000, NamedPipe = 0x1000;
+
+    private static int? Type(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        // struct statx has one layout on every Linux architecture: stx_mode is the 16 bits at offset 28.
+        const int currentFolder = -100;  // AT_FDCWD
+        const uint typeOnly = 0x1;  // STATX_TYPE
+        var status = new byte[256];
+        try
+        {
+            return Statx(currentFolder, path, 0, typeOnly, status) == 0 ? BitConverter.ToUInt16(status, 28) & TypeBits : null;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;  // a C library without statx (glibc before 2.28)
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int folder, string path, int flags, uint mask, byte[] status);
+}
