@@ -150,7 +150,9 @@ public abstract partial class Module
         float[][] values;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            values = ParameterFile.Read(parameters, this, stream, $"'{path}'");
+            // A named pipe (a shell's <(command), /dev/stdin) cannot seek: its bytes are read whole first.
+            using Stream file = stream.CanSeek ? stream : CopyToStart(stream);
+            values = ParameterFile.Read(parameters, this, file, $"'{path}'");
         }
         Assign(parameters, values);
         Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), path, parameters.Count);

@@ -321,6 +321,24 @@ public sealed class ParameterFileTests
         Assert.That(new FileInfo(pipe).Length, Is.Zero, "still a pipe, not a file of the parameters");
     }
 
+    /// <summary>A named pipe (a shell's &lt;(command), /dev/stdin) loads as a file does, although it cannot seek.</summary>
+    [Test]
+    [Platform("Linux")]
+    public void LoadingFromANamedPipeReadsWhatItsWriterSends()
+    {
+        string pipe = Path.Combine(_folder, "pipe");
+        Assume.That(Run("mkfifo", pipe), "mkfifo");
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        Task writer = Task.Run(() => File.WriteAllBytes(pipe, file));
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(pipe);
+
+        Assert.That(writer.Wait(TimeSpan.FromMinutes(1)), Is.True, "the writer finished");
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
     [Test]
     public void SavingToAWriteOnlyStreamWritesTheWholeFile()
     {
