@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using NeuronInterop.Cli.Infrastructure;
+using NeuronInterop.Modules;
 using Spectre.Console;
 
 namespace NeuronInterop.Cli.RestoreLine;
@@ -150,6 +151,7 @@ internal static class RestoreLineCommand
         var (figures, summaryPath) = OutputFolder.Write("--out", () =>
         {
             IReadOnlyList<FigureFile> written = Figures.WriteAll(result, outputDirectory);
+            SaveNeurons(result, options, device, logger);
             return (written, Summary.Write(result, written, outputDirectory));
         }, "the table above has this run's results");
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
@@ -168,6 +170,25 @@ internal static class RestoreLineCommand
         if (removed.Count > 0)
             context.Output.WriteLine($"Removed {NumberText.Count(removed.Count, "file")} of an earlier run: {string.Join(", ", removed)}");
         return CliApplication.ExitOk;
+    }
+
+    /// <summary>
+    /// With --save, saves each run's trained library neuron (its <c>w</c> and <c>b</c>, which the result keeps) as a
+    /// <see cref="Linear"/> named <see cref="RestoreLineOptions.NeuronName"/>, for <see cref="Module.Load(string)"/>.
+    /// </summary>
+    private static void SaveNeurons(RestoreLineResult result, RestoreLineOptions options, Device device, ILogger logger)
+    {
+        foreach (var run in result.Runs)
+        {
+            if (options.NeuronFileName(run.Kind) is not { } file)
+                continue;
+            using var neuron = new Linear(1, 1, run.UseBias, InitScheme.None, device: device, name: RestoreLineOptions.NeuronName);
+            neuron.W.Fill(run.Library.W);
+            neuron.B?.Fill(run.Library.B);
+            string path = Path.Combine(options.OutputDirectory, file);
+            neuron.Save(path);
+            logger.LogDebug("{Run}: library neuron saved as {File}", run.Description, path);
+        }
     }
 
     /// <summary>The files (names in --out) a run of <paramref name="options"/> writes: its figures, summary.json and its saved neurons.</summary>

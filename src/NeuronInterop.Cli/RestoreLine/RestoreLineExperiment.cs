@@ -115,12 +115,6 @@ internal sealed class RestoreLineExperiment
         float[] libraryAfter = Predict(calculator);
         float[] libraryW = linear.W.ToArray();
         float[] libraryB = linear.B?.ToArray() ?? [0f];
-        if (_options.NeuronFileName(kind) is { } file)
-        {
-            string path = Path.Combine(_options.OutputDirectory, file);
-            linear.Save(path);
-            _logger.LogDebug("{Run}: library neuron saved as {File}", description, path);
-        }
 
         var run = new RunResult(kind, steps, useBias,
             new NeuronResult(handMade.W, useBias ? handMade.B : 0f, DatasetError(handMadeAfter), handMadeErrors,
