@@ -18,9 +18,11 @@ namespace NeuronInterop.Modules;
 /// the rules PureHDF reads them by: the signature "TREE", a node type (not checked), a level (0 for a leaf), the
 /// number of entries and the two siblings' addresses, then the entries: for each chunk a key (4 bytes of size, 4
 /// of filter mask, and 8 bytes of offset for each of the dataset's dimensions and one more) and the chunk's
-/// address; and one key more. In a file of the earlier format, whose chunked datasets all have such an index, a
-/// chunk read that no leaf gave is refused as well, so that a change in how PureHDF reads (no longer seeking to
-/// each node) cannot turn the check off unnoticed. Chunk addresses count from the base address the superblock gives
+/// address; and one key more. In a file of the earlier format, a chunk read that no leaf gave is refused as well,
+/// once a node of the dataset's B-tree has been read (sought to or not), so that a change in how PureHDF reads (no
+/// longer seeking to each node) cannot turn the check off unnoticed. A dataset added to such a file by HDF5 1.10 or
+/// later (h5py's libver="latest" on a file of the earlier format) has another chunk index (a fixed array, a
+/// single chunk, ...), whose chunks no leaf gives. Chunk addresses count from the base address the superblock gives
 /// (past a user block, where the file has one); the superblock is looked for at byte 0 only, where PureHDF is shown
 /// it for every file (see ParameterFile's SuperblockAtStart).
 /// </para>
@@ -39,6 +41,7 @@ internal sealed class ChunkIndex
     private readonly ulong _baseAddress;
     private readonly Dictionary<long, uint> _sizes = [];
     private long? _sought;
+    private bool _nodeRead;
 
     private ChunkIndex(Stream file, int rank, int offsetSize, ulong baseAddress, bool everyChunkIndexed, string what, string source)
     {
@@ -91,16 +94,18 @@ internal sealed class ChunkIndex
 
     /// <summary>
     /// PureHDF reads metadata at <paramref name="position"/>: where it sought there, and a leaf of a version 1
-    /// B-tree lies there, its chunks' sizes are taken.
+    /// B-tree lies there, its chunks' sizes are taken. A node read there, sought to or not, shows that the dataset's
+    /// chunks are indexed by such a B-tree.
     /// </summary>
     /// <exception cref="InvalidDataException">A chunk runs past the end of the file.</exception>
     public void ReadsMetadata(long position)
     {
-        if (_sought != position)
+        bool sought = _sought == position;
+        _sought = null;
+        if (!sought && (_nodeRead || !_everyChunkIndexed))
         {
             return;
         }
-        _sought = null;
         long length = _file.Length;
         int header = 8 + 2 * _offsetSize;
         if (position < 0 || position > length - header)
@@ -108,9 +113,14 @@ internal sealed class ChunkIndex
             return;  // PureHDF fails to read it
         }
         byte[] start = ReadAt(position, header);
-        if (!start.AsSpan(0, 4).SequenceEqual(NodeSignature) || start[5] != 0)
+        if (!start.AsSpan(0, 4).SequenceEqual(NodeSignature))
         {
-            return;  // not a node, or not a leaf: its entries are nodes, not chunks
+            return;  // not a node
+        }
+        _nodeRead = true;  // the dataset's chunks are indexed by a version 1 B-tree, so each is in one of its leaves
+        if (!sought || start[5] != 0)
+        {
+            return;  // not a leaf: its entries are nodes, not chunks
         }
         int entries = BinaryPrimitives.ReadUInt16LittleEndian(start.AsSpan(6));
         int keySize = 8 + 8 * (_rank + 1);
@@ -156,7 +166,7 @@ internal sealed class ChunkIndex
                     "chunk index is damaged. The file is damaged.");
             }
         }
-        else if (_everyChunkIndexed)
+        else if (_everyChunkIndexed && _nodeRead)
         {
             throw new InvalidDataException(
                 $"{_source}: {_what} is read at byte {position}, where its chunk index gives no chunk of which the size " +

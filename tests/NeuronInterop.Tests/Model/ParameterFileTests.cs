@@ -110,6 +110,7 @@ public sealed class ParameterFileTests
     [TestCase("linear-2x3-lin-float16.hdf")]  // float16 values convert to float32 exactly
     [TestCase("linear-2x3-lin-int32-links.hdf")]  // links as h5py writes them where numpy's integer is 32-bit
     [TestCase("linear-2x3-lin-user-block-1024.hdf")]  // 1024 bytes of user block: HDF5's superblock at byte 1024
+    [TestCase("linear-2x3-lin-appended-newer-layout.hdf")]  // the earliest format, with chunk indexes of HDF5 1.10 added to it
     public void LoadsALayerThatPuzzleLibSaved(string file)
     {
         using Linear layer = Layer(2, 3);
@@ -823,18 +824,20 @@ public sealed class ParameterFileTests
     [Test]
     public void InAFileOfTheEarliestFormatAChunkReadThatNoChunkIndexGaveIsRefused()
     {
-        // ChunkIndex sees the leaves of the index where PureHDF seeks to them. In the earliest format, whose chunked
-        // datasets all have such an index, a chunk read that none gave (were PureHDF to read them otherwise) is refused.
+        // ChunkIndex sees the leaves of the index where PureHDF seeks to them. In the earliest format, once a node of the
+        // index is read, a chunk read that no leaf gave (were PureHDF to read the nodes without seeking) is refused.
         byte[] bytes = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
         (int sizeAt, long address) = ChunkEntry(bytes, 0);
         int stored = BitConverter.ToInt32(bytes, sizeAt);
         using var file = new MemoryStream(bytes);
         ChunkIndex index = ChunkIndex.For(file, rank: 2, "W", "the file")!;
+        long leaf = sizeAt - 24;
 
+        Assert.DoesNotThrow(() => index.ReadsChunk(address, stored), "no node read: another kind of chunk index");
+        index.ReadsMetadata(leaf);
         var error = Assert.Throws<InvalidDataException>(() => index.ReadsChunk(address, stored));
         Assert.That(error!.Message, Does.Contain($"W is read at byte {address}, where its chunk index gives no chunk"));
 
-        long leaf = sizeAt - 24;
         index.Sought(leaf);
         index.ReadsMetadata(leaf);
         Assert.DoesNotThrow(() => index.ReadsChunk(address, stored));

@@ -48,6 +48,27 @@ save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
 save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
 
 
+def save_appended_newer_layout(path, modules):
+    """A file of the earliest format (superblock version 0) that h5py opened again with libver="latest"
+    to add the parameters: the superblock stays version 0, but the datasets are written with HDF5
+    1.10's chunk indexes (a fixed array for W's chunks of one row, a single chunk for the compressed
+    b), not a version 1 B-tree."""
+    with h5py.File(path, "w", libver="earliest") as hdf:
+        hdf.create_group("params")
+        hdf.create_group("links")
+    with h5py.File(path, "a", libver="latest") as hdf:
+        params, links = hdf["params"], hdf["links"]
+        for name, variables in modules:
+            for parameter, data in variables.items():
+                idx = len(params)
+                storage = {"chunks": (1,) + data.shape[1:]} if data.ndim > 1 else {"compression": "gzip"}
+                params.create_dataset(str(idx), data=data, **storage)
+                links["%s.%s" % (name, parameter)] = idx
+
+
+save_appended_newer_layout("linear-2x3-lin-appended-newer-layout.hdf", [("lin", {"W": W, "b": b})])
+
+
 def save_newer_format(path, modules, sizes=None, track_order=False):
     """The same layout as save, in the newer file format (superblock version 3, object headers
     version 2), whose metadata carries the checksums Module.Load checks. HDF5 writes these headers
