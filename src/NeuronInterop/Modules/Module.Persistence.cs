@@ -27,6 +27,16 @@ public abstract partial class Module
         using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
         string fullPath = Path.GetFullPath(path);
+        // Told before the links are followed here: /dev/stdout and a shell's >(command) lead through /proc to a pipe
+        // that no path names ("pipe:[1234]"), which the system's own lookup still reaches.
+        if (FileKind.IsSpecial(fullPath))
+        {
+            // A new file renamed over it would take its place: a regular file where /dev/null was (for root).
+            using var special = new FileStream(fullPath, FileMode.Open, FileAccess.Write);
+            WriteTo(special, parameters);
+            Logger.LogDebug("{Module}: parameters written to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
+            return;
+        }
         // Through a symbolic link, the file it points to is replaced, not the link.
         if (new FileInfo(fullPath) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } target)
         {
@@ -35,14 +45,6 @@ public abstract partial class Module
         if (Directory.Exists(fullPath))
         {
             throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
-        }
-        if (FileKind.IsSpecial(fullPath))
-        {
-            // A new file renamed over it would take its place: a regular file where /dev/null was (for root).
-            using var special = new FileStream(fullPath, FileMode.Open, FileAccess.Write);
-            WriteTo(special, parameters);
-            Logger.LogDebug("{Module}: parameters written to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
-            return;
         }
 
         string folder = Path.GetDirectoryName(fullPath)!;

@@ -322,6 +322,41 @@ public sealed class ParameterFileTests
         Assert.That(new FileInfo(pipe).Length, Is.Zero, "still a pipe, not a file of the parameters");
     }
 
+    /// <summary>
+    /// A pipe without a name, as /dev/stdout or a shell's &gt;(command) (/dev/fd/63) names one, is written into as well:
+    /// its link in /proc leads to no file ("pipe:[1234]"), so it cannot be told apart once the link is followed.
+    /// </summary>
+    [Test]
+    [Platform("Linux")]
+    public void SavingToAPipeThroughItsLinkInProcWritesTheFileToItsReader()
+    {
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+        string writeEnd = $"/proc/self/fd/{pipe.GetClientHandleAsString()}";
+        Assume.That(File.Exists(writeEnd), "/proc is mounted");
+        Task<byte[]> reader = Task.Run(() =>
+        {
+            var bytes = new MemoryStream();
+            pipe.CopyTo(bytes);
+            return bytes.ToArray();
+        });
+        using Linear saved = Layer(2, 3, seed: 1);
+
+        try
+        {
+            saved.Save(writeEnd);
+        }
+        finally
+        {
+            pipe.DisposeLocalCopyOfClientHandle();  // the reader's input ends once Save has closed its own copy
+        }
+
+        Assert.That(reader.Wait(TimeSpan.FromMinutes(1)), Is.True, "the reader got to the end of its input");
+        using Linear loaded = Layer(2, 3, seed: 2);
+        loaded.Load(new MemoryStream(reader.Result));
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+        Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
+    }
+
     /// <summary>A named pipe (a shell's &lt;(command), /dev/stdin) loads as a file does, although it cannot seek.</summary>
     [Test]
     [Platform("Linux")]
