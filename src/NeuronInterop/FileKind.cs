@@ -17,8 +17,12 @@ internal static partial class FileKind
     /// <remarks>False where that cannot be told: a missing path, and systems other than Linux.</remarks>
     public static bool IsNamedPipe(string path) => Type(path) == NamedPipe;
 
-    // The type bits of st_mode (S_IFMT) and three of their values (S_IFREG, S_IFDIR, S_IFIFO).
-    private const int TypeBits = 0xF000, RegularFile = 0x8000, Folder = 0x4000, NamedPipe = 0x1000;
+    /// <summary>Whether <paramref name="path"/> (through symbolic links) is a socket, which cannot be opened as a file.</summary>
+    /// <remarks>False where that cannot be told: a missing path, and systems other than Linux.</remarks>
+    public static bool IsSocket(string path) => Type(path) == Socket;
+
+    // The type bits of st_mode (S_IFMT) and four of their values (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK).
+    private const int TypeBits = 0xF000, RegularFile = 0x8000, Folder = 0x4000, NamedPipe = 0x1000, Socket = 0xC000;
 
     private static int? Type(string path)
     {

@@ -12,13 +12,13 @@ public abstract partial class Module
     /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
     /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
     /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions,
-    /// and a symbolic link keeps pointing to it. A device (<c>/dev/null</c>), a named pipe or a socket is
-    /// not replaced but written into, as a shell's redirection would.
+    /// and a symbolic link keeps pointing to it. A device (<c>/dev/null</c>) or a pipe is not replaced
+    /// but written into, as a shell's redirection would; a socket, which cannot be, is refused.
     /// </summary>
     /// <param name="path">The file to write.</param>
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
-    /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5).</exception>
+    /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5, it is a socket).</exception>
     /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Save(string path)
@@ -31,6 +31,12 @@ public abstract partial class Module
         // that no path names ("pipe:[1234]"), which the system's own lookup still reaches.
         if (FileKind.IsSpecial(fullPath))
         {
+            if (FileKind.IsSocket(fullPath))
+            {
+                // Opening one fails with the system's "No such device or address", which names neither.
+                throw new IOException($"Cannot save to '{path}': it is a socket, which cannot be written as a file. " +
+                                      "Name a file, a device or a named pipe.");
+            }
             // A new file renamed over it would take its place: a regular file where /dev/null was (for root).
             using var special = new FileStream(fullPath, FileMode.Open, FileAccess.Write);
             WriteTo(special, parameters);

@@ -302,6 +302,27 @@ public sealed class ParameterFileTests
         Assert.That(Directory.GetFiles(_folder), Is.EqualTo(new[] { device }), "no temporary file left");
     }
 
+    /// <summary>
+    /// A socket cannot be opened as a file (as a shell's redirection cannot): it is refused, saying so, and left in its
+    /// place; the system's words, "No such device or address", named neither.
+    /// </summary>
+    [Test]
+    [Platform("Linux")]
+    public void SavingToASocketIsRefusedAndLeavesIt()
+    {
+        string path = Path.Combine(_folder, "socket");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix,
+            System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        using Linear layer = Layer(2, 3);
+
+        var error = Assert.Throws<IOException>(() => layer.Save(path));
+
+        Assert.That(error!.Message, Is.EqualTo($"Cannot save to '{path}': it is a socket, which cannot be written as a file. Name a file, a device or a named pipe."));
+        Assert.That(new FileInfo(path).Length, Is.Zero, "still the socket, not a file of the parameters");
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }), "no temporary file left");
+    }
+
     /// <summary>A named pipe takes the file as a redirection's would, for the reader at its other end.</summary>
     [Test]
     [Platform("Linux")]
