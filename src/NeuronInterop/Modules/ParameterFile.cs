@@ -230,7 +230,7 @@ internal static class ParameterFile
                 // PureHDF copies the values out row by row, across all the chunks a row passes through.
                 ulong rowOfChunks = Enumerable.Range(1, dims.Length - 1)
                     .Aggregate(1UL, (product, i) => checked(product * ((dims[i] + chunkDims[i] - 1) / chunkDims[i])));
-                var chunks = new ChunkWitness(stream, chunkBytes, rowOfChunks);
+                var chunks = new ChunkWitness(stream, chunkBytes, rowOfChunks, (ulong)count * (ulong)data.Type.Size);
                 stream.Chunks = ChunkIndex.For(stream.File, dims.Length, what, source);
                 try
                 {
@@ -267,14 +267,16 @@ internal static class ParameterFile
     /// other chunks' values without an error.
     /// </para>
     /// </summary>
-    private sealed class ChunkWitness(WatchedStream stream, ulong chunkBytes, ulong rowOfChunks) : IReadingChunkCache
+    private sealed class ChunkWitness(WatchedStream stream, ulong chunkBytes, ulong rowOfChunks, ulong valueBytes) : IReadingChunkCache
     {
         // Room for every chunk one row of values passes through, twice over: PureHDF's default cache (1 MB) holds 16
         // chunks of h5py's default 128 x 128 float32, so a row of 4096 values, through 32 chunks, read and inflated
-        // each chunk again for each of its 128 rows (26 s for a Linear(4096, 4096) of h5py's, in place of 0.5 s).
+        // each chunk again for each of its 128 rows (26 s for a Linear(4096, 4096) of h5py's, in place of 0.5 s). But no
+        // more than twice the values' own bytes: where a dimension may grow, HDF5 allows chunks far larger than the values
+        // they hold, and keeping a row of them held 16 MB for 128 bytes of values (gigabytes, with taller chunks).
         private readonly IReadingChunkCache _cache = new SimpleReadingChunkCache(
             chunkSlotCount: (int)UInt128.Clamp(2 * (UInt128)rowOfChunks, 521, int.MaxValue),
-            byteCount: (ulong)UInt128.Clamp(2 * (UInt128)rowOfChunks * chunkBytes, 1 << 20, ulong.MaxValue));
+            byteCount: (ulong)UInt128.Clamp(2 * (UInt128)rowOfChunks * chunkBytes, 1 << 20, UInt128.Max(1 << 20, 2 * (UInt128)valueBytes)));
 
         public int Missing { get; private set; }
 

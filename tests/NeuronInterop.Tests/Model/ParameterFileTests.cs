@@ -973,6 +973,22 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void ChunksFarTallerThanTheValuesAreNotAllKeptAtOnce()
+    {
+        // W's 2 x 16 values lie in 16 chunks of 262144 x 1 (1 MB each, inflated), as HDF5 allows where a dimension may
+        // grow. A row of values passes through all 16; a cache sized to keep them for the next row held 16 MB for the
+        // 128 bytes of values of this 28 KB file (and would hold gigabytes for a file of chunks that are taller still).
+        using Linear layer = Layer(2, 16);
+        var file = new LiveMemoryStream(File.ReadAllBytes(DataFile("linear-2x16-lin-tall-chunks.hdf")));
+
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        layer.Load(file);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(Enumerable.Range(0, 32).Select(i => i / 4f)));
+        Assert.That(file.MostLive - before, Is.LessThan(8 << 20), "bytes live while the file was read");
+    }
+
+    [Test]
     public void AModuleWithTwoParametersOfOneNameIsNeitherSavedNorLoaded()
     {
         using var module = new TwoLayers(TestDevice);
@@ -1276,6 +1292,32 @@ public sealed class ParameterFileTests
         private int Counted(int read)
         {
             BytesRead += read;
+            return read;
+        }
+    }
+
+    /// <summary>A read-only stream over <paramref name="file"/> that notes the most memory live (after a full collection) at any read.</summary>
+    private sealed class LiveMemoryStream(byte[] file) : Stream
+    {
+        private readonly MemoryStream _inner = new(file, writable: false);
+
+        public long MostLive { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => _inner.Length;
+        public override long Position { get => _inner.Position; set => _inner.Position = value; }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Noted(_inner.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Noted(_inner.Read(buffer));
+        public override long Seek(long offset, SeekOrigin origin) => _inner.Seek(offset, origin);
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Noted(int read)
+        {
+            MostLive = Math.Max(MostLive, GC.GetTotalMemory(forceFullCollection: true));
             return read;
         }
     }

@@ -46,6 +46,11 @@ save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
      storage=lambda data: {"fletcher32": True, "chunks": data.shape[:-1] + (1,)})
 # A user block of 1024 bytes before the HDF5 data: HDF5 then puts the superblock at byte 1024
 save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
+# Linear(2, 16) whose W may grow by rows, in chunks of 262144 x 1 (1 MB each, inflated): far taller than its two
+# rows, which HDF5 allows where a dimension has no fixed size
+W16, b16 = (np.arange(32, dtype=np.float32) / 4).reshape(2, 16), np.zeros(16, np.float32)
+save("linear-2x16-lin-tall-chunks.hdf", [("lin", {"W": W16, "b": b16})],
+     storage=lambda data: {"compression": "gzip", "maxshape": (None,) * data.ndim, "chunks": (262144,) + (1,) * (data.ndim - 1)})
 
 
 def save_appended_newer_layout(path, modules):
