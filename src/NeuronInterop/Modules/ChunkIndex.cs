@@ -184,15 +184,7 @@ internal sealed class ChunkIndex
         return bytes;
     }
 
-    private bool IsUndefined(ulong address) => address == (_offsetSize == 8 ? ulong.MaxValue : (1UL << (8 * _offsetSize)) - 1);
+    private bool IsUndefined(ulong address) => MetadataChecksums.IsUndefinedAddress(address, _offsetSize);
 
-    private static ulong ReadUnsigned(ReadOnlySpan<byte> bytes)
-    {
-        ulong value = 0;
-        for (int i = bytes.Length - 1; i >= 0; i--)
-        {
-            value = (value << 8) | bytes[i];
-        }
-        return value;
-    }
+    private static ulong ReadUnsigned(ReadOnlySpan<byte> bytes) => MetadataChecksums.ReadUnsigned(bytes);
 }

@@ -63,6 +63,21 @@ internal static class MetadataChecksums
         return null;
     }
 
+    /// <summary>An unsigned little-endian number of 1 to 8 bytes: an HDF5 address or length.</summary>
+    internal static ulong ReadUnsigned(ReadOnlySpan<byte> bytes)
+    {
+        ulong value = 0;
+        for (int i = bytes.Length - 1; i >= 0; i--)
+        {
+            value = (value << 8) | bytes[i];
+        }
+        return value;
+    }
+
+    /// <summary>Whether <paramref name="address"/>, of <paramref name="offsetSize"/> bytes, is HDF5's undefined address (all bits set).</summary>
+    internal static bool IsUndefinedAddress(ulong address, int offsetSize) =>
+        address == (offsetSize == 8 ? ulong.MaxValue : (1UL << (8 * offsetSize)) - 1);
+
     /// <summary>
     /// HDF5's checksum: lookup3's <c>hashlittle</c> with an initial value of 0 (lookup3.c, Bob Jenkins,
     /// 2006, public domain).
@@ -376,17 +391,7 @@ internal static class MetadataChecksums
 
         private ulong Offset(ReadOnlySpan<byte> bytes, int at) => ReadUnsigned(bytes.Slice(at, _offsetSize));
 
-        private bool IsUndefined(ulong address) => address == (_offsetSize == 8 ? ulong.MaxValue : (1UL << (8 * _offsetSize)) - 1);
-
-        private static ulong ReadUnsigned(ReadOnlySpan<byte> bytes)
-        {
-            ulong value = 0;
-            for (int i = bytes.Length - 1; i >= 0; i--)
-            {
-                value = (value << 8) | bytes[i];
-            }
-            return value;
-        }
+        private bool IsUndefined(ulong address) => IsUndefinedAddress(address, _offsetSize);
 
         /// <summary>An object header (<see cref="ContinuationLength"/> null) or a continuation block of one.</summary>
         private readonly record struct Block(long At, long? ContinuationLength, bool WithCreationOrder);

@@ -963,13 +963,14 @@ public sealed class ParameterFileTests
         };
         var bytes = new MemoryStream();
         new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L } }.Write(bytes);
-        var file = new CountingStream(bytes.ToArray());
+        long bytesRead = 0;
+        var file = new ObservedStream(bytes.ToArray(), read => bytesRead += read);
         using Linear layer = Layer(256, 4096);
 
         layer.Load(file);
 
         Assert.That(layer.W.ToArray(), Is.EqualTo(Flat(Uniform(256, 4096, 7))));
-        Assert.That(file.BytesRead, Is.LessThan(2 * file.Length), "bytes read, of a file of 4 MB");
+        Assert.That(bytesRead, Is.LessThan(2 * file.Length), "bytes read, of a file of 4 MB");
     }
 
     [Test]
@@ -979,13 +980,15 @@ public sealed class ParameterFileTests
         // grow. A row of values passes through all 16; a cache sized to keep them for the next row held 16 MB for the
         // 128 bytes of values of this 28 KB file (and would hold gigabytes for a file of chunks that are taller still).
         using Linear layer = Layer(2, 16);
-        var file = new LiveMemoryStream(File.ReadAllBytes(DataFile("linear-2x16-lin-tall-chunks.hdf")));
+        long mostLive = 0;  // the most memory live (after a full collection) at any read
+        var file = new ObservedStream(File.ReadAllBytes(DataFile("linear-2x16-lin-tall-chunks.hdf")),
+            _ => mostLive = Math.Max(mostLive, GC.GetTotalMemory(forceFullCollection: true)));
 
         long before = GC.GetTotalMemory(forceFullCollection: true);
         layer.Load(file);
 
         Assert.That(layer.W.ToArray(), Is.EqualTo(Enumerable.Range(0, 32).Select(i => i / 4f)));
-        Assert.That(file.MostLive - before, Is.LessThan(8 << 20), "bytes live while the file was read");
+        Assert.That(mostLive - before, Is.LessThan(8 << 20), "bytes live while the file was read");
     }
 
     [Test]
@@ -1270,12 +1273,10 @@ public sealed class ParameterFileTests
         return error;
     }
 
-    /// <summary>A read-only stream over <paramref name="file"/> that counts the bytes read from it.</summary>
-    private sealed class CountingStream(byte[] file) : Stream
+    /// <summary>A read-only stream over <paramref name="file"/> that tells <paramref name="onRead"/> each read's count of bytes.</summary>
+    private sealed class ObservedStream(byte[] file, Action<int> onRead) : Stream
     {
         private readonly MemoryStream _inner = new(file, writable: false);
-
-        public long BytesRead { get; private set; }
 
         public override bool CanRead => true;
         public override bool CanSeek => true;
@@ -1283,41 +1284,15 @@ public sealed class ParameterFileTests
         public override long Length => _inner.Length;
         public override long Position { get => _inner.Position; set => _inner.Position = value; }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Counted(_inner.Read(buffer, offset, count));
-        public override int Read(Span<byte> buffer) => Counted(_inner.Read(buffer));
+        public override int Read(byte[] buffer, int offset, int count) => Observed(_inner.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Observed(_inner.Read(buffer));
         public override long Seek(long offset, SeekOrigin origin) => _inner.Seek(offset, origin);
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-        private int Counted(int read)
+        private int Observed(int read)
         {
-            BytesRead += read;
-            return read;
-        }
-    }
-
-    /// <summary>A read-only stream over <paramref name="file"/> that notes the most memory live (after a full collection) at any read.</summary>
-    private sealed class LiveMemoryStream(byte[] file) : Stream
-    {
-        private readonly MemoryStream _inner = new(file, writable: false);
-
-        public long MostLive { get; private set; }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => true;
-        public override bool CanWrite => false;
-        public override long Length => _inner.Length;
-        public override long Position { get => _inner.Position; set => _inner.Position = value; }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Noted(_inner.Read(buffer, offset, count));
-        public override int Read(Span<byte> buffer) => Noted(_inner.Read(buffer));
-        public override long Seek(long offset, SeekOrigin origin) => _inner.Seek(offset, origin);
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        private int Noted(int read)
-        {
-            MostLive = Math.Max(MostLive, GC.GetTotalMemory(forceFullCollection: true));
+            onRead(read);
             return read;
         }
     }
