@@ -158,9 +158,8 @@ public abstract partial class Module
         float[][] values;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            // A named pipe (a shell's <(command), /dev/stdin) cannot seek: its bytes are read whole first.
-            using Stream file = stream.CanSeek ? stream : CopyToStart(stream);
-            values = ParameterFile.Read(parameters, this, file, $"'{path}'");
+            // A named pipe (a shell's <(command), /dev/stdin) cannot seek: ReadFrom reads its bytes whole first.
+            values = ReadFrom(stream, parameters, $"'{path}'");
         }
         Assign(parameters, values);
         Logger.LogDebug("{Module}: parameters loaded from {Path} (count: {Count})", Describe(), path, parameters.Count);
@@ -185,19 +184,25 @@ public abstract partial class Module
         }
         using SingleThreadGuard.Use use = Guard.Enter();
         IReadOnlyList<Parameter> parameters = CheckSavable();
-        float[][] values;
+        float[][] values = ReadFrom(stream, parameters, "the stream");
+        Assign(parameters, values);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="parameters"/>' values from <paramref name="stream"/>, from its position to its end, leaving
+    /// it there. HDF5 addresses count from the file's first byte: a stream at its start that can seek is read in place,
+    /// any other from a copy.
+    /// </summary>
+    private float[][] ReadFrom(Stream stream, IReadOnlyList<Parameter> parameters, string source)
+    {
         if (stream.CanSeek && stream.Position == 0)
         {
-            // HDF5 addresses count from the file's first byte: a stream at its start is read in place.
-            values = ParameterFile.Read(parameters, this, stream, "the stream");
+            float[][] values = ParameterFile.Read(parameters, this, stream, source);
             stream.Seek(0, SeekOrigin.End);
+            return values;
         }
-        else
-        {
-            using Stream file = CopyToStart(stream);
-            values = ParameterFile.Read(parameters, this, file, "the stream");
-        }
-        Assign(parameters, values);
+        using Stream file = CopyToStart(stream);
+        return ParameterFile.Read(parameters, this, file, source);
     }
 
     /// <summary>The parameters to save or load, checked: the module and each parameter alive, and a name HDF5 can link.</summary>
