@@ -12,7 +12,8 @@ namespace NeuronInterop.Modules;
 /// reached from the root group through hard links kept in the headers themselves, is checked here
 /// first, reading no more than the file holds, and a file shorter than its superblock says is refused
 /// as truncated. Files of the earlier format (superblock version 0 or 1, which h5py writes by default)
-/// carry no checksums, and only their length is checked; the objects a group links to from a fractal
+/// carry no checksums: here only their length is checked, and their structure's sizes and addresses
+/// against the file by <see cref="EarlierFormatStructure"/>. The objects a group links to from a fractal
 /// heap (a group of many links in the newer format) are not reached, and are left unchecked.
 /// </summary>
 internal static class MetadataChecksums
@@ -77,6 +78,10 @@ internal static class MetadataChecksums
     /// <summary>Whether <paramref name="address"/>, of <paramref name="offsetSize"/> bytes, is HDF5's undefined address (all bits set).</summary>
     internal static bool IsUndefinedAddress(ulong address, int offsetSize) =>
         address == (offsetSize == 8 ? ulong.MaxValue : (1UL << (8 * offsetSize)) - 1);
+
+    /// <summary>The refusal of the file <paramref name="source"/> as damaged, saying what <paramref name="problem"/> was found.</summary>
+    internal static InvalidDataException Damaged(string source, string problem) => new(
+        $"{source} is damaged: {problem}. No values were loaded; save the parameters again, or load an undamaged copy.");
 
     /// <summary>
     /// HDF5's checksum: lookup3's <c>hashlittle</c> with an initial value of 0 (lookup3.c, Bob Jenkins,
@@ -396,7 +401,6 @@ internal static class MetadataChecksums
         /// <summary>An object header (<see cref="ContinuationLength"/> null) or a continuation block of one.</summary>
         private readonly record struct Block(long At, long? ContinuationLength, bool WithCreationOrder);
 
-        private InvalidDataException Damaged(string problem) => new(
-            $"{source} is damaged: {problem}. No values were loaded; save the parameters again, or load an undamaged copy.");
+        private InvalidDataException Damaged(string problem) => MetadataChecksums.Damaged(source, problem);
     }
 }

@@ -60,8 +60,10 @@ internal static class ParameterFile
         {
             // PureHDF checks no checksum; a header it reads damaged can load changed values or allocate gigabytes.
             MetadataChecksums.Verify(stream, source);
-            var watched = new WatchedStream(
-                MetadataChecksums.SuperblockPosition(stream) is > 0 and var superblock ? new SuperblockAtStart(stream, superblock) : stream);
+            Stream shown = MetadataChecksums.SuperblockPosition(stream) is > 0 and var superblock ? new SuperblockAtStart(stream, superblock) : stream;
+            // Where there are no checksums, PureHDF allocates what a damaged size claims: the sizes are checked against the file.
+            EarlierFormatStructure.Verify(shown, source);
+            var watched = new WatchedStream(shown);
             stream.Position = 0;
             using var file = H5File.Open(watched, leaveOpen: true);
             if (!file.LinkExists(LinksGroup) || !file.LinkExists(ParamsGroup))

@@ -877,6 +877,120 @@ public sealed class ParameterFileTests
         Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(1 << 24), "bytes allocated");
     }
 
+    // PuzzleLib's file, of the earliest format (no checksums), with one byte set to 0x7F: the highest byte of a size that
+    // PureHDF allocated before it read that many bytes (2 GB, then "Unable to read beyond the end of the stream"; under a
+    // container's memory limit, an OutOfMemoryException that did not say the file is damaged).
+    [TestCase(691, "its local heap at byte 680 gives 2130706520 bytes of names at byte 712")]  // the root group's names
+    [TestCase(1395, "its local heap at byte 1384 gives 2130706520 bytes of names at byte 1416")]  // those of 'params'
+    [TestCase(2427, "its local heap at byte 2416 gives 2130706520 bytes of names at byte 2448")]  // those of 'links'
+    [TestCase(2647, "its object header at byte 2536 gives a fill value of 2130706432 bytes")]  // params/0's (W's) fill value
+    [TestCase(8495, "its object header at byte 8400 gives a fill value of 2130706432 bytes")]  // params/1's (b's)
+    [TestCase(7871, "its object header at byte 7800 gives a fill value of 2130706432 bytes")]  // links/lin.W's
+    [TestCase(10839, "its object header at byte 10768 gives a fill value of 2130706432 bytes")]  // links/lin.b's
+    // b's dataspace message, of 127 bytes in place of 24: PureHDF read the messages after it from the middle of another
+    [TestCase(8418, "its object header at byte 8400 has a message of 127 bytes at byte 8416")]
+    public void ASizeInAFileOfTheEarliestFormatThatTheFileCannotHoldIsRefusedBeforeItIsAllocated(int at, string problem)
+    {
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        file[at] = 0x7F;
+        using Linear layer = Layer(2, 3);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)), $"the stream is damaged: {problem}");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(64 << 20), "bytes allocated");
+    }
+
+    [Test]
+    public void AnAttributeOfMoreValuesThanItsMessageHoldsIsRefusedBeforeItIsAllocated()
+    {
+        // W's object header (version 1, at byte 2536) ends in a NIL message of 80 bytes, here made an attribute message
+        // (type 0x0C, version 1): the sizes of its name (2), datatype (12) and dataspace (16), the name "a", a one-byte
+        // integer type, and a dataspace of one dimension that claims 0x7F000000 values. PureHDF allocates the values (2 GB)
+        // before it reads them.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        Assert.That(BitConverter.ToUInt16(file, 2720), Is.EqualTo(0), "a NIL message");
+        Assert.That(BitConverter.ToUInt16(file, 2722), Is.EqualTo(80));
+        byte[] attribute =
+        [
+            1, 0, 2, 0, 12, 0, 16, 0, .. "a\0"u8, 0, 0, 0, 0, 0, 0,
+            0x10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0,
+            1, 1, 0, 0, 0, 0, 0, 0, .. BitConverter.GetBytes(0x7F000000L),
+        ];
+        file[2720] = 0x0C;
+        attribute.CopyTo(file, 2728);
+        using Linear layer = Layer(2, 3);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "the stream is damaged: its object header at byte 2536 has an attribute of 2130706432 values of 1 bytes, more than its message of 80 bytes holds");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(64 << 20), "bytes allocated");
+    }
+
+    [Test]
+    public void AnObjectHeaderThatContinuesInALoopIsRefused()
+    {
+        // W's object header (version 1, at byte 2536) ends in a NIL message of 80 bytes, here made a continuation message
+        // (type 0x10) that gives the header's own messages (256 bytes from byte 2552) as its next block. PureHDF reads a
+        // continuation block within its reading of the block before, so it read that block again and again until the stack
+        // overflowed, which ends the process.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        Assert.That(BitConverter.ToUInt16(file, 2720), Is.EqualTo(0), "a NIL message");
+        Assert.That(BitConverter.ToUInt16(file, 2722), Is.EqualTo(80));
+        file[2720] = 0x10;
+        BitConverter.TryWriteBytes(file.AsSpan(2728, 8), 2552L);
+        BitConverter.TryWriteBytes(file.AsSpan(2736, 8), 256L);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "the stream is damaged: its object header at byte 2536 continues at byte 2552, which another continuation message already gave");
+    }
+
+    [Test]
+    public void AGroupsBTreeNodeThatListsItselfIsRefused()
+    {
+        // The B-tree of 'params' is one leaf (at byte 840): "TREE", node type 0 (groups), level 0, 1 entry, two sibling
+        // addresses, then a key, the address of the symbol table node, and a key. Made a node of level 1 that lists itself,
+        // PureHDF looked for a name in it, found the name's node to be itself, and looked again, until the stack overflowed,
+        // which ends the process.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        Assert.That(file.AsSpan(840, 4).SequenceEqual("TREE"u8) && file[845] == 0 && BitConverter.ToUInt16(file, 846) == 1, "a leaf of one entry");
+        file[845] = 1;
+        BitConverter.TryWriteBytes(file.AsSpan(840 + 24 + 8, 8), 840L);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "the stream is damaged: its B-tree node at byte 840 lists the node at byte 840, which the B-tree already holds");
+    }
+
+    [Test]
+    public void AGroupWhoseBTreeHasTwoLevelsLoads()
+    {
+        // h5py writes a group of more than a few dozen links as a B-tree of more than one level. Here the B-tree of 'params'
+        // (one leaf at byte 840, of one entry) gets a root of level 1 above it, appended to the file: "TREE", node type 0,
+        // level 1, 1 entry, no siblings, then the leaf's first key, the leaf's address and its last key. The group's symbol
+        // table message (in its header) and the scratch pad of its entry in the root group give the new root.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        const int leaf = 840;
+        int[] pointers = Enumerable.Range(0, file.Length - 8).Where(i => BitConverter.ToInt64(file, i) == leaf).ToArray();
+        Assert.That(pointers, Is.EqualTo(new[] { 824, 1576 }), "the symbol table message's and the scratch pad's B-tree address");
+        byte[] root =
+        [
+            .. "TREE"u8, 0, 1, 1, 0, .. Enumerable.Repeat((byte)0xFF, 16),
+            .. file.AsSpan(leaf + 24, 8), .. BitConverter.GetBytes((long)leaf), .. file.AsSpan(leaf + 40, 8),
+        ];
+        byte[] twoLevels = [.. file, .. root];
+        foreach (int at in pointers)
+        {
+            BitConverter.TryWriteBytes(twoLevels.AsSpan(at, 8), (long)file.Length);
+        }
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(new MemoryStream(twoLevels));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
     [Test]
     public void InAFileOfTheEarliestFormatAChunkReadThatNoChunkIndexGaveIsRefused()
     {
