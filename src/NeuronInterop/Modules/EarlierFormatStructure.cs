@@ -23,7 +23,9 @@ namespace NeuronInterop.Modules;
 /// <item>in a header, each size that PureHDF allocates by must fit in its message: a fill value's (in the old fill
 /// value message and the new), compact values' (in the data layout message), a link's name, an enumeration type's
 /// values (in a datatype, also within another type), an attribute's values; and no message may be too short for the
-/// fields PureHDF reads from it, nor a datatype, or an attribute's name, datatype or dataspace, run past its message.</item>
+/// fields PureHDF reads from it, nor a datatype, or an attribute's name, datatype or dataspace, run past its message;</item>
+/// <item>a dataset's shuffle filter must shuffle elements of its values' size, which HDF5 writes there: another size
+/// reorders the bytes of every value, and neither PureHDF nor HDF5 would tell.</item>
 /// </list>
 /// Addresses count from the base address the superblock gives. The file is read as PureHDF is shown it (with the
 /// superblock at byte 0: see ParameterFile's SuperblockAtStart), so the walk reads the bytes PureHDF will read. What
@@ -44,9 +46,13 @@ internal static class EarlierFormatStructure
     private const int FillValueMessage = 0x0005;
     private const int LinkMessage = 0x0006;
     private const int DataLayoutMessage = 0x0008;
+    private const int FilterPipelineMessage = 0x000B;
     private const int AttributeMessage = 0x000C;
     private const int ContinuationMessage = 0x0010;
     private const int SymbolTableMessage = 0x0011;
+
+    /// <summary>HDF5's shuffle filter, whose first client data value is the size of the elements it shuffles.</summary>
+    private const int ShuffleFilter = 2;
 
     /// <summary>How deep datatypes within datatypes are followed; a deeper one is left for PureHDF to judge.</summary>
     private const int MaxTypeNesting = 32;
@@ -89,6 +95,8 @@ internal static class EarlierFormatStructure
     {
         private readonly long _length = file.Length;
         private readonly HashSet<(Kind, long)> _seen = [];
+        private readonly Dictionary<long, uint> _valueSizes = [];
+        private readonly Dictionary<long, uint> _shuffledSizes = [];
         private readonly Queue<Block> _blocks = new();
         private int _offsetSize;
         private int _lengthSize;
@@ -152,6 +160,7 @@ internal static class EarlierFormatStructure
                         break;
                 }
             }
+            CheckShuffledSizes();
         }
 
         /// <summary>
@@ -221,7 +230,7 @@ internal static class EarlierFormatStructure
                         "where this format keeps every message's size a multiple of 8 bytes");
                 }
                 if (!shared && type is DatatypeMessage or OldFillValueMessage or FillValueMessage or LinkMessage or DataLayoutMessage
-                    or AttributeMessage or ContinuationMessage or SymbolTableMessage)
+                    or FilterPipelineMessage or AttributeMessage or ContinuationMessage or SymbolTableMessage)
                 {
                     CheckMessage(header, type, ReadAt(message + 8, size));
                 }
@@ -238,6 +247,13 @@ internal static class EarlierFormatStructure
                     if (DatatypeEnd(header, body, 0, 0) == PastMessage)
                     {
                         throw Damaged($"its object header at byte {header} has a datatype that runs past the end of its message");
+                    }
+                    _valueSizes[header] = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
+                    break;
+                case FilterPipelineMessage:
+                    if (ShuffledSize(body) is { } shuffled)
+                    {
+                        _shuffledSizes[header] = shuffled;
                     }
                     break;
                 case OldFillValueMessage:
@@ -304,6 +320,68 @@ internal static class EarlierFormatStructure
             }
             Need(header, body, sizeAt + 4, "a fill value");
             CheckFits(header, BinaryPrimitives.ReadUInt32LittleEndian(body[sizeAt..]), body.Length - sizeAt - 4, "a fill value", body.Length);
+        }
+
+        /// <summary>
+        /// The size of the elements that the shuffle filter of the filter pipeline message <paramref name="body"/> shuffles,
+        /// or null where it has none (or is of a layout this walk does not read: PureHDF judges it). Version 1: the version,
+        /// the number of filters, 6 reserved bytes; then each filter's identifier, name length, flags and number of client
+        /// data values (2 bytes each), its name (padded to a multiple of 8 bytes) and its client data values (4 bytes each,
+        /// padded to a multiple of 8 bytes). Version 2: the version and the number of filters; then each filter's
+        /// identifier, for identifiers from 256 on its name length, its flags and number of client data values, the name
+        /// (unpadded) and the client data values.
+        /// </summary>
+        private static uint? ShuffledSize(ReadOnlySpan<byte> body)
+        {
+            if (body.Length < 2 || body[0] is not (1 or 2))
+            {
+                return null;
+            }
+            int version = body[0];
+            int at = version == 1 ? 8 : 2;
+            for (int filter = 0; filter < body[1]; filter++)
+            {
+                if (at + 2 > body.Length)
+                {
+                    return null;
+                }
+                int id = BinaryPrimitives.ReadUInt16LittleEndian(body[at..]);
+                bool named = version == 1 || id >= 256;
+                int fields = at + (named ? 8 : 6);
+                if (fields > body.Length)
+                {
+                    return null;
+                }
+                int nameLength = named ? BinaryPrimitives.ReadUInt16LittleEndian(body[(at + 2)..]) : 0;
+                int values = BinaryPrimitives.ReadUInt16LittleEndian(body[(fields - 2)..]);
+                int valuesAt = fields + nameLength;
+                if (valuesAt + 4L * values > body.Length)
+                {
+                    return null;
+                }
+                if (id == ShuffleFilter)
+                {
+                    return values > 0 ? BinaryPrimitives.ReadUInt32LittleEndian(body[valuesAt..]) : null;
+                }
+                at = valuesAt + 4 * values + (version == 1 && values % 2 == 1 ? 4 : 0);
+            }
+            return null;
+        }
+
+        /// <summary>
+        /// Refuses a dataset whose shuffle filter shuffles elements of another size than its values': HDF5 writes the
+        /// values' size there, and a damaged one reorders the bytes of every value without an error from PureHDF or HDF5.
+        /// </summary>
+        private void CheckShuffledSizes()
+        {
+            foreach ((long header, uint shuffled) in _shuffledSizes)
+            {
+                if (_valueSizes.TryGetValue(header, out uint size) && shuffled != size)
+                {
+                    throw Damaged($"its object header at byte {header} gives a shuffle filter for elements of {shuffled} bytes, " +
+                        $"but values of {size} bytes: the filter would reorder the bytes of every value");
+                }
+            }
         }
 
         /// <summary>

@@ -111,6 +111,7 @@ public sealed class ParameterFileTests
     [TestCase("linear-2x3-lin-int32-links.hdf")]  // links as h5py writes them where numpy's integer is 32-bit
     [TestCase("linear-2x3-lin-user-block-1024.hdf")]  // 1024 bytes of user block: HDF5's superblock at byte 1024
     [TestCase("linear-2x3-lin-appended-newer-layout.hdf")]  // the earliest format, with chunk indexes of HDF5 1.10 added to it
+    [TestCase("linear-2x3-lin-shuffle.hdf")]  // gzip after the shuffle filter, which groups the values' bytes by place
     public void LoadsALayerThatPuzzleLibSaved(string file)
     {
         using Linear layer = Layer(2, 3);
@@ -898,6 +899,26 @@ public sealed class ParameterFileTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)), $"the stream is damaged: {problem}");
         Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(64 << 20), "bytes allocated");
+    }
+
+    /// <summary>
+    /// The shuffle filter's element size (its first client data value, which HDF5 sets to the values' size) changed:
+    /// PureHDF, as HDF5 would, then reordered the bytes of every value by the wrong size, and loaded wrong values without
+    /// an error.
+    /// </summary>
+    [TestCase(2680, 1, "2536", "W")]
+    [TestCase(2680, 8, "2536", "W")]
+    [TestCase(8528, 2, "8400", "b")]
+    public void AShuffleFilterForAnotherSizeThanTheValuesIsRefused(int at, byte size, string header, string parameter)
+    {
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin-shuffle.hdf"));
+        Assert.That(file.AsSpan(at - 16, 20).ToArray(), Is.EqualTo("\u0002\0\b\0\u0001\0\u0001\0shuffle\0\u0004\0\0\0"u8.ToArray()),
+            $"{parameter}'s shuffle filter (identifier 2, one client data value: 4 bytes a value)");
+        file[at] = size;
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"the stream is damaged: its object header at byte {header} gives a shuffle filter for elements of {size} bytes, but values of 4 bytes");
     }
 
     [Test]

@@ -44,6 +44,8 @@ save("linear-2x3-lin-int32-links.hdf", [("lin", {"W": W, "b": b})], link_type=np
 # spanning both rows; b in three chunks of 1)
 save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
      storage=lambda data: {"fletcher32": True, "chunks": data.shape[:-1] + (1,)})
+# gzip after the shuffle filter, which h5py applies when asked (shuffle=True), as PuzzleLib does not
+save("linear-2x3-lin-shuffle.hdf", [("lin", {"W": W, "b": b})], storage=lambda data: {"compression": "gzip", "shuffle": True})
 # A user block of 1024 bytes before the HDF5 data: HDF5 then puts the superblock at byte 1024
 save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
 # Linear(2, 16) whose W may grow by rows, in chunks of 262144 x 1 (1 MB each, inflated): far taller than its two
