@@ -123,6 +123,15 @@ internal static class EarlierFormatStructure
             {
                 return;  // sizes this walk does not read: PureHDF judges them
             }
+            if (_offsetSize != _lengthSize)
+            {
+                // PureHDF reads a symbol table entry's name offset, which has the size of lengths, at the size of addresses,
+                // and so every field after it from the wrong place.
+                throw new InvalidDataException(
+                    $"{source} cannot be read: it is of HDF5's earliest format with addresses of {_offsetSize} bytes and lengths " +
+                    $"of {_lengthSize}, and a file of that format is read only where the two sizes are the same (as h5py and " +
+                    "PuzzleLib write them: 8 and 8). Save it again with the default sizes, or in HDF5's newer format.");
+            }
             int addresses = start[8] == 0 ? 24 : 28;
             int rootEntry = addresses + 4 * _offsetSize;
             if (rootEntry + SymbolTableEntrySize > _length)

@@ -902,6 +902,20 @@ public sealed class ParameterFileTests
     }
 
     /// <summary>
+    /// HDF5 lets a file of the earliest format have addresses and lengths of different sizes; PureHDF misreads such a
+    /// file's symbol table entries, and refused it with "Specified method is not supported".
+    /// </summary>
+    [Test]
+    public void AFileOfTheEarliestFormatWithAddressesAndLengthsOfDifferentSizesIsRefusedSayingSo()
+    {
+        using Linear layer = Layer(2, 3);
+        string path = DataFile("linear-2x3-lin-sizes-4-8.hdf");
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path),
+            $"'{path}' cannot be read: it is of HDF5's earliest format with addresses of 4 bytes and lengths of 8");
+    }
+
+    /// <summary>
     /// The shuffle filter's element size (its first client data value, which HDF5 sets to the values' size) changed:
     /// PureHDF, as HDF5 would, then reordered the bytes of every value by the wrong size, and loaded wrong values without
     /// an error.

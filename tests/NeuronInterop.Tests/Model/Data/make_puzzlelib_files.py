@@ -8,13 +8,27 @@ import h5py
 import numpy as np
 
 
-def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}, user_block=0):
+def create_earliest(path, user_block, sizes):
+    """A new file of the earliest format. sizes: HDF5's sizes of file addresses and of lengths, in
+    bytes (None: h5py's, 8 and 8)."""
+    if sizes is None:
+        return h5py.File(path, "w", libver="earliest", userblock_size=user_block)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_sizes(*sizes)
+    fcpl.set_userblock(user_block)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
+
+
+def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}, user_block=0, sizes=None):
     """modules: (module name, {parameter name: array}) pairs, saved one after another into one
     file, as PuzzleLib's Module.save does when it is handed an open file. PuzzleLib stores each
     link as a Python int, which h5py writes as numpy's default integer: link_type stands in for
     the platforms where that is not int64. storage: h5py's storage options for an array (gzip, as
-    PuzzleLib's, by default). user_block: bytes before the HDF5 data, kept for other programs."""
-    with h5py.File(path, "w", libver="earliest", userblock_size=user_block) as hdf:
+    PuzzleLib's, by default). user_block: bytes before the HDF5 data, kept for other programs.
+    sizes: see create_earliest."""
+    with create_earliest(path, user_block, sizes) as hdf:
         params, links = hdf.require_group("params"), hdf.require_group("links")
         for name, variables in modules:
             for parameter, data in variables.items():
@@ -46,6 +60,8 @@ save("linear-2x3-lin-fletcher32.hdf", [("lin", {"W": W, "b": b})],
      storage=lambda data: {"fletcher32": True, "chunks": data.shape[:-1] + (1,)})
 # gzip after the shuffle filter, which h5py applies when asked (shuffle=True), as PuzzleLib does not
 save("linear-2x3-lin-shuffle.hdf", [("lin", {"W": W, "b": b})], storage=lambda data: {"compression": "gzip", "shuffle": True})
+# Addresses of 4 bytes and lengths of 8, which HDF5 allows and PureHDF cannot read in this format
+save("linear-2x3-lin-sizes-4-8.hdf", [("lin", {"W": W, "b": b})], sizes=(4, 8))
 # A user block of 1024 bytes before the HDF5 data: HDF5 then puts the superblock at byte 1024
 save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
 # Linear(2, 16) whose W may grow by rows, in chunks of 262144 x 1 (1 MB each, inflated): far taller than its two
