@@ -282,22 +282,24 @@ public sealed class BadInputTests
         }
     }
 
-    /// <summary>A report that cannot be written (here a full disk: /dev/full) costs no measurement: the table is printed first.</summary>
+    /// <summary>A report that cannot be written (here a full disk: a device like /dev/full) costs no measurement: the table is printed first.</summary>
     [Test]
     [Platform("Linux")]
     public void BenchThatCannotWriteItsJsonStillPrintsItsTable()
     {
-        var result = CliRunner.Run("bench", "--quick", "--repeats", "1", "--device", "host", "--case", "tutorial", "--json", "/dev/full");
+        string full = TestDevices.FullDisk(Folder);
+        var result = CliRunner.Run("bench", "--quick", "--repeats", "1", "--device", "host", "--case", "tutorial", "--json", full);
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.ErrorLines.Where(line => line.StartsWith("neuron: error: ")), Is.EqualTo(new[]
         {
-            "neuron: error: --json: cannot write '/dev/full': No space left on device; the table above has the results.",
+            $"neuron: error: --json: cannot write '{full}': No space left on device; the table above has the results.",
         }), result.ToString());
+        Assert.That(new FileInfo(full).Length, Is.Zero, "still the device, not a file of the report");
         Assert.That(result.Error, Does.Not.Match(@"(?m)^\s*at \S+\(").And.Not.Contain("Exception"), "no stack trace");
         Assert.That(result.Output, Does.Contain("tutorial").And.Contain("steps/s"), "the measurements");
     }
 
-    /// <summary>Files that cannot be written (here a full disk: a link to /dev/full) cost no result: the table is printed first.</summary>
+    /// <summary>Files that cannot be written (here a full disk: a link to a device like /dev/full) cost no result: the table is printed first.</summary>
     [TestCase(Summary.FileName)]
     [TestCase(Figures.BothTrained)]
     [TestCase("neuron-long-run.hdf", "--save")]  // Save writes into the device the link leads to
@@ -305,7 +307,8 @@ public sealed class BadInputTests
     public void ARestoreLineThatCannotWriteItsFilesStillPrintsItsTable(string name, params string[] args)
     {
         string path = Path.Combine(Folder, name);
-        File.CreateSymbolicLink(path, "/dev/full");
+        string full = TestDevices.FullDisk(Folder);
+        File.CreateSymbolicLink(path, full);
         var result = CliRunner.Run(["restore-line", "--steps", "5", "--device", "host", "--out", Folder, .. args]);
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.ErrorLines.Where(line => line.StartsWith("neuron: error: ")), Is.EqualTo(new[]
@@ -314,6 +317,7 @@ public sealed class BadInputTests
         }), result.ToString());
         Assert.That(result.Error, Does.Not.Match(@"(?m)^\s*at \S+\(").And.Not.Contain("Exception"), "no stack trace");
         Assert.That(result.Output, Does.Contain("hand-made").And.Contain("no bias"), "the table");
+        Assert.That(new FileInfo(full).Length, Is.Zero, "still the device, not a file of the results");
     }
 
     [Test]

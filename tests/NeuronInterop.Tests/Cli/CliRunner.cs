@@ -41,6 +41,33 @@ internal sealed class TempFolder : IDisposable
     public override string ToString() => Path;
 }
 
+/// <summary>Devices for tests that write into one.</summary>
+internal static class TestDevices
+{
+    /// <summary>
+    /// A device that refuses every write as a full disk does, of /dev/full's numbers, made in <paramref name="folder"/>
+    /// where mknod works (for root): a defect that put a file in place of the device then replaces this one, not the
+    /// system's /dev/full. Where mknod does not work, /dev/full itself, which a user who is not root cannot replace.
+    /// </summary>
+    public static string FullDisk(string folder)
+    {
+        string device = System.IO.Path.Combine(folder, "full");
+        try
+        {
+            using var mknod = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mknod", [device, "c", "1", "7"])
+            {
+                RedirectStandardError = true,
+            })!;
+            mknod.WaitForExit();
+            return mknod.ExitCode == 0 ? device : "/dev/full";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "/dev/full";  // no mknod
+        }
+    }
+}
+
 /// <summary>File flags that only root can set, for tests that need what even root may not do.</summary>
 internal static class FileFlags
 {
