@@ -142,7 +142,7 @@ public abstract partial class Module
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     /// <exception cref="InvalidDataException">The file is not HDF5, is damaged (values missing from it, say), or lacks fitting values
     /// for a parameter; the message says which and why.</exception>
-    /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder).</exception>
+    /// <exception cref="IOException">The file cannot be read (<see cref="DirectoryNotFoundException"/> for a missing folder), or it is a socket.</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
@@ -154,6 +154,12 @@ public abstract partial class Module
         if (Directory.Exists(path))
         {
             throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
+        }
+        if (FileKind.IsSocket(Path.GetFullPath(path)))
+        {
+            // Opening one fails with the system's "No such device or address", which says nothing of what to do.
+            throw new IOException($"Cannot load from '{path}': it is a socket, which cannot be read as a file. " +
+                                  "Name a file, a device or a named pipe.");
         }
         float[][] values;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))

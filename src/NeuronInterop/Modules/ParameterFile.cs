@@ -56,6 +56,11 @@ internal static class ParameterFile
     /// <exception cref="InvalidDataException">The stream is not HDF5, is damaged, or has no fitting values for a parameter.</exception>
     internal static float[][] Read(IReadOnlyList<Parameter> parameters, Module module, Stream stream, string source)
     {
+        if (stream.Length == 0)
+        {
+            // PureHDF's words would be "Unable to read beyond the end of the stream".
+            throw new InvalidDataException($"{source} is empty: it holds no saved parameters.");
+        }
         try
         {
             // PureHDF checks no checksum; a header it reads damaged can load changed values or allocate gigabytes.

@@ -324,6 +324,36 @@ public sealed class ParameterFileTests
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }), "no temporary file left");
     }
 
+    /// <summary>A socket is refused by Load as by Save, saying so; the system's words named neither.</summary>
+    [Test]
+    [Platform("Linux")]
+    public void LoadingFromASocketIsRefusedSayingSo()
+    {
+        string path = Path.Combine(_folder, "socket");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix,
+            System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        using Linear layer = Layer(2, 3);
+
+        var error = Assert.Throws<IOException>(() => layer.Load(path));
+
+        Assert.That(error!.Message, Is.EqualTo($"Cannot load from '{path}': it is a socket, which cannot be read as a file. Name a file, a device or a named pipe."));
+    }
+
+    /// <summary>An empty file, stream or device is refused as empty; PureHDF's words were "Unable to read beyond the end of the stream".</summary>
+    [Test]
+    public void AnEmptyFileIsRefusedAsEmpty()
+    {
+        string path = Path.Combine(_folder, "empty.hdf");
+        File.WriteAllBytes(path, []);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path), $"'{path}' is empty: it holds no saved parameters.");
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream()), "the stream is empty: it holds no saved parameters.");
+        if (OperatingSystem.IsLinux())
+            AssertRefusedUnchanged(layer, () => layer.Load("/dev/null"), "'/dev/null' is empty: it holds no saved parameters.");
+    }
+
     /// <summary>A named pipe takes the file as a redirection's would, for the reader at its other end.</summary>
     [Test]
     [Platform("Linux")]
