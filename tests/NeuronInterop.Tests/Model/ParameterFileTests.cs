@@ -269,6 +269,35 @@ public sealed class ParameterFileTests
         Assert.That(error!.Message, Does.Contain($"the folder '{folder}' takes no new files"));
     }
 
+    /// <summary>
+    /// A folder the user may not write into is refused with <see cref="UnauthorizedAccessException"/>, as Save's
+    /// documentation says, not with the <see cref="IOException"/> of a full disk. An immutable folder stands in for one,
+    /// as it takes no new files even from root.
+    /// </summary>
+    [Test]
+    [Platform("Linux")]
+    public void AFolderThatMayNotBeWrittenIsRefusedAsUnauthorized()
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(_folder, "locked")).FullName;
+        if (!Run("chattr", "+i", folder))
+            Assert.Ignore("chattr +i does not work here (it needs root and a file system that keeps the flag)");
+        try
+        {
+            using Linear layer = Layer(2, 3);
+            string path = Path.Combine(folder, "lin.hdf");
+
+            var error = Assert.Throws<UnauthorizedAccessException>(() => layer.Save(path));
+
+            Assert.That(error!.Message, Is.EqualTo($"Cannot save to '{path}': the folder '{folder}' takes no new files (a save writes a " +
+                                                   "new file, then replaces the old one)."));
+            Assert.That(Directory.GetFileSystemEntries(folder), Is.Empty);
+        }
+        finally
+        {
+            Run("chattr", "-i", folder);
+        }
+    }
+
     [Test]
     public void ASaveThatFailsLeavesTheOldFileAndNoTemporaryFile()
     {
@@ -471,6 +500,22 @@ public sealed class ParameterFileTests
 
         Assert.That(logger.Messages, Has.Some.EndsWith($"parameters saved to {path} (count: 2)"));
         Assert.That(logger.Messages, Has.Some.EndsWith($"parameters loaded from {path} (count: 2)"));
+    }
+
+    /// <summary>A save into a device (or a pipe) is logged as well, as written into it rather than saved as a file.</summary>
+    [Test]
+    [Platform("Linux")]
+    public void SavingIntoADeviceLogsTheDeviceAndTheCount()
+    {
+        string device = Path.Combine(_folder, "null");
+        if (!Run("mknod", device, "c", "1", "3"))
+            Assert.Ignore("mknod does not work here (it needs root)");
+        var logger = new ListLogger();
+        using var layer = new Linear(2, 3, device: TestDevice, name: "lin", logger: logger);
+
+        layer.Save(device);
+
+        Assert.That(logger.Messages, Has.Some.EndsWith($"parameters written to {device} (count: 2)"));
     }
 
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
@@ -1258,6 +1303,52 @@ public sealed class ParameterFileTests
         Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()), "the target holds the new file");
     }
 
+    /// <summary>Through a link to a link, the file at the end of the chain is replaced; both links stay links.</summary>
+    [Test]
+    public void SavingThroughAChainOfLinksWritesTheLastTarget()
+    {
+        string target = Path.Combine(_folder, "target.hdf");
+        string middle = Path.Combine(_folder, "middle.hdf");
+        string link = Path.Combine(_folder, "link.hdf");
+        File.WriteAllText(target, "an older file");
+        File.CreateSymbolicLink(middle, target);
+        File.CreateSymbolicLink(link, middle);
+        using Linear saved = Layer(2, 3, seed: 4);
+        using Linear loaded = Layer(2, 3, seed: 6);
+
+        saved.Save(link);
+        loaded.Load(target);
+
+        Assert.That(new FileInfo(link).LinkTarget, Is.EqualTo(middle), "the first link is still a link");
+        Assert.That(new FileInfo(middle).LinkTarget, Is.EqualTo(target), "the second link is still a link");
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()), "the target holds the new file");
+    }
+
+    /// <summary>
+    /// A regular file is replaced, not written over: written over, a larger old file would keep its end after the new
+    /// one, and whoever has the old file open would see it change under them.
+    /// </summary>
+    [TestCase(false)]
+    [TestCase(true)]  // the link is followed to a regular file, which is replaced as well
+    public void SavingOverALargerFileLeavesNothingOfIt(bool throughLink)
+    {
+        string target = Path.Combine(_folder, "lin.hdf");
+        File.WriteAllBytes(target, Enumerable.Repeat((byte)0x5A, 1 << 16).ToArray());
+        string path = target;
+        if (throughLink)
+        {
+            path = Path.Combine(_folder, "link.hdf");
+            File.CreateSymbolicLink(path, target);
+        }
+        using Linear layer = Layer(2, 3, seed: 4);
+        using FileStream reader = File.OpenRead(target);
+
+        layer.Save(path);
+
+        Assert.That(File.ReadAllBytes(target), Is.EqualTo(SavedBytes(layer)), "the file holds what Save writes, and no more");
+        Assert.That(reader.ReadByte(), Is.EqualTo(0x5A), "the old file, still open, is as it was");
+    }
+
     [Test]
     [UnsupportedOSPlatform("windows")]
     public void SavingKeepsAnExistingFilesPermissions()
@@ -1319,11 +1410,55 @@ public sealed class ParameterFileTests
         Assert.That(loaded.B!.ToArray(), Is.EqualTo(saved.B!.ToArray()));
     }
 
+    /// <summary>
+    /// A seekable stream that already holds bytes, or whose position is past its end, is written at its position and
+    /// left after what was written, as any other stream is; what it held past the new file is left as it was.
+    /// </summary>
+    [TestCase(0, 100_000)]  // over an older, larger file: the stream is left after the new one, not at the old end
+    [TestCase(5, 0)]  // an empty stream past its start: the file starts there, after 5 zero bytes
+    public void ASeekableStreamIsWrittenAtItsPositionAndLeftAfterTheFile(int position, int held)
+    {
+        using Linear saved = Layer(4, 2, seed: 12);
+        using Linear loaded = Layer(4, 2, seed: 13);
+        byte[] file = SavedBytes(saved);
+        using var stream = new MemoryStream();
+        stream.Write(Enumerable.Repeat((byte)0x5A, held).ToArray());
+        stream.Position = position;
+
+        saved.Save(stream);
+
+        Assert.That(stream.Position, Is.EqualTo(position + file.Length), "the stream is left after the file");
+        byte[] bytes = stream.ToArray();
+        Assert.That(bytes[..position], Is.All.Zero, "the bytes before the position");
+        Assert.That(bytes[position..(position + file.Length)], Is.EqualTo(file), "the file, at the position");
+        Assert.That(bytes[(position + file.Length)..], Is.All.EqualTo((byte)0x5A), "what the stream held past the file");
+        loaded.Load(new MemoryStream(file));
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()));
+    }
+
     [Test]
     public void ASeekableStreamAtItsStartIsReadToItsEnd()
     {
         using Linear layer = Layer(2, 3);
         using var stream = new MemoryStream(File.ReadAllBytes(DataFile("linear-2x3-lin.hdf")));
+
+        layer.Load(stream);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+        Assert.That(stream.Position, Is.EqualTo(stream.Length), "as after a stream read through");
+    }
+
+    /// <summary>
+    /// A seekable stream past its start (after a header of another format, say) holds the file from its position on: it
+    /// is read from there, not from the stream's first byte, and left at its end.
+    /// </summary>
+    [Test]
+    public void ASeekableStreamPastItsStartIsReadFromItsPosition()
+    {
+        byte[] header = [1, 2, 3, 4, 5];
+        using var stream = new MemoryStream([.. header, .. File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"))]) { Position = header.Length };
+        using Linear layer = Layer(2, 3);
 
         layer.Load(stream);
 
