@@ -225,6 +225,21 @@ public sealed class ParameterFileTests
         AssertRefusedUnchanged(layer, () => layer.Load(path), "holds no module parameters");
     }
 
+    /// <summary>A file with only one of the two groups holds no parameters either, and is told so in the same words.</summary>
+    [TestCase("params")]
+    [TestCase("links")]
+    public void AnHdf5FileWithOnlyOneOfTheGroupsIsSaidToHoldNone(string group)
+    {
+        string path = Path.Combine(_folder, "half.h5");
+        H5Group content = group == "params"
+            ? new H5Group { ["0"] = new H5Dataset(FileW, fileDims: [2, 3]), ["1"] = new H5Dataset(FileB) }
+            : new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L };
+        new H5File { [group] = content }.Write(path);
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(path), "holds no module parameters: it lacks the groups 'params' and 'links'");
+    }
+
     [Test]
     public void AMissingFileIsNotFound()
     {
@@ -1126,6 +1141,124 @@ public sealed class ParameterFileTests
     }
 
     /// <summary>
+    /// A chunk index that gives a chunk beyond the end of the file is refused by what it gives, before PureHDF reads it:
+    /// by an address past the end, and, in a file with a user block, by a size that runs past the end by less than the
+    /// user block (chunk addresses count from the superblock, which lies after it).
+    /// </summary>
+    [TestCase("linear-2x3-lin.hdf", 0, true)]
+    [TestCase("linear-2x3-lin-user-block-1024.hdf", 1024, false)]
+    public void AChunkIndexEntryBeyondTheEndOfTheFileIsRefusedByWhatItGives(string name, int userBlock, bool byAddress)
+    {
+        byte[] file = File.ReadAllBytes(DataFile(name));
+        (int sizeAt, long address) = ChunkEntry(file, 0);
+        int addressAt = sizeAt + 8 + 8 * 3;  // after the key of a chunk of W, of 2 dimensions
+        if (byAddress)
+        {
+            address = file.Length + 1000L;
+            BitConverter.TryWriteBytes(file.AsSpan(addressAt, 8), address);
+        }
+        else
+        {
+            BitConverter.TryWriteBytes(file.AsSpan(sizeAt, 4), (uint)(file.Length - userBlock - address + 1));  // one byte past the end
+        }
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"parameter 'W' of Linear 'lin' has a chunk of {BitConverter.ToUInt32(file, sizeAt)} bytes at byte {userBlock + address} by " +
+            $"its chunk index, which runs past the end of the file ({file.Length} bytes): the file is damaged");
+    }
+
+    /// <summary>
+    /// A chunk may end where the file ends (where it was the last thing written): that is not past the end. PuzzleLib's
+    /// file with W's chunk moved to its end, where its chunk index gives it, and the superblock's end of file (at byte 40
+    /// of version 0) after it.
+    /// </summary>
+    [Test]
+    public void AChunkThatEndsWhereTheFileEndsLoads()
+    {
+        byte[] original = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        (int sizeAt, long address) = ChunkEntry(original, 0);
+        int size = BitConverter.ToInt32(original, sizeAt);
+        byte[] file = [.. original, .. original.AsSpan((int)address, size)];
+        file.AsSpan((int)address, size).Clear();
+        BitConverter.TryWriteBytes(file.AsSpan(sizeAt + 8 + 8 * 3, 8), (long)original.Length);
+        BitConverter.TryWriteBytes(file.AsSpan(40, 8), (long)file.Length);
+        using Linear layer = Layer(2, 3);
+
+        layer.Load(new MemoryStream(file));
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(FileW));
+        Assert.That(layer.B!.ToArray(), Is.EqualTo(FileB));
+    }
+
+    /// <summary>
+    /// A chunk whose address in the chunk index is undefined was never written: HDF5 reads it as the fill value, so the
+    /// file is refused as lacking it, not as giving a chunk beyond its end.
+    /// </summary>
+    [Test]
+    public void AChunkIndexEntryWithoutAnAddressIsAChunkNeverWritten()
+    {
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        (int sizeAt, _) = ChunkEntry(file, 0);
+        file.AsSpan(sizeAt + 8 + 8 * 3, 8).Fill(0xFF);  // W's chunk address: the undefined address
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            "parameter 'W' of Linear 'lin' is incomplete there: 1 of its chunks are not in the file");
+    }
+
+    /// <summary>
+    /// A superblock of version 1 (which HDF5 writes in the earliest format where a file's chunk B-trees are given another
+    /// K than the default, H5Pset_istore_k) has 4 bytes more than version 0 before the base address, which chunk addresses
+    /// count from. The index is made from PuzzleLib's file with its first 36 bytes made such a superblock's; the stream's
+    /// position is kept.
+    /// </summary>
+    [Test]
+    public void InAFileWhoseSuperblockIsOfVersion1ChunksAreFoundFromItsBaseAddress()
+    {
+        byte[] bytes = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        (int sizeAt, long address) = ChunkEntry(bytes, 0);
+        int stored = BitConverter.ToInt32(bytes, sizeAt);
+        bytes[8] = 1;  // superblock version 1
+        bytes[24] = 32;  // the indexed storage B-tree's K (2 bytes), 2 bytes reserved
+        bytes[25] = bytes[26] = bytes[27] = 0;
+        bytes.AsSpan(28, 8).Clear();  // the base address: 0
+        using var file = new MemoryStream(bytes) { Position = 100 };
+        long leaf = sizeAt - 24;
+
+        ChunkIndex? index = ChunkIndex.For(file, rank: 2, "W", "the file");
+
+        Assert.That(index, Is.Not.Null, "a superblock of version 1 is read");
+        Assert.That(file.Position, Is.EqualTo(100), "the stream's position is kept");
+        index!.Sought(leaf);
+        index.ReadsMetadata(leaf);
+        Assert.DoesNotThrow(() => index.ReadsChunk(address, stored), "the chunk at the address its index gives");
+        var error = Assert.Throws<InvalidDataException>(() => index.ReadsChunk(address, 24));
+        Assert.That(error!.Message, Does.Contain($"gives the chunk at byte {address} {stored} bytes"));
+    }
+
+    /// <summary>
+    /// A chunk with a dimension of 0 fits no shape (HDF5 makes none): it is refused as such, before PureHDF or the chunk
+    /// cache's sizing divides by it.
+    /// </summary>
+    [TestCase(0)]
+    [TestCase(1)]
+    public void AChunkWithADimensionOfZeroIsRefused(int dimension)
+    {
+        // As in AChunkLargerThanItsDatasetIsRefusedBeforeItIsRead: W's chunks of 2 x 3 float32 values in its layout message.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        byte[] chunks = [2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0];
+        int at = Enumerable.Range(11, file.Length - 11 - chunks.Length)
+            .Single(i => file[i - 11] == 3 && file[i - 10] == 2 && file[i - 9] == 3 && file.AsSpan(i, chunks.Length).SequenceEqual(chunks));
+        file.AsSpan(at + 4 * dimension, 4).Clear();
+        using Linear layer = Layer(2, 3);
+
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"parameter 'W' of Linear 'lin' is stored in chunks of [{(dimension == 0 ? "0x3" : "2x0")}], which do not fit its shape [2x3]: " +
+            "the file is damaged");
+    }
+
+    /// <summary>
     /// Where the byte lies that gives the type of dataset <paramref name="dataset"/>'s filter pipeline message (0x0B)
     /// in PuzzleLib's file (0 for W, 1 for b, in the order written). Its 8 bytes of message header (type, size,
     /// flags, reserved) and 8 of message (version, number of filters, reserved) come before the filter (deflate):
@@ -1195,6 +1328,32 @@ public sealed class ParameterFileTests
 
         Assert.That(layer.W.ToArray(), Is.EqualTo(Flat(Uniform(256, 4096, 7))));
         Assert.That(bytesRead, Is.LessThan(2 * file.Length), "bytes read, of a file of 4 MB");
+    }
+
+    /// <summary>
+    /// Where the last chunk of a row only partly holds values (W of 64 x 4100 in chunks of 64 x 128: 33 chunks across a
+    /// row, the last holding 4 columns of its 128), a row of chunks has more bytes than the values: the cache still
+    /// keeps the whole row, as its room of twice the values' bytes allows, and each chunk is read once.
+    /// </summary>
+    [Test]
+    public void EachChunkIsReadOnceWhereTheLastChunkOfARowOverhangsTheValues()
+    {
+        float[,] w = Uniform(64, 4100, 7);
+        var values = new H5Group
+        {
+            ["0"] = new H5Dataset(w, chunks: [64, 128]),
+            ["1"] = new H5Dataset(Flat(Uniform(1, 4100, 8))),
+        };
+        var bytes = new MemoryStream();
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 1L } }.Write(bytes);
+        long bytesRead = 0;
+        var file = new ObservedStream(bytes.ToArray(), read => bytesRead += read);
+        using Linear layer = Layer(64, 4100);
+
+        layer.Load(file);
+
+        Assert.That(layer.W.ToArray(), Is.EqualTo(Flat(w)));
+        Assert.That(bytesRead, Is.LessThan(2 * file.Length), "bytes read, of a file of 1 MB");
     }
 
     [Test]
@@ -1280,10 +1439,14 @@ public sealed class ParameterFileTests
         var values = new H5Group { ["0"] = new H5Dataset(FileW, fileDims: [2, 3]), ["1"] = new H5Dataset(FileB) };
         new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0.0, ["lin.b"] = 1L } }.Write(notAnInteger);
         new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0L, ["lin.b"] = 7L } }.Write(dangling);
+        // A 4-byte signed integer, as h5py writes numpy's int32: read as signed, it names what the file says.
+        string negative = Path.Combine(_folder, "negative-link.hdf");
+        new H5File { ["params"] = values, ["links"] = new H5Group { ["lin.W"] = 0, ["lin.b"] = -1 } }.Write(negative);
         using Linear layer = Layer(2, 3);
 
         AssertRefusedUnchanged(layer, () => layer.Load(notAnInteger), "the link 'lin.W' is not a single integer");
         AssertRefusedUnchanged(layer, () => layer.Load(dangling), "the link 'lin.b' names 'params/7', which is not there");
+        AssertRefusedUnchanged(layer, () => layer.Load(negative), "the link 'lin.b' names 'params/-1', which is not there");
     }
 
     [Test]
