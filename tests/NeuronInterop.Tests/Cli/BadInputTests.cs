@@ -182,6 +182,27 @@ public sealed class BadInputTests
         Assert.That(File.ReadAllText(path), Is.EqualTo("an earlier run's"));
     }
 
+    /// <summary>
+    /// Through a symbolic link it is the file linked to that would be written, so its permissions count: a read-only file
+    /// behind a link is refused before training, root included (root could write it through the link).
+    /// </summary>
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void AReadOnlyOutputFileBehindALinkFailsBeforeTraining()
+    {
+        string target = Path.Combine(Folder, "kept.json");
+        File.WriteAllText(target, "an earlier run's");
+        File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        string path = Path.Combine(Folder, Summary.FileName);
+        File.CreateSymbolicLink(path, target);
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0],
+            Does.EndWith($"--out: '{path}' is read-only: make it writable (chmod u+w) or remove it, or choose another --out."));
+        Assert.That(result.Output, Is.Empty, "nothing trained");
+        Assert.That(File.ReadAllText(target), Is.EqualTo("an earlier run's"));
+    }
+
     [Test]
     [UnsupportedOSPlatform("windows")]
     public void AnOutputFileThatCannotBeOpenedForWritingFailsBeforeTraining()
@@ -202,6 +223,32 @@ public sealed class BadInputTests
             $"--out: cannot write '{path}': permission denied: make it writable or remove it, or choose another --out."));
         Assert.That(result.Output, Is.Empty, "nothing trained");
         Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+    }
+
+    /// <summary>
+    /// A file that may not be changed although its permissions allow writing (an immutable file, which not even root may
+    /// change) is found when it is opened for writing, before training.
+    /// </summary>
+    [Test]
+    public void AnOutputFileThatMayNotBeChangedFailsBeforeTraining()
+    {
+        string path = Path.Combine(Folder, Summary.FileName);
+        File.WriteAllText(path, "an earlier run's");
+        if (!FileFlags.SetImmutable(path, true))
+            Assert.Ignore("chattr +i does not work here (it needs root and a file system that keeps the flag)");
+        try
+        {
+            var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+            AssertOneLineError(result, expectedExitCode: 1);
+            Assert.That(result.ErrorLines[0], Does.EndWith(
+                $"--out: cannot write '{path}': operation not permitted: make it writable or remove it, or choose another --out."));
+            Assert.That(result.Output, Is.Empty, "nothing trained");
+            Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.EqualTo(new[] { path }), "nothing written");
+        }
+        finally
+        {
+            FileFlags.SetImmutable(path, false);
+        }
     }
 
     [Test]
@@ -330,6 +377,22 @@ public sealed class BadInputTests
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.ErrorLines[0], Does.EndWith("--json: cannot write to the folder '/proc': it takes no new files."));
         Assert.That(result.Error, Does.Not.Contain(".neuron-write-test"), "the probe file is ours, not the user's");
+    }
+
+    /// <summary>
+    /// A folder that cannot be created is not said to take no new files: that is said of a folder that exists. Not even
+    /// root can create a folder in /proc.
+    /// </summary>
+    [Test]
+    public void AnOutputFolderThatCannotBeCreatedIsNotSaidToTakeNoNewFiles()
+    {
+        if (!Directory.Exists("/proc"))
+            Assert.Ignore("no /proc here");
+        var result = CliRunner.Run("bench", "--quick", "--device", "host", "--json", "/proc/missing/report.json");
+        AssertOneLineError(result, expectedExitCode: 1);
+        Assert.That(result.ErrorLines[0], Does.Contain("--json: cannot write to the folder '/proc/missing': ")
+            .And.Contain("Could not find").And.Not.Contain("takes no new files"));
+        Assert.That(result.Output, Is.Empty, "nothing measured");
     }
 
     [Test]
