@@ -29,7 +29,6 @@ namespace NeuronInterop.Modules;
 /// </summary>
 internal sealed class ChunkIndex
 {
-    private static ReadOnlySpan<byte> FileSignature => [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
     private static ReadOnlySpan<byte> NodeSignature => "TREE"u8;
 
     private readonly Stream _file;
@@ -66,7 +65,7 @@ internal sealed class ChunkIndex
             Span<byte> start = stackalloc byte[36];
             file.Position = 0;
             if (file.Length < 14 || file.ReadAtLeast(start, 14, throwOnEndOfStream: false) is var read && read < 14 ||
-                !start[..8].SequenceEqual(FileSignature))
+                !start[..8].SequenceEqual(MetadataChecksums.FileSignature))
             {
                 return null;
             }

@@ -36,7 +36,6 @@ namespace NeuronInterop.Modules;
 /// </summary>
 internal static class EarlierFormatStructure
 {
-    private static ReadOnlySpan<byte> FileSignature => [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
     private static ReadOnlySpan<byte> TreeSignature => "TREE"u8;
     private static ReadOnlySpan<byte> HeapSignature => "HEAP"u8;
     private static ReadOnlySpan<byte> SymbolNodeSignature => "SNOD"u8;
@@ -113,7 +112,7 @@ internal static class EarlierFormatStructure
                 return;
             }
             byte[] start = ReadAt(0, 24);
-            if (!start.AsSpan(0, 8).SequenceEqual(FileSignature) || start[8] is not (0 or 1))
+            if (!start.AsSpan(0, 8).SequenceEqual(MetadataChecksums.FileSignature) || start[8] is not (0 or 1))
             {
                 return;  // no superblock of the earlier format at byte 0: MetadataChecksums or PureHDF judges the file
             }

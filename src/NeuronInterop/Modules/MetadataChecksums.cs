@@ -18,7 +18,8 @@ namespace NeuronInterop.Modules;
 /// </summary>
 internal static class MetadataChecksums
 {
-    private static ReadOnlySpan<byte> FileSignature => [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
+    /// <summary>The eight bytes that begin an HDF5 superblock.</summary>
+    internal static ReadOnlySpan<byte> FileSignature => [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
     private static ReadOnlySpan<byte> HeaderSignature => "OHDR"u8;
     private static ReadOnlySpan<byte> ContinuationSignature => "OCHK"u8;
 
