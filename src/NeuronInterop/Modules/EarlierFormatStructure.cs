@@ -12,6 +12,7 @@ namespace NeuronInterop.Modules;
 /// file format specification lays it out, reading no more than the file holds, and a size or an address that does not
 /// fit is refused as damage:
 /// <list type="bullet">
+/// <item>the file must hold as many bytes as its superblock's end-of-file address says;</item>
 /// <item>from the root group's symbol table entry in the superblock to its object header (version 1), whose messages
 /// must fill its block exactly, each within it and of a multiple of 8 bytes, and whose continuation blocks must lie
 /// within the file, each reached once;</item>
@@ -118,9 +119,15 @@ internal static class EarlierFormatStructure
             }
             _offsetSize = start[13];
             _lengthSize = start[14];
-            if (_offsetSize is not (2 or 4 or 8) || _lengthSize is not (2 or 4 or 8))
+            int addresses = start[8] == 0 ? 24 : 28;
+            if (_offsetSize is not (2 or 4 or 8) || addresses + 3 * _offsetSize > _length)
             {
-                return;  // sizes this walk does not read: PureHDF judges them
+                return;  // a size this walk does not read, or a superblock cut short: PureHDF judges it
+            }
+            MetadataChecksums.CheckNotTruncated(Offset(ReadAt(addresses, 3 * _offsetSize), 2 * _offsetSize), _offsetSize, _length, source);
+            if (_lengthSize is not (2 or 4 or 8))
+            {
+                return;  // a size this walk does not read: PureHDF judges it
             }
             if (_offsetSize != _lengthSize)
             {
@@ -131,7 +138,6 @@ internal static class EarlierFormatStructure
                     $"of {_lengthSize}, and a file of that format is read only where the two sizes are the same (as h5py and " +
                     "PuzzleLib write them: 8 and 8). Save it again with the default sizes, or in HDF5's newer format.");
             }
-            int addresses = start[8] == 0 ? 24 : 28;
             int rootEntry = addresses + 4 * _offsetSize;
             if (rootEntry + SymbolTableEntrySize > _length)
             {

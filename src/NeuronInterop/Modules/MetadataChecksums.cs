@@ -12,8 +12,8 @@ namespace NeuronInterop.Modules;
 /// reached from the root group through hard links kept in the headers themselves, is checked here
 /// first, reading no more than the file holds, and a file shorter than its superblock says is refused
 /// as truncated. Files of the earlier format (superblock version 0 or 1, which h5py writes by default)
-/// carry no checksums: here only their length is checked, and their structure's sizes and addresses
-/// against the file by <see cref="EarlierFormatStructure"/>. The objects a group links to from a fractal
+/// carry no checksums: <see cref="EarlierFormatStructure"/> checks their length, and their structure's
+/// sizes and addresses against the file. The objects a group links to from a fractal
 /// heap (a group of many links in the newer format) are not reached, and are left unchecked.
 /// </summary>
 internal static class MetadataChecksums
@@ -79,6 +79,19 @@ internal static class MetadataChecksums
     /// <summary>Whether <paramref name="address"/>, of <paramref name="offsetSize"/> bytes, is HDF5's undefined address (all bits set).</summary>
     internal static bool IsUndefinedAddress(ulong address, int offsetSize) =>
         address == (offsetSize == 8 ? ulong.MaxValue : (1UL << (8 * offsetSize)) - 1);
+
+    /// <summary>
+    /// Refuses a file of <paramref name="length"/> bytes shorter than its superblock's end-of-file address, as HDF5 does.
+    /// Whether that address counts from the file's first byte or from the base address (never before it), a file
+    /// shorter than the address itself is cut short, so a whole file is never refused.
+    /// </summary>
+    internal static void CheckNotTruncated(ulong endOfFile, int offsetSize, long length, string source)
+    {
+        if (!IsUndefinedAddress(endOfFile, offsetSize) && endOfFile > (ulong)length)
+        {
+            throw Damaged(source, $"it is truncated: its superblock says it ends at byte {endOfFile}, but it holds {length} bytes");
+        }
+    }
 
     /// <summary>The refusal of the file <paramref name="source"/> as damaged, saying what <paramref name="problem"/> was found.</summary>
     internal static InvalidDataException Damaged(string source, string problem) => new(
@@ -179,19 +192,9 @@ internal static class MetadataChecksums
                 return;  // not HDF5: PureHDF says so
             }
             byte version = ReadAt(at + 8, 1)[0];
-            if (version is 0 or 1)
-            {
-                // No checksums, but the end-of-file address after the base and free-space addresses.
-                _offsetSize = at + 14 <= _length ? ReadAt(at + 13, 1)[0] : 0;
-                int addresses = version == 0 ? 24 : 28;
-                if (_offsetSize is 2 or 4 or 8 && at + addresses + 3 * _offsetSize <= _length)
-                {
-                    CheckNotTruncated(Offset(ReadAt(at + addresses, 3 * _offsetSize), 2 * _offsetSize));
-                }
-            }
             if (version is not (2 or 3))
             {
-                return;  // versions 0 and 1 have no checksums; later ones PureHDF refuses
+                return;  // versions 0 and 1 have no checksums (EarlierFormatStructure checks them); later ones PureHDF refuses
             }
 
             // Version 2 and 3: signature, version, sizes of offsets and lengths, flags, then four
@@ -228,18 +231,7 @@ internal static class MetadataChecksums
             }
         }
 
-        /// <summary>
-        /// Refuses a file shorter than its superblock's end-of-file address, as HDF5 does. Whether that
-        /// address counts from the file's first byte or from the base address (never before it), a file
-        /// shorter than the address itself is cut short, so a whole file is never refused.
-        /// </summary>
-        private void CheckNotTruncated(ulong endOfFile)
-        {
-            if (!IsUndefined(endOfFile) && endOfFile > (ulong)_length)
-            {
-                throw Damaged($"it is truncated: its superblock says it ends at byte {endOfFile}, but it holds {_length} bytes");
-            }
-        }
+        private void CheckNotTruncated(ulong endOfFile) => MetadataChecksums.CheckNotTruncated(endOfFile, _offsetSize, _length, source);
 
         /// <summary>Checks a version 2 object header and queues what its messages point to.</summary>
         private void CheckHeader(long at)
