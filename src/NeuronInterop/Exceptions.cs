@@ -47,6 +47,13 @@ public class NeuronArgumentException : ArgumentException
         Status = status;
     }
 
+    /// <summary>Creates an exception with a message, the name of the argument at fault and the status that describes the fault.</summary>
+    public NeuronArgumentException(string message, string? paramName, NeuronStatus status)
+        : base(message, paramName)
+    {
+        Status = status;
+    }
+
     /// <summary>The native status that caused this exception.</summary>
     public NeuronStatus Status { get; }
 }
@@ -57,6 +64,15 @@ public sealed class ShapeMismatchException : NeuronArgumentException
     /// <summary>Creates an exception with a message naming the operation and the shapes involved.</summary>
     public ShapeMismatchException(string message)
         : base(message, NeuronStatus.ShapeMismatch)
+    {
+    }
+
+    /// <summary>
+    /// Creates an exception with a message naming the operation and the shapes involved, and the name of the
+    /// argument whose shape does not fit (<see cref="ArgumentException.ParamName"/>).
+    /// </summary>
+    public ShapeMismatchException(string message, string? paramName)
+        : base(message, paramName, NeuronStatus.ShapeMismatch)
     {
     }
 }

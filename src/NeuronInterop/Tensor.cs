@@ -219,7 +219,7 @@ public sealed unsafe class Tensor : IDisposable
         {
             throw new ShapeMismatchException(
                 $"CopyFrom: the source {source} has {source.ElementCount} elements but the destination {this} has {ElementCount}; " +
-                "give tensors of equal element counts (their shapes may differ).");
+                "give tensors of equal element counts (their shapes may differ).", nameof(source));
         }
 
         if (source.Device == Device)

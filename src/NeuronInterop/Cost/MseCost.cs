@@ -217,7 +217,7 @@ public sealed class MseCost : IDisposable
         if (!Module.SameShape(prediction, target))
         {
             throw new ShapeMismatchException(
-                $"MSE: the prediction has shape {Module.ShapeText(prediction)}, the target {Module.ShapeText(target)}.");
+                $"MSE: the prediction has shape {Module.ShapeText(prediction)}, the target {Module.ShapeText(target)}.", nameof(target));
         }
         Bind(prediction.Device);
     }

@@ -38,7 +38,7 @@ internal static class HandlerChecks
         if (target.GetLength(0) != data.GetLength(0))
         {
             throw new ShapeMismatchException(
-                $"The {dataName} has {data.GetLength(0)} rows, the {targetName} {target.GetLength(0)}.");
+                $"The {dataName} has {data.GetLength(0)} rows, the {targetName} {target.GetLength(0)}.", targetName);
         }
         if (target.GetLength(1) == 0)
         {
@@ -93,7 +93,7 @@ internal static class HandlerChecks
         module.CheckOnDevice(data, dataName);
         if (data.Rank != 2)
         {
-            throw new ShapeMismatchException($"The {dataName} must be [rows x features], got {Module.ShapeText(data)}.");
+            throw new ShapeMismatchException($"The {dataName} must be [rows x features], got {Module.ShapeText(data)}.", dataName);
         }
         CheckFeatures(module, data.Shape[1], dataName, input: true);
         if (target is null)
@@ -104,7 +104,7 @@ internal static class HandlerChecks
         if (target.Rank != 2 || target.Shape[0] != data.Shape[0])
         {
             throw new ShapeMismatchException(
-                $"The {targetName} must be [{data.Shape[0]} x features], as many rows as the {dataName} {Module.ShapeText(data)}; got {Module.ShapeText(target)}.");
+                $"The {targetName} must be [{data.Shape[0]} x features], as many rows as the {dataName} {Module.ShapeText(data)}; got {Module.ShapeText(target)}.", targetName);
         }
         CheckFeatures(module, target.Shape[1], targetName, input: false);
     }
@@ -133,7 +133,7 @@ internal static class HandlerChecks
         if (expected is { } count && count != features)
         {
             throw new ShapeMismatchException(
-                $"{module.Describe()} {(input ? "takes" : "produces")} {count} features, the {name} has {features} columns.");
+                $"{module.Describe()} {(input ? "takes" : "produces")} {count} features, the {name} has {features} columns.", name);
         }
     }
 }

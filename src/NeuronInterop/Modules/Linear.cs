@@ -137,7 +137,7 @@ public sealed class Linear : Module
         if (input.Rank != 2 || input.Shape[1] != InSize)
         {
             throw new ShapeMismatchException(
-                $"{Describe()} takes [Nx{InSize}] input (N rows of {InSize} features), got {ShapeText(input)}.");
+                $"{Describe()} takes [Nx{InSize}] input (N rows of {InSize} features), got {ShapeText(input)}.", nameof(input));
         }
     }
 

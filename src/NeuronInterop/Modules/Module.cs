@@ -112,7 +112,7 @@ public abstract partial class Module : IDisposable
         if (!SameShape(grad, _lastOutput))
         {
             throw new ShapeMismatchException(
-                $"{Describe()}: the gradient has shape {ShapeText(grad)}, the last output {ShapeText(_lastOutput)}.");
+                $"{Describe()}: the gradient has shape {ShapeText(grad)}, the last output {ShapeText(_lastOutput)}.", nameof(grad));
         }
         Tensor? inputGrad = BackwardCore(_lastInput, grad, updGrad, accumulate);
         // Accumulating, one skipped pass leaves the sum partial until the gradients are zeroed or overwritten.

@@ -78,6 +78,7 @@ public sealed class TensorErrorTests(string backend)
             using var destination = new Tensor(to, 2, 4);
             var e = Assert.Throws<ShapeMismatchException>(() => destination.CopyFrom(source), pair);
             Assert.That(e!.Status, Is.EqualTo(NeuronStatus.ShapeMismatch), pair);
+            Assert.That(e.ParamName, Is.EqualTo("source"), pair);
             Assert.That(e.Message, Does.Contain("3x3").And.Contain("9 elements").And.Contain("2x4").And.Contain("8"), pair);
             Assert.That(destination.ToArray(), Is.All.EqualTo(0f), $"{pair}: a refused copy changed the tensor");
         }

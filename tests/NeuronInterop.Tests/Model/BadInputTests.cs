@@ -51,6 +51,15 @@ public sealed class BadInputTests
         }
     }
 
+    /// <summary>Asserts that <paramref name="code"/> throws a <see cref="ShapeMismatchException"/> that names the argument at fault.</summary>
+    private static ShapeMismatchException ShapeRefused(TestDelegate code, string paramName)
+    {
+        var e = Assert.Throws<ShapeMismatchException>(code)!;
+        Assert.That(e.ParamName, Is.EqualTo(paramName), e.Message);
+        Assert.That(e.Status, Is.EqualTo(NeuronStatus.ShapeMismatch));
+        return e;
+    }
+
     [Test]
     public void LinearRejectsBadConstruction()
     {
@@ -92,9 +101,9 @@ public sealed class BadInputTests
     {
         using Tensor wrongColumns = new(TestDevice, 5, 4);
         using Tensor rank1 = new(TestDevice, 3);
-        var e = Assert.Throws<ShapeMismatchException>(() => _layer.Forward(wrongColumns));
-        Assert.That(e!.Message, Does.Contain("3").And.Contain("[5x4]"));
-        Assert.Throws<ShapeMismatchException>(() => _layer.Forward(rank1));
+        var e = ShapeRefused(() => _layer.Forward(wrongColumns), "input");
+        Assert.That(e.Message, Does.Contain("3").And.Contain("[5x4]"));
+        ShapeRefused(() => _layer.Forward(rank1), "input");
         AssertUnchanged();
     }
 
@@ -106,7 +115,7 @@ public sealed class BadInputTests
         using Tensor input = new(TestDevice, 5, 3);
         _layer.Forward(input);
         using Tensor wrongRows = new(TestDevice, 4, 2);
-        Assert.Throws<ShapeMismatchException>(() => _layer.Backward(wrongRows));
+        ShapeRefused(() => _layer.Backward(wrongRows), "grad");
         AssertUnchanged();
     }
 
@@ -116,18 +125,18 @@ public sealed class BadInputTests
         using Tensor prediction = new(TestDevice, 5, 2);
         using Tensor fewerRows = new(TestDevice, 4, 2);
         using Tensor moreColumns = new(TestDevice, 5, 3);
-        Assert.Throws<ShapeMismatchException>(() => _cost.Compute(prediction, fewerRows));
-        Assert.Throws<ShapeMismatchException>(() => _cost.Compute(prediction, moreColumns));
-        Assert.Throws<ShapeMismatchException>(() => _cost.Evaluate(prediction, moreColumns));
+        ShapeRefused(() => _cost.Compute(prediction, fewerRows), "target");
+        ShapeRefused(() => _cost.Compute(prediction, moreColumns), "target");
+        ShapeRefused(() => _cost.Evaluate(prediction, moreColumns), "target");
     }
 
     [Test]
     public void TrainerRejectsDataThatDoesNotFit()
     {
         float[,] data = Uniform(10, 3, 1), target = Uniform(10, 2, 2);
-        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(Uniform(10, 4, 1), target), "data columns");
-        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(data, Uniform(10, 1, 2)), "target columns");
-        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainFromHost(data, Uniform(9, 2, 2)), "target rows");
+        ShapeRefused(() => _trainer.TrainFromHost(Uniform(10, 4, 1), target), "data");
+        ShapeRefused(() => _trainer.TrainFromHost(data, Uniform(10, 1, 2)), "target");
+        ShapeRefused(() => _trainer.TrainFromHost(data, Uniform(9, 2, 2)), "target");
         Assert.Throws<ArgumentException>(() => _trainer.TrainFromHost(new float[0, 3], new float[0, 2]), "empty data");
         Assert.Throws<ArgumentNullException>(() => _trainer.TrainFromHost(null!, target));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainFromHost(data, target, macroBatchSize: 3));
@@ -135,8 +144,10 @@ public sealed class BadInputTests
 
         using Tensor x = Tensor.FromArray(TestDevice, Uniform(10, 3, 1));
         using Tensor wrongTarget = Tensor.FromArray(TestDevice, Uniform(8, 2, 1));
-        Assert.Throws<ShapeMismatchException>(() => _trainer.Train(x, wrongTarget));
-        Assert.Throws<ShapeMismatchException>(() => _trainer.TrainSteps(x, wrongTarget, 5));
+        ShapeRefused(() => _trainer.Train(x, wrongTarget), "target");
+        ShapeRefused(() => _trainer.TrainSteps(x, wrongTarget, 5), "target");
+        using Tensor rank1 = Tensor.FromArray(TestDevice, new float[10]);
+        ShapeRefused(() => _trainer.Train(rank1, wrongTarget), "data");
         using Tensor t = Tensor.FromArray(TestDevice, target);
         Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => _trainer.TrainSteps(x, t, 1, (BatchOrder)9));
@@ -273,13 +284,13 @@ public sealed class BadInputTests
     {
         var validator = new Validator(_layer, _cost);
         var calculator = new Calculator(_layer);
-        Assert.Throws<ShapeMismatchException>(() => validator.ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 5, 1)));
+        ShapeRefused(() => validator.ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 5, 1)), "target");
         Assert.Throws<ArgumentException>(() => validator.ValidateFromHost(new float[0, 3], new float[0, 2]));
-        Assert.Throws<ShapeMismatchException>(() => calculator.CalcFromHost(Uniform(4, 2, 1)));
+        ShapeRefused(() => calculator.CalcFromHost(Uniform(4, 2, 1)), "data");
         // On the device: a target with more rows than the data is not validated against its first rows.
         using Tensor x = Tensor.FromArray(TestDevice, Uniform(10, 3, 1));
         using Tensor longerTarget = Tensor.FromArray(TestDevice, Uniform(12, 2, 2));
-        Assert.Throws<ShapeMismatchException>(() => validator.Validate(x, longerTarget));
+        ShapeRefused(() => validator.Validate(x, longerTarget), "target");
         Assert.That(_cost.SampleCount, Is.Zero);
         AssertUnchanged();
     }
