@@ -120,6 +120,18 @@ TEST_CASE(bad_input, mismatched_shapes) {
     EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, l.gx));
     EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.b, l.w, nullptr, l.y));
     EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.b, nullptr, l.y));
+    // Shapes whose first dimensions fit: a 3-D weight or output, a bias of more than `out`
+    // elements or of more than one row, an output with too few rows, a 3-D target.
+    Tensor w3(context, {3, 2, 1}, random_values(l.rng, 6)), y3(context, {4, 2, 1}, random_values(l.rng, 8));
+    const auto w3_values = w3.read(), y3_values = y3.read();
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, w3, l.b, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, y3));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.a, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.gw, l.y));
+    EXPECT_FAILURE(l, mis, "nrn_linear_forward", nrn_linear_forward(context, l.x, l.w, l.b, l.gw));
+    EXPECT_FAILURE(l, mis, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, y3, l.w, l.b, 0.1f, l.e, l.a));
+    CHECK_IDENTICAL(w3.read(), w3_values, "the 3-D weight after the failed calls");
+    CHECK_IDENTICAL(y3.read(), y3_values, "the 3-D output after the failed calls");
     // Backward: each gradient's shape.
     const auto ow = NRN_GRAD_OVERWRITE;
     EXPECT_FAILURE(l, mis, "nrn_linear_backward", nrn_linear_backward(context, l.x, l.w, l.gx, l.gx, l.gw, l.gb, ow));
