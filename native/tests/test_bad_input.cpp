@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "harness.h"
 
@@ -168,16 +169,24 @@ TEST_CASE(bad_input, bad_arguments) {
     Context context(NRN_BACKEND_HOST);
     Layer l(context);
     const auto arg = NRN_STATUS_INVALID_ARGUMENT;
+    // A failed call that would create a handle sets its output to NULL, not leaving what the
+    // variable held before (here a live handle, which a caller missing the status could destroy).
+    nrn_tensor* const stale = l.wrong.get();
     nrn_tensor* t = nullptr;
     // Shapes that are not positive, ranks out of range.
     for (const auto& shape : std::vector<std::vector<int64_t>>{{0}, {-3, 2}, {4, 0}, {2, 2, -1}}) {
+        t = stale;
         EXPECT_FAILURE(l, arg, "nrn_tensor_create",
                        nrn_tensor_create(context, static_cast<int32_t>(shape.size()), shape.data(), &t));
         CHECK(t == nullptr);
     }
     const int64_t five[] = {1, 1, 1, 1, 1};
+    t = stale;
     EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 0, five, &t));
+    CHECK(t == nullptr);
+    t = stale;
     EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 5, five, &t));
+    CHECK(t == nullptr);
     EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 1, nullptr, &t));
     EXPECT_FAILURE(l, arg, "nrn_tensor_create", nrn_tensor_create(context, 1, five, nullptr));
     // Learning rates that are not finite.
@@ -221,11 +230,11 @@ TEST_CASE(bad_input, bad_arguments) {
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, kMax, 1e38f, 0));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, kMax / 8.0f, 0));
     nrn_tensor* view = nullptr;
-    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 3, 2, &view));
-    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, -1, 2, &view));
-    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 0, 0, &view));
-    EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, 1, std::numeric_limits<int64_t>::max(), &view));
-    CHECK(view == nullptr);
+    for (const auto& rows : std::vector<std::pair<int64_t, int64_t>>{{3, 2}, {-1, 2}, {0, 0}, {1, std::numeric_limits<int64_t>::max()}}) {
+        view = stale;
+        EXPECT_FAILURE(l, arg, "nrn_tensor_view_rows", nrn_tensor_view_rows(l.x, rows.first, rows.second, &view));
+        CHECK(view == nullptr);
+    }
     EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 3, l.t, 0, 2));
     EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 0, l.t, 3, 2));
     EXPECT_FAILURE(l, arg, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.y, 0, l.t, 0, 0));
@@ -237,11 +246,12 @@ TEST_CASE(bad_input, bad_arguments) {
     EXPECT_FAILURE(l, arg, "nrn_live_handle_count", nrn_live_handle_count(nullptr));
     EXPECT_FAILURE(l, arg, "nrn_accumulator_read", nrn_accumulator_read(context, l.a, nullptr, nullptr));
     EXPECT_FAILURE(l, arg, "nrn_context_create", nrn_context_create(static_cast<nrn_backend>(7), 0, nullptr));
-    nrn_context* c = nullptr;
+    nrn_context* c = context.get();
     EXPECT_FAILURE(l, arg, "nrn_context_create", nrn_context_create(static_cast<nrn_backend>(7), 0, &c));
     CHECK(c == nullptr);
-    void* pinned = nullptr;
+    void* pinned = &l;
     EXPECT_FAILURE(l, arg, "nrn_pinned_alloc", nrn_pinned_alloc(context, 0, &pinned));
+    CHECK(pinned == nullptr);
 }
 
 TEST_CASE(bad_input, outputs_that_share_memory_with_inputs) {
