@@ -277,6 +277,9 @@ TEST_CASE(ops_vs_reference, copies_views_and_rows) {
         REQUIRE_OK(nrn_tensor_shape(ta, NRN_MAX_DIMS, shape));
         REQUIRE_OK(nrn_tensor_element_count(ta, &count));
         CHECK(ndim == 2 && shape[0] == 13 && shape[1] == 7 && count == 91);
+        int64_t exact[2] = {};  // room for exactly ndim dimensions is enough
+        REQUIRE_OK(nrn_tensor_shape(ta, 2, exact));
+        CHECK(exact[0] == 13 && exact[1] == 7);
 
         // Tensor copy.
         Tensor tb(context, {7, 13});
