@@ -159,6 +159,11 @@ TEST_CASE(bad_input, mismatched_shapes) {
     // Copies.
     EXPECT_FAILURE(l, mis, "nrn_tensor_copy", nrn_tensor_copy(context, l.x, l.y));
     EXPECT_FAILURE(l, mis, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.x, 0, l.y, 0, 1));
+    Tensor x3(context, {4, 3, 2}, random_values(l.rng, 24));  // rows of 6 floats, x's of 3
+    const auto x3_values = x3.read();
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, x3, 0, l.x, 0, 2));
+    EXPECT_FAILURE(l, mis, "nrn_tensor_copy_rows", nrn_tensor_copy_rows(context, l.x, 0, x3, 0, 2));
+    CHECK_IDENTICAL(x3.read(), x3_values, "the 3-D tensor after the failed row copies");
     float buffer[16] = {};
     EXPECT_FAILURE(l, mis, "nrn_tensor_copy_from_host", nrn_tensor_copy_from_host(context, l.y, buffer, 7));
     EXPECT_FAILURE(l, mis, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, l.y, buffer, 9));
@@ -218,6 +223,8 @@ TEST_CASE(bad_input, bad_arguments) {
     // Gradient mode, fill ranges, row ranges, NULL host pointers and outputs.
     EXPECT_FAILURE(l, arg, "nrn_linear_backward",
                    nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.gw, l.gb, static_cast<nrn_grad_mode>(2)));
+    EXPECT_FAILURE(l, arg, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.gw, l.gb, static_cast<nrn_grad_mode>(-1)));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, 1.0f, -1.0f, 0));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_uniform", nrn_tensor_fill_uniform(context, l.y, kNaN, 1.0f, 0));
     EXPECT_FAILURE(l, arg, "nrn_tensor_fill_normal", nrn_tensor_fill_normal(context, l.y, 0.0f, -1.0f, 0));
