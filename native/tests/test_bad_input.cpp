@@ -277,6 +277,18 @@ TEST_CASE(bad_input, outputs_that_share_memory_with_inputs) {
     REQUIRE_OK(nrn_tensor_destroy(part));
     EXPECT_FAILURE(l, arg, "nrn_linear_backward",
                    nrn_linear_backward(context, l.x, l.w, l.y, l.x, l.gw, l.gb, NRN_GRAD_OVERWRITE));
+    // The weight as its own gradient: the input gradient, which reads the weight, would be
+    // computed from a weight being overwritten.
+    EXPECT_FAILURE(l, arg, "nrn_linear_backward",
+                   nrn_linear_backward(context, l.x, l.w, l.y, l.gx, l.w, l.gb, NRN_GRAD_OVERWRITE));
+    // A one-row output that is also the bias (1 x out fits both).
+    nrn_tensor* x_row = nullptr;
+    nrn_tensor* y_row = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(l.x, 0, 1, &x_row));
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 1, 1, &y_row));
+    EXPECT_FAILURE(l, arg, "nrn_linear_forward", nrn_linear_forward(context, x_row, l.w, y_row, y_row));
+    REQUIRE_OK(nrn_tensor_destroy(x_row));
+    REQUIRE_OK(nrn_tensor_destroy(y_row));
     nrn_tensor* row = nullptr;  // a view sharing memory with l.y
     REQUIRE_OK(nrn_tensor_view_rows(l.y, 1, 1, &row));
     EXPECT_FAILURE(l, arg, "nrn_linear_backward",
