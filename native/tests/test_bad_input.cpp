@@ -143,6 +143,11 @@ TEST_CASE(bad_input, mismatched_shapes) {
     // MSE: shapes, error and accumulator sizes.
     EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.wrong, nullptr, l.e, nullptr));
     EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, l.gw, l.e, nullptr));
+    Tensor flat(context, {8}, random_values(l.rng, 8));  // the elements of y, not its shape
+    const auto flat_values = flat.read();
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, flat, l.e, nullptr));
+    EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, flat, nullptr, l.e, nullptr));
+    CHECK_IDENTICAL(flat.read(), flat_values, "the flat gradient after the failed calls");
     EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, l.b, nullptr));
     EXPECT_FAILURE(l, mis, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, nullptr, l.b));
     EXPECT_FAILURE(l, mis, "nrn_accumulator_reset", nrn_accumulator_reset(context, l.b));
