@@ -275,6 +275,7 @@ TEST_CASE(bad_input, outputs_that_share_memory_with_inputs) {
     CHECK_IDENTICAL(square.read(), std::vector<float>(9, 1.0f), "square after aliasing");
     EXPECT_FAILURE(l, arg, "nrn_sgd_update", nrn_sgd_update(context, l.w, l.w, 0.1f));
     EXPECT_FAILURE(l, arg, "nrn_mse", nrn_mse(context, l.y, l.t, l.y, l.e, l.a));
+    EXPECT_FAILURE(l, arg, "nrn_mse", nrn_mse(context, l.y, l.t, l.t, l.e, l.a));
     nrn_tensor* part = nullptr;  // the first float of the accumulator
     REQUIRE_OK(nrn_tensor_view_rows(l.a, 0, 1, &part));
     EXPECT_FAILURE(l, arg, "nrn_mse", nrn_mse(context, l.y, l.t, nullptr, part, l.a));
