@@ -237,6 +237,19 @@ TEST_CASE(ops_vs_reference, accumulator_keeps_an_infinite_error_infinite) {
     float hi = FLT_MAX, lo = 0.0f;
     for (int i = 0; i < 2; ++i) nrn::float_float_add(&hi, &lo, std::ldexp(1.0f, 102));
     CHECK_MSG(std::isinf(hi) && hi > 0 && lo == 0.0f, "FLT_MAX + 2 * 2^102 gives hi " << hi << ", lo " << lo);
+    // The same through nrn_mse on each backend: an error of 2^102 (a row of 2^52 and 0 against
+    // zeros), added twice to a sum at FLT_MAX, carries the total past the float range only in
+    // the fold; the total is +inf, not inf - inf = NaN.
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        Tensor ta(context, {NRN_ACCUMULATOR_SIZE}, {FLT_MAX, 0.0f, 0.0f, 0.0f});
+        Tensor prediction(context, {1, 2}, {std::ldexp(1.0f, 52), 0.0f}), zero(context, {1, 2}, {0.0f, 0.0f});
+        for (int i = 0; i < 2; ++i) REQUIRE_OK(nrn_mse(context, prediction, zero, nullptr, nullptr, ta));
+        double error_sum = 0, samples = 0;
+        REQUIRE_OK(nrn_accumulator_read(context, ta, &error_sum, &samples));
+        CHECK_MSG(std::isinf(error_sum) && error_sum > 0, context.name() << ": error sum " << error_sum << ", expected +inf");
+        CHECK_MSG(samples == 2, context.name() << ": " << samples << " samples, expected 2");
+    }
 }
 
 TEST_CASE(ops_vs_reference, sgd_update_matches_reference) {
