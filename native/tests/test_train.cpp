@@ -1,6 +1,7 @@
 // The fused step and the fused training run against the unfused operations and the reference.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "harness.h"
@@ -261,6 +262,17 @@ TEST_CASE(train_semantics, oversized_batch_is_the_whole_data_set) {
         REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_all, b_all, 0.1f, rows, 0, 3, NRN_ORDER_SHUFFLE, 4, e, nullptr));
         CHECK_IDENTICAL(w_big.read(), w_all.read(), "weight after oversized batches " + context.name());
         CHECK_IDENTICAL(b_big.read(), b_all.read(), "bias after oversized batches " + context.name());
+        // The largest batch size too, in every order, where rows + batch_size - 1 (the batch
+        // count rounded up) would overflow. One batch: every order picks it at every step.
+        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+            Tensor w_max(context, {in, out}, w0), b_max(context, {out});
+            REQUIRE_OK(nrn_tensor_fill(context, b_max, 0.25f));
+            REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, w_max, b_max, 0.1f, std::numeric_limits<int64_t>::max(),
+                                                0, 3, order, 4, e, nullptr));
+            const std::string what = context.name() + " order " + std::to_string(order);
+            CHECK_IDENTICAL(w_max.read(), w_all.read(), "weight after batches of INT64_MAX rows " + what);
+            CHECK_IDENTICAL(b_max.read(), b_all.read(), "bias after batches of INT64_MAX rows " + what);
+        }
     }
 }
 
