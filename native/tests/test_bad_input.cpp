@@ -384,7 +384,15 @@ TEST_CASE(bad_input, last_error_is_per_thread) {
     REQUIRE_OK(nrn_version(&major, nullptr, nullptr));
     CHECK(major == NRN_VERSION_MAJOR);
     CHECK(std::strstr(nrn_last_error(), "nrn_context_synchronize") != nullptr);
-    CHECK(std::strcmp(nrn_status_string(NRN_STATUS_SHAPE_MISMATCH), "NRN_STATUS_SHAPE_MISMATCH") == 0);
+    // Each status is named by its own enumerator's name, which callers print and match on.
+    const char* const names[] = {"NRN_STATUS_OK",           "NRN_STATUS_INVALID_ARGUMENT", "NRN_STATUS_SHAPE_MISMATCH",
+                                 "NRN_STATUS_OUT_OF_MEMORY", "NRN_STATUS_DEVICE_UNAVAILABLE", "NRN_STATUS_BACKEND_ERROR",
+                                 "NRN_STATUS_INVALID_HANDLE", "NRN_STATUS_CONTEXT_MISMATCH", "NRN_STATUS_INTERNAL_ERROR"};
+    for (int status = NRN_STATUS_OK; status <= NRN_STATUS_INTERNAL_ERROR; ++status) {
+        const char* name = nrn_status_string(static_cast<nrn_status>(status));
+        CHECK_MSG(name != nullptr && std::strcmp(name, names[status]) == 0,
+                  "status " << status << " is named " << (name ? name : "NULL") << ", not " << names[status]);
+    }
     CHECK(std::strcmp(nrn_status_string(static_cast<nrn_status>(77)), "NRN_STATUS_UNKNOWN") == 0);
 }
 
