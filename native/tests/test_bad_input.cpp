@@ -205,6 +205,10 @@ TEST_CASE(bad_input, bad_arguments) {
         EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, l.b, lr, l.e, l.a));
         EXPECT_FAILURE(l, arg, "nrn_linear_mse_sgd_train",
                        nrn_linear_mse_sgd_train(context, l.x, l.t, l.w, l.b, lr, 2, 0, 3, NRN_ORDER_SHUFFLE, 0, l.e, l.a));
+        // The message gives the rate as it was passed, its sign included.
+        const std::string text = std::isnan(lr) ? "learning_rate is NaN" : lr > 0 ? "learning_rate is inf" : "learning_rate is -inf";
+        CHECK_MSG(std::string(nrn_last_error()).find(text + ",") != std::string::npos,
+                  "the message should say '" << text << "': " << nrn_last_error());
     }
     // Training run arguments: batch_size >= 1, first_step >= 0, step_count >= 1, a known order.
     auto train = [&](int64_t batch_size, int64_t first_step, int64_t step_count, int order) {
