@@ -73,6 +73,27 @@ std::map<std::string, int> count_between_marks(const std::string& scenario) {
     return counts;
 }
 
+// Layers on either side of each bound of train.cu's choose_path, with the kernels one step of
+// each launches: the one-block path up to 48 KiB of shared memory in all (1 → 1 on 11,934 rows)
+// and up to 65,536 multiply-adds a step (16 → 16 on 256 rows), the rows path up to 4 → 4, and
+// the general path past those. Results agree across paths, so only the launches tell them apart;
+// and every_training_path_matches_host (test_cuda.cpp) runs the first and the 4 → 4 layer here,
+// so these also keep it testing the paths it says it does.
+struct PathBound {
+    const char* scenario;
+    Layer layer;
+    const char* path;  // "block", "rows" or "general"
+};
+const PathBound kPathBounds[] = {
+    {"block-shared-memory", {11934, 11934, 1, 1}, "block"},
+    {"rows-past-shared-memory", {11935, 11935, 1, 1}, "rows"},
+    {"block-multiply-adds", {256, 256, 16, 16}, "block"},
+    {"general-past-multiply-adds", {257, 257, 16, 16}, "general"},
+    {"rows-4-4", {90000, 20000, 4, 4}, "rows"},
+    {"general-5-4", {90000, 20000, 5, 4}, "general"},
+    {"general-4-5", {90000, 20000, 4, 5}, "general"},
+};
+
 std::string describe(const std::map<std::string, int>& counts) {
     std::string text;
     for (const auto& [what, count] : counts) text += (text.empty() ? "" : ", ") + what + " × " + std::to_string(count);
@@ -92,6 +113,8 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
         if (name == "tutorial-resident") train_between_marks({1000, 1, 1, 1}, 1, 5000);
         if (name == "rows") train_between_marks({150000, 70000, 1, 1}, 1, 6);
         if (name == "general") train_between_marks({3000, 1024, 64, 48}, 1, 4);
+        for (const PathBound& bound : kPathBounds)
+            if (name == bound.scenario) train_between_marks(bound.layer, 1, 1);
         return;
     }
 
@@ -115,6 +138,27 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
         CHECK_MSG(what.rfind("launch ", 0) != 0 || count % 4 == 0, "4 general steps: " << describe(general));
     }
     CHECK_MSG(only_launches && launches >= 4 && launches <= 4 * 6, "4 general steps: " << describe(general));
+}
+
+TEST_CASE(cuda_calls, each_training_path_is_taken_up_to_its_bounds) {
+    if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
+    for (const PathBound& bound : kPathBounds) {
+        const auto counts = count_between_marks(bound.scenario);
+        const std::string path = bound.path;
+        bool expected = false;
+        if (path == "block") {
+            expected = counts == std::map<std::string, int>{{"launch train_block_kernel", 1}};
+        } else if (path == "rows") {
+            expected = counts == std::map<std::string, int>{{"launch train_rows_finalize_kernel", 1},
+                                                            {"launch train_rows_kernel", 1}};
+        } else {
+            expected = counts.count("launch gemm_kernel") == 1;
+            for (const auto& [what, count] : counts) expected = expected && what.rfind("launch train_", 0) != 0;
+        }
+        const Layer& l = bound.layer;
+        CHECK_MSG(expected, "one step of " << l.in << " → " << l.out << " on batches of " << l.batch << " rows takes the "
+                                           << path << " path: " << describe(counts));
+    }
 }
 
 // A machine whose driver is older than the CUDA runtime has no usable device either, but saying
