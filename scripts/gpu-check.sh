@@ -21,9 +21,9 @@
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
+#   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck
 #   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the shared-memory
 #                wavefronts, registers and occupancy of each GEMM variant beside them (ncu-gemm.txt)
-#   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
 # bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt, logs.tar.gz (every
@@ -55,7 +55,7 @@ fi
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-450}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck ncu racecheck"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck racecheck ncu"}
 mkdir -p "$out"
 # A PyTorch result left by an earlier run into the same folder must not lend its times to this
 # run's ratios, even when the pytorch step is not selected or is cut for time.
@@ -347,7 +347,7 @@ export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime ste
   native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck
 
 # Most valuable first: the benchmark figures (which this run alone can give) right after the build,
-# then the tests; when the budget runs short, the sanitizers are what is cut.
+# then the tests and the sanitizers; when the budget runs short, the profile is what is cut.
 run_step runtime 90 step_runtime
 run_step gpu-info 30 step_gpu_info
 run_step native-build 200 step_native_build
@@ -373,8 +373,8 @@ run_step native-tests 90 step_native_tests
 run_step products 60 step_products
 run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
-run_step ncu 75 step_ncu
 run_step racecheck 90 step_racecheck
+run_step ncu 75 step_ncu
 
 write_summary
 bundle_logs
