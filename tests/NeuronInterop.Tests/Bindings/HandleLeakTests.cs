@@ -157,6 +157,10 @@ public sealed partial class HandleLeakTests(string backend)
         // 400 MB of tensors that are never disposed, behind small managed objects: the collector hears of
         // their memory and collects them along the way.
         SettledHandleCount();
+        // The collector starts a full collection for memory pressure only once the last one began five of its
+        // durations ago, to spend at most a fifth of the time collecting. A GPU allocates the 400 MB in a few
+        // milliseconds, all of it inside that window after SettledHandleCount's collections: wait it out.
+        Thread.Sleep(GC.GetGCMemoryInfo(GCKind.FullBlocking).PauseDurations[0] * 10 + TimeSpan.FromMilliseconds(10));
         int collections = GC.CollectionCount(0);
         long peak = 0;
         for (int i = 0; i < 50; i++)
