@@ -25,6 +25,8 @@ internal static class Figures
     private const float PairTitleSize = 22;
     private const float TitleMargin = 16;
 
+    static Figures() => FigureFonts.UseInPlots();
+
     /// <summary>The tutorial's Figure 3.</summary>
     public const string LinearFunction = "fig3-linear-function.png";
     /// <summary>The tutorial's Figure 4: <c>trainNeuron(200)</c>.</summary>
@@ -240,7 +242,7 @@ internal static class Figures
     /// </summary>
     private static float TitleSize(string title, float size, int width)
     {
-        using var typeface = SKTypeface.FromFamilyName(Fonts.Default, SKFontStyle.Bold);
+        using var typeface = FigureFonts.CreateTypeface(bold: true);
         using var font = new SKFont(typeface, size);
         float textWidth = font.MeasureText(title);
         float available = width - 2 * TitleMargin;
@@ -271,7 +273,7 @@ internal static class Figures
         {
             var canvas = surface.Canvas;
             canvas.Clear(SKColors.White);
-            using (var typeface = SKTypeface.FromFamilyName(Fonts.Default, SKFontStyle.Bold))
+            using (var typeface = FigureFonts.CreateTypeface(bold: true))
             using (var font = new SKFont(typeface, TitleSize(title, PairTitleSize, PairWidth)))
             using (var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true })
                 canvas.DrawText(title, PairWidth / 2f, TitleBand - 14, SKTextAlign.Center, font, paint);

@@ -122,6 +122,39 @@ public sealed class CommandTests
         }
     }
 
+    /// <summary>
+    /// A machine without fonts (a container, a GPU server) drew the figures without a word on them. Every text is
+    /// drawn in the font the tool carries, whatever fonts the machine has: ScottPlot resolves it to the carried files
+    /// before the system's, and it has a glyph for every character of every title.
+    /// </summary>
+    [Test]
+    public void FiguresAreDrawnInTheCarriedFont()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--steps", "5", "--device", "host", "--out", temp.Path, "--verbosity", "quiet");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+
+        Assert.That(ScottPlot.Fonts.Default, Is.EqualTo(FigureFonts.Family));
+        using var carriedRegular = FigureFonts.CreateTypeface(bold: false);
+        using var carriedBold = FigureFonts.CreateTypeface(bold: true);
+        foreach (var (carried, bold) in new[] { (carriedRegular, false), (carriedBold, true) })
+        {
+            var resolver = ScottPlot.Fonts.FontResolvers[0];
+            using var resolved = resolver.CreateTypeface(FigureFonts.Family, bold, italic: false);
+            Assert.That(resolved, Is.Not.Null, $"bold {bold}: resolved before the system's fonts");
+            Assert.That((resolved!.FamilyName, resolved.FontStyle.Weight, resolved.GlyphCount),
+                Is.EqualTo((carried.FamilyName, carried.FontStyle.Weight, carried.GlyphCount)), $"bold {bold}");
+        }
+        Assert.That(carriedBold.FontStyle.Weight, Is.EqualTo((int)SKFontStyleWeight.Bold));
+
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        foreach (var figure in summary.RootElement.GetProperty("figures").EnumerateArray())
+        {
+            string title = figure.GetProperty("title").GetString()!;
+            Assert.That(carriedBold.GetGlyphs(title), Has.None.EqualTo((ushort)0), $"a glyph for each character of '{title}'");
+        }
+    }
+
     [TestCase(2f, "2")]
     [TestCase(3f, "3")]
     [TestCase(2.0021f, "2.0021")]
