@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -256,18 +257,29 @@ std::vector<std::string> rerun_area(const std::string& area, const std::string& 
 
 }  // namespace test
 
-// Runs the tests of one area (or all with no argument); fails when any check failed or when
-// handles are still alive afterwards.
+// Runs the tests of one area, or one test (AREA.NAME), or all with no argument; fails when any
+// check failed or when handles are still alive afterwards. Each test's line says how long it
+// took (what a sanitizer's run is planned by). --list [AREA] prints the tests' AREA.NAME, one a line.
 int main(int argc, char** argv) {
     using namespace test;
-    const std::string area = argc > 1 ? argv[1] : "";
+    const bool list = argc > 1 && std::string(argv[1]) == "--list";
+    const std::string selection = argc > (list ? 2 : 1) ? argv[list ? 2 : 1] : "";
+    const auto selected = [&](const TestEntry& entry) {
+        return selection.empty() || entry.area == selection || entry.area + "." + entry.name == selection;
+    };
+    if (list) {
+        for (const TestEntry& entry : tests())
+            if (selected(entry)) std::printf("%s.%s\n", entry.area.c_str(), entry.name.c_str());
+        return 0;
+    }
     int run = 0, failed = 0, skipped = 0;
     for (const TestEntry& entry : tests()) {
-        if (!area.empty() && entry.area != area) continue;
+        if (!selected(entry)) continue;
         ++run;
         failures_in_test = 0;
         std::printf("[ RUN  ] %s.%s\n", entry.area.c_str(), entry.name.c_str());
         std::fflush(stdout);
+        const auto started = std::chrono::steady_clock::now();
         const char* outcome = nullptr;
         try {
             entry.function();
@@ -282,12 +294,13 @@ int main(int argc, char** argv) {
             record_failure(__FILE__, __LINE__, std::string("exception: ") + e.what());
         }
         if (outcome == nullptr) outcome = failures_in_test == 0 ? " OK " : "FAIL";
-        std::printf("[ %s ] %s.%s\n", outcome, entry.area.c_str(), entry.name.c_str());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::printf("[ %s ] %s.%s (%.2f s)\n", outcome, entry.area.c_str(), entry.name.c_str(), seconds);
         std::fflush(stdout);
         if (failures_in_test != 0) ++failed;
     }
     if (run == 0) {
-        std::printf("no tests in area '%s'\n", area.c_str());
+        std::printf("no tests in '%s'\n", selection.c_str());
         return 1;
     }
     int64_t live = -1;
