@@ -14,7 +14,10 @@
 //   resident step   nrn_linear_mse_sgd_train over 1000 rows on the device, shuffled: many steps
 //                   per call, so the time is the backend's own per step (on CUDA, the
 //                   one-block kernel's latency per step); what `neuron bench`'s tutorial case
-//                   measures in its device-resident variant
+//                   measures in its device-resident variant. Then the same with one thing
+//                   changed, to tell what a step's time goes to: the sequential and random
+//                   orders (the batch picks), the last step's error alone instead of the
+//                   accumulator too (the per-step error sum), neither (no error at all)
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -110,19 +113,31 @@ int main(int argc, char** argv) {
         CHECK(nrn_tensor_fill_uniform(context, data.tensor, -3.0f, 3.0f, 1));
         CHECK(nrn_tensor_fill(context, targets.tensor, 3.0f));
         int64_t first_step = 0;
-        const double resident = best_seconds(context, repeats, train_calls, [&] {
-            CHECK(nrn_linear_mse_sgd_train(context, data.tensor, targets.tensor, w.tensor, b.tensor, rate, 1, first_step,
-                                           steps, NRN_ORDER_SHUFFLE, 7, e.tensor, a.tensor));
-            first_step += steps;
-        }) / static_cast<double>(steps);
+        const auto resident = [&](nrn_batch_order order, nrn_tensor* error, nrn_tensor* accumulator) {
+            return best_seconds(context, repeats, train_calls, [&] {
+                       CHECK(nrn_linear_mse_sgd_train(context, data.tensor, targets.tensor, w.tensor, b.tensor, rate, 1,
+                                                      first_step, steps, order, 7, error, accumulator));
+                       first_step += steps;
+                   }) /
+                   static_cast<double>(steps);
+        };
+        const double shuffled = resident(NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
+        const double sequential = resident(NRN_ORDER_SEQUENTIAL, e.tensor, a.tensor);
+        const double random = resident(NRN_ORDER_RANDOM, e.tensor, a.tensor);
+        const double last_error_only = resident(NRN_ORDER_SHUFFLE, e.tensor, nullptr);
+        const double no_error = resident(NRN_ORDER_SHUFFLE, nullptr, nullptr);
 
         std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
                     repeats, static_cast<long>(calls));
         std::printf("%-14s %10.1f ns/step (1 call)\n", "fused step", fused * 1e9);
         std::printf("%-14s %10.1f ns/step (5 calls)\n", "unfused step", unfused * 1e9);
         std::printf("%-14s %10.1f ns/call\n", "batch index", batch_index * 1e9);
-        std::printf("%-14s %10.1f ns/step (%ld steps a call, %ld rows on the device)\n", "resident step",
-                    resident * 1e9, static_cast<long>(steps), static_cast<long>(rows));
+        std::printf("%-14s %10.1f ns/step (%ld steps a call, %ld rows on the device, shuffled, error and accumulator)\n",
+                    "resident step", shuffled * 1e9, static_cast<long>(steps), static_cast<long>(rows));
+        std::printf("  %-18s %10.1f ns/step\n", "sequential order", sequential * 1e9);
+        std::printf("  %-18s %10.1f ns/step\n", "random order", random * 1e9);
+        std::printf("  %-18s %10.1f ns/step (no accumulator)\n", "last error only", last_error_only * 1e9);
+        std::printf("  %-18s %10.1f ns/step (no error, no accumulator)\n", "no error", no_error * 1e9);
     }
     CHECK(nrn_context_destroy(context));
     return 0;
