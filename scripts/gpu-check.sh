@@ -171,9 +171,7 @@ configure_gpu_build() {
 # The GEMM variants the products step times against the default build: a build folder and its
 # CMake options per line (see native/src/cuda/gemm_tiling.h).
 gemm_variants() {
-  echo "build-gpu-contiguous -DNEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS=ON"
   echo "build-gpu-paired -DNEURON_CUDA_GEMM_PAIRED_LANES=ON"
-  echo "build-gpu-1block -DNEURON_CUDA_GEMM_MIN_BLOCKS=1"
 }
 
 step_native_build() {

@@ -17,7 +17,6 @@ using nrn::cuda::kGemmSharedPad;
 using nrn::cuda::kGemmThreads;
 using nrn::cuda::LargeTile;
 using nrn::cuda::SmallTile;
-using nrn::cuda::ThreadColumns;
 using nrn::cuda::ThreadLanes;
 
 int failures = 0;
@@ -29,7 +28,6 @@ void check(bool condition, const std::string& what) {
     }
 }
 
-const char* name(ThreadColumns c) { return c == ThreadColumns::Interleaved ? "interleaved" : "contiguous"; }
 const char* name(ThreadLanes l) { return l == ThreadLanes::Paired ? "paired lanes" : "half-warp rows"; }
 
 template <class T>
@@ -58,22 +56,32 @@ int worst_pass_cycles(const std::array<int, 32>& first_word) {
     return worst;
 }
 
+// Thread columns to tile columns: the kernels' mapping (thread_column), and the one it replaced
+// (TN consecutive columns from TN·tx), which the bank model must see conflict.
+enum class Columns { Kernels, Replaced };
+
+const char* name(Columns c) { return c == Columns::Kernels ? "the kernels'" : "the replaced"; }
+
+template <class T, Columns C>
+int column_of(int tx, int j) {
+    return C == Columns::Kernels ? nrn::cuda::thread_column<T::BN, T::TN>(tx, j) : tx * T::TN + j;
+}
+
 // Word offsets in shared memory at which the lanes of `warp` start their float4 reads of A's
 // fragment group g (thread rows) and of B's (thread columns) at k row kk, as gemm_kernel reads.
-template <class T, ThreadColumns C, ThreadLanes L>
+template <class T, Columns C, ThreadLanes L>
 void fragment_words(int warp, int kk, int g, std::array<int, 32>& a_word, std::array<int, 32>& b_word) {
     for (int lane = 0; lane < 32; ++lane) {
         const int tid = warp * 32 + lane;
         const int ty = nrn::cuda::thread_row<T::BN, T::TN, L>(tid), tx = nrn::cuda::thread_col<T::BN, T::TN, L>(tid);
         a_word[static_cast<size_t>(lane)] = kk * (T::BM + kGemmSharedPad) + ty * T::TM + 4 * g;
-        b_word[static_cast<size_t>(lane)] =
-            kk * (T::BN + kGemmSharedPad) + nrn::cuda::thread_column<T::BN, T::TN, C>(tx, 4 * g);
+        b_word[static_cast<size_t>(lane)] = kk * (T::BN + kGemmSharedPad) + column_of<T, C>(tx, 4 * g);
     }
 }
 
 // Worst cycles per pass over every warp of a block, k row and 4-wide fragment group, reading A's
 // fragment (thread rows) and B's (thread columns) as gemm_kernel does.
-template <class T, ThreadColumns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
+template <class T, Columns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
 void fragment_read_cycles(int& a_cycles, int& b_cycles) {
     a_cycles = b_cycles = 0;
     for (int warp = 0; warp < kGemmThreads / 32; ++warp)
@@ -113,7 +121,7 @@ void lanes_pair_up(int distance, bool& a_paired, bool& b_paired) {
         for (int kk = 0; kk < T::BK; ++kk)
             for (int g = 0; g < T::TN / 4 || g < T::TM / 4; ++g) {
                 std::array<int, 32> a_word{}, b_word{};
-                fragment_words<T, ThreadColumns::Interleaved, L>(warp, kk, g, a_word, b_word);
+                fragment_words<T, Columns::Kernels, L>(warp, kk, g, a_word, b_word);
                 for (size_t lane = 0; lane < 32; ++lane) {
                     const size_t partner = lane ^ static_cast<size_t>(distance);
                     if (g < T::TM / 4 && a_word[lane] != a_word[partner]) a_paired = false;
@@ -122,19 +130,19 @@ void lanes_pair_up(int distance, bool& a_paired, bool& b_paired) {
             }
 }
 
-template <class T, ThreadColumns C>
+template <class T, Columns C>
 void threads_cover_each_column_once() {
     constexpr int kThreadCols = T::BN / T::TN;
     std::vector<int> owners(T::BN, 0);
     for (int tx = 0; tx < kThreadCols; ++tx)
         for (int j = 0; j < T::TN; ++j) {
-            const int col = nrn::cuda::thread_column<T::BN, T::TN, C>(tx, j);
+            const int col = column_of<T, C>(tx, j);
             check(col >= 0 && col < T::BN, tile_name<T>() + ", " + name(C) + ": column " + std::to_string(col) +
                                                " of thread column " + std::to_string(tx) + " is outside the tile");
             if (col >= 0 && col < T::BN) ++owners[static_cast<size_t>(col)];
             // The epilogue stops at the first column past the matrix: columns must increase with j.
             if (j > 0)
-                check(col > nrn::cuda::thread_column<T::BN, T::TN, C>(tx, j - 1),
+                check(col > column_of<T, C>(tx, j - 1),
                       tile_name<T>() + ", " + name(C) + ": columns of thread column " + std::to_string(tx) +
                           " do not increase");
             // Each group of 4 is one aligned float4 in shared memory.
@@ -154,13 +162,11 @@ void each_thread_has_its_own_place() {
 }
 
 void each_tile_column_belongs_to_one_thread() {
-    threads_cover_each_column_once<LargeTile, ThreadColumns::Interleaved>();
-    threads_cover_each_column_once<SmallTile, ThreadColumns::Interleaved>();
-    threads_cover_each_column_once<LargeTile, ThreadColumns::Contiguous>();
-    threads_cover_each_column_once<SmallTile, ThreadColumns::Contiguous>();
+    threads_cover_each_column_once<LargeTile, Columns::Kernels>();
+    threads_cover_each_column_once<SmallTile, Columns::Kernels>();
 }
 
-template <class T, ThreadColumns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
+template <class T, Columns C, ThreadLanes L = ThreadLanes::HalfWarpRows>
 void expect_fragment_cycles(int expected_a, int expected_b) {
     int a = 0, b = 0;
     fragment_read_cycles<T, C, L>(a, b);
@@ -173,14 +179,14 @@ void expect_fragment_cycles(int expected_a, int expected_b) {
 }
 
 void fragment_reads_have_no_bank_conflicts() {
-    // The kernels' mapping (but for a timing build): one cycle per pass for both operands.
-    expect_fragment_cycles<LargeTile, ThreadColumns::Interleaved>(1, 1);
-    expect_fragment_cycles<SmallTile, ThreadColumns::Interleaved>(1, 1);
-    // The mapping this replaced, to show that the model sees the conflict it had.
-    expect_fragment_cycles<LargeTile, ThreadColumns::Contiguous>(1, 2);
+    // The kernels' mapping: one cycle per pass for both operands.
+    expect_fragment_cycles<LargeTile, Columns::Kernels>(1, 1);
+    expect_fragment_cycles<SmallTile, Columns::Kernels>(1, 1);
+    // The mapping it replaced, to show that the model sees the conflict it had.
+    expect_fragment_cycles<LargeTile, Columns::Replaced>(1, 2);
     // The paired lane order reads the same words in other lanes: no conflicts either.
-    expect_fragment_cycles<LargeTile, ThreadColumns::Interleaved, ThreadLanes::Paired>(1, 1);
-    expect_fragment_cycles<SmallTile, ThreadColumns::Interleaved, ThreadLanes::Paired>(1, 1);
+    expect_fragment_cycles<LargeTile, Columns::Kernels, ThreadLanes::Paired>(1, 1);
+    expect_fragment_cycles<SmallTile, Columns::Kernels, ThreadLanes::Paired>(1, 1);
 }
 
 template <class T, ThreadLanes L>

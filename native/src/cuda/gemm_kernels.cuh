@@ -191,8 +191,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
         for (int kk = 0; kk < BK; ++kk) {
             float ra[TM], rb[TN];
             load_fragment<4>(ra, &as[buffer][kk][ty * TM]);
-            load_fragment<column_group_stride<BN, TN, kThreadColumns>()>(
-                rb, &bs[buffer][kk][thread_column<BN, TN, kThreadColumns>(tx, 0)]);
+            load_fragment<column_group_stride<BN, TN>()>(
+                rb, &bs[buffer][kk][thread_column<BN, TN>(tx, 0)]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -218,7 +218,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
         if (row >= p.m) break;
 #pragma unroll
         for (int j = 0; j < TN; ++j) {
-            const int64_t col = n0 + thread_column<BN, TN, kThreadColumns>(tx, j);
+            const int64_t col = n0 + thread_column<BN, TN>(tx, j);
             if (col >= p.n) break;
             apply_epilogue(e, c, row * p.ldc + col, [col] { return col; }, acc[i][j], squares);
         }

@@ -73,50 +73,32 @@ NRN_HD constexpr int thread_col(int tid) {
     return L == ThreadLanes::Paired ? tid % 32 / 2 : tid % 16;
 }
 
-// Thread (ty, tx) computes rows ty·TM + i (i < TM) of the block tile, and TN columns chosen by
-// one of these mappings. Both read a thread's columns from shared memory as float4s, which a
-// warp's load serves in four passes of 8 consecutive threads; a pass takes as many cycles as
-// the most distinct 4-byte words that any one of the 32 banks must deliver (one word read by
-// several threads is one).
-enum class ThreadColumns {
-    // TN/4 groups of 4 consecutive columns, BN/(TN/4) apart: group g starts at
-    // g·BN/(TN/4) + 4·tx. The 8 threads of a pass read 32 consecutive floats: each bank once.
-    Interleaved,
-    // TN consecutive columns from TN·tx. With TN = 8 the threads tx and tx + 4 of a pass read
-    // the same banks, so every read of a B fragment takes two cycles a pass instead of one.
-    Contiguous,
-};
+// Thread (ty, tx) computes rows ty·TM + i (i < TM) of the block tile and TN columns, read from
+// shared memory as float4s, which a warp's load serves in four passes of 8 consecutive threads;
+// a pass takes as many cycles as the most distinct 4-byte words that any one of the 32 banks must
+// deliver (one word read by several threads is one). The columns are TN/4 groups of 4
+// consecutive columns, BN/(TN/4) apart: group g starts at g·BN/(TN/4) + 4·tx, so the 8 threads
+// of a pass read 32 consecutive floats, each bank once. (TN consecutive columns from TN·tx, the
+// mapping this replaced, has threads tx and tx + 4 of a pass read the same banks with TN = 8:
+// on the H200 it made each of the benchmark's six products 1-38% slower.)
 
-// The mapping the kernels use. NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS (CMake) builds the other
-// one, to time the two against each other on a GPU (scripts/gpu-check.sh does).
-#if defined(NRN_GEMM_CONTIGUOUS_COLUMNS)
-constexpr ThreadColumns kThreadColumns = ThreadColumns::Contiguous;
-#else
-constexpr ThreadColumns kThreadColumns = ThreadColumns::Interleaved;
-#endif
-
-// Blocks per multiprocessor the GEMM kernels are compiled for (__launch_bounds__). Two cap a
-// thread at 128 registers, where the 128 x 128 kernels spill 24-72 bytes to the stack (nvcc
-// 11.8, sm_90); one lifts the cap (131-138 registers, no spills) at half the warps per
-// multiprocessor. NEURON_CUDA_GEMM_MIN_BLOCKS (CMake) picks; scripts/gpu-check.sh times both.
-#if defined(NRN_GEMM_MIN_BLOCKS)
-constexpr int kGemmMinBlocks = NRN_GEMM_MIN_BLOCKS;
-#else
+// Blocks per multiprocessor the GEMM kernels are compiled for (__launch_bounds__): two cap a
+// thread at 128 registers. On the H200 (nvcc 13.0) the 128 x 128 kernels fit them without
+// spilling, and one block (no cap, half the warps) made each of the benchmark's six products
+// 2-56% slower.
 constexpr int kGemmMinBlocks = 2;
-#endif
-static_assert(kGemmMinBlocks == 1 || kGemmMinBlocks == 2, "NEURON_CUDA_GEMM_MIN_BLOCKS is 1 or 2");
 
 // Floats from one 4-column group of a thread to its next.
-template <int BN, int TN, ThreadColumns C>
+template <int BN, int TN>
 NRN_HD constexpr int column_group_stride() {
     static_assert(TN % 4 == 0 && BN % (TN / 4) == 0, "columns go in groups of 4");
-    return C == ThreadColumns::Interleaved ? BN / (TN / 4) : 4;
+    return BN / (TN / 4);
 }
 
 // Column of the block tile that holds register column j (j < TN) of thread column tx.
-template <int BN, int TN, ThreadColumns C>
+template <int BN, int TN>
 NRN_HD constexpr int thread_column(int tx, int j) {
-    return (j / 4) * column_group_stride<BN, TN, C>() + tx * (C == ThreadColumns::Interleaved ? 4 : TN) + j % 4;
+    return (j / 4) * column_group_stride<BN, TN>() + tx * 4 + j % 4;
 }
 
 }  // namespace nrn::cuda

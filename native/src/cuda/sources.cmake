@@ -11,22 +11,11 @@ set(NEURON_CUDA_UNITS cuda_backend gemm pointwise train)
 # runs round the way a GPU does.
 set(NEURON_CUDA_UNITS_WITHOUT_FMAD pointwise train)
 
-# Compile definitions of these units in both builds. Three GEMM variants exist only to be timed
+# Compile definitions of these units in both builds. One GEMM variant exists only to be timed
 # against the default on a GPU (scripts/gpu-check.sh; see gemm_tiling.h):
-# NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS, the former thread-to-column mapping;
-# NEURON_CUDA_GEMM_PAIRED_LANES, the lane order that pairs lanes on each fragment read; and
-# NEURON_CUDA_GEMM_MIN_BLOCKS=1, no cap on registers.
-option(NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS "Build the GEMM kernels with contiguous thread columns (for timing)" OFF)
+# NEURON_CUDA_GEMM_PAIRED_LANES, the lane order that pairs lanes on each fragment read.
 option(NEURON_CUDA_GEMM_PAIRED_LANES "Build the GEMM kernels with paired lanes (for timing)" OFF)
-set(NEURON_CUDA_GEMM_MIN_BLOCKS 2 CACHE STRING "Blocks per multiprocessor the GEMM kernels are compiled for: 2 or 1 (for timing)")
-set_property(CACHE NEURON_CUDA_GEMM_MIN_BLOCKS PROPERTY STRINGS 1 2)
-if(NOT NEURON_CUDA_GEMM_MIN_BLOCKS MATCHES "^[12]$")
-  message(FATAL_ERROR "NEURON_CUDA_GEMM_MIN_BLOCKS is 1 or 2, not '${NEURON_CUDA_GEMM_MIN_BLOCKS}'")
-endif()
-set(NEURON_CUDA_DEFINITIONS NRN_GEMM_MIN_BLOCKS=${NEURON_CUDA_GEMM_MIN_BLOCKS})
-if(NEURON_CUDA_GEMM_CONTIGUOUS_COLUMNS)
-  list(APPEND NEURON_CUDA_DEFINITIONS NRN_GEMM_CONTIGUOUS_COLUMNS=1)
-endif()
+set(NEURON_CUDA_DEFINITIONS "")
 if(NEURON_CUDA_GEMM_PAIRED_LANES)
   list(APPEND NEURON_CUDA_DEFINITIONS NRN_GEMM_PAIRED_LANES=1)
 endif()
