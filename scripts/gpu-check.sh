@@ -236,7 +236,7 @@ step_products() {
 # 8192x4096x4096 (forward, weight and input gradient, each twice). Then, per GEMM variant and
 # for the products of a training step (forward and weight gradient, each twice), the figures that
 # tell the variants apart: shared-memory wavefronts and bank conflicts, registers, achieved
-# occupancy and duration.
+# occupancy and duration. In between, the same six launches' warp stalls by reason.
 step_ncu() {
   local ncu compare dir options failed=0
   ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -247,6 +247,14 @@ step_ncu() {
     --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats --section WarpStateStats \
     --metrics "$compare" build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 \
     >"$OUT_DIR/ncu-gemm.txt" || return 1
+  # Where the warps of each product wait, cycles per issued instruction by reason (on the H200 the
+  # forward product issued as many instructions as the weight gradient, at 68% of the issue slots
+  # against 83%): a separate run, so that a metric this ncu lacks costs only these lines.
+  echo "==== Warp stalls per issued instruction, by reason" >>"$OUT_DIR/ncu-gemm.txt"
+  "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 \
+    --metrics 'regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$' \
+    build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 </dev/null \
+    >>"$OUT_DIR/ncu-gemm.txt" || failed=1
   while read -r dir options; do
     [[ -x "$dir/native/bench/neuron_products_bench" ]] || continue
     echo "==== The same products built with $options" >>"$OUT_DIR/ncu-gemm.txt"

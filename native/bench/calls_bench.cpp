@@ -17,7 +17,9 @@
 //                   measures in its device-resident variant. Then the same with one thing
 //                   changed, to tell what a step's time goes to: the sequential and random
 //                   orders (the batch picks), the last step's error alone instead of the
-//                   accumulator too (the per-step error sum), neither (no error at all)
+//                   accumulator too (the per-step error sum), neither (no error at all), and
+//                   one row on the device (the same input and target every step: what the
+//                   loads of a step's row cost when they always hit the cache)
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -113,19 +115,24 @@ int main(int argc, char** argv) {
         CHECK(nrn_tensor_fill_uniform(context, data.tensor, -3.0f, 3.0f, 1));
         CHECK(nrn_tensor_fill(context, targets.tensor, 3.0f));
         int64_t first_step = 0;
-        const auto resident = [&](nrn_batch_order order, nrn_tensor* error, nrn_tensor* accumulator) {
+        const auto resident = [&](const bench::Tensor& inputs, const bench::Tensor& outputs, nrn_batch_order order,
+                                  nrn_tensor* error, nrn_tensor* accumulator) {
             return best_seconds(context, repeats, train_calls, [&] {
-                       CHECK(nrn_linear_mse_sgd_train(context, data.tensor, targets.tensor, w.tensor, b.tensor, rate, 1,
-                                                      first_step, steps, order, 7, error, accumulator));
+                       CHECK(nrn_linear_mse_sgd_train(context, inputs.tensor, outputs.tensor, w.tensor, b.tensor, rate,
+                                                      1, first_step, steps, order, 7, error, accumulator));
                        first_step += steps;
                    }) /
                    static_cast<double>(steps);
         };
-        const double shuffled = resident(NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
-        const double sequential = resident(NRN_ORDER_SEQUENTIAL, e.tensor, a.tensor);
-        const double random = resident(NRN_ORDER_RANDOM, e.tensor, a.tensor);
-        const double last_error_only = resident(NRN_ORDER_SHUFFLE, e.tensor, nullptr);
-        const double no_error = resident(NRN_ORDER_SHUFFLE, nullptr, nullptr);
+        const double shuffled = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
+        const double sequential = resident(data, targets, NRN_ORDER_SEQUENTIAL, e.tensor, a.tensor);
+        const double random = resident(data, targets, NRN_ORDER_RANDOM, e.tensor, a.tensor);
+        const double last_error_only = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, nullptr);
+        const double no_error = resident(data, targets, NRN_ORDER_SHUFFLE, nullptr, nullptr);
+        bench::Tensor one_x(context, {1, 1}), one_t(context, {1, 1});
+        CHECK(nrn_tensor_fill(context, one_x.tensor, 0.5f));
+        CHECK(nrn_tensor_fill(context, one_t.tensor, 3.0f));
+        const double one_row = resident(one_x, one_t, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
 
         std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
                     repeats, static_cast<long>(calls));
@@ -138,6 +145,7 @@ int main(int argc, char** argv) {
         std::printf("  %-18s %10.1f ns/step\n", "random order", random * 1e9);
         std::printf("  %-18s %10.1f ns/step (no accumulator)\n", "last error only", last_error_only * 1e9);
         std::printf("  %-18s %10.1f ns/step (no error, no accumulator)\n", "no error", no_error * 1e9);
+        std::printf("  %-18s %10.1f ns/step (1 row on the device)\n", "one row", one_row * 1e9);
     }
     CHECK(nrn_context_destroy(context));
     return 0;
