@@ -260,8 +260,10 @@ TEST_CASE(cuda_vs_host, every_product_kernel_matches_host) {
     // are large; the third (its depth) stays small to keep the CUDA emulator quick, but spans
     // several K steps of 8.
     const Shape large[] = {
-        {1536, 24, 1536},  // forward (NN) on 12 x 12 tiles, float4 loads
-        {1537, 21, 1535},  // the same without float4 loads (rows of 21), partial edge and K tiles
+        {1000, 24, 2304},  // forward (NN) on 8 x 18 tiles, float4 loads (under 1,024 rows: W is not transposed)
+        {1000, 21, 2303},  // the same without float4 loads (rows of 21), partial edge and K tiles
+        {1536, 24, 1536},  // forward through a transposed W (NT) on 12 x 12 tiles, float4 loads
+        {1537, 21, 1535},  // the same without float4 loads, partial edge, K and transpose tiles
         {1536, 1536, 24},  // input gradient (NT) on 128 x 128 tiles
         {24, 1536, 1536},  // weight gradient (TN) on 128 x 128 tiles
     };
@@ -286,9 +288,13 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
         {{90000, 4, 4}, 20000},   // rows path, 4 -> 4; last batch 10,000
         {{60000, 3, 2}, 30000},   // rows path with in < 4 and out < 4 inside the 4 x 4 kernel
         {{7000, 8, 8}, 3000},     // general path; the weight gradient split along K but the last batch's (1,000) not
-        {{1408, 3, 1536}, 1408},  // general path with the forward on 11 x 12 tiles of 128 x 128 (MSE in their epilogue)
-        {{8000, 5, 512}, 4032},   // general path: full batches' forward on 32 x 4 tiles of 128 x 128, the last
-                                  // batch's (3,968 rows, 31 x 4 large tiles) on 62 x 8 of 64 x 64: more MSE partials
+        {{1408, 3, 1536}, 1408},  // general path with the forward on 11 x 12 tiles of 128 x 128 (MSE in their epilogue),
+                                  // through a transposed copy of W (1,024 rows or more)
+        {{8000, 5, 512}, 4032},   // general path: full batches' forward on 32 x 4 tiles of 128 x 128 through a
+                                  // transposed W, the last batch's (3,968 rows, 31 x 4 large tiles) on 62 x 8 of
+                                  // 64 x 64 without: more MSE partials
+        {{1100, 37, 1900}, 1100}, // the forward through a transposed W of partial 32 x 32 tiles, read without
+                                  // float4 loads (rows of 37)
     };
     for (const Run& run : runs) check_training(cuda, host, rng, run.shape, run.batch_size, NRN_ORDER_SHUFFLE);
 }

@@ -94,6 +94,19 @@ const PathBound kPathBounds[] = {
     {"general-4-5", {90000, 20000, 4, 5}, "general"},
 };
 
+// The forward product through a transposed copy of W (gemm.cu's nn_faster_through_transpose):
+// on the 128 x 128 tiles (128 output tiles or more) from 1,024 rows up.
+struct ForwardBound {
+    const char* scenario;
+    Layer layer;
+    bool transposed;
+};
+const ForwardBound kForwardBounds[] = {
+    {"forward-transposed", {1024, 1024, 8, 2048}, true},        // 8 x 16 large tiles
+    {"forward-below-1024-rows", {1023, 1023, 8, 2048}, false},  // 8 x 16 large tiles
+    {"forward-small-tiles", {1024, 1024, 8, 1920}, false},      // 8 x 15 large tiles: the small ones
+};
+
 std::string describe(const std::map<std::string, int>& counts) {
     std::string text;
     for (const auto& [what, count] : counts) text += (text.empty() ? "" : ", ") + what + " × " + std::to_string(count);
@@ -114,6 +127,8 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
         if (name == "rows") train_between_marks({150000, 70000, 1, 1}, 1, 6);
         if (name == "general") train_between_marks({3000, 1024, 64, 48}, 1, 4);
         for (const PathBound& bound : kPathBounds)
+            if (name == bound.scenario) train_between_marks(bound.layer, 1, 1);
+        for (const ForwardBound& bound : kForwardBounds)
             if (name == bound.scenario) train_between_marks(bound.layer, 1, 1);
         return;
     }
@@ -186,4 +201,18 @@ TEST_CASE(cuda_calls, why_no_device_is_usable_is_said) {
     const std::string none = nrn_last_error();
     CHECK_MSG(none.find("(0 usable CUDA devices)") != std::string::npos, none);
     CHECK(context == nullptr);
+}
+
+TEST_CASE(cuda_calls, the_forward_goes_through_a_transposed_weight_from_its_bounds) {
+    if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
+    for (const ForwardBound& bound : kForwardBounds) {
+        const auto counts = count_between_marks(bound.scenario);
+        const auto transposes = counts.find("launch transpose_kernel");
+        const int launched = transposes == counts.end() ? 0 : transposes->second;
+        const Layer& l = bound.layer;
+        CHECK_MSG(launched == (bound.transposed ? 1 : 0) && counts.count("launch gemm_kernel") == 1,
+                  "one step of " << l.in << " → " << l.out << " on batches of " << l.batch << " rows "
+                                 << (bound.transposed ? "transposes" : "does not transpose") << " W: "
+                                 << describe(counts));
+    }
 }

@@ -150,7 +150,11 @@ public:
         Epilogue e{};
         e.mode = EpilogueMode::Store;
         e.bias = b;
-        run_gemm(plan, x, w, y, e, scratch(plan.scratch_floats), stream_);
+        if (nn_faster_through_transpose(plan)) {
+            run_gemm_through_transpose(plan, x, w, y, e, scratch(static_cast<size_t>(in * out)), stream_);
+        } else {
+            run_gemm(plan, x, w, y, e, scratch(plan.scratch_floats), stream_);
+        }
     }
 
     void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,

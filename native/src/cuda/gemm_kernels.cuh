@@ -243,6 +243,31 @@ __global__ void __launch_bounds__(256) split_reduce_kernel(const float* partials
     }
 }
 
+// out (cols x rows) = inᵀ for a dense row-major rows x cols matrix, in kTransposeTile-square
+// tiles staged through shared memory (a padded row keeps a warp's column reads on 32 banks), so
+// that a warp reads and writes 32 consecutive floats. One block a tile, along grid x, row tiles
+// slowest; ROWS rows of threads move it.
+constexpr int kTransposeTile = 32;
+
+template <int ROWS>
+__global__ void __launch_bounds__(kTransposeTile * ROWS)
+    transpose_kernel(const float* in, int64_t rows, int64_t cols, float* out) {
+    __shared__ float tile[kTransposeTile][kTransposeTile + 1];
+    const int lane = static_cast<int>(threadIdx.x);
+    const int row_lane = static_cast<int>(threadIdx.y);
+    const int64_t col_tiles = ceil_div(cols, kTransposeTile);
+    const int64_t r0 = blockIdx.x / col_tiles * kTransposeTile, c0 = blockIdx.x % col_tiles * kTransposeTile;
+    for (int i = row_lane; i < kTransposeTile; i += ROWS) {
+        const int64_t r = r0 + i, c = c0 + lane;
+        if (r < rows && c < cols) tile[i][lane] = in[r * cols + c];
+    }
+    __syncthreads();
+    for (int i = row_lane; i < kTransposeTile; i += ROWS) {
+        const int64_t c = c0 + i, r = r0 + lane;  // out's row c, column r
+        if (c < cols && r < rows) out[c * rows + r] = tile[lane][i];
+    }
+}
+
 // Column sums, first pass: blockIdx.y takes rows [y·rows_per_chunk, ...) and a 32-column slice;
 // partials[y·cols + col] = the chunk's sum, combined over the 8 row lanes in a fixed tree order.
 constexpr int kColumnSumLanes = 32;

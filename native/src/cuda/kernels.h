@@ -99,6 +99,13 @@ GemmPlan plan_gemm(Layout layout, int64_t m, int64_t n, int64_t k, EpilogueMode 
 void run_gemm(const GemmPlan& plan, const float* a, const float* b, float* c, const Epilogue& epilogue,
               float* scratch, cudaStream_t stream);
 
+// Whether an NN product planned as `nn` runs faster as NT on a transposed copy of B (see gemm.cu):
+// C = A·B = A·(Bᵀ)ᵀ, the same sums in the same order, so the same results. Then
+// run_gemm_through_transpose runs it so, with b_t (K·N floats) for the copy.
+bool nn_faster_through_transpose(const GemmPlan& nn);
+void run_gemm_through_transpose(const GemmPlan& nn, const float* a, const float* b, float* c,
+                                const Epilogue& epilogue, float* b_t, cudaStream_t stream);
+
 // out[col] (op) Σ_rows g[row·cols + col], with op = Store (bias ignored), Add or Sgd (scale = learning rate).
 size_t column_sum_scratch_floats(int64_t rows, int64_t cols);
 void launch_column_sum(const float* g, int64_t rows, int64_t cols, float* out, EpilogueMode mode, float scale,

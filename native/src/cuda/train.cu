@@ -3,7 +3,8 @@
 //   block:   layer and batch small enough for one block: one launch runs all steps;
 //   rows:    in, out <= 4 with larger batches: two launches per step;
 //   general: per step, the tiled products (forward with the MSE gradient fused into its
-//            epilogue, dW with the SGD update fused or split-K), bias sums, and the error.
+//            epilogue, on a transposed copy of W where that is faster; dW with the SGD update
+//            fused or split-K), bias sums, and the error.
 // Rounding must match the host backend here: nvcc's multiply-add contraction stays off.
 #ifndef NRN_CUDA_NO_FMAD
 #error "compile this unit with -fmad=false and NRN_CUDA_NO_FMAD (native/src/cuda/sources.cmake)"
@@ -67,8 +68,8 @@ size_t rows_scratch_floats(const TrainArgs& a) {
 // count, so the smaller batch can need more of either.
 struct GeneralScratch {
     // Offsets of the sub-buffers, and the floats each holds (the rest up to the next is its guard).
-    size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, total = 0;
-    size_t grad_floats = 0, error_partials_floats = 0, split_floats = 0, column_sums_floats = 0;
+    size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, weight_t = 0, total = 0;
+    size_t grad_floats = 0, error_partials_floats = 0, split_floats = 0, column_sums_floats = 0, weight_t_floats = 0;
 
     explicit GeneralScratch(const TrainArgs& a) {
         const int64_t n = a.batch_size;
@@ -83,18 +84,21 @@ struct GeneralScratch {
         error_partials_floats = static_cast<size_t>(std::max(forward.blocks, last_forward.blocks));
         split_floats = std::max(weights.scratch_floats, last_weights.scratch_floats);
         column_sums_floats = a.bias ? column_sum_scratch_floats(n, a.out_features) : 0;
+        const bool transposes = nn_faster_through_transpose(forward) || nn_faster_through_transpose(last_forward);
+        weight_t_floats = transposes ? static_cast<size_t>(a.in_features * a.out_features) : 0;
         grad = 0;
         error_partials = grad + scratch_round(grad_floats);
         split = error_partials + scratch_round(error_partials_floats);
         column_sums = split + scratch_round(split_floats);
-        total = column_sums + scratch_round(column_sums_floats);
+        weight_t = column_sums + scratch_round(column_sums_floats);
+        total = weight_t + scratch_round(weight_t_floats);
     }
 
     // Makes the guards after the sub-buffers inaccessible (in the CUDA emulator's build).
     void guard(float* scratch) const {
-        const size_t begins[] = {grad, error_partials, split, column_sums, total};
-        const size_t floats[] = {grad_floats, error_partials_floats, split_floats, column_sums_floats};
-        for (int i = 0; i < 4; ++i)
+        const size_t begins[] = {grad, error_partials, split, column_sums, weight_t, total};
+        const size_t floats[] = {grad_floats, error_partials_floats, split_floats, column_sums_floats, weight_t_floats};
+        for (int i = 0; i < 5; ++i)
             set_scratch_access(scratch + begins[i] + floats[i], begins[i + 1] - begins[i] - floats[i], false);
     }
 };
@@ -125,7 +129,12 @@ void general_step(const TrainArgs& a, const float* x, const float* t, int64_t ro
     mse.target = t;
     mse.scale = static_cast<float>(count);
     mse.partials = error_partials;
-    run_gemm(forward, x, a.weight, grad, mse, nullptr, stream);
+    if (nn_faster_through_transpose(forward)) {
+        // Copies W as it is before this step's update, which the weight gradient's epilogue makes below.
+        run_gemm_through_transpose(forward, x, a.weight, grad, mse, scratch + layout.weight_t, stream);
+    } else {
+        run_gemm(forward, x, a.weight, grad, mse, nullptr, stream);
+    }
 
     // W is not an operand of Xᵀ·G, so the SGD update can be fused into the product's epilogue.
     const GemmPlan weights = plan_gemm(Layout::TN, a.in_features, a.out_features, rows, EpilogueMode::Sgd);
