@@ -560,6 +560,64 @@ size_t least_memory_for_mse(int64_t earlier_count, int64_t count) {
     return fits;
 }
 
+// A forward product through a transposed copy of W (gemm.cu) needs room for the copy; on a device
+// without it the product runs as it is, with the results it would have had, instead of failing.
+// 1,024 rows, 8 → 2,048: 8 x 16 tiles of 128 x 128.
+TEST_CASE(cuda_vs_host, a_forward_without_room_for_a_transposed_weight_runs_without_it) {
+    if (!cuda_tests_run()) return;
+    if (!on_cuda_emulator()) skip("a device's size is staged on the CUDA emulator only");
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(38);
+    const Shape s{1024, 8, 2048};
+    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out)), b(cuda, host, {s.out}, random_values(rng, s.out));
+    Pair y(cuda, host, {s.batch, s.out});
+    REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
+    setenv("NEURON_CUDA_EMULATOR_MEMORY", "1", 1);  // no allocation succeeds
+    const nrn_status status = nrn_linear_forward(cuda, x.c, w.c, b.c, y.c);
+    unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+    CHECK_MSG(status == NRN_STATUS_OK, "a forward product on a full device: " << nrn_last_error());
+    CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward on a full device");
+}
+
+// Whether one training step of `rows` rows (in → out, batch = rows) succeeds on a new CUDA context
+// whose device has `memory` bytes; the CUDA emulator stages the device's size.
+bool training_fits(int64_t rows, int64_t in, int64_t out, size_t memory) {
+    std::mt19937_64 rng(39);
+    Context cuda(NRN_BACKEND_CUDA, 0);
+    Tensor x(cuda, {rows, in}, random_values(rng, rows * in)), t(cuda, {rows, out}, random_values(rng, rows * out)),
+        w(cuda, {in, out}, random_values(rng, in * out)), b(cuda, {out}, random_values(rng, out)), e(cuda, {1});
+    setenv("NEURON_CUDA_EMULATOR_MEMORY", std::to_string(memory).c_str(), 1);
+    const nrn_status status =
+        nrn_linear_mse_sgd_train(cuda, x, t, w, b, 1e-3f, rows, 0, 1, NRN_ORDER_SEQUENTIAL, 1, e, nullptr);
+    unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+    CHECK_MSG(status == NRN_STATUS_OK || status == NRN_STATUS_OUT_OF_MEMORY,
+              "training on a device of " << memory << " bytes: " << nrn_status_string(status));
+    return status == NRN_STATUS_OK;
+}
+
+// The same for training: the least device memory a step needs does not count W's copy. From 1,023
+// rows (never transposed) to 1,024 (transposed where there is room) it grows by a row of each
+// operand, 16 KB, not by W's 64 KB.
+TEST_CASE(cuda_vs_host, training_without_room_for_a_transposed_weight_runs_without_it) {
+    if (!cuda_tests_run()) return;
+    if (!on_cuda_emulator()) skip("a device's size is staged on the CUDA emulator only");
+    const int64_t in = 8, out = 2048;
+    auto least_memory = [&](int64_t rows) {
+        size_t fails = 0, fits = size_t{1} << 30;
+        while (fits - fails > 1) {
+            const size_t middle = fails + (fits - fails) / 2;
+            (training_fits(rows, in, out, middle) ? fits : fails) = middle;
+        }
+        return fits;
+    };
+    const size_t below = least_memory(1023), at = least_memory(1024);
+    const size_t weight_bytes = static_cast<size_t>(in * out) * sizeof(float);
+    CHECK_MSG(at > below && at - below < weight_bytes / 2,
+              "least device memory for a training step: " << below << " bytes on 1,023 rows, " << at
+                                                          << " on 1,024 (W has " << weight_bytes << ")");
+}
+
 TEST_CASE(cuda_vs_host, scratch_growth_on_a_nearly_full_device_takes_what_the_call_needs) {
     if (!cuda_tests_run()) return;
     if (!on_cuda_emulator()) skip("a device's size is staged on the CUDA emulator only");

@@ -150,11 +150,10 @@ public:
         Epilogue e{};
         e.mode = EpilogueMode::Store;
         e.bias = b;
-        if (nn_faster_through_transpose(plan)) {
-            run_gemm_through_transpose(plan, x, w, y, e, scratch(static_cast<size_t>(in * out)), stream_);
-        } else {
-            run_gemm(plan, x, w, y, e, scratch(plan.scratch_floats), stream_);
-        }
+        // A device without room for W's copy runs the product as it is.
+        float* w_t = nn_faster_through_transpose(plan) ? scratch_if_room(static_cast<size_t>(in * out)) : nullptr;
+        if (w_t) run_gemm_through_transpose(plan, x, w, y, e, w_t, stream_);
+        else run_gemm(plan, x, w, y, e, scratch(plan.scratch_floats), stream_);
     }
 
     void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
@@ -187,7 +186,11 @@ public:
 
     void linear_mse_sgd_train(const TrainArgs& args) override {
         activate();
-        run_train(args, scratch(train_scratch_floats(args)), stream_);
+        // A device without room for W's copy trains with the forward products as they are.
+        const size_t with_copy = train_scratch_floats(args, true), without = train_scratch_floats(args, false);
+        float* room = with_copy > without ? scratch_if_room(with_copy) : nullptr;
+        if (room) run_train(args, room, true, stream_);
+        else run_train(args, scratch(without), false, stream_);
     }
 
 private:
@@ -200,7 +203,15 @@ private:
     // that repeated operations of one shape allocate nothing. It grows by half at least, so that
     // slowly growing shapes reallocate rarely; on a device too full for that, it takes what the
     // call needs. Growing waits for the stream, since enqueued kernels may still use the old buffer.
-    float* scratch(size_t floats) {
+    float* scratch(size_t floats) { return grow_scratch(floats, true); }
+
+    // scratch(floats), or null when the device has no room for it (what an optimisation that
+    // needs memory asks for: the call then goes without it).
+    float* scratch_if_room(size_t floats) { return grow_scratch(floats, false); }
+
+    // The scratch, grown to at least `floats`; a device without room for that fails the call
+    // when `required`, else gives null (the old scratch is freed either way).
+    float* grow_scratch(size_t floats, bool required) {
         if (floats > scratch_floats_) {
             const size_t grown = std::max(floats, scratch_floats_ + scratch_floats_ / 2);
             NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -216,6 +227,10 @@ private:
                 cudaGetLastError();  // an allocation failure is not sticky: clear it and ask for less
                 allocated = floats;
                 error = cudaMalloc(&memory, allocated * sizeof(float));
+            }
+            if (error == cudaErrorMemoryAllocation && !required) {
+                cudaGetLastError();
+                return nullptr;
             }
             NRN_CUDA_CHECK(error);
             scratch_ = static_cast<float*>(memory);

@@ -113,7 +113,9 @@ void launch_column_sum(const float* g, int64_t rows, int64_t cols, float* out, E
 
 // ---- train.cu ----------------------------------------------------------------------------
 
-size_t train_scratch_floats(const TrainArgs& args);
-void run_train(const TrainArgs& args, float* scratch, cudaStream_t stream);
+// Scratch and runs of the fused training; with transpose_forward false, the forward products stay
+// NN even where a transposed W would be faster (on a device without room for W's copy).
+size_t train_scratch_floats(const TrainArgs& args, bool transpose_forward);
+void run_train(const TrainArgs& args, float* scratch, bool transpose_forward, cudaStream_t stream);
 
 }  // namespace nrn::cuda

@@ -71,7 +71,7 @@ struct GeneralScratch {
     size_t grad = 0, error_partials = 0, split = 0, column_sums = 0, weight_t = 0, total = 0;
     size_t grad_floats = 0, error_partials_floats = 0, split_floats = 0, column_sums_floats = 0, weight_t_floats = 0;
 
-    explicit GeneralScratch(const TrainArgs& a) {
+    GeneralScratch(const TrainArgs& a, bool transpose_forward) {
         const int64_t n = a.batch_size;
         const int64_t last_rows = a.rows - (ceil_div(a.rows, n) - 1) * n;
         const GemmPlan forward = plan_gemm(Layout::NN, n, a.out_features, a.in_features, EpilogueMode::MseGrad);
@@ -84,7 +84,8 @@ struct GeneralScratch {
         error_partials_floats = static_cast<size_t>(std::max(forward.blocks, last_forward.blocks));
         split_floats = std::max(weights.scratch_floats, last_weights.scratch_floats);
         column_sums_floats = a.bias ? column_sum_scratch_floats(n, a.out_features) : 0;
-        const bool transposes = nn_faster_through_transpose(forward) || nn_faster_through_transpose(last_forward);
+        const bool transposes =
+            transpose_forward && (nn_faster_through_transpose(forward) || nn_faster_through_transpose(last_forward));
         weight_t_floats = transposes ? static_cast<size_t>(a.in_features * a.out_features) : 0;
         grad = 0;
         error_partials = grad + scratch_round(grad_floats);
@@ -129,7 +130,7 @@ void general_step(const TrainArgs& a, const float* x, const float* t, int64_t ro
     mse.target = t;
     mse.scale = static_cast<float>(count);
     mse.partials = error_partials;
-    if (nn_faster_through_transpose(forward)) {
+    if (layout.weight_t_floats > 0 && nn_faster_through_transpose(forward)) {
         // Copies W as it is before this step's update, which the weight gradient's epilogue makes below.
         run_gemm_through_transpose(forward, x, a.weight, grad, mse, scratch + layout.weight_t, stream);
     } else {
@@ -154,16 +155,16 @@ void general_step(const TrainArgs& a, const float* x, const float* t, int64_t ro
 
 }  // namespace
 
-size_t train_scratch_floats(const TrainArgs& a) {
+size_t train_scratch_floats(const TrainArgs& a, bool transpose_forward) {
     switch (choose_path(a)) {
         case TrainPath::Block: return 0;
         case TrainPath::Rows: return rows_scratch_floats(a);
-        case TrainPath::General: return GeneralScratch(a).total;
+        case TrainPath::General: return GeneralScratch(a, transpose_forward).total;
     }
     return 0;
 }
 
-void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
+void run_train(const TrainArgs& a, float* scratch, bool transpose_forward, cudaStream_t stream) {
     const TrainPath path = choose_path(a);
     if (path == TrainPath::Block) {
         const int threads = block_threads(a);
@@ -171,7 +172,7 @@ void run_train(const TrainArgs& a, float* scratch, cudaStream_t stream) {
         return;
     }
 
-    const GeneralScratch layout(a);
+    const GeneralScratch layout(a, transpose_forward);
     if (path == TrainPath::General) layout.guard(scratch);
     for (int64_t step = 0; step < a.step_count; ++step) {
         const BatchRows picked = batch_rows(a.order, a.seed, a.first_step + step, a.rows, a.batch_size);
