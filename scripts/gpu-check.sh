@@ -236,7 +236,8 @@ step_products() {
 # 8192x4096x4096 (forward, weight and input gradient, each twice). Then, per GEMM variant and
 # for the products of a training step (forward and weight gradient, each twice), the figures that
 # tell the variants apart: shared-memory wavefronts and bank conflicts, registers, achieved
-# occupancy and duration. In between, the same six launches' warp stalls by reason.
+# occupancy and duration. In between, the same six launches' warp stalls by reason, and the
+# resident tutorial step's.
 step_ncu() {
   local ncu compare dir options failed=0
   ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -250,10 +251,17 @@ step_ncu() {
   # Where the warps of each product wait, cycles per issued instruction by reason (on the H200 the
   # forward product issued as many instructions as the weight gradient, at 68% of the issue slots
   # against 83%): a separate run, so that a metric this ncu lacks costs only these lines.
+  local stalls='regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$'
   echo "==== Warp stalls per issued instruction, by reason" >>"$OUT_DIR/ncu-gemm.txt"
-  "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 \
-    --metrics 'regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$' \
+  "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --metrics "$stalls" \
     build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 </dev/null \
+    >>"$OUT_DIR/ncu-gemm.txt" || failed=1
+  # The device-resident tutorial step (1,000 steps of 1 -> 1 in one launch of the one-block kernel,
+  # 9% short of its target on the H200): its instructions, its stalls, and where in the source.
+  echo "==== The resident tutorial step: train_block_kernel" >>"$OUT_DIR/ncu-gemm.txt"
+  "$ncu" --kernel-name regex:train_block_kernel --launch-count 1 --section WarpStateStats --section SourceCounters \
+    --metrics "smsp__inst_executed.sum,sm__cycles_elapsed.max,$stalls" \
+    build-gpu/native/bench/neuron_calls_bench --device cuda --quick --resident-only </dev/null \
     >>"$OUT_DIR/ncu-gemm.txt" || failed=1
   while read -r dir options; do
     [[ -x "$dir/native/bench/neuron_products_bench" ]] || continue

@@ -3,7 +3,7 @@
 // the rest is the call: handle look-ups, argument checks, locks and (CUDA) the launches.
 // `neuron bench` measures the same paths through the managed API, with its own overhead.
 //
-//   neuron_calls_bench [--device host|cuda|cuda:N] [--quick]
+//   neuron_calls_bench [--device host|cuda|cuda:N] [--quick] [--resident-only]
 //
 // Prints the best time per call (or per step) of several repeats, each a run of calls
 // enqueued back to back and followed by one synchronisation:
@@ -19,7 +19,8 @@
 //                   orders (the batch picks), the last step's error alone instead of the
 //                   accumulator too (the per-step error sum), neither (no error at all), and
 //                   one row on the device (the same input and target every step: what the
-//                   loads of a step's row cost when they always hit the cache)
+//                   loads of a step's row cost when they always hit the cache). --resident-only
+//                   times the first resident step alone (what gpu-check profiles).
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -66,15 +67,17 @@ struct Filled : bench::Tensor {
 int main(int argc, char** argv) {
     bench::program = "neuron_calls_bench";
     std::string device = "host";
-    bool quick = false;
+    bool quick = false, resident_only = false;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
             device = argv[++i];
         } else if (std::strcmp(argv[i], "--quick") == 0) {
             quick = true;
+        } else if (std::strcmp(argv[i], "--resident-only") == 0) {
+            resident_only = true;
         } else {
             bench::fail(std::string("unknown argument ") + argv[i] +
-                        " (usage: neuron_calls_bench [--device host|cuda|cuda:N] [--quick])");
+                        " (usage: neuron_calls_bench [--device host|cuda|cuda:N] [--quick] [--resident-only])");
         }
     }
     const bench::DeviceChoice choice = bench::parse_device(device);
@@ -93,22 +96,6 @@ int main(int argc, char** argv) {
             e(context, {1}, 0.0f), a(context, {NRN_ACCUMULATOR_SIZE}, 0.0f);
         const float rate = 1e-3f;
 
-        const double fused = best_seconds(context, repeats, calls, [&] {
-            CHECK(nrn_linear_mse_sgd_step(context, x.tensor, t.tensor, w.tensor, b.tensor, rate, e.tensor, a.tensor));
-        });
-        const double unfused = best_seconds(context, repeats, calls, [&] {
-            CHECK(nrn_linear_forward(context, x.tensor, w.tensor, b.tensor, y.tensor));
-            CHECK(nrn_mse(context, y.tensor, t.tensor, g.tensor, e.tensor, a.tensor));
-            CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, nullptr, gw.tensor, gb.tensor,
-                                      NRN_GRAD_OVERWRITE));
-            CHECK(nrn_sgd_update(context, w.tensor, gw.tensor, rate));
-            CHECK(nrn_sgd_update(context, b.tensor, gb.tensor, rate));
-        });
-        int64_t index = 0;
-        const double batch_index = best_seconds(context, repeats, calls, [&] {
-            CHECK(nrn_batch_index(NRN_ORDER_SHUFFLE, 7, index, 1000, &index));
-        });
-
         // Device-resident training: the tutorial's 1000 points, batch 1, `steps` steps per call.
         const int64_t rows = 1000, steps = quick ? 1000 : 10000, train_calls = quick ? 2 : 20;
         bench::Tensor data(context, {rows, 1}), targets(context, {rows, 1});
@@ -125,27 +112,51 @@ int main(int argc, char** argv) {
                    static_cast<double>(steps);
         };
         const double shuffled = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
-        const double sequential = resident(data, targets, NRN_ORDER_SEQUENTIAL, e.tensor, a.tensor);
-        const double random = resident(data, targets, NRN_ORDER_RANDOM, e.tensor, a.tensor);
-        const double last_error_only = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, nullptr);
-        const double no_error = resident(data, targets, NRN_ORDER_SHUFFLE, nullptr, nullptr);
-        bench::Tensor one_x(context, {1, 1}), one_t(context, {1, 1});
-        CHECK(nrn_tensor_fill(context, one_x.tensor, 0.5f));
-        CHECK(nrn_tensor_fill(context, one_t.tensor, 3.0f));
-        const double one_row = resident(one_x, one_t, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
+        const auto print_resident = [&] {
+            std::printf("%-14s %10.1f ns/step (%ld steps a call, %ld rows on the device, shuffled, error and "
+                        "accumulator)\n",
+                        "resident step", shuffled * 1e9, static_cast<long>(steps), static_cast<long>(rows));
+        };
+        if (resident_only) {
+            print_resident();
+        } else {
+            const double fused = best_seconds(context, repeats, calls, [&] {
+                CHECK(nrn_linear_mse_sgd_step(context, x.tensor, t.tensor, w.tensor, b.tensor, rate, e.tensor, a.tensor));
+            });
+            const double unfused = best_seconds(context, repeats, calls, [&] {
+                CHECK(nrn_linear_forward(context, x.tensor, w.tensor, b.tensor, y.tensor));
+                CHECK(nrn_mse(context, y.tensor, t.tensor, g.tensor, e.tensor, a.tensor));
+                CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, nullptr, gw.tensor, gb.tensor,
+                                          NRN_GRAD_OVERWRITE));
+                CHECK(nrn_sgd_update(context, w.tensor, gw.tensor, rate));
+                CHECK(nrn_sgd_update(context, b.tensor, gb.tensor, rate));
+            });
+            int64_t index = 0;
+            const double batch_index = best_seconds(context, repeats, calls, [&] {
+                CHECK(nrn_batch_index(NRN_ORDER_SHUFFLE, 7, index, 1000, &index));
+            });
 
-        std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
-                    repeats, static_cast<long>(calls));
-        std::printf("%-14s %10.1f ns/step (1 call)\n", "fused step", fused * 1e9);
-        std::printf("%-14s %10.1f ns/step (5 calls)\n", "unfused step", unfused * 1e9);
-        std::printf("%-14s %10.1f ns/call\n", "batch index", batch_index * 1e9);
-        std::printf("%-14s %10.1f ns/step (%ld steps a call, %ld rows on the device, shuffled, error and accumulator)\n",
-                    "resident step", shuffled * 1e9, static_cast<long>(steps), static_cast<long>(rows));
-        std::printf("  %-18s %10.1f ns/step\n", "sequential order", sequential * 1e9);
-        std::printf("  %-18s %10.1f ns/step\n", "random order", random * 1e9);
-        std::printf("  %-18s %10.1f ns/step (no accumulator)\n", "last error only", last_error_only * 1e9);
-        std::printf("  %-18s %10.1f ns/step (no error, no accumulator)\n", "no error", no_error * 1e9);
-        std::printf("  %-18s %10.1f ns/step (1 row on the device)\n", "one row", one_row * 1e9);
+            const double sequential = resident(data, targets, NRN_ORDER_SEQUENTIAL, e.tensor, a.tensor);
+            const double random = resident(data, targets, NRN_ORDER_RANDOM, e.tensor, a.tensor);
+            const double last_error_only = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, nullptr);
+            const double no_error = resident(data, targets, NRN_ORDER_SHUFFLE, nullptr, nullptr);
+            bench::Tensor one_x(context, {1, 1}), one_t(context, {1, 1});
+            CHECK(nrn_tensor_fill(context, one_x.tensor, 0.5f));
+            CHECK(nrn_tensor_fill(context, one_t.tensor, 3.0f));
+            const double one_row = resident(one_x, one_t, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
+
+            std::printf("neuron_calls_bench on %s: 1 -> 1 layer, batch 1, best of %d runs of %ld\n", device.c_str(),
+                        repeats, static_cast<long>(calls));
+            std::printf("%-14s %10.1f ns/step (1 call)\n", "fused step", fused * 1e9);
+            std::printf("%-14s %10.1f ns/step (5 calls)\n", "unfused step", unfused * 1e9);
+            std::printf("%-14s %10.1f ns/call\n", "batch index", batch_index * 1e9);
+            print_resident();
+            std::printf("  %-18s %10.1f ns/step\n", "sequential order", sequential * 1e9);
+            std::printf("  %-18s %10.1f ns/step\n", "random order", random * 1e9);
+            std::printf("  %-18s %10.1f ns/step (no accumulator)\n", "last error only", last_error_only * 1e9);
+            std::printf("  %-18s %10.1f ns/step (no error, no accumulator)\n", "no error", no_error * 1e9);
+            std::printf("  %-18s %10.1f ns/step (1 row on the device)\n", "one row", one_row * 1e9);
+        }
     }
     CHECK(nrn_context_destroy(context));
     return 0;
