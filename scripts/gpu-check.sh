@@ -233,7 +233,8 @@ step_products() {
 
 # What bounds the large case's products, from Nsight Compute: the throughput, memory, occupancy
 # and warp-stall sections of each gemm_kernel launch of neuron_products_bench --quick on
-# 8192x4096x4096 (forward, weight and input gradient, each twice). Then, per GEMM variant and
+# 8192x4096x4096 (forward, weight and input gradient, each twice; at this size the forward runs
+# the NT kernel on a transposed W, see gemm.cu). Then, per GEMM variant and
 # for the products of a training step (forward and weight gradient, each twice), the figures that
 # tell the variants apart: shared-memory wavefronts and bank conflicts, registers, achieved
 # occupancy and duration. In between, the same six launches' warp stalls by reason, and the
@@ -249,8 +250,9 @@ step_ncu() {
     --metrics "$compare" build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 \
     >"$OUT_DIR/ncu-gemm.txt" || return 1
   # Where the warps of each product wait, cycles per issued instruction by reason (on the H200 the
-  # forward product issued as many instructions as the weight gradient, at 68% of the issue slots
-  # against 83%): a separate run, so that a metric this ncu lacks costs only these lines.
+  # NN kernel, then the forward's, issued as many instructions as the weight gradient's TN kernel, at
+  # 68% of the issue slots against 83%): a separate run, so that a metric this ncu lacks costs only
+  # these lines.
   local stalls='regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$'
   echo "==== Warp stalls per issued instruction, by reason" >>"$OUT_DIR/ncu-gemm.txt"
   "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --metrics "$stalls" \
