@@ -107,6 +107,23 @@ const ForwardBound kForwardBounds[] = {
     {"forward-small-tiles", {1024, 1024, 8, 1920}, false},      // 8 x 15 large tiles: the small ones
 };
 
+// Forward products that would go through a transposed W (1,024 rows, 8 → 2,048) on a device with no
+// memory left: a warm-up, then three between the marks.
+void forwards_on_a_full_device() {
+    std::mt19937_64 rng(4);
+    Context context(NRN_BACKEND_CUDA);
+    Tensor x(context, {1024, 8}, random_values(rng, 1024 * 8)), w(context, {8, 2048}, random_values(rng, 8 * 2048)),
+        y(context, {1024, 2048});
+    setenv("NEURON_CUDA_EMULATOR_MEMORY", "1", 1);
+    REQUIRE_OK(nrn_linear_forward(context, x, w, nullptr, y));
+    REQUIRE_OK(nrn_context_synchronize(context));
+    std::fprintf(stderr, "cuda emulator: mark begin\n");
+    for (int i = 0; i < 3; ++i) REQUIRE_OK(nrn_linear_forward(context, x, w, nullptr, y));
+    std::fprintf(stderr, "cuda emulator: mark end\n");
+    REQUIRE_OK(nrn_context_synchronize(context));
+    unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+}
+
 std::string describe(const std::map<std::string, int>& counts) {
     std::string text;
     for (const auto& [what, count] : counts) text += (text.empty() ? "" : ", ") + what + " × " + std::to_string(count);
@@ -130,6 +147,7 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
             if (name == bound.scenario) train_between_marks(bound.layer, 1, 1);
         for (const ForwardBound& bound : kForwardBounds)
             if (name == bound.scenario) train_between_marks(bound.layer, 1, 1);
+        if (name == "forward-on-a-full-device") forwards_on_a_full_device();
         return;
     }
 
@@ -215,4 +233,13 @@ TEST_CASE(cuda_calls, the_forward_goes_through_a_transposed_weight_from_its_boun
                                  << (bound.transposed ? "transposes" : "does not transpose") << " W: "
                                  << describe(counts));
     }
+}
+
+// A device without room for W's copy refuses it once: the products after that go without it at
+// no cost, with no synchronisation or allocation attempt per call.
+TEST_CASE(cuda_calls, a_refused_transposed_weight_is_not_asked_for_again) {
+    if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
+    const auto counts = count_between_marks("forward-on-a-full-device");
+    CHECK_MSG(counts == (std::map<std::string, int>{{"launch gemm_kernel", 3}}),
+              "3 forward products on a full device: " << describe(counts));
 }

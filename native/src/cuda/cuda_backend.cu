@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -203,15 +204,7 @@ private:
     // that repeated operations of one shape allocate nothing. It grows by half at least, so that
     // slowly growing shapes reallocate rarely; on a device too full for that, it takes what the
     // call needs. Growing waits for the stream, since enqueued kernels may still use the old buffer.
-    float* scratch(size_t floats) { return grow_scratch(floats, true); }
-
-    // scratch(floats), or null when the device has no room for it (what an optimisation that
-    // needs memory asks for: the call then goes without it).
-    float* scratch_if_room(size_t floats) { return grow_scratch(floats, false); }
-
-    // The scratch, grown to at least `floats`; a device without room for that fails the call
-    // when `required`, else gives null (the old scratch is freed either way).
-    float* grow_scratch(size_t floats, bool required) {
+    float* scratch(size_t floats) {
         if (floats > scratch_floats_) {
             const size_t grown = std::max(floats, scratch_floats_ + scratch_floats_ / 2);
             NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -228,10 +221,6 @@ private:
                 allocated = floats;
                 error = cudaMalloc(&memory, allocated * sizeof(float));
             }
-            if (error == cudaErrorMemoryAllocation && !required) {
-                cudaGetLastError();
-                return nullptr;
-            }
             NRN_CUDA_CHECK(error);
             scratch_ = static_cast<float*>(memory);
             scratch_floats_ = allocated;
@@ -243,10 +232,39 @@ private:
         return scratch_;
     }
 
+    // scratch(floats), or null when the device has no room for it: what an optimisation that needs
+    // memory asks for, the call then going without it. The new buffer is asked for before the old
+    // one is given up, so a refusal leaves the scratch as it was; and a size once refused is not
+    // asked for again on this context, so that a full device costs no synchronisation or
+    // allocation per call.
+    float* scratch_if_room(size_t floats) {
+        if (floats > scratch_floats_) {
+            if (floats >= refused_floats_) return nullptr;
+            void* memory = nullptr;
+            const cudaError_t error = cudaMalloc(&memory, floats * sizeof(float));
+            if (error == cudaErrorMemoryAllocation) {
+                cudaGetLastError();  // not sticky
+                refused_floats_ = floats;
+                return nullptr;
+            }
+            NRN_CUDA_CHECK(error);
+            // Enqueued kernels may still use the old buffer.
+            const cudaError_t waited = cudaStreamSynchronize(stream_);
+            if (waited != cudaSuccess) cudaFree(memory);
+            NRN_CUDA_CHECK(waited);
+            float* old = scratch_;
+            scratch_ = static_cast<float*>(memory);
+            scratch_floats_ = floats;
+            if (old) NRN_CUDA_CHECK(cudaFree(old));
+        }
+        return scratch(floats);
+    }
+
     int32_t device_;
     cudaStream_t stream_ = nullptr;
     float* scratch_ = nullptr;
     size_t scratch_floats_ = 0;
+    size_t refused_floats_ = SIZE_MAX;  // the least size scratch_if_room was refused
 };
 
 }  // namespace
