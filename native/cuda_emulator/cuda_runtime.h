@@ -88,20 +88,34 @@ namespace cuda_emulator {
 // mask) and returns lane (lane + delta)'s bits, or the caller's own when that lane is past 31.
 uint64_t shuffle_down(unsigned mask, uint64_t bits, int delta);
 
+// The same, returning lane source_lane's bits (modulo 32, as CUDA takes it).
+uint64_t shuffle(unsigned mask, uint64_t bits, int source_lane);
+
 // The running block's dynamic shared memory (the launch's shared_bytes).
 void* dynamic_shared_memory();
+
+// A shuffle's value as 64 bits and back: any trivially copyable type of up to 8 bytes.
+template <class T, class Exchange>
+T shuffled(T value, const Exchange& exchange) {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(uint64_t), "shuffled type");
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof(T));
+    bits = exchange(bits);
+    T result;
+    std::memcpy(&result, &bits, sizeof(T));
+    return result;
+}
 
 }  // namespace cuda_emulator
 
 template <class T>
 T __shfl_down_sync(unsigned mask, T value, int delta) {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(uint64_t), "shuffled type");
-    uint64_t bits = 0;
-    std::memcpy(&bits, &value, sizeof(T));
-    bits = cuda_emulator::shuffle_down(mask, bits, delta);
-    T result;
-    std::memcpy(&result, &bits, sizeof(T));
-    return result;
+    return cuda_emulator::shuffled(value, [&](uint64_t bits) { return cuda_emulator::shuffle_down(mask, bits, delta); });
+}
+
+template <class T>
+T __shfl_sync(unsigned mask, T value, int source_lane) {
+    return cuda_emulator::shuffled(value, [&](uint64_t bits) { return cuda_emulator::shuffle(mask, bits, source_lane); });
 }
 
 // ---- Runtime API -------------------------------------------------------------------------

@@ -432,20 +432,37 @@ bool run_block(Block& block, unsigned threads, uint64_t& random) {
 
 // ---- Device-side entry points ------------------------------------------------------------
 
-uint64_t shuffle_down(unsigned mask, uint64_t bits, int delta) {
+namespace {
+
+// Puts the calling lane's bits in its warp's exchange and waits until every lane has: then the
+// 32 lanes' bits (kept until the shuffle after next, so late readers still find them).
+const uint64_t* exchange(unsigned mask, uint64_t bits) {
     Block& block = *t_block;
     const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     Warp& warp = block.warps[thread / kWarpSize];
-    const unsigned lane = thread % kWarpSize;
     if (mask != 0xffffffffu || warp.lanes != kWarpSize)
         abandon("a warp shuffle with a partial mask or in a partial warp (not emulated)");
-    if (delta < 0 || delta >= static_cast<int>(kWarpSize)) abandon("a warp shuffle by " + std::to_string(delta));
     const unsigned parity = warp.generation & 1u;
-    warp.values[parity][lane] = bits;
+    warp.values[parity][thread % kWarpSize] = bits;
     ++warp.waiting;
     yield(Fiber::State::AtShuffle);
-    const unsigned source = lane + static_cast<unsigned>(delta);
-    return source < kWarpSize ? warp.values[parity][source] : bits;
+    return warp.values[parity];
+}
+
+unsigned lane_id() { return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % kWarpSize; }
+
+}  // namespace
+
+uint64_t shuffle_down(unsigned mask, uint64_t bits, int delta) {
+    if (delta < 0 || delta >= static_cast<int>(kWarpSize)) abandon("a warp shuffle by " + std::to_string(delta));
+    const uint64_t* values = exchange(mask, bits);
+    const unsigned source = lane_id() + static_cast<unsigned>(delta);
+    return source < kWarpSize ? values[source] : bits;
+}
+
+uint64_t shuffle(unsigned mask, uint64_t bits, int source_lane) {
+    const uint64_t* values = exchange(mask, bits);
+    return values[static_cast<unsigned>(source_lane) % kWarpSize];  // CUDA's: the source lane modulo the width
 }
 
 void* dynamic_shared_memory() { return t_block->dynamic_shared.get(); }

@@ -75,6 +75,14 @@ __global__ void warp_sums(int* out) {
     if (threadIdx.x % 32 == 0) out[threadIdx.x / 32] = v;
 }
 
+// out[t] = the lane number of lane (t + 5) mod 32 of t's warp, times 1000 plus the warp, read by an indexed
+// shuffle (a source past 31 counts modulo 32, as on a GPU); an int64 value travels whole.
+__global__ void indexed_shuffles(int64_t* out) {
+    const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+    const int64_t mine = (int64_t{lane} << 40) + 1000 * lane + warp;
+    out[threadIdx.x] = __shfl_sync(0xffffffffu, mine, lane + 5 + 32 * (lane % 2));
+}
+
 // Even threads wait at the barrier, odd ones in a shuffle: neither can complete.
 __global__ void divergent_barrier(int* out) {
     int v = 1;
@@ -153,6 +161,17 @@ void warp_shuffles_exchange_values() {
     int* out = device_array<int>(8);
     EXPECT(run(warp_sums, 1, 256, 0, out) == cudaSuccess);
     for (int v : to_host(out, 8)) EXPECT(v == 496);
+    cudaFree(out);
+}
+
+void indexed_shuffles_read_the_source_lane() {
+    int64_t* out = device_array<int64_t>(64);
+    EXPECT(run(indexed_shuffles, 1, 64, 0, out) == cudaSuccess);
+    const std::vector<int64_t> got = to_host(out, 64);
+    for (int t = 0; t < 64; ++t) {
+        const int64_t source = (t % 32 + 5) % 32;
+        EXPECT(got[t] == (source << 40) + 1000 * source + t / 32);
+    }
     cudaFree(out);
 }
 
@@ -264,6 +283,7 @@ int main(int argc, char** argv) {
         {"barriers_order_shared_memory", barriers_order_shared_memory},
         {"a_missing_barrier_shows", a_missing_barrier_shows},
         {"warp_shuffles_exchange_values", warp_shuffles_exchange_values},
+        {"indexed_shuffles_read_the_source_lane", indexed_shuffles_read_the_source_lane},
         {"a_divergent_barrier_is_a_launch_failure", a_divergent_barrier_is_a_launch_failure},
         {"a_divergent_shuffle_is_a_launch_failure", a_divergent_shuffle_is_a_launch_failure},
         {"invalid_launch_configurations_are_rejected", invalid_launch_configurations_are_rejected},
