@@ -258,10 +258,11 @@ step_ncu() {
   "$ncu" --kernel-name regex:gemm_kernel --launch-count 6 --metrics "$stalls" \
     build-gpu/native/bench/neuron_products_bench --device cuda --quick 8192x4096x4096 </dev/null \
     >>"$OUT_DIR/ncu-gemm.txt" || failed=1
-  # The device-resident tutorial step (1,000 steps of 1 -> 1 in one launch of the one-block kernel,
-  # 9% short of its target on the H200): its instructions, its stalls, and where in the source.
-  echo "==== The resident tutorial step: train_block_kernel" >>"$OUT_DIR/ncu-gemm.txt"
-  "$ncu" --kernel-name regex:train_block_kernel --launch-count 1 --section WarpStateStats --section SourceCounters \
+  # The device-resident tutorial step (1,000 steps of 1 -> 1 in one launch of the one-warp kernel;
+  # the one-block kernel it replaced was 9% short of the target on the H200): its instructions,
+  # its stalls, and where in the source.
+  echo "==== The resident tutorial step: train_warp_kernel" >>"$OUT_DIR/ncu-gemm.txt"
+  "$ncu" --kernel-name regex:train_warp_kernel --launch-count 1 --section WarpStateStats --section SourceCounters \
     --metrics "smsp__inst_executed.sum,sm__cycles_elapsed.max,$stalls" \
     build-gpu/native/bench/neuron_calls_bench --device cuda --quick --resident-only </dev/null \
     >>"$OUT_DIR/ncu-gemm.txt" || failed=1

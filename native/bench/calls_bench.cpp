@@ -13,7 +13,7 @@
 //   batch index     nrn_batch_index, which takes no handle
 //   resident step   nrn_linear_mse_sgd_train over 1000 rows on the device, shuffled: many steps
 //                   per call, so the time is the backend's own per step (on CUDA, the
-//                   one-block kernel's latency per step); what `neuron bench`'s tutorial case
+//                   one-warp kernel's latency per step); what `neuron bench`'s tutorial case
 //                   measures in its device-resident variant. Then the same with one thing
 //                   changed, to tell what a step's time goes to: the sequential and random
 //                   orders (the batch picks), the last step's error alone instead of the
@@ -21,6 +21,10 @@
 //                   one row on the device (the same input and target every step: what the
 //                   loads of a step's row cost when they always hit the cache). --resident-only
 //                   times the first resident step alone (what gpu-check profiles).
+//   path bounds     resident steps on either side of the CUDA one-warp path's bounds (train.cu):
+//                   1 → 1 on batches of 64 and 65 rows, 4 → 4 on batches of 4 and 5; the first of
+//                   each pair is the warp path's largest, the second the one-block path's smallest
+//                   there. Where the second is faster, the bound is too high.
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -102,14 +106,20 @@ int main(int argc, char** argv) {
         CHECK(nrn_tensor_fill_uniform(context, data.tensor, -3.0f, 3.0f, 1));
         CHECK(nrn_tensor_fill(context, targets.tensor, 3.0f));
         int64_t first_step = 0;
-        const auto resident = [&](const bench::Tensor& inputs, const bench::Tensor& outputs, nrn_batch_order order,
-                                  nrn_tensor* error, nrn_tensor* accumulator) {
+        const auto resident_layer = [&](const bench::Tensor& inputs, const bench::Tensor& outputs,
+                                        const bench::Tensor& weight, const bench::Tensor& bias, int64_t batch,
+                                        nrn_batch_order order, nrn_tensor* error, nrn_tensor* accumulator) {
             return best_seconds(context, repeats, train_calls, [&] {
-                       CHECK(nrn_linear_mse_sgd_train(context, inputs.tensor, outputs.tensor, w.tensor, b.tensor, rate,
-                                                      1, first_step, steps, order, 7, error, accumulator));
+                       CHECK(nrn_linear_mse_sgd_train(context, inputs.tensor, outputs.tensor, weight.tensor,
+                                                      bias.tensor, rate, batch, first_step, steps, order, 7, error,
+                                                      accumulator));
                        first_step += steps;
                    }) /
                    static_cast<double>(steps);
+        };
+        const auto resident = [&](const bench::Tensor& inputs, const bench::Tensor& outputs, nrn_batch_order order,
+                                  nrn_tensor* error, nrn_tensor* accumulator) {
+            return resident_layer(inputs, outputs, w, b, 1, order, error, accumulator);
         };
         const double shuffled = resident(data, targets, NRN_ORDER_SHUFFLE, e.tensor, a.tensor);
         const auto print_resident = [&] {
@@ -156,6 +166,24 @@ int main(int argc, char** argv) {
             std::printf("  %-18s %10.1f ns/step (no accumulator)\n", "last error only", last_error_only * 1e9);
             std::printf("  %-18s %10.1f ns/step (no error, no accumulator)\n", "no error", no_error * 1e9);
             std::printf("  %-18s %10.1f ns/step (1 row on the device)\n", "one row", one_row * 1e9);
+
+            std::printf("%-14s (resident steps as above, %ld rows on the device)\n", "path bounds",
+                        static_cast<long>(rows));
+            struct Bound {
+                int64_t in, out, batch;
+                const char* path;
+            };
+            for (const Bound& bound : {Bound{1, 1, 64, "warp"}, Bound{1, 1, 65, "block"}, Bound{4, 4, 4, "warp"},
+                                       Bound{4, 4, 5, "block"}}) {
+                bench::Tensor inputs(context, {rows, bound.in}), outputs(context, {rows, bound.out});
+                Filled weight(context, {bound.in, bound.out}, 0.1f), bias(context, {bound.out}, 0.0f);
+                CHECK(nrn_tensor_fill_uniform(context, inputs.tensor, -3.0f, 3.0f, 2));
+                CHECK(nrn_tensor_fill(context, outputs.tensor, 3.0f));
+                const double step = resident_layer(inputs, outputs, weight, bias, bound.batch, NRN_ORDER_SHUFFLE,
+                                                   e.tensor, a.tensor);
+                std::printf("  %ld -> %ld, batch %-6ld %10.1f ns/step (%s path on CUDA)\n", static_cast<long>(bound.in),
+                            static_cast<long>(bound.out), static_cast<long>(bound.batch), step * 1e9, bound.path);
+            }
         }
     }
     CHECK(nrn_context_destroy(context));

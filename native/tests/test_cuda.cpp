@@ -237,15 +237,17 @@ TEST_CASE(cuda_vs_host, fused_step_and_training_match_host_and_are_deterministic
             check_training(cuda, host, rng, s, std::max<int64_t>(1, s.batch / 3), order);
 }
 
-// The one-block path over more steps than its warp picks batches for at once (32): full chunks
-// of picks and a partial last one, in a block of one warp and in one of four.
-TEST_CASE(cuda_vs_host, one_block_training_over_many_steps_matches_host) {
+// The one-warp and one-block paths over more steps than they pick batches for at once (32):
+// full chunks of picks and a partial last one; a last batch smaller than the others.
+TEST_CASE(cuda_vs_host, small_layer_training_over_many_steps_matches_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(33);
     for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
-        check_training(cuda, host, rng, Shape{1000, 1, 1}, 1, order, 75);   // the tutorial's: 32 threads
-        check_training(cuda, host, rng, Shape{100, 8, 8}, 16, order, 75);  // 128 threads; last batch 4 rows
+        check_training(cuda, host, rng, Shape{1000, 1, 1}, 1, order, 75);  // the tutorial's: one warp, 1 -> 1 kernel
+        check_training(cuda, host, rng, Shape{100, 3, 2}, 8, order, 75);   // one warp, 4 -> 4 kernel; last batch 4 rows
+        check_training(cuda, host, rng, Shape{100, 8, 8}, 16, order, 75);  // one block of 128 threads; last batch 4 rows
+        check_training(cuda, host, rng, Shape{1000, 1, 1}, 99, order, 75); // one block of 128 threads; last batch 10 rows
     }
 }
 
@@ -281,6 +283,8 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
         int64_t batch_size;
     };
     const Run runs[] = {
+        {{200, 1, 1}, 64},        // warp path at its largest for 1 -> 1; last batch 8 rows
+        {{10, 4, 4}, 4},          // warp path at its largest for 4 -> 4; last batch 2 rows
         {{11934, 1, 1}, 11934},   // block path at its largest: 256 threads and 48,768 bytes of dynamic shared
                                   // memory, with the kernel's 384 static bytes exactly 48 KiB (one row more
                                   // takes the rows path)

@@ -74,17 +74,24 @@ std::map<std::string, int> count_between_marks(const std::string& scenario) {
 }
 
 // Layers on either side of each bound of train.cu's choose_path, with the kernels one step of
-// each launches: the one-block path up to 48 KiB of shared memory in all (1 → 1 on 11,934 rows)
+// each launches: the one-warp path up to 4 → 4 and 64 multiply-adds a step (1 → 1 on 64 rows,
+// 4 → 4 on 4), the one-block path up to 48 KiB of shared memory in all (1 → 1 on 11,934 rows)
 // and up to 65,536 multiply-adds a step (16 → 16 on 256 rows), the rows path up to 4 → 4, and
 // the general path past those. Results agree across paths, so only the launches tell them apart;
-// and every_training_path_matches_host (test_cuda.cpp) runs the first and the 4 → 4 layer here,
+// and every_training_path_matches_host (test_cuda.cpp) runs the warp path's largest layers, the
+// block path's largest and the 4 → 4 rows layer here,
 // so these also keep it testing the paths it says it does.
 struct PathBound {
     const char* scenario;
     Layer layer;
-    const char* path;  // "block", "rows" or "general"
+    const char* path;  // "warp", "block", "rows" or "general"
 };
 const PathBound kPathBounds[] = {
+    {"warp-1-1", {64, 64, 1, 1}, "warp"},
+    {"block-past-warp-1-1", {65, 65, 1, 1}, "block"},
+    {"warp-4-4", {4, 4, 4, 4}, "warp"},
+    {"block-past-warp-4-4", {5, 5, 4, 4}, "block"},
+    {"block-past-warp-features", {1, 1, 5, 1}, "block"},
     {"block-shared-memory", {11934, 11934, 1, 1}, "block"},
     {"rows-past-shared-memory", {11935, 11935, 1, 1}, "rows"},
     {"block-multiply-adds", {256, 256, 16, 16}, "block"},
@@ -152,10 +159,10 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
     }
 
     const auto steps = count_between_marks("tutorial-steps");
-    CHECK_MSG(steps == (std::map<std::string, int>{{"launch train_block_kernel", 50}}),
+    CHECK_MSG(steps == (std::map<std::string, int>{{"launch train_warp_kernel", 50}}),
               "50 tutorial steps, one call each: " << describe(steps));
     const auto resident = count_between_marks("tutorial-resident");
-    CHECK_MSG(resident == (std::map<std::string, int>{{"launch train_block_kernel", 1}}),
+    CHECK_MSG(resident == (std::map<std::string, int>{{"launch train_warp_kernel", 1}}),
               "5,000 tutorial steps in one call: " << describe(resident));
     const auto rows = count_between_marks("rows");
     CHECK_MSG(rows == (std::map<std::string, int>{{"launch train_rows_finalize_kernel", 6},
@@ -179,7 +186,9 @@ TEST_CASE(cuda_calls, each_training_path_is_taken_up_to_its_bounds) {
         const auto counts = count_between_marks(bound.scenario);
         const std::string path = bound.path;
         bool expected = false;
-        if (path == "block") {
+        if (path == "warp") {
+            expected = counts == std::map<std::string, int>{{"launch train_warp_kernel", 1}};
+        } else if (path == "block") {
             expected = counts == std::map<std::string, int>{{"launch train_block_kernel", 1}};
         } else if (path == "rows") {
             expected = counts == std::map<std::string, int>{{"launch train_rows_finalize_kernel", 1},

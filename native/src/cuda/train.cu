@@ -1,5 +1,6 @@
-// Fused Linear + MSE + SGD training: picks one of three paths by shape and enqueues every
+// Fused Linear + MSE + SGD training: picks one of four paths by shape and enqueues every
 // step without synchronising the host or allocating. Built with -fmad=false (see sources.cmake).
+//   warp:    in, out <= 4 and a few multiply-adds a step: one launch of one warp runs all steps;
 //   block:   layer and batch small enough for one block: one launch runs all steps;
 //   rows:    in, out <= 4 with larger batches: two launches per step;
 //   general: per step, the tiled products (forward with the MSE gradient fused into its
@@ -22,11 +23,13 @@
 namespace nrn::cuda {
 namespace {
 
-enum class TrainPath { Block, Rows, General };
+enum class TrainPath { Warp, Block, Rows, General };
 
 // Dynamic shared memory of the block path: no opt-in is needed up to 48 KiB in all, and the
 // kernel's static arrays (the batches picked ahead) take some.
 constexpr size_t kBlockSharedBytes = 48 * 1024 - kTrainPickAhead * (sizeof(int64_t) + sizeof(int));
+constexpr int64_t kWarpMaxFeatures = 4;
+constexpr int64_t kWarpMaxMultiplyAdds = 64;         // batch × in × out, per step and pass
 constexpr int64_t kBlockMaxMultiplyAdds = 1 << 16;    // per step and pass
 constexpr int64_t kRowsMaxFeatures = 4;
 constexpr int64_t kRowsRowsPerBlock = 4 * kTrainRowsThreads;
@@ -45,6 +48,9 @@ size_t block_shared_bytes(const TrainArgs& a, int threads) {
 }
 
 TrainPath choose_path(const TrainArgs& a) {
+    if (a.in_features <= kWarpMaxFeatures && a.out_features <= kWarpMaxFeatures &&
+        a.batch_size * a.in_features * a.out_features <= kWarpMaxMultiplyAdds)
+        return TrainPath::Warp;
     const bool small = a.in_features * a.out_features <= kBlockMaxMultiplyAdds &&
                        a.batch_size * a.out_features <= kBlockMaxMultiplyAdds &&
                        a.batch_size * a.in_features * a.out_features <= kBlockMaxMultiplyAdds;
@@ -157,6 +163,7 @@ void general_step(const TrainArgs& a, const float* x, const float* t, int64_t ro
 
 size_t train_scratch_floats(const TrainArgs& a, bool transpose_forward) {
     switch (choose_path(a)) {
+        case TrainPath::Warp:
         case TrainPath::Block: return 0;
         case TrainPath::Rows: return rows_scratch_floats(a);
         case TrainPath::General: return GeneralScratch(a, transpose_forward).total;
@@ -166,6 +173,11 @@ size_t train_scratch_floats(const TrainArgs& a, bool transpose_forward) {
 
 void run_train(const TrainArgs& a, float* scratch, bool transpose_forward, cudaStream_t stream) {
     const TrainPath path = choose_path(a);
+    if (path == TrainPath::Warp) {
+        if (tiny(a)) launch("train_warp_kernel", train_warp_kernel<1, 1>, 1, kWarpLanes, 0, stream, a);
+        else launch("train_warp_kernel", train_warp_kernel<4, 4>, 1, kWarpLanes, 0, stream, a);
+        return;
+    }
     if (path == TrainPath::Block) {
         const int threads = block_threads(a);
         launch("train_block_kernel", train_block_kernel, 1, threads, block_shared_bytes(a, threads), stream, a);

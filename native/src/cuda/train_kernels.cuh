@@ -13,8 +13,8 @@
 
 namespace nrn {
 
-// The device pointers of TrainArgs, train_block_kernel's argument (the CUDA emulator checks
-// them at launches).
+// The device pointers of TrainArgs, the argument of train_warp_kernel and train_block_kernel
+// (the CUDA emulator checks them at launches).
 template <class F>
 void device_pointers(const TrainArgs& a, F&& visit) {
     visit("input", a.input);
@@ -28,6 +28,122 @@ void device_pointers(const TrainArgs& a, F&& visit) {
 }  // namespace nrn
 
 namespace nrn::cuda {
+
+// ---- One warp runs every step, W and b in registers ------------------------------------
+//
+// For the smallest layers and batches (in <= IN, out <= OUT, compile-time bounds, and a few
+// multiply-adds a step, train.cu's kWarpMaxMultiplyAdds), where a step's arithmetic is a handful
+// of dependent operations and the one-block kernel's barriers, shared-memory round trips and
+// reductions would be most of its latency. The 32 lanes of one warp run the same steps on copies
+// of W and b in registers (a row's loads are one broadcast), so no lane ever waits for another
+// within a step. Work that is not on the weights' chain is done 32 steps at a time, a step a lane:
+// lane j works out the batch of step j of the next chunk ahead of it, and squares[j] of step j is
+// finished into its error by lane j after the chunk; the accumulator then adds the chunk's errors
+// in step order, as the host does.
+//
+// The arithmetic is the one-block kernel's: a prediction sums x·w from zero over k, then adds b;
+// G = D / count; dW and db sum over the batch's rows in order. Only the squared differences
+// are summed in row order rather than as a tree.
+constexpr int kWarpLanes = 32;
+
+template <int IN, int OUT>
+__global__ void __launch_bounds__(kWarpLanes) train_warp_kernel(TrainArgs a) {
+    const int lane = static_cast<int>(threadIdx.x);
+    const int in = static_cast<int>(a.in_features);
+    const int out = static_cast<int>(a.out_features);
+
+    float w[IN][OUT], b[OUT];
+#pragma unroll
+    for (int k = 0; k < IN; ++k)
+#pragma unroll
+        for (int o = 0; o < OUT; ++o) w[k][o] = k < in && o < out ? a.weight[k * out + o] : 0.0f;
+#pragma unroll
+    for (int o = 0; o < OUT; ++o) b[o] = a.bias && o < out ? a.bias[o] : 0.0f;
+    float acc[NRN_ACCUMULATOR_SIZE] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (a.accumulator)
+        for (int i = 0; i < NRN_ACCUMULATOR_SIZE; ++i) acc[i] = a.accumulator[i];
+    float last_error = 0.0f;
+
+    for (int64_t chunk = 0; chunk < a.step_count; chunk += kWarpLanes) {
+        const int steps = static_cast<int>(a.step_count - chunk < kWarpLanes ? a.step_count - chunk : kWarpLanes);
+        // Step chunk + lane's batch: its first row and its row count.
+        int64_t my_first = 0, my_rows = 0;
+        if (lane < steps) {
+            const BatchRows mine = batch_rows(a.order, a.seed, a.first_step + chunk + lane, a.rows, a.batch_size);
+            my_first = mine.first;
+            my_rows = mine.count;
+        }
+        float my_squares = 0.0f;
+
+        for (int j = 0; j < steps; ++j) {
+            const int64_t first = __shfl_sync(kFullWarp, my_first, j);
+            const int rows = static_cast<int>(a.rows - first < a.batch_size ? a.rows - first : a.batch_size);
+            const float* x = a.input + first * in;
+            const float* t = a.target + first * out;
+            const float count = static_cast<float>(rows * out);
+
+            float dw[IN][OUT], db[OUT], squares = 0.0f;
+#pragma unroll
+            for (int o = 0; o < OUT; ++o) {
+                db[o] = 0.0f;
+#pragma unroll
+                for (int k = 0; k < IN; ++k) dw[k][o] = 0.0f;
+            }
+            for (int r = 0; r < rows; ++r) {
+                float xv[IN];
+#pragma unroll
+                for (int k = 0; k < IN; ++k) xv[k] = k < in ? x[r * in + k] : 0.0f;
+#pragma unroll
+                for (int o = 0; o < OUT; ++o) {
+                    if (o >= out) break;
+                    float y = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < IN; ++k)
+                        if (k < in) y += xv[k] * w[k][o];
+                    y += b[o];
+                    const float d = y - t[r * out + o];
+                    const float g = d / count;
+                    squares += d * d;
+                    db[o] += g;
+#pragma unroll
+                    for (int k = 0; k < IN; ++k)
+                        if (k < in) dw[k][o] += xv[k] * g;
+                }
+            }
+#pragma unroll
+            for (int o = 0; o < OUT; ++o) {
+                if (o >= out) break;
+#pragma unroll
+                for (int k = 0; k < IN; ++k)
+                    if (k < in) w[k][o] -= a.learning_rate * dw[k][o];
+                if (a.bias) b[o] -= a.learning_rate * db[o];
+            }
+            if (lane == j) my_squares = squares;
+        }
+
+        if (a.accumulator || (a.error && chunk + steps == a.step_count)) {  // uniform across the warp
+            const float my_error = lane < steps ? mse_error(my_squares, my_rows * out) : 0.0f;
+            if (a.accumulator)
+                for (int j = 0; j < steps; ++j)
+                    accumulator_add(acc, __shfl_sync(kFullWarp, my_error, j), __shfl_sync(kFullWarp, my_rows, j));
+            last_error = __shfl_sync(kFullWarp, my_error, steps - 1);
+        }
+    }
+
+    if (lane != 0) return;
+#pragma unroll
+    for (int k = 0; k < IN; ++k)
+#pragma unroll
+        for (int o = 0; o < OUT; ++o)
+            if (k < in && o < out) a.weight[k * out + o] = w[k][o];
+    if (a.bias)
+#pragma unroll
+        for (int o = 0; o < OUT; ++o)
+            if (o < out) a.bias[o] = b[o];
+    if (a.error) *a.error = last_error;
+    if (a.accumulator)
+        for (int i = 0; i < NRN_ACCUMULATOR_SIZE; ++i) a.accumulator[i] = acc[i];
+}
 
 // ---- One block runs every step ----------------------------------------------------------
 //

@@ -12,9 +12,9 @@ namespace NeuronInterop.Tests.Model;
 /// Training on random shapes, batch sizes, step counts and batch orders: the fused training the
 /// <see cref="Trainer"/> takes matches the double-precision reference trainer and the generic
 /// (unfused) path on every backend, and so do <see cref="Validator"/> and <see cref="Calculator"/>.
-/// The shapes straddle the CUDA backend's three fused paths (one block for all steps, the rows
-/// kernel for large batches of layers of at most 4 × 4, the tiled products) and the host's kernel
-/// tiles. A failing case is printed with its CsCheck seed.
+/// The shapes straddle the CUDA backend's four fused paths (one warp or one block for all steps,
+/// the rows kernel for large batches of layers of at most 4 × 4, the tiled products) and the
+/// host's kernel tiles. A failing case is printed with its CsCheck seed.
 /// </summary>
 /// <remarks>
 /// Every run checks the same <see cref="FixedCases"/> cases per property, each from a fixed seed of its own.
