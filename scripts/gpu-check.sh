@@ -171,7 +171,7 @@ configure_gpu_build() {
 # The GEMM variants the products step times against the default build: a build folder and its
 # CMake options per line (see native/src/cuda/gemm_tiling.h).
 gemm_variants() {
-  echo "build-gpu-paired -DNEURON_CUDA_GEMM_PAIRED_LANES=ON"
+  echo "build-gpu-swapped-lanes -DNEURON_CUDA_GEMM_SWAPPED_LANES=ON"
 }
 
 step_native_build() {

@@ -26,7 +26,7 @@ template <Layout L, class T, bool Vec>
 void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
     const int64_t tiles = ceil_div(plan.m, T::BM) * ceil_div(plan.n, T::BN);  // see tile_origin
     const dim3 grid(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(plan.splits));
-    launch("gemm_kernel", gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, Vec>, grid, kGemmThreads, 0, stream,
+    launch("gemm_kernel", gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, T::Lanes, Vec>, grid, kGemmThreads, 0, stream,
            params);
 }
 

@@ -143,7 +143,7 @@ __device__ __forceinline__ void apply_epilogue(const Epilogue& e, float* c, int6
     }
 }
 
-template <Layout L, int BM, int BN, int BK, int TM, int TN, bool Vec>
+template <Layout L, int BM, int BN, int BK, int TM, int TN, ThreadLanes Lanes, bool Vec>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_kernel(GemmParams p) {
     constexpr int kThreads = (BM / TM) * (BN / TN);
     constexpr int kPad = kGemmSharedPad;
@@ -156,8 +156,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kGemmMinBlocks) gemm_ke
     __shared__ float reduce_scratch[kThreads / 32];
 
     const int tid = static_cast<int>(threadIdx.x);
-    const int tx = thread_col<BN, TN, kThreadLanes>(tid);
-    const int ty = thread_row<BN, TN, kThreadLanes>(tid);
+    const int tx = thread_col<BN, TN, Lanes>(tid);
+    const int ty = thread_row<BN, TN, Lanes>(tid);
     const TileOrigin origin = tile_origin<BM, BN>(blockIdx.x, p.m);
     const int64_t m0 = origin.row, n0 = origin.col;
     const int64_t k_begin = static_cast<int64_t>(blockIdx.z) * p.k_chunk;

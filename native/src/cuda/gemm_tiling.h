@@ -10,13 +10,42 @@
 
 namespace nrn::cuda {
 
+// Thread tid of a block takes a place (ty, tx) in the grid of BM/TM thread rows by BN/TN = 16
+// thread columns (thread_row and thread_col below). Warp w covers thread rows 2w and 2w + 1,
+// all 16 columns, in one of two lane orders.
+enum class ThreadLanes {
+    // (ty, tx) = (2w + lane / 16, lane % 16): each half-warp one thread row.
+    HalfWarpRows,
+    // (ty, tx) = (2w + lane % 2, lane / 2): lanes n and n ^ 1 read the same B fragment, lanes n
+    // and n ^ 2 the same A fragment. For compute capability 7.x, NVIDIA's developer forum
+    // describes a warp's float4 read returning in two passes instead of four when all its
+    // lanes pair up so; on the H200 it depends on the tile (below).
+    Paired,
+};
+
+// Each tile's lane order. On the H200 (nvcc 13.0), paired lanes made the mid case's weight
+// gradient (TN on 64 x 64 tiles, split along K) 17% faster than half-warp rows (0.314 against
+// 0.378 ms) and the large case's (TN on 128 x 128 tiles) 16% slower (6.921 against 5.974 ms);
+// the other four products of those cases, all on 128 x 128 tiles, differed by 2% at most.
+// NEURON_CUDA_GEMM_SWAPPED_LANES (CMake) builds each tile with the other order, to time the two
+// against each other on a GPU (scripts/gpu-check.sh does).
+#if defined(NRN_GEMM_SWAPPED_LANES)
+constexpr ThreadLanes kLargeTileLanes = ThreadLanes::Paired;
+constexpr ThreadLanes kSmallTileLanes = ThreadLanes::HalfWarpRows;
+#else
+constexpr ThreadLanes kLargeTileLanes = ThreadLanes::HalfWarpRows;
+constexpr ThreadLanes kSmallTileLanes = ThreadLanes::Paired;
+#endif
+
 // Block tiles: 128 x 128 x 8 with 8 x 8 per thread for large products, 64 x 64 x 16 with
 // 4 x 4 per thread otherwise; both run 256 threads.
 struct LargeTile {
     static constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
+    static constexpr ThreadLanes Lanes = kLargeTileLanes;
 };
 struct SmallTile {
     static constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
+    static constexpr ThreadLanes Lanes = kSmallTileLanes;
 };
 constexpr int kGemmThreads = 256;
 static_assert((LargeTile::BM / LargeTile::TM) * (LargeTile::BN / LargeTile::TN) == kGemmThreads);
@@ -39,27 +68,6 @@ NRN_HD TileOrigin tile_origin(unsigned block, int64_t m) {
 // Floats after each shared-memory row of a staged operand: rows stay 16-byte aligned, and the
 // transposing stores of a k-contiguous operand fall on different banks.
 constexpr int kGemmSharedPad = 4;
-
-// Thread tid of a block takes a place (ty, tx) in the grid of BM/TM thread rows by BN/TN = 16
-// thread columns (thread_row and thread_col below). Warp w covers thread rows 2w and 2w + 1,
-// all 16 columns, in one of two lane orders.
-enum class ThreadLanes {
-    // (ty, tx) = (2w + lane / 16, lane % 16): each half-warp one thread row.
-    HalfWarpRows,
-    // (ty, tx) = (2w + lane % 2, lane / 2): lanes n and n ^ 1 read the same B fragment, lanes n
-    // and n ^ 2 the same A fragment. For compute capability 7.x, NVIDIA's developer forum
-    // describes a warp's float4 read returning in two passes instead of four when all its
-    // lanes pair up so; whether sm_90 does the same is for a GPU to say.
-    Paired,
-};
-
-// The lane order the kernels use. NEURON_CUDA_GEMM_PAIRED_LANES (CMake) builds the other one,
-// to time the two against each other on a GPU (scripts/gpu-check.sh does).
-#if defined(NRN_GEMM_PAIRED_LANES)
-constexpr ThreadLanes kThreadLanes = ThreadLanes::Paired;
-#else
-constexpr ThreadLanes kThreadLanes = ThreadLanes::HalfWarpRows;
-#endif
 
 template <int BN, int TN, ThreadLanes L>
 NRN_HD constexpr int thread_row(int tid) {

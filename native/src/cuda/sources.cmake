@@ -13,9 +13,9 @@ set(NEURON_CUDA_UNITS_WITHOUT_FMAD pointwise train)
 
 # Compile definitions of these units in both builds. One GEMM variant exists only to be timed
 # against the default on a GPU (scripts/gpu-check.sh; see gemm_tiling.h):
-# NEURON_CUDA_GEMM_PAIRED_LANES, the lane order that pairs lanes on each fragment read.
-option(NEURON_CUDA_GEMM_PAIRED_LANES "Build the GEMM kernels with paired lanes (for timing)" OFF)
+# NEURON_CUDA_GEMM_SWAPPED_LANES, each block tile with the other lane order.
+option(NEURON_CUDA_GEMM_SWAPPED_LANES "Build each GEMM tile with its other lane order (for timing)" OFF)
 set(NEURON_CUDA_DEFINITIONS "")
-if(NEURON_CUDA_GEMM_PAIRED_LANES)
-  list(APPEND NEURON_CUDA_DEFINITIONS NRN_GEMM_PAIRED_LANES=1)
+if(NEURON_CUDA_GEMM_SWAPPED_LANES)
+  list(APPEND NEURON_CUDA_DEFINITIONS NRN_GEMM_SWAPPED_LANES=1)
 endif()
