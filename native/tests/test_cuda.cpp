@@ -303,49 +303,60 @@ TEST_CASE(cuda_vs_host, every_training_path_matches_host) {
     for (const Run& run : runs) check_training(cuda, host, rng, run.shape, run.batch_size, NRN_ORDER_SHUFFLE);
 }
 
-// The rows path's 4 → 4 kernel runs smaller layers too, and must read only their in · out weights
-// and out biases: here the weights and biases are views of the first rows of larger tensors
-// whose remaining elements are NaN, which any read past the layer's parameters would spread
-// into the results. The elements after the views stay as they were.
-TEST_CASE(cuda_vs_host, rows_path_reads_only_the_layers_parameters) {
+// The 4 → 4 kernels of the rows and warp paths run smaller layers too, and must read only their
+// in · out weights and out biases: here the weights and biases are views of the first rows of
+// larger tensors whose remaining elements are NaN, which any read past the layer's parameters
+// would spread into the results. The elements after the views stay as they were.
+TEST_CASE(cuda_vs_host, small_layer_paths_read_only_the_layers_parameters) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(39);
-    const Shape s{60000, 3, 2};  // the rows path: in and out at most 4, batch · in · out > 65,536
-    const int64_t batch_size = 30000;
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
-    const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
-    Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1});
-    auto padded = [&](const std::vector<float>& values, int64_t extra) {
-        std::vector<float> all = values;
-        all.insert(all.end(), static_cast<size_t>(extra), nan);
-        return all;
+    struct Run {
+        const char* path;
+        Shape shape;
+        int64_t batch_size;
     };
-    Tensor w_all(cuda, {s.in + 1, s.out}, padded(w0, s.out)), b_all(cuda, {s.out + 2}, padded(b0, 2));
-    nrn_tensor *w_view = nullptr, *b_view = nullptr;
-    REQUIRE_OK(nrn_tensor_view_rows(w_all, 0, s.in, &w_view));
-    REQUIRE_OK(nrn_tensor_view_rows(b_all, 0, s.out, &b_view));
-    const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
-    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 0, 4, NRN_ORDER_SHUFFLE, 5, e.h,
-                                        nullptr));
-    const nrn_status trained = nrn_linear_mse_sgd_train(cuda, x.c, t.c, w_view, b_view, lr, batch_size, 0, 4,
-                                                        NRN_ORDER_SHUFFLE, 5, e.c, nullptr);
-    nrn_tensor_destroy(w_view);
-    nrn_tensor_destroy(b_view);
-    REQUIRE_OK(trained);
-    const auto w_got = w_all.read(), b_got = b_all.read();
-    const auto w_host = w.h.read(), b_host = b.h.read();
-    CHECK_CLOSE(std::vector<float>(w_got.begin(), w_got.begin() + s.in * s.out), to_double(w_host), 1e-4, 1e-3,
-                "rows path W from a view");
-    CHECK_CLOSE(std::vector<float>(b_got.begin(), b_got.begin() + s.out), to_double(b_host), 1e-4, 1e-3,
-                "rows path b from a view");
-    CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-5, 1e-3, "rows path error with parameter views");
-    bool after_untouched = true;
-    for (size_t i = static_cast<size_t>(s.in * s.out); i < w_got.size(); ++i) after_untouched &= std::isnan(w_got[i]);
-    for (size_t i = static_cast<size_t>(s.out); i < b_got.size(); ++i) after_untouched &= std::isnan(b_got[i]);
-    CHECK_MSG(after_untouched, "the elements after the weight and bias views are still NaN");
+    const Run runs[] = {
+        {"rows path", {60000, 3, 2}, 30000},  // in and out at most 4, batch · in · out > 65,536
+        {"warp path", {100, 3, 2}, 5},        // in and out at most 4, batch · in · out <= 64
+    };
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (const Run& run : runs) {
+        const Shape& s = run.shape;
+        const std::string path = run.path;
+        Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
+        Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
+        const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
+        Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1});
+        auto padded = [&](const std::vector<float>& values, int64_t extra) {
+            std::vector<float> all = values;
+            all.insert(all.end(), static_cast<size_t>(extra), nan);
+            return all;
+        };
+        Tensor w_all(cuda, {s.in + 1, s.out}, padded(w0, s.out)), b_all(cuda, {s.out + 2}, padded(b0, 2));
+        nrn_tensor *w_view = nullptr, *b_view = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(w_all, 0, s.in, &w_view));
+        REQUIRE_OK(nrn_tensor_view_rows(b_all, 0, s.out, &b_view));
+        const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
+        REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, run.batch_size, 0, 4, NRN_ORDER_SHUFFLE, 5,
+                                            e.h, nullptr));
+        const nrn_status trained = nrn_linear_mse_sgd_train(cuda, x.c, t.c, w_view, b_view, lr, run.batch_size, 0, 4,
+                                                            NRN_ORDER_SHUFFLE, 5, e.c, nullptr);
+        nrn_tensor_destroy(w_view);
+        nrn_tensor_destroy(b_view);
+        REQUIRE_OK(trained);
+        const auto w_got = w_all.read(), b_got = b_all.read();
+        const auto w_host = w.h.read(), b_host = b.h.read();
+        CHECK_CLOSE(std::vector<float>(w_got.begin(), w_got.begin() + s.in * s.out), to_double(w_host), 1e-4, 1e-3,
+                    path + " W from a view");
+        CHECK_CLOSE(std::vector<float>(b_got.begin(), b_got.begin() + s.out), to_double(b_host), 1e-4, 1e-3,
+                    path + " b from a view");
+        CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-5, 1e-3, path + " error with parameter views");
+        bool after_untouched = true;
+        for (size_t i = static_cast<size_t>(s.in * s.out); i < w_got.size(); ++i) after_untouched &= std::isnan(w_got[i]);
+        for (size_t i = static_cast<size_t>(s.out); i < b_got.size(); ++i) after_untouched &= std::isnan(b_got[i]);
+        CHECK_MSG(after_untouched, path << ": the elements after the weight and bias views are still NaN");
+    }
 }
 
 // The weight gradient's split-K scratch is sized for both batch sizes of a run: rounding K per
