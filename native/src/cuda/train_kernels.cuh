@@ -29,6 +29,35 @@ void device_pointers(const TrainArgs& a, F&& visit) {
 
 namespace nrn::cuda {
 
+// One row's share of a step of a layer of in <= IN inputs and out <= OUT outputs, with W and b
+// in registers: its predictions y = x·W + b (each summed from zero over k, then b added), its
+// differences D = y − t, and G = D / count added to the running sums dW += xᵀG and db += G, and
+// D² to squares. Elements past in and out are neither read nor summed.
+template <int IN, int OUT>
+__device__ __forceinline__ void add_row_gradient(const float* x, const float* t, int in, int out,
+                                                 const float (&w)[IN][OUT], const float (&b)[OUT], float count,
+                                                 float (&dw)[IN][OUT], float (&db)[OUT], float& squares) {
+    float xv[IN];
+#pragma unroll
+    for (int k = 0; k < IN; ++k) xv[k] = k < in ? x[k] : 0.0f;
+#pragma unroll
+    for (int o = 0; o < OUT; ++o) {
+        if (o >= out) break;
+        float y = 0.0f;
+#pragma unroll
+        for (int k = 0; k < IN; ++k)
+            if (k < in) y += xv[k] * w[k][o];
+        y += b[o];
+        const float d = y - t[o];
+        const float g = d / count;
+        squares += d * d;
+        db[o] += g;
+#pragma unroll
+        for (int k = 0; k < IN; ++k)
+            if (k < in) dw[k][o] += xv[k] * g;
+    }
+}
+
 // ---- One warp runs every step, W and b in registers ------------------------------------
 //
 // For the smallest layers and batches (in <= IN, out <= OUT, compile-time bounds, and a few
@@ -89,27 +118,8 @@ __global__ void __launch_bounds__(kWarpLanes) train_warp_kernel(TrainArgs a) {
 #pragma unroll
                 for (int k = 0; k < IN; ++k) dw[k][o] = 0.0f;
             }
-            for (int r = 0; r < rows; ++r) {
-                float xv[IN];
-#pragma unroll
-                for (int k = 0; k < IN; ++k) xv[k] = k < in ? x[r * in + k] : 0.0f;
-#pragma unroll
-                for (int o = 0; o < OUT; ++o) {
-                    if (o >= out) break;
-                    float y = 0.0f;
-#pragma unroll
-                    for (int k = 0; k < IN; ++k)
-                        if (k < in) y += xv[k] * w[k][o];
-                    y += b[o];
-                    const float d = y - t[r * out + o];
-                    const float g = d / count;
-                    squares += d * d;
-                    db[o] += g;
-#pragma unroll
-                    for (int k = 0; k < IN; ++k)
-                        if (k < in) dw[k][o] += xv[k] * g;
-                }
-            }
+            for (int r = 0; r < rows; ++r)
+                add_row_gradient(x + r * in, t + r * out, in, out, w, b, count, dw, db, squares);
 #pragma unroll
             for (int o = 0; o < OUT; ++o) {
                 if (o >= out) break;
@@ -266,42 +276,30 @@ __global__ void __launch_bounds__(kTrainRowsThreads)
     constexpr int P = RowsLayout<IN, OUT>::kValues;
     __shared__ float warp_sums[P][kTrainRowsWarps];
 
-    float wr[IN][OUT], br[OUT], part[P];
+    float wr[IN][OUT], br[OUT], dw[IN][OUT], db[OUT], squares = 0.0f;
 #pragma unroll
     for (int k = 0; k < IN; ++k)
 #pragma unroll
-        for (int o = 0; o < OUT; ++o) wr[k][o] = (k < in && o < out) ? w[k * out + o] : 0.0f;
+        for (int o = 0; o < OUT; ++o) {
+            wr[k][o] = (k < in && o < out) ? w[k * out + o] : 0.0f;
+            dw[k][o] = 0.0f;
+        }
 #pragma unroll
-    for (int o = 0; o < OUT; ++o) br[o] = (bias && o < out) ? bias[o] : 0.0f;
-#pragma unroll
-    for (int j = 0; j < P; ++j) part[j] = 0.0f;
+    for (int o = 0; o < OUT; ++o) {
+        br[o] = (bias && o < out) ? bias[o] : 0.0f;
+        db[o] = 0.0f;
+    }
 
     const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
-        float xv[IN];
-#pragma unroll
-        for (int k = 0; k < IN; ++k) xv[k] = k < in ? x[r * in + k] : 0.0f;
-#pragma unroll
-        for (int o = 0; o < OUT; ++o) {
-            if (o >= out) break;
-            float y = 0.0f;
-#pragma unroll
-            for (int k = 0; k < IN; ++k) y += xv[k] * wr[k][o];
-            y += br[o];
-            const float d = y - t[r * out + o];
-            const float g = d / count;
-            part[P - 1] += d * d;
-            part[IN * OUT + o] += g;
-#pragma unroll
-            for (int k = 0; k < IN; ++k) part[k * OUT + o] += xv[k] * g;
-        }
-    }
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride)
+        add_row_gradient(x + r * in, t + r * out, in, out, wr, br, count, dw, db, squares);
 
     const int lane = static_cast<int>(threadIdx.x) & 31;
     const int warp = static_cast<int>(threadIdx.x) >> 5;
 #pragma unroll
-    for (int j = 0; j < P; ++j) {
-        const float v = warp_sum(part[j]);
+    for (int j = 0; j < P; ++j) {  // the layout of RowsLayout: dW, db, Σd²
+        const float part = j < IN * OUT ? dw[j / OUT][j % OUT] : j < IN * OUT + OUT ? db[j - IN * OUT] : squares;
+        const float v = warp_sum(part);
         if (lane == 0) warp_sums[j][warp] = v;
     }
     __syncthreads();
