@@ -66,9 +66,9 @@ __device__ __forceinline__ void add_row_gradient(const float* x, const float* t,
 // reductions would be most of its latency. The 32 lanes of one warp run the same steps on copies
 // of W and b in registers (a row's loads are one broadcast), so no lane ever waits for another
 // within a step. Work that is not on the weights' chain is done 32 steps at a time, a step a lane:
-// lane j works out the batch of step j of the next chunk ahead of it, and squares[j] of step j is
-// finished into its error by lane j after the chunk; the accumulator then adds the chunk's errors
-// in step order, as the host does.
+// lane j works out the batch of the chunk's step j before the chunk, keeps that step's sum of
+// squares, and finishes it into the step's error after the chunk; the accumulator then adds the
+// chunk's errors in step order, as the host does.
 //
 // The arithmetic is the one-block kernel's: a prediction sums x·w from zero over k, then adds b;
 // G = D / count; dW and db sum over the batch's rows in order. Only the squared differences
