@@ -434,22 +434,23 @@ bool run_block(Block& block, unsigned threads, uint64_t& random) {
 
 namespace {
 
+// The calling thread's index in its block (x fastest), which gives its warp and lane.
+unsigned thread_in_block() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+unsigned lane_id() { return thread_in_block() % kWarpSize; }
+
 // Puts the calling lane's bits in its warp's exchange and waits until every lane has: then the
 // 32 lanes' bits (kept until the shuffle after next, so late readers still find them).
 const uint64_t* exchange(unsigned mask, uint64_t bits) {
     Block& block = *t_block;
-    const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-    Warp& warp = block.warps[thread / kWarpSize];
+    Warp& warp = block.warps[thread_in_block() / kWarpSize];
     if (mask != 0xffffffffu || warp.lanes != kWarpSize)
         abandon("a warp shuffle with a partial mask or in a partial warp (not emulated)");
     const unsigned parity = warp.generation & 1u;
-    warp.values[parity][thread % kWarpSize] = bits;
+    warp.values[parity][lane_id()] = bits;
     ++warp.waiting;
     yield(Fiber::State::AtShuffle);
     return warp.values[parity];
 }
-
-unsigned lane_id() { return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % kWarpSize; }
 
 }  // namespace
 

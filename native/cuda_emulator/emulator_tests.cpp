@@ -75,8 +75,9 @@ __global__ void warp_sums(int* out) {
     if (threadIdx.x % 32 == 0) out[threadIdx.x / 32] = v;
 }
 
-// out[t] = the lane number of lane (t + 5) mod 32 of t's warp, times 1000 plus the warp, read by an indexed
-// shuffle (a source past 31 counts modulo 32, as on a GPU); an int64 value travels whole.
+// out[t] = the value of lane s = (t + 5) mod 32 of t's warp w, (s << 40) + 1000·s + w, read by an
+// indexed shuffle: odd lanes ask for lane s + 32 (a source past 31 counts modulo 32, as on a GPU),
+// and the int64 value travels whole.
 __global__ void indexed_shuffles(int64_t* out) {
     const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
     const int64_t mine = (int64_t{lane} << 40) + 1000 * lane + warp;

@@ -106,6 +106,7 @@ __global__ void __launch_bounds__(kWarpLanes) train_warp_kernel(TrainArgs a) {
 
         for (int j = 0; j < steps; ++j) {
             const int64_t first = __shfl_sync(kFullWarp, my_first, j);
+            // batch_rows's count from the first row: one shuffle a step instead of two.
             const int rows = static_cast<int>(a.rows - first < a.batch_size ? a.rows - first : a.batch_size);
             const float* x = a.input + first * in;
             const float* t = a.target + first * out;
