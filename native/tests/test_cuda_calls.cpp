@@ -107,11 +107,12 @@ struct ForwardBound {
     const char* scenario;
     Layer layer;
     bool transposed;
+    const char* forward;  // the forward product's kernel
 };
 const ForwardBound kForwardBounds[] = {
-    {"forward-transposed", {1024, 1024, 8, 2048}, true},        // 8 x 16 large tiles
-    {"forward-below-1024-rows", {1023, 1023, 8, 2048}, false},  // 8 x 16 large tiles
-    {"forward-small-tiles", {1024, 1024, 8, 1920}, false},      // 8 x 15 large tiles: the small ones
+    {"forward-transposed", {1024, 1024, 8, 2048}, true, "gemm_kernel<NT, 128 x 128, float4>"},       // 8 x 16 large tiles
+    {"forward-below-1024-rows", {1023, 1023, 8, 2048}, false, "gemm_kernel<NN, 128 x 128, float4>"},  // 8 x 16 large tiles
+    {"forward-small-tiles", {1024, 1024, 8, 1920}, false, "gemm_kernel<NN, 64 x 64, float4>"},  // 8 x 15: the small ones
 };
 
 // Forward products that would go through a transposed W (1,024 rows, 8 → 2,048) on a device with no
@@ -129,6 +130,14 @@ void forwards_on_a_full_device() {
     std::fprintf(stderr, "cuda emulator: mark end\n");
     REQUIRE_OK(nrn_context_synchronize(context));
     unsetenv("NEURON_CUDA_EMULATOR_MEMORY");
+}
+
+// How many launches in `counts` name a kernel that begins with `prefix`.
+int launches_named(const std::map<std::string, int>& counts, const std::string& prefix) {
+    int launches = 0;
+    for (const auto& [what, count] : counts)
+        if (what.rfind(prefix, 0) == 0) launches += count;
+    return launches;
 }
 
 std::string describe(const std::map<std::string, int>& counts) {
@@ -159,14 +168,14 @@ TEST_CASE(cuda_calls, training_steps_only_launch_kernels) {
     }
 
     const auto steps = count_between_marks("tutorial-steps");
-    CHECK_MSG(steps == (std::map<std::string, int>{{"launch train_warp_kernel", 50}}),
+    CHECK_MSG(steps == (std::map<std::string, int>{{"launch train_warp_kernel<1, 1>", 50}}),
               "50 tutorial steps, one call each: " << describe(steps));
     const auto resident = count_between_marks("tutorial-resident");
-    CHECK_MSG(resident == (std::map<std::string, int>{{"launch train_warp_kernel", 1}}),
+    CHECK_MSG(resident == (std::map<std::string, int>{{"launch train_warp_kernel<1, 1>", 1}}),
               "5,000 tutorial steps in one call: " << describe(resident));
     const auto rows = count_between_marks("rows");
-    CHECK_MSG(rows == (std::map<std::string, int>{{"launch train_rows_finalize_kernel", 6},
-                                                  {"launch train_rows_kernel", 6}}),
+    CHECK_MSG(rows == (std::map<std::string, int>{{"launch train_rows_finalize_kernel<1, 1>", 6},
+                                                  {"launch train_rows_kernel<1, 1>", 6}}),
               "6 steps of 1 → 1 on batches of 70,000: " << describe(rows));
     // The general path: a fixed set of launches per step, whatever the kernels.
     const auto general = count_between_marks("general");
@@ -185,19 +194,21 @@ TEST_CASE(cuda_calls, each_training_path_is_taken_up_to_its_bounds) {
     for (const PathBound& bound : kPathBounds) {
         const auto counts = count_between_marks(bound.scenario);
         const std::string path = bound.path;
+        const Layer& l = bound.layer;
+        // The warp and rows kernels' instantiation for the layer: 1 → 1, or up to 4 → 4.
+        const std::string sizes = l.in == 1 && l.out == 1 ? "<1, 1>" : "<4, 4>";
         bool expected = false;
         if (path == "warp") {
-            expected = counts == std::map<std::string, int>{{"launch train_warp_kernel", 1}};
+            expected = counts == std::map<std::string, int>{{"launch train_warp_kernel" + sizes, 1}};
         } else if (path == "block") {
             expected = counts == std::map<std::string, int>{{"launch train_block_kernel", 1}};
         } else if (path == "rows") {
-            expected = counts == std::map<std::string, int>{{"launch train_rows_finalize_kernel", 1},
-                                                            {"launch train_rows_kernel", 1}};
+            expected = counts == std::map<std::string, int>{{"launch train_rows_finalize_kernel" + sizes, 1},
+                                                            {"launch train_rows_kernel" + sizes, 1}};
         } else {
-            expected = counts.count("launch gemm_kernel") == 1;
+            expected = launches_named(counts, "launch gemm_kernel<") >= 1;
             for (const auto& [what, count] : counts) expected = expected && what.rfind("launch train_", 0) != 0;
         }
-        const Layer& l = bound.layer;
         CHECK_MSG(expected, "one step of " << l.in << " → " << l.out << " on batches of " << l.batch << " rows takes the "
                                            << path << " path: " << describe(counts));
     }
@@ -234,13 +245,12 @@ TEST_CASE(cuda_calls, the_forward_goes_through_a_transposed_weight_from_its_boun
     if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
     for (const ForwardBound& bound : kForwardBounds) {
         const auto counts = count_between_marks(bound.scenario);
-        const auto transposes = counts.find("launch transpose_kernel");
-        const int launched = transposes == counts.end() ? 0 : transposes->second;
+        const int transposes = launches_named(counts, "launch transpose_kernel");
         const Layer& l = bound.layer;
-        CHECK_MSG(launched == (bound.transposed ? 1 : 0) && counts.count("launch gemm_kernel") == 1,
+        CHECK_MSG(transposes == (bound.transposed ? 1 : 0) && counts.count(std::string("launch ") + bound.forward) == 1,
                   "one step of " << l.in << " → " << l.out << " on batches of " << l.batch << " rows "
-                                 << (bound.transposed ? "transposes" : "does not transpose") << " W: "
-                                 << describe(counts));
+                                 << (bound.transposed ? "transposes" : "does not transpose") << " W and runs the "
+                                 << "forward on " << bound.forward << ": " << describe(counts));
     }
 }
 
@@ -249,6 +259,6 @@ TEST_CASE(cuda_calls, the_forward_goes_through_a_transposed_weight_from_its_boun
 TEST_CASE(cuda_calls, a_refused_transposed_weight_is_not_asked_for_again) {
     if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
     const auto counts = count_between_marks("forward-on-a-full-device");
-    CHECK_MSG(counts == (std::map<std::string, int>{{"launch gemm_kernel", 3}}),
+    CHECK_MSG(counts == (std::map<std::string, int>{{"launch gemm_kernel<NN, 128 x 128, float4>", 3}}),
               "3 forward products on a full device: " << describe(counts));
 }

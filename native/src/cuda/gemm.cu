@@ -22,12 +22,23 @@ constexpr int64_t kMaxGridY = 65535;
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+const char* layout_name(Layout layout) {
+    switch (layout) {
+        case Layout::NN: return "NN";
+        case Layout::NT: return "NT";
+        case Layout::TN: return "TN";
+    }
+    return "?";
+}
+
 template <Layout L, class T, bool Vec>
 void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
+    static const std::string name = instance_name(
+        "gemm_kernel", {layout_name(L), std::to_string(T::BM) + " x " + std::to_string(T::BN), Vec ? "float4" : "float"});
     const int64_t tiles = ceil_div(plan.m, T::BM) * ceil_div(plan.n, T::BN);  // see tile_origin
     const dim3 grid(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(plan.splits));
-    launch("gemm_kernel", gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, T::Lanes, Vec>, grid, kGemmThreads, 0, stream,
-           params);
+    launch(name.c_str(), gemm_kernel<L, T::BM, T::BN, T::BK, T::TM, T::TN, T::Lanes, Vec>, grid, kGemmThreads, 0,
+           stream, params);
 }
 
 template <Layout L>

@@ -4,12 +4,22 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <utility>
 
 #include "cuda_check.h"
 
 namespace nrn::cuda {
+
+// "kernel<a, b>": the name that launch() reports for one instantiation of a kernel template (in
+// a failed launch's error, and in the CUDA emulator's trace, where tests tell the
+// instantiations apart by it). Kept in a function-local static at the launch site.
+inline std::string instance_name(const char* kernel, std::initializer_list<std::string> arguments) {
+    std::string name = std::string(kernel) + "<";
+    for (const std::string& argument : arguments) name += (name.back() == '<' ? "" : ", ") + argument;
+    return name + ">";
+}
 
 // Enqueues kernel<<<grid, block, shared_bytes, stream>>>(args...) and turns a failed launch
 // into nrn::Error naming `name`. In the build that compiles this backend without nvcc

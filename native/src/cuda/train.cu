@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "cuda_check.h"
 #include "kernels.h"
@@ -116,9 +117,12 @@ void rows_step(const TrainArgs& a, const float* x, const float* t, int64_t rows,
     const int64_t blocks = rows_blocks(rows);
     const float count = static_cast<float>(rows * a.out_features);
     const int in = static_cast<int>(a.in_features), out = static_cast<int>(a.out_features);
-    launch("train_rows_kernel", train_rows_kernel<IN, OUT>, static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream,
+    static const std::string rows_name = instance_name("train_rows_kernel", {std::to_string(IN), std::to_string(OUT)});
+    static const std::string finalize_name =
+        instance_name("train_rows_finalize_kernel", {std::to_string(IN), std::to_string(OUT)});
+    launch(rows_name.c_str(), train_rows_kernel<IN, OUT>, static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream,
            x, t, a.weight, a.bias, rows, in, out, count, scratch);
-    launch("train_rows_finalize_kernel", train_rows_finalize_kernel<IN, OUT>, 1, kTrainRowsThreads, 0, stream, scratch,
+    launch(finalize_name.c_str(), train_rows_finalize_kernel<IN, OUT>, 1, kTrainRowsThreads, 0, stream, scratch,
            blocks, in, out, a.weight, a.bias, a.learning_rate, rows,
            last ? a.error : nullptr, a.accumulator);
 }
@@ -174,8 +178,8 @@ size_t train_scratch_floats(const TrainArgs& a, bool transpose_forward) {
 void run_train(const TrainArgs& a, float* scratch, bool transpose_forward, cudaStream_t stream) {
     const TrainPath path = choose_path(a);
     if (path == TrainPath::Warp) {
-        if (tiny(a)) launch("train_warp_kernel", train_warp_kernel<1, 1>, 1, kWarpLanes, 0, stream, a);
-        else launch("train_warp_kernel", train_warp_kernel<4, 4>, 1, kWarpLanes, 0, stream, a);
+        if (tiny(a)) launch("train_warp_kernel<1, 1>", train_warp_kernel<1, 1>, 1, kWarpLanes, 0, stream, a);
+        else launch("train_warp_kernel<4, 4>", train_warp_kernel<4, 4>, 1, kWarpLanes, 0, stream, a);
         return;
     }
     if (path == TrainPath::Block) {
