@@ -22,7 +22,8 @@
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck, test by
-#                test, each within its own time limit
+#                test, each within its own time limit (cuda_shared_memory launches every kernel that shares
+#                memory at the smallest shapes that pick it)
 #   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the shared-memory
 #                wavefronts, registers and occupancy of each GEMM variant beside them (ncu-gemm.txt)
 #
@@ -290,8 +291,9 @@ for test in json.load(sys.stdin)["tests"]:
 # sanitize TOOL: compute-sanitizer's TOOL over each native test area labelled cuda-TOOL. Racecheck
 # runs each test of an area on its own, within GPU_CHECK_RACECHECK_TEST_S seconds (default 60): its
 # cost grows with shared-memory accesses (on the H200, cuda_vs_host took over five minutes as one
-# run), and one test it cannot finish must not hide the others' verdicts. A test cut short fails
-# the step as "not checked", apart from one with hazards.
+# run, which is why cuda_shared_memory races the kernels at small shapes in its place), and one
+# test it cannot finish must not hide the others' verdicts. A test cut short fails the step as
+# "not checked", apart from one with hazards.
 sanitize() {
   local tool=$1 failed=0 ran=0 name command log status executable area test t0
   while read -r name command; do

@@ -7,83 +7,18 @@
 #include <cstring>
 #include <limits>
 
-#include "harness.h"
+#include "cuda_comparison.h"
 
 using namespace test;
 
 namespace {
 
-// Whether the CUDA tests run here; records a failure when they are required and cannot.
-bool cuda_tests_run() {
-    const char* required = std::getenv("NEURON_TEST_REQUIRE_CUDA");
-    const bool must = required != nullptr && std::strcmp(required, "1") == 0;
-    int32_t compiled = 0;
-    REQUIRE_OK(nrn_cuda_compiled(&compiled));
-    const int32_t devices = cuda_device_count();
-    if (devices > 0) return true;
-    if (must) {
-        record_failure(__FILE__, __LINE__,
-                       std::string("NEURON_TEST_REQUIRE_CUDA=1 but there is no usable CUDA device (CUDA compiled in: ") +
-                           (compiled ? "yes" : "no") + ")");
-    } else {
-        skip(std::string("no CUDA device (CUDA compiled in: ") + (compiled ? "yes" : "no") + ")");
-    }
-    return false;
-}
-
-// Whether CUDA device 0 is the CUDA emulator's (native/cuda_emulator), which runs kernels on the CPU.
-bool on_cuda_emulator() {
-    nrn_device_info info{};
-    REQUIRE_OK(nrn_cuda_device_info(0, &info));
-    return std::strstr(info.name, "CUDA emulator") != nullptr;
-}
-
-// A tensor on `cuda` and one on `host`, both holding `values`.
-struct Pair {
-    Pair(nrn_context* cuda, nrn_context* host, const std::vector<int64_t>& shape, const std::vector<float>& values)
-        : c(cuda, shape, values), h(host, shape, values) {}
-    Pair(nrn_context* cuda, nrn_context* host, const std::vector<int64_t>& shape) : c(cuda, shape), h(host, shape) {}
-    Tensor c, h;
-};
-
-struct Shape {
-    int64_t batch, in, out;
-};
 const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},     {7, 17, 31},   {31, 65, 1},    {65, 127, 129},
                          {129, 31, 257}, {256, 128, 64}, {1, 300, 1000}, {1000, 300, 129}, {4096, 33, 17}};
 
-// The gradients of one backward pass against the host's. They are products of G with values
-// of magnitude ≤ 1, so the absolute tolerance scales with G's largest element (about 1/N, times
-// the spread of the predictions, which grows with the input width).
-void check_gradients(Pair& gx, Pair& gw, Pair& gb, Pair& g, const Shape& s, const std::string& what) {
-    double g_max = 0;
-    for (float v : g.h.read()) g_max = std::max(g_max, static_cast<double>(std::fabs(v)));
-    CHECK_CLOSE(gx.c.read(), to_double(gx.h.read()), g_max * product_atol(s.out), 1e-4, "dX " + what);
-    CHECK_CLOSE(gw.c.read(), to_double(gw.h.read()), g_max * product_atol(s.batch), 1e-4, "dW " + what);
-    CHECK_CLOSE(gb.c.read(), to_double(gb.h.read()), g_max * product_atol(s.batch), 1e-4, "db " + what);
-}
-
-// The three products of one shape (forward with bias, input and weight gradients, bias sum)
-// against the host's: the lighter check for the large shapes.
-void check_products(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s) {
-    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
-    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
-    Pair b(cuda, host, {s.out}, random_values(rng, s.out));
-    Pair g(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out, -1e-3f, 1e-3f));
-    Pair y(cuda, host, {s.batch, s.out}), gx(cuda, host, {s.batch, s.in}), gw(cuda, host, {s.in, s.out}),
-        gb(cuda, host, {s.out});
-    REQUIRE_OK(nrn_linear_forward(host, x.h, w.h, b.h, y.h));
-    REQUIRE_OK(nrn_linear_forward(cuda, x.c, w.c, b.c, y.c));
-    CHECK_CLOSE(y.c.read(), to_double(y.h.read()), product_atol(s.in + 1), 1e-5, "forward " + what);
-    REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, NRN_GRAD_OVERWRITE));
-    REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
-    check_gradients(gx, gw, gb, g, s, what);
-}
-
 // Forward, MSE, backward (overwrite and accumulate) and SGD of one shape on both backends.
 void check_operations(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s) {
-    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
+    const std::string what = shape_name(s);
     Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
     Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out));
     Pair b(cuda, host, {s.out}, random_values(rng, s.out));
@@ -124,7 +59,7 @@ void check_operations(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng
         REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, mode));
         REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, mode));
         const std::string m = what + (mode == NRN_GRAD_OVERWRITE ? " overwrite" : " accumulate");
-        check_gradients(gx, gw, gb, g, s, m);
+        check_gradients(&gx, &gw, &gb, g, s, m);
     }
     const auto gx1 = gx.c.read(), gw1 = gw.c.read(), gb1 = gb.c.read();
     REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
@@ -137,67 +72,6 @@ void check_operations(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng
     REQUIRE_OK(nrn_sgd_update(host, w.h, gw.h, 0.25f));
     REQUIRE_OK(nrn_sgd_update(cuda, w.c, gw.c, 0.25f));
     CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-6, 1e-5, "sgd " + what);
-}
-
-// One fused step on all rows, then `steps` training steps of `batch_size` rows (from step 3), on
-// both backends; then the CUDA run again from the same start must repeat bit for bit.
-void check_training(nrn_context* cuda, nrn_context* host, std::mt19937_64& rng, const Shape& s, int64_t batch_size,
-                    nrn_batch_order order, int64_t steps = 10) {
-    const std::string what = std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out) +
-                             " batch " + std::to_string(batch_size) + " order " + std::to_string(order) + ", " +
-                             std::to_string(steps) + " steps";
-    const auto w0 = random_values(rng, s.in * s.out), b0 = random_values(rng, s.out);
-    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
-    Pair w(cuda, host, {s.in, s.out}, w0), b(cuda, host, {s.out}, b0), e(cuda, host, {1}), a(cuda, host, {4});
-    REQUIRE_OK(nrn_accumulator_reset(host, a.h));
-    REQUIRE_OK(nrn_accumulator_reset(cuda, a.c));
-    // The MSE gradient is divided by rows · out, and a prediction sums `in` products: a rate of
-    // 0.5 · out / in keeps each step's change of the predictions a fixed share of their error (about a
-    // sixth for inputs uniform in [-1, 1]), large next to the tolerances below (checked after
-    // the run) and far from divergence, so that a missing or partial update cannot pass.
-    const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
-    // One fused step on the whole set, then a training run.
-    REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, a.h));
-    REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, a.c));
-    CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "step W " + what);
-    CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "step b " + what);
-    CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "step error " + what);
-    REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, batch_size, 3, steps, order, 9, e.h, a.h));
-    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, steps, order, 9, e.c, a.c));
-    const auto w1 = w.c.read(), b1 = b.c.read(), e1 = e.c.read();
-    CHECK_CLOSE(w1, to_double(w.h.read()), 1e-4, 1e-3, "train W " + what);
-    CHECK_CLOSE(b1, to_double(b.h.read()), 1e-4, 1e-3, "train b " + what);
-    // The updates themselves, W - W0, within 1% of the host's and a few float steps of W: wide
-    // layers move each weight little, and next to |W| alone a missing update would pass.
-    const auto wh = w.h.read();
-    std::vector<float> moved(wh.size());
-    std::vector<double> expected_moves(wh.size());
-    double largest = 0, largest_move = 0;
-    for (size_t i = 0; i < wh.size(); ++i) {
-        moved[i] = static_cast<float>(static_cast<double>(w1[i]) - w0[i]);
-        expected_moves[i] = static_cast<double>(wh[i]) - w0[i];
-        largest = std::max(largest, std::fabs(static_cast<double>(wh[i])));
-        largest_move = std::max(largest_move, std::fabs(expected_moves[i]));
-    }
-    const double float_steps = 32 * std::numeric_limits<float>::epsilon() * std::max(1.0, largest);
-    CHECK_CLOSE(moved, expected_moves, float_steps, 1e-2, "train W - W0 " + what);
-    CHECK_MSG(largest_move > 100 * float_steps,
-              what << ": training moved W by at most " << largest_move << ", too little to tell an update from none");
-    CHECK_CLOSE(e1, to_double(e.h.read()), 1e-5, 1e-3, "train error " + what);
-    double hs = 0, hc = 0, cs = 0, cc = 0;
-    REQUIRE_OK(nrn_accumulator_read(host, a.h, &hs, &hc));
-    REQUIRE_OK(nrn_accumulator_read(cuda, a.c, &cs, &cc));
-    CHECK_MSG(hc == cc && std::fabs(hs - cs) <= 1e-3 * std::fabs(hs) + 1e-6,
-              what << ": accumulator host " << hs << "/" << hc << ", cuda " << cs << "/" << cc);
-    // Determinism: the same run again from the same start.
-    w.c.write(w0);
-    b.c.write(b0);
-    REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
-    REQUIRE_OK(nrn_linear_mse_sgd_train(cuda, x.c, t.c, w.c, b.c, lr, batch_size, 3, steps, order, 9, e.c, nullptr));
-    CHECK_IDENTICAL(w.c.read(), w1, "train W twice " + what);
-    CHECK_IDENTICAL(b.c.read(), b1, "train b twice " + what);
-    CHECK_IDENTICAL(e.c.read(), e1, "train error twice " + what);
 }
 
 }  // namespace
@@ -364,8 +238,8 @@ TEST_CASE(cuda_vs_host, small_layer_paths_read_only_the_layers_parameters) {
 // 1 x 1 output tile, so 256 splits at most: K = 262,145 rows take 253 splits of 1,040, the last
 // batch's 262,144 rows 256 of 1,024. (In the CUDA emulator's build, scratch past a sub-buffer
 // is poisoned, so a kernel writing there stops the test.) An area of its own, so that the GPU
-// check's racecheck, whose cost grows with shared-memory accesses, can leave its large products
-// out (cuda_vs_host races split-K products already).
+// check's memcheck can cover its large products apart from the others; racecheck, whose cost
+// grows with shared-memory accesses, checks split-K products at small sizes (cuda_shared_memory).
 TEST_CASE(cuda_large_products, split_k_scratch_covers_a_last_batch_with_more_splits) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
@@ -537,7 +411,7 @@ TEST_CASE(cuda_vs_host, bad_input_on_the_device) {
     // With memory again, the same call succeeds.
     REQUIRE_OK(nrn_linear_backward(host, x.h, w.h, g.h, gx.h, gw.h, gb.h, NRN_GRAD_OVERWRITE));
     REQUIRE_OK(nrn_linear_backward(cuda, x.c, w.c, g.c, gx.c, gw.c, gb.c, NRN_GRAD_OVERWRITE));
-    check_gradients(gx, gw, gb, g, s, "after a full device");
+    check_gradients(&gx, &gw, &gb, g, s, "after a full device");
 }
 
 // Whether an MSE with its error over `count` elements succeeds on a new CUDA context whose

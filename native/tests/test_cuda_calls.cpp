@@ -3,12 +3,16 @@
 // launches and nothing else, i.e. no allocation, copy or synchronisation per step; small
 // layers take one launch per step, and a device-resident run of many steps on a small layer
 // one launch in all. The test runs this executable again with NEURON_CUDA_EMULATOR_TRACE=1,
-// which logs every launch and runtime call on stderr, and counts the lines between marks.
+// which logs every launch and runtime call on stderr, and counts the lines between marks. The
+// same trace shows which kernels each training path and product takes, and that the area
+// racecheck runs on a GPU launches every kernel that shares memory.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -261,4 +265,49 @@ TEST_CASE(cuda_calls, a_refused_transposed_weight_is_not_asked_for_again) {
     const auto counts = count_between_marks("forward-on-a-full-device");
     CHECK_MSG(counts == (std::map<std::string, int>{{"launch gemm_kernel<NN, 128 x 128, float4>", 3}}),
               "3 forward products on a full device: " << describe(counts));
+}
+
+// The area that racecheck checks on a GPU (cuda_shared_memory, in test_cuda_shared_memory.cpp)
+// must launch every kernel whose threads share memory, in each of its forms: the twelve GEMM
+// instantiations (layout, tile, float4 or single-float loads), each layout split along K, and
+// the one-block training kernel on one warp (no block reduction) and on several. Its shapes sit
+// just past the planners' bounds, so a bound that moves can take a kernel out of it; this says which.
+TEST_CASE(cuda_calls, the_shared_memory_area_launches_each_kernel_that_shares_memory) {
+    if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
+    int status = 0;
+    const auto lines = rerun_area("cuda_shared_memory", "NEURON_CUDA_EMULATOR_TRACE=1", false, status);
+    CHECK_MSG(status == 0, "the cuda_shared_memory area failed (exit status " << status << ")");
+    std::set<std::string> launched;
+    const std::string launch = "cuda emulator: launch ";
+    for (const std::string& line : lines) {
+        if (line.rfind(launch, 0) != 0) continue;
+        const size_t colon = line.find(':', launch.size());
+        const std::string name = line.substr(launch.size(), colon - launch.size());
+        unsigned grid[3] = {}, block[3] = {};
+        if (std::sscanf(line.c_str() + colon, ": grid (%u, %u, %u), block (%u, %u, %u)", &grid[0], &grid[1], &grid[2],
+                        &block[0], &block[1], &block[2]) != 6) {
+            CHECK_MSG(false, "unreadable launch: " << line);
+            continue;
+        }
+        launched.insert(name);
+        if (name.rfind("gemm_kernel<", 0) == 0 && grid[2] > 1) launched.insert(name.substr(0, 14) + "> split along K");
+        if (name == "train_block_kernel") launched.insert(block[0] == 32 ? "train_block_kernel on one warp"
+                                                                         : "train_block_kernel on several warps");
+    }
+    std::vector<std::string> expected = {"transpose_kernel",
+                                         "column_sum_partial_kernel",
+                                         "mse_kernel",
+                                         "error_finalize_kernel",
+                                         "train_block_kernel on one warp",
+                                         "train_block_kernel on several warps",
+                                         "train_rows_kernel<1, 1>",
+                                         "train_rows_kernel<4, 4>"};
+    for (const char* layout : {"NN", "NT", "TN"}) {
+        for (const char* tile : {"64 x 64", "128 x 128"})
+            for (const char* loads : {"float", "float4"})
+                expected.push_back(std::string("gemm_kernel<") + layout + ", " + tile + ", " + loads + ">");
+        expected.push_back(std::string("gemm_kernel<") + layout + "> split along K");
+    }
+    for (const std::string& kernel : expected)
+        CHECK_MSG(launched.count(kernel) == 1, "cuda_shared_memory launches no " << kernel);
 }
