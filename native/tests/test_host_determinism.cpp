@@ -26,7 +26,8 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 }
 
 // Products large enough to be split across up to 8 threads (and one that is not), in every
-// layout, with bias gradients, plus fused training steps over a shuffled data set.
+// layout, with bias gradients, plus fused training steps over a shuffled data set; and a 1 → 1
+// layer over a long batch, whose gradients are sums in lanes.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -34,7 +35,8 @@ uint64_t host_digest() {
     std::mt19937_64 rng(5);
     uint64_t digest = 1469598103934665603ull;
     Context context(NRN_BACKEND_HOST);
-    for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260}}) {
+    for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
+                          Shape{65537, 1, 1}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));

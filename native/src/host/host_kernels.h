@@ -31,10 +31,13 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out);
 
 // gx = gy·wᵀ, gw = xᵀ·gy, gb = Σ_rows gy; each output may be null; accumulate adds to the outputs.
+// Bias gradients sum in double; a single column's sum (an output of one), and a 1 → 1 layer's
+// weight gradient (in float), over the batch in 16 lanes (host_kernels.cpp, Long sums).
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
                      int64_t batch, int64_t in, int64_t out, bool accumulate);
 
-// grad = (pred − target)/count (grad may be null); returns Σ(pred − target)²/(2·count), summed in double.
+// grad = (pred − target)/count (grad may be null); returns Σ(pred − target)²/(2·count), summed in
+// double in 16 lanes.
 float mse(const float* prediction, const float* target, float* grad, int64_t count);
 
 // param -= learning_rate · grad
