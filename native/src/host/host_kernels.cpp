@@ -665,6 +665,12 @@ void reserve_linear(int64_t batch, int64_t in, int64_t out) {
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out) {
     reserve_scratch(product_panel_parts(batch, in, out), 0);
+    if (in == 1 && out == 1) {
+        // A 1 → 1 layer in one pass: the bias, then x·w added, as the product below would.
+        const float bias = b != nullptr ? b[0] : 0.0f, weight = w[0];
+        for (int64_t r = 0; r < batch; ++r) y[r] = bias + x[r] * weight;
+        return;
+    }
     if (b == nullptr || out == 1) {
         std::fill(y, y + batch * out, b != nullptr ? b[0] : 0.0f);
     } else {
