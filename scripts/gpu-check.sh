@@ -22,10 +22,15 @@
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck, test by
-#                test, each within its own time limit (cuda_shared_memory launches every kernel that shares
-#                memory at the smallest shapes that pick it)
+#                test, each within its own time limit (cuda_each_kernel launches every kernel at the
+#                smallest shapes that pick it)
 #   ncu          Nsight Compute on the large case's GEMM launches: what bounds them, and the shared-memory
 #                wavefronts, registers and occupancy of each GEMM variant beside them (ncu-gemm.txt)
+#   synccheck    compute-sanitizer --tool synccheck (barriers and warp synchronisation used as the hardware
+#                allows) and
+#   initcheck    --tool initcheck (no kernel reads global memory that nothing wrote), test by test over the
+#                areas labelled cuda-synccheck and cuda-initcheck (cuda_each_kernel); last, as the checks
+#                least likely to find anything new
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
 # bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt, logs.tar.gz (every
@@ -34,7 +39,8 @@
 #
 # Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 540: run it with a 600 s limit)
 #              GPU_CHECK_STEPS     space-separated subset of the steps above (default: all)
-#              GPU_CHECK_RACECHECK_TEST_S seconds racecheck may take over one native test (default 60)
+#              GPU_CHECK_SANITIZER_TEST_S seconds racecheck, synccheck or initcheck may take over one
+#                                   native test (default 60)
 #              GPU_CHECK_BENCH_ARGS extra arguments for neuron bench (e.g. --quick)
 #              GPU_CHECK_NATIVE_LIB the libneuron.so the managed steps use instead of build-gpu's.
 #                                   A rehearsal without a GPU points it at the CUDA emulator's
@@ -58,7 +64,7 @@ fi
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-540}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck racecheck ncu"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck racecheck ncu synccheck initcheck"}
 mkdir -p "$out"
 # A PyTorch result left by an earlier run into the same folder must not lend its times to this
 # run's ratios, even when the pytorch step is not selected or is cut for time.
@@ -288,12 +294,12 @@ for test in json.load(sys.stdin)["tests"]:
         print(test["name"] + ": its executable is not built", file=sys.stderr)'
 }
 
-# sanitize TOOL: compute-sanitizer's TOOL over each native test area labelled cuda-TOOL. Racecheck
-# runs each test of an area on its own, within GPU_CHECK_RACECHECK_TEST_S seconds (default 60): its
-# cost grows with shared-memory accesses (on the H200, cuda_vs_host took over five minutes as one
-# run, which is why cuda_shared_memory races the kernels at small shapes in its place), and one
-# test it cannot finish must not hide the others' verdicts. A test cut short fails the step as
-# "not checked", apart from one with hazards.
+# sanitize TOOL: compute-sanitizer's TOOL over each native test area labelled cuda-TOOL. Memcheck
+# runs each area at once; the other tools run each test of an area on its own, within
+# GPU_CHECK_SANITIZER_TEST_S seconds (default 60): racecheck's cost grows with shared-memory
+# accesses (on the H200, cuda_vs_host took over five minutes as one run, which is why
+# cuda_each_kernel races the kernels at small shapes in its place), and one test a tool cannot
+# finish must not hide the others' verdicts. A test cut short fails the step as "not checked".
 sanitize() {
   local tool=$1 failed=0 ran=0 name command log status executable area test t0
   while read -r name command; do
@@ -309,13 +315,13 @@ sanitize() {
       read -r executable area <<<"$command"
       for test in $("$executable" --list "$area"); do
         t0=$SECONDS
-        NEURON_TEST_REQUIRE_CUDA=1 timeout --kill-after=5 "${GPU_CHECK_RACECHECK_TEST_S:-60}" \
+        NEURON_TEST_REQUIRE_CUDA=1 timeout --kill-after=5 "${GPU_CHECK_SANITIZER_TEST_S:-60}" \
           compute-sanitizer --tool "$tool" --error-exitcode 86 "$executable" "$test" </dev/null
         status=$?
         case $status in
-          0) echo "$tool: $test: no hazards ($(( SECONDS - t0 )) s)" ;;
+          0) echo "$tool: $test: nothing reported ($(( SECONDS - t0 )) s)" ;;
           124|137) echo "$tool: $test: not checked, cut short after $(( SECONDS - t0 )) s"; failed=1 ;;
-          86) echo "$tool: $test: HAZARDS"; failed=1 ;;
+          86) echo "$tool: $test: ERRORS REPORTED (above)"; failed=1 ;;
           *) echo "$tool: $test: failed under $tool (exit $status)"; failed=1 ;;
         esac
       done
@@ -360,6 +366,14 @@ step_racecheck() {
   sanitize racecheck
 }
 
+step_synccheck() {
+  sanitize synccheck
+}
+
+step_initcheck() {
+  sanitize initcheck
+}
+
 # cuda_probe LIB: "N" when LIB sees N CUDA devices, or "0: why" from its error when it sees none.
 cuda_probe() {
   python3 - "$1" <<'PY'
@@ -380,7 +394,7 @@ PY
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
 export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
-  native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck
+  native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck step_synccheck step_initcheck
 
 # Most valuable first: the benchmark figures (which this run alone can give) right after the build,
 # then the tests and the sanitizers; when the budget runs short, the profile is what is cut.
@@ -411,6 +425,8 @@ run_step nunit 150 step_nunit
 run_step memcheck 90 step_memcheck
 run_step racecheck 300 step_racecheck
 run_step ncu 75 step_ncu
+run_step synccheck 60 step_synccheck
+run_step initcheck 90 step_initcheck
 
 write_summary
 bundle_logs

@@ -1,5 +1,5 @@
 // Helpers of the native tests that run the CUDA backend against the host backend on the same
-// random inputs (test_cuda.cpp, test_cuda_shared_memory.cpp).
+// random inputs (test_cuda.cpp, test_cuda_each_kernel.cpp).
 #pragma once
 
 #include <cstdint>

@@ -239,7 +239,7 @@ TEST_CASE(cuda_vs_host, small_layer_paths_read_only_the_layers_parameters) {
 // batch's 262,144 rows 256 of 1,024. (In the CUDA emulator's build, scratch past a sub-buffer
 // is poisoned, so a kernel writing there stops the test.) An area of its own, so that the GPU
 // check's memcheck can cover its large products apart from the others; racecheck, whose cost
-// grows with shared-memory accesses, checks split-K products at small sizes (cuda_shared_memory).
+// grows with shared-memory accesses, checks split-K products at small sizes (cuda_each_kernel).
 TEST_CASE(cuda_large_products, split_k_scratch_covers_a_last_batch_with_more_splits) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);

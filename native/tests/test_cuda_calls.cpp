@@ -4,8 +4,8 @@
 // layers take one launch per step, and a device-resident run of many steps on a small layer
 // one launch in all. The test runs this executable again with NEURON_CUDA_EMULATOR_TRACE=1,
 // which logs every launch and runtime call on stderr, and counts the lines between marks. The
-// same trace shows which kernels each training path and product takes, and that the area
-// racecheck runs on a GPU launches every kernel that shares memory.
+// same trace shows which kernels each training path and product takes, and that the area the
+// GPU check's sanitizers run launches every kernel.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -267,16 +267,18 @@ TEST_CASE(cuda_calls, a_refused_transposed_weight_is_not_asked_for_again) {
               "3 forward products on a full device: " << describe(counts));
 }
 
-// The area that racecheck checks on a GPU (cuda_shared_memory, in test_cuda_shared_memory.cpp)
-// must launch every kernel whose threads share memory, in each of its forms: the twelve GEMM
-// instantiations (layout, tile, float4 or single-float loads), each layout split along K, and
-// the one-block training kernel on one warp (no block reduction) and on several. Its shapes sit
-// just past the planners' bounds, so a bound that moves can take a kernel out of it; this says which.
-TEST_CASE(cuda_calls, the_shared_memory_area_launches_each_kernel_that_shares_memory) {
+// The area that compute-sanitizer's racecheck, synccheck and initcheck check on a GPU
+// (cuda_each_kernel, in test_cuda_each_kernel.cpp) must launch every kernel of the library in each
+// of its forms: the twelve GEMM instantiations (layout, tile, float4 or single-float loads), each
+// layout split along K, the one-block training kernel on one warp (no block reduction) and on
+// several, the warp and rows kernels for 1 → 1 and up to 4 → 4. Its shapes sit just past the
+// planners' bounds, so a bound that moves can take a kernel out of it; this says which. (A new
+// kernel belongs in both lists.)
+TEST_CASE(cuda_calls, the_each_kernel_area_launches_every_kernel) {
     if (std::getenv(kScenarioVariable)) return;  // the child runs the scenarios above
     int status = 0;
-    const auto lines = rerun_area("cuda_shared_memory", "NEURON_CUDA_EMULATOR_TRACE=1", false, status);
-    CHECK_MSG(status == 0, "the cuda_shared_memory area failed (exit status " << status << ")");
+    const auto lines = rerun_area("cuda_each_kernel", "NEURON_CUDA_EMULATOR_TRACE=1", false, status);
+    CHECK_MSG(status == 0, "the cuda_each_kernel area failed (exit status " << status << ")");
     std::set<std::string> launched;
     const std::string launch = "cuda emulator: launch ";
     for (const std::string& line : lines) {
@@ -294,14 +296,20 @@ TEST_CASE(cuda_calls, the_shared_memory_area_launches_each_kernel_that_shares_me
         if (name == "train_block_kernel") launched.insert(block[0] == 32 ? "train_block_kernel on one warp"
                                                                          : "train_block_kernel on several warps");
     }
-    std::vector<std::string> expected = {"transpose_kernel",
-                                         "column_sum_partial_kernel",
+    std::vector<std::string> expected = {"fill_kernel",
+                                         "fill_uniform_kernel",
+                                         "fill_normal_kernel",
+                                         "sgd_update_kernel",
                                          "mse_kernel",
                                          "error_finalize_kernel",
+                                         "split_reduce_kernel",
+                                         "transpose_kernel",
+                                         "column_sum_partial_kernel",
                                          "train_block_kernel on one warp",
-                                         "train_block_kernel on several warps",
-                                         "train_rows_kernel<1, 1>",
-                                         "train_rows_kernel<4, 4>"};
+                                         "train_block_kernel on several warps"};
+    for (const char* sizes : {"<1, 1>", "<4, 4>"})
+        for (const char* kernel : {"train_warp_kernel", "train_rows_kernel", "train_rows_finalize_kernel"})
+            expected.push_back(kernel + std::string(sizes));
     for (const char* layout : {"NN", "NT", "TN"}) {
         for (const char* tile : {"64 x 64", "128 x 128"})
             for (const char* loads : {"float", "float4"})
@@ -309,5 +317,5 @@ TEST_CASE(cuda_calls, the_shared_memory_area_launches_each_kernel_that_shares_me
         expected.push_back(std::string("gemm_kernel<") + layout + "> split along K");
     }
     for (const std::string& kernel : expected)
-        CHECK_MSG(launched.count(kernel) == 1, "cuda_shared_memory launches no " << kernel);
+        CHECK_MSG(launched.count(kernel) == 1, "cuda_each_kernel launches no " << kernel);
 }

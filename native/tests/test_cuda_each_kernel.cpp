@@ -1,9 +1,11 @@
-// Each CUDA kernel whose threads share memory, at the smallest shapes that pick it, against the
-// host backend: the area that compute-sanitizer's racecheck checks on a GPU (scripts/gpu-check.sh
-// runs it test by test, a minute at most each). Racecheck's cost grows with shared-memory
-// accesses; cuda_vs_host's shapes, chosen to test results, took it over five minutes on an H200.
-// cuda_calls.the_shared_memory_area_launches_each_kernel_that_shares_memory checks, on the CUDA
-// emulator, that these shapes still launch every such kernel as the planners change.
+// Each CUDA kernel, in each form the planners pick (the GEMM's layouts, tiles and loads, split
+// along K or not; the training paths' kernels for each layer size), at the smallest shapes that
+// pick it, against the host backend: the area that compute-sanitizer's racecheck, synccheck and
+// initcheck check on a GPU (scripts/gpu-check.sh runs it test by test, a minute at most each).
+// Racecheck's cost grows with shared-memory accesses; cuda_vs_host's shapes, chosen to test
+// results, took it over five minutes on an H200.
+// cuda_calls.the_each_kernel_area_launches_every_kernel checks, on the CUDA emulator, that these
+// shapes still launch every kernel as the planners change.
 //
 // Where the sizes come from (gemm.cu's plan_gemm, train.cu's choose_path):
 //   - a product runs on 128 x 128 tiles from 128 of them (about 2.1 million outputs), else on
@@ -19,7 +21,7 @@
 
 using namespace test;
 
-TEST_CASE(cuda_shared_memory, products_on_64_by_64_tiles_match_host) {
+TEST_CASE(cuda_each_kernel, products_on_64_by_64_tiles_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(61);
@@ -30,7 +32,7 @@ TEST_CASE(cuda_shared_memory, products_on_64_by_64_tiles_match_host) {
     check_products(cuda, host, rng, Shape{72, 36, 68});
 }
 
-TEST_CASE(cuda_shared_memory, products_split_along_k_match_host) {
+TEST_CASE(cuda_each_kernel, products_split_along_k_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(62);
@@ -41,7 +43,7 @@ TEST_CASE(cuda_shared_memory, products_split_along_k_match_host) {
     check_products(cuda, host, rng, Shape{5, 7, 2100}, kInputGradient);
 }
 
-TEST_CASE(cuda_shared_memory, forward_products_on_128_by_128_tiles_match_host) {
+TEST_CASE(cuda_each_kernel, forward_products_on_128_by_128_tiles_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(63);
@@ -50,7 +52,7 @@ TEST_CASE(cuda_shared_memory, forward_products_on_128_by_128_tiles_match_host) {
     check_products(cuda, host, rng, Shape{1000, 20, 1924}, kForward);
 }
 
-TEST_CASE(cuda_shared_memory, transposed_forward_products_on_128_by_128_tiles_match_host) {
+TEST_CASE(cuda_each_kernel, transposed_forward_products_on_128_by_128_tiles_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(64);
@@ -60,7 +62,7 @@ TEST_CASE(cuda_shared_memory, transposed_forward_products_on_128_by_128_tiles_ma
     check_products(cuda, host, rng, Shape{1024, 20, 2048}, kForward);
 }
 
-TEST_CASE(cuda_shared_memory, weight_gradients_on_128_by_128_tiles_match_host) {
+TEST_CASE(cuda_each_kernel, weight_gradients_on_128_by_128_tiles_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(65);
@@ -69,7 +71,7 @@ TEST_CASE(cuda_shared_memory, weight_gradients_on_128_by_128_tiles_match_host) {
     check_products(cuda, host, rng, Shape{20, 1000, 1924}, kWeightGradient);
 }
 
-TEST_CASE(cuda_shared_memory, general_training_steps_match_host) {
+TEST_CASE(cuda_each_kernel, general_training_steps_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(66);
@@ -82,7 +84,7 @@ TEST_CASE(cuda_shared_memory, general_training_steps_match_host) {
     check_fused_step(cuda, host, rng, Shape{1024, 9, 1921});
 }
 
-TEST_CASE(cuda_shared_memory, mse_reductions_match_host) {
+TEST_CASE(cuda_each_kernel, mse_reductions_match_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(67);
@@ -105,7 +107,7 @@ TEST_CASE(cuda_shared_memory, mse_reductions_match_host) {
               "accumulator host " << host_sum << "/" << host_count << ", cuda " << cuda_sum << "/" << cuda_count);
 }
 
-TEST_CASE(cuda_shared_memory, one_block_training_matches_host) {
+TEST_CASE(cuda_each_kernel, one_block_training_matches_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(68);
@@ -115,7 +117,7 @@ TEST_CASE(cuda_shared_memory, one_block_training_matches_host) {
     check_training(cuda, host, rng, Shape{300, 4, 8}, 50, NRN_ORDER_SHUFFLE, 40);
 }
 
-TEST_CASE(cuda_shared_memory, rows_training_matches_host) {
+TEST_CASE(cuda_each_kernel, rows_training_matches_host) {
     if (!cuda_tests_run()) return;
     Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
     std::mt19937_64 rng(69);
@@ -123,4 +125,36 @@ TEST_CASE(cuda_shared_memory, rows_training_matches_host) {
     // sums through shared memory. 1 → 1 on 65 blocks, then 4 → 4 on 5.
     check_training(cuda, host, rng, Shape{70000, 1, 1}, 65537, NRN_ORDER_SHUFFLE, 2);
     check_training(cuda, host, rng, Shape{5000, 4, 4}, 4097, NRN_ORDER_SHUFFLE, 2);
+}
+
+TEST_CASE(cuda_each_kernel, warp_training_matches_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(70);
+    // One warp, W and b in registers, steps handed between lanes by shuffles; 40 steps: a chunk of
+    // 32 picks and part of a second. The 1 → 1 kernel (the tutorial's), then 3 → 2 in the 4 → 4 one.
+    check_training(cuda, host, rng, Shape{100, 1, 1}, 1, NRN_ORDER_SHUFFLE, 40);
+    check_training(cuda, host, rng, Shape{100, 3, 2}, 5, NRN_ORDER_SHUFFLE, 40);
+}
+
+TEST_CASE(cuda_each_kernel, fills_and_sgd_updates_match_host) {
+    if (!cuda_tests_run()) return;
+    Context cuda(NRN_BACKEND_CUDA, 0), host(NRN_BACKEND_HOST);
+    std::mt19937_64 rng(71);
+    // 1,000 values: four blocks of the pointwise kernels' 256 threads, the last one partial.
+    const int64_t count = 1000;
+    Pair values(cuda, host, {count});
+    REQUIRE_OK(nrn_tensor_fill(host, values.h, 0.25f));
+    REQUIRE_OK(nrn_tensor_fill(cuda, values.c, 0.25f));
+    CHECK_IDENTICAL(values.c.read(), values.h.read(), "fill");
+    REQUIRE_OK(nrn_tensor_fill_uniform(host, values.h, -2.0f, 3.0f, 17));
+    REQUIRE_OK(nrn_tensor_fill_uniform(cuda, values.c, -2.0f, 3.0f, 17));
+    CHECK_IDENTICAL(values.c.read(), values.h.read(), "uniform fill");
+    REQUIRE_OK(nrn_tensor_fill_normal(host, values.h, 1.0f, 2.0f, 18));
+    REQUIRE_OK(nrn_tensor_fill_normal(cuda, values.c, 1.0f, 2.0f, 18));
+    CHECK_CLOSE(values.c.read(), to_double(values.h.read()), 1e-6, 1e-6, "normal fill");
+    Pair gradient(cuda, host, {count}, random_values(rng, count));
+    REQUIRE_OK(nrn_sgd_update(host, values.h, gradient.h, 0.5f));
+    REQUIRE_OK(nrn_sgd_update(cuda, values.c, gradient.c, 0.5f));
+    CHECK_CLOSE(values.c.read(), to_double(values.h.read()), 1e-5, 1e-5, "SGD update");
 }
