@@ -634,24 +634,38 @@ float dot_product(const float* __restrict a, const float* __restrict b, int64_t 
     return sum;
 }
 
-// Σ a[i] for i < n, each float summed in double.
-double sum_in_double(const float* __restrict a, int64_t n) {
+// Σ term i for i < n in double lanes: four(i, low, high) gives terms i, i + 1 and i + 2, i + 3,
+// one(i) term i alone.
+template <class Four, class One>
+NRN_INLINE double sum_in_double_lanes(int64_t n, const Four& four, const One& one) {
     double sum = 0.0;
     int64_t i = 0;
     if (n >= kSumLanes) {
         Doubles lanes[kSumLanes / 2] = {};
         for (; i + kSumLanes <= n; i += kSumLanes) {
             for (int v = 0; v < kSumLanes / 4; ++v) {
-                Floats x;
-                std::memcpy(&x, a + i + 4 * v, sizeof(x));
-                lanes[2 * v] += low_doubles(x);
-                lanes[2 * v + 1] += high_doubles(x);
+                Doubles low, high;
+                four(i + 4 * v, low, high);
+                lanes[2 * v] += low;
+                lanes[2 * v + 1] += high;
             }
         }
         sum = add_lanes(lanes);
     }
-    for (; i < n; ++i) sum += static_cast<double>(a[i]);
+    for (; i < n; ++i) sum += one(i);
     return sum;
+}
+
+// Σ a[i] for i < n, each float summed in double.
+double sum_in_double(const float* __restrict a, int64_t n) {
+    return sum_in_double_lanes(
+        n,
+        [a](int64_t i, Doubles& low, Doubles& high) {
+            Floats x;
+            std::memcpy(&x, a + i, sizeof(x));
+            low = low_doubles(x), high = high_doubles(x);
+        },
+        [a](int64_t i) { return static_cast<double>(a[i]); });
 }
 
 }  // namespace
@@ -717,34 +731,28 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
 }
 
 float mse(const float* prediction, const float* target, float* grad, int64_t count) {
-    // The squares summed in double as sum_in_double sums its terms (Long sums, above).
+    // The squares summed in double lanes (Long sums, above); the differences and the gradient four
+    // floats at a time.
     const float n = static_cast<float>(count);
-    double sum = 0.0;
-    int64_t i = 0;
-    if (count >= kSumLanes) {
-        Doubles lanes[kSumLanes / 2] = {};
-        for (; i + kSumLanes <= count; i += kSumLanes) {
-            for (int v = 0; v < kSumLanes / 4; ++v) {
-                Floats p, t;
-                std::memcpy(&p, prediction + i + 4 * v, sizeof(p));
-                std::memcpy(&t, target + i + 4 * v, sizeof(t));
-                const Floats d = p - t;
-                if (grad != nullptr) {
-                    const Floats g = d / n;
-                    std::memcpy(grad + i + 4 * v, &g, sizeof(g));
-                }
-                const Doubles low = low_doubles(d), high = high_doubles(d);
-                lanes[2 * v] += low * low;
-                lanes[2 * v + 1] += high * high;
+    const double sum = sum_in_double_lanes(
+        count,
+        [=](int64_t i, Doubles& low, Doubles& high) {
+            Floats p, t;
+            std::memcpy(&p, prediction + i, sizeof(p));
+            std::memcpy(&t, target + i, sizeof(t));
+            const Floats d = p - t;
+            if (grad != nullptr) {
+                const Floats g = d / n;
+                std::memcpy(grad + i, &g, sizeof(g));
             }
-        }
-        sum = add_lanes(lanes);
-    }
-    for (; i < count; ++i) {
-        const float d = prediction[i] - target[i];
-        if (grad != nullptr) grad[i] = d / n;
-        sum += static_cast<double>(d) * static_cast<double>(d);
-    }
+            low = low_doubles(d), high = high_doubles(d);
+            low *= low, high *= high;
+        },
+        [=](int64_t i) {
+            const float d = prediction[i] - target[i];
+            if (grad != nullptr) grad[i] = d / n;
+            return static_cast<double>(d) * static_cast<double>(d);
+        });
     return mse_error(sum, count);
 }
 
