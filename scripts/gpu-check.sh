@@ -397,7 +397,8 @@ export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime ste
   native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck step_synccheck step_initcheck
 
 # Most valuable first: the benchmark figures (which this run alone can give) right after the build,
-# then the tests and the sanitizers; when the budget runs short, the profile is what is cut.
+# then the tests, memcheck and racecheck; when the budget runs short, synccheck and initcheck are
+# cut first, then the profile.
 run_step runtime 90 step_runtime
 run_step gpu-info 30 step_gpu_info
 run_step native-build 200 step_native_build
