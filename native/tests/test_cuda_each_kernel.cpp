@@ -13,7 +13,9 @@
 //   - it reads float4s when its operands' rows are multiples of 4 floats, else single floats;
 //   - the forward goes through a transposed copy of W on 128 x 128 tiles from 1,024 rows;
 //   - a GEMM block stages K tiles of 16 (64 x 64) or 8 (128 x 128) in two buffers, and refills a
-//     buffer it has read only from the third K tile: every product here has K > 2 · BK.
+//     buffer it has read only from the third K tile: every product of the products tests has
+//     K > 2 · BK (the general training steps' forward products, with K of 16 and 9, are there for
+//     their epilogue).
 #include <cmath>
 #include <vector>
 
