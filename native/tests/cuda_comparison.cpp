@@ -8,15 +8,8 @@
 #include <limits>
 
 namespace test {
-namespace {
 
-// The MSE gradient is divided by rows · out, and a prediction sums `in` products: a rate of
-// 0.5 · out / in keeps each step's change of the predictions a fixed share of their error (about a
-// sixth for inputs uniform in [-1, 1]), large next to the tolerances of the checks and far from
-// divergence, so that a missing or partial update cannot pass.
 float telling_rate(const Shape& s) { return 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in); }
-
-}  // namespace
 
 bool cuda_tests_run() {
     const char* required = std::getenv("NEURON_TEST_REQUIRE_CUDA");

@@ -33,6 +33,12 @@ struct Shape {
 
 std::string shape_name(const Shape& s);
 
+// The learning rate the training checks use: 0.5 · out / in. The MSE gradient is divided by
+// rows · out, and a prediction sums `in` products, so each step changes the predictions by a fixed
+// share of their error (about a sixth for inputs uniform in [-1, 1]): large next to the checks'
+// tolerances and far from divergence, so that a missing or partial update cannot pass.
+float telling_rate(const Shape& s);
+
 // The products of one backward pass (dX, dW, db; any may be null) against the host's, given G.
 void check_gradients(Pair* gx, Pair* gw, Pair* gb, Pair& g, const Shape& s, const std::string& what);
 

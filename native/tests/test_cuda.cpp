@@ -211,7 +211,7 @@ TEST_CASE(cuda_vs_host, small_layer_paths_read_only_the_layers_parameters) {
         nrn_tensor *w_view = nullptr, *b_view = nullptr;
         REQUIRE_OK(nrn_tensor_view_rows(w_all, 0, s.in, &w_view));
         REQUIRE_OK(nrn_tensor_view_rows(b_all, 0, s.out, &b_view));
-        const float lr = 0.5f * static_cast<float>(s.out) / static_cast<float>(s.in);
+        const float lr = telling_rate(s);
         REQUIRE_OK(nrn_linear_mse_sgd_train(host, x.h, t.h, w.h, b.h, lr, run.batch_size, 0, 4, NRN_ORDER_SHUFFLE, 5,
                                             e.h, nullptr));
         const nrn_status trained = nrn_linear_mse_sgd_train(cuda, x.c, t.c, w_view, b_view, lr, run.batch_size, 0, 4,
@@ -273,18 +273,7 @@ TEST_CASE(cuda_large_products, layers_wider_than_65535_column_tiles_match_host) 
     const int64_t wide = int64_t{65535} * 128 + 1;
     check_products(cuda, host, rng, Shape{2, 1, wide});  // forward and dW: 2 x wide and 1 x wide outputs
     check_products(cuda, host, rng, Shape{2, wide, 1});  // dX: 2 x wide outputs
-    const Shape s{2, 1, wide};
-    Pair x(cuda, host, {s.batch, s.in}, random_values(rng, s.batch * s.in));
-    Pair t(cuda, host, {s.batch, s.out}, random_values(rng, s.batch * s.out));
-    Pair w(cuda, host, {s.in, s.out}, random_values(rng, s.in * s.out)), b(cuda, host, {s.out}, random_values(rng, s.out));
-    Pair e(cuda, host, {1});
-    // A rate of 0.5 · out / in (in is 1 here), as in check_training: each weight moves by a sizeable share of its error.
-    const float lr = 0.5f * static_cast<float>(s.out);
-    REQUIRE_OK(nrn_linear_mse_sgd_step(host, x.h, t.h, w.h, b.h, lr, e.h, nullptr));
-    REQUIRE_OK(nrn_linear_mse_sgd_step(cuda, x.c, t.c, w.c, b.c, lr, e.c, nullptr));
-    CHECK_CLOSE(w.c.read(), to_double(w.h.read()), 1e-5, 1e-4, "wide step W");
-    CHECK_CLOSE(b.c.read(), to_double(b.h.read()), 1e-5, 1e-4, "wide step b");
-    CHECK_CLOSE(e.c.read(), to_double(e.h.read()), 1e-6, 1e-4, "wide step error");
+    check_fused_step(cuda, host, rng, Shape{2, 1, wide});  // the error in the forward product's epilogue
 }
 
 // A kernel that faults on the device, staged by the CUDA emulator: its launch succeeds, and the
