@@ -150,7 +150,10 @@ int main(int argc, char** argv) {
     const nrn_backend backend = choice.backend;
     if (shapes.empty()) {
         if (quick) shapes = {{64, 32, 32}};
-        else if (backend == NRN_BACKEND_HOST) shapes = {{256, 256, 256}, {1024, 256, 256}, {2048, 1024, 1024}};
+        // On the host, also layers of few outputs over a long batch: their products are too
+        // narrow for the micro-kernel (native/src/host/host_kernels.cpp).
+        else if (backend == NRN_BACKEND_HOST)
+            shapes = {{256, 256, 256}, {1024, 256, 256}, {2048, 1024, 1024}, {65536, 16, 4}, {65536, 300, 1}};
         else shapes = {{65536, 256, 256}, {8192, 4096, 4096}};
     }
     const int repeats = quick ? 1 : 5;

@@ -366,25 +366,238 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
     }
 }
 
+// Products with fewer than kMinKernelCols columns: the micro-kernel's panels are at least 8
+// columns wide, so it would mostly multiply zero padding. Each output element still takes its
+// terms in increasing k, from its value in `out`, as in the micro-kernel; what differs is only
+// which elements are summed side by side.
+//
+// In scalars: kNarrowRows rows at a time, their sums in registers, each term of the right-hand
+// operand loaded once for them. Any strides. (Through `out`, every term would wait for the
+// previous one's store.)
+constexpr int kNarrowRows = 4;
+
+template <int COLS, int ROWS>
+NRN_INLINE void narrow_rows_in_scalars(const Gemm& g, int64_t r) {
+    float* y = g.out + r * COLS;
+    const float* a = g.lhs + r * g.lhs_row;
+    float sum[ROWS][COLS];
+    for (int i = 0; i < ROWS; ++i)
+        for (int c = 0; c < COLS; ++c) sum[i][c] = y[i * COLS + c];
+    for (int64_t k = 0; k < g.depth; ++k) {
+        const float* b = g.rhs + k * g.rhs_row;
+        float bk[COLS];
+        for (int c = 0; c < COLS; ++c) bk[c] = b[c * g.rhs_col];
+        for (int i = 0; i < ROWS; ++i) {
+            const float ak = a[i * g.lhs_row + k * g.lhs_col];
+            for (int c = 0; c < COLS; ++c) sum[i][c] += ak * bk[c];
+        }
+    }
+    for (int i = 0; i < ROWS; ++i)
+        for (int c = 0; c < COLS; ++c) y[i * COLS + c] = sum[i][c];
+}
+
+template <int COLS>
+void narrow_rows_in_scalars(const Gemm& g, int64_t r0, int64_t r1) {
+    static_assert(kNarrowRows == 4, "one case per remainder");
+    int64_t r = r0;
+    for (; r + kNarrowRows <= r1; r += kNarrowRows) narrow_rows_in_scalars<COLS, kNarrowRows>(g, r);
+    switch (r1 - r) {
+        case 3: narrow_rows_in_scalars<COLS, 3>(g, r); break;
+        case 2: narrow_rows_in_scalars<COLS, 2>(g, r); break;
+        case 1: narrow_rows_in_scalars<COLS, 1>(g, r); break;
+        default: break;
+    }
+}
+
+// Kernel<COLS>(g, r0, r1) for the product's column count (1 to kMinKernelCols - 1), so that every
+// loop over the columns has a constant bound.
+template <template <int> class Kernel>
+NRN_INLINE void for_narrow_columns(const Gemm& g, int64_t r0, int64_t r1) {
+    static_assert(kMinKernelCols == 8, "one case per narrow column count");
+    switch (g.cols) {
+        case 1: Kernel<1>::run(g, r0, r1); break;
+        case 2: Kernel<2>::run(g, r0, r1); break;
+        case 3: Kernel<3>::run(g, r0, r1); break;
+        case 4: Kernel<4>::run(g, r0, r1); break;
+        case 5: Kernel<5>::run(g, r0, r1); break;
+        case 6: Kernel<6>::run(g, r0, r1); break;
+        case 7: Kernel<7>::run(g, r0, r1); break;
+        default: assert(false);
+    }
+}
+
+template <int COLS>
+struct InScalars {
+    static void run(const Gemm& g, int64_t r0, int64_t r1) { narrow_rows_in_scalars<COLS>(g, r0, r1); }
+};
+
+// The tasks [first, last) (task t: rows t·kRowsPerTask ...) in scalars. Compiled for baseline
+// x86-64 only, and not inlined into the wider instruction sets' code: there GCC 12 vectorised
+// these loops across the depth, and a 4 → 1 forward took twice as long.
+__attribute__((noinline)) void narrow_tasks_in_scalars(const Gemm& g, int64_t first, int64_t last) {
+    for_narrow_columns<InScalars>(g, first * kRowsPerTask, std::min(g.rows, last * kRowsPerTask));
+}
+
+// In vectors, where the left-hand operand's rows are contiguous (lhs_row == 1: Xᵀ·G, whose rows
+// are the layer's inputs and whose depth is the batch; and X·W or G·Wᵀ of a single input or
+// output) and fill at least one vector: a strip of RV vectors of Width consecutive rows is summed
+// in RV·COLS vectors of registers, vector (v, c) holding column c of rows v·Width ...
+// v·Width + Width - 1 of the strip. Per k: RV loads of the left-hand operand, read in place,
+// COLS broadcasts of the right-hand one and RV·COLS multiplies and adds. (Summed in a buffer
+// row by row, a weight gradient of 16 inputs and one output over 65,536 rows took 0.24 ms, now
+// 0.06; of 300 inputs, 11–18 ms, now 2.5–3.4: neuron_products_bench on a 2-core VM.)
+//
+// A task's rows are taken as strips, and the depth kDepthBlock at a time for all its strips in
+// turn, so that the block of the left-hand operand they read stays in cache. Between blocks a
+// strip's sums wait column by column: in `out` itself for a single column, else in a buffer
+// that they come from `out` into, and go back from, once per task.
+
+// How many vectors of rows a strip of COLS columns keeps: a power of two (strips tile a task)
+// of at most 4, whose RV·COLS sums, RV operand vectors and a broadcast fit `registers`.
+constexpr int narrow_strip_vectors(int registers, int cols) {
+    const int fit = (registers - 1) / (cols + 1);
+    return fit >= 4 ? 4 : fit >= 2 ? 2 : 1;
+}
+
+// Sums the strip's rows [r, r + nr) (RV vectors, nr ≤ RV·Width) over the depth block
+// [k0, k0 + kc), from and into sums[c·R + i] (column c, row r + i). A strip of fewer than
+// RV·Width rows is first copied k-major into `packed` (kDepthBlock x R floats, zero past the
+// strip's rows), so that no vector reads past the operand.
+template <int Width, int RV, int R, int COLS>
+NRN_INLINE void narrow_strip_block(const Gemm& g, int64_t r, int64_t nr, int64_t k0, int64_t kc, float* sums,
+                                   float* __restrict packed) {
+    using S = Simd<Width>;
+    using V = typename S::Vector;
+    const float* a = g.lhs + r + k0 * g.lhs_col;
+    int64_t a_step = g.lhs_col;  // lhs(r + i, k0 + k) is a[k·a_step + i]
+    if (nr < RV * Width) {
+        for (int64_t k = 0; k < kc; ++k) std::copy(a + k * a_step, a + k * a_step + nr, packed + k * R);
+        a = packed, a_step = R;
+    }
+    V acc[RV][COLS];
+#pragma GCC unroll 8
+    for (int v = 0; v < RV; ++v) {
+#pragma GCC unroll 8
+        for (int c = 0; c < COLS; ++c) S::load(acc[v][c], sums + c * R + v * Width);
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* b = g.rhs + (k0 + k) * g.rhs_row;
+        V ak[RV];
+#pragma GCC unroll 8
+        for (int v = 0; v < RV; ++v) S::load(ak[v], a + k * a_step + v * Width);
+#pragma GCC unroll 8
+        for (int c = 0; c < COLS; ++c) {
+            const float bc = b[c * g.rhs_col];
+#pragma GCC unroll 8
+            for (int v = 0; v < RV; ++v) acc[v][c] += ak[v] * bc;  // mul, then add: never fused
+        }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < RV; ++v) {
+#pragma GCC unroll 8
+        for (int c = 0; c < COLS; ++c) S::store(sums + c * R + v * Width, acc[v][c]);
+    }
+}
+
+template <int Width, int Registers>
+struct InVectors {
+    template <int COLS>
+    struct Columns {
+        // Rows [r0, r1), at most kRowsPerTask.
+        static NRN_INLINE void run(const Gemm& g, int64_t r0, int64_t r1) {
+            constexpr int RV = narrow_strip_vectors(Registers, COLS), R = RV * Width;
+            static_assert(kRowsPerTask % R == 0, "strips tile a task");
+            constexpr int kStrips = kRowsPerTask / R;
+            alignas(64) float buffer[kStrips][COLS][R];
+            alignas(64) float packed[kDepthBlock * R];
+            const int64_t n = r1 - r0, strips = std::min<int64_t>(kStrips, ceil_div(n, R));  // n ≤ kRowsPerTask
+            // Strip s's sums, column c at sums(s) + c·R: a whole strip of one column in place.
+            const auto in_place = [n](int64_t s) { return COLS == 1 && (s + 1) * R <= n; };
+            const auto sums = [&](int64_t s) { return in_place(s) ? g.out + r0 + s * R : &buffer[s][0][0]; };
+            for (int64_t s = 0; s < strips; ++s) {
+                if (in_place(s)) continue;
+                const int64_t rows = std::min<int64_t>(R, n - s * R);
+                const float* y = g.out + (r0 + s * R) * COLS;
+                for (int64_t i = 0; i < rows; ++i) {
+                    for (int c = 0; c < COLS; ++c) buffer[s][c][i] = y[i * COLS + c];
+                }
+                for (int c = 0; c < COLS; ++c) std::fill(buffer[s][c] + rows, buffer[s][c] + R, 0.0f);
+            }
+            if (n % R != 0) std::fill(packed, packed + kDepthBlock * R, 0.0f);
+            for (int64_t k0 = 0; k0 < g.depth; k0 += kDepthBlock) {
+                const int64_t kc = std::min(g.depth - k0, kDepthBlock);
+                for (int64_t s = 0; s < strips; ++s) {
+                    const int64_t r = r0 + s * R, nr = std::min<int64_t>(R, r1 - r);
+                    // A short strip (the product's last) sums only the vectors it fills.
+                    if (nr == R) {
+                        narrow_strip_block<Width, RV, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
+                    } else if (nr <= Width) {
+                        narrow_strip_block<Width, 1, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
+                    } else if (nr <= 2 * Width) {
+                        narrow_strip_block<Width, (RV >= 2 ? 2 : 1), R, COLS>(g, r, nr, k0, kc, sums(s), packed);
+                    } else {
+                        narrow_strip_block<Width, RV, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
+                    }
+                }
+            }
+            for (int64_t s = 0; s < strips; ++s) {
+                if (in_place(s)) continue;
+                const int64_t rows = std::min<int64_t>(R, n - s * R);
+                float* y = g.out + (r0 + s * R) * COLS;
+                for (int64_t i = 0; i < rows; ++i) {
+                    for (int c = 0; c < COLS; ++c) y[i * COLS + c] = buffer[s][c][i];
+                }
+            }
+        }
+    };
+};
+
+// The tasks [first, last) of a product of fewer than kMinKernelCols columns (one column tile:
+// task t is rows t·kRowsPerTask ...): in vectors of Width rows where they apply, else in scalars.
+template <int Width, int Registers>
+NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
+    if (g.lhs_row != 1 || g.rows < Width) {
+        narrow_tasks_in_scalars(g, first, last);
+        return;
+    }
+    for (int64_t t = first; t < last; ++t) {
+        for_narrow_columns<InVectors<Width, Registers>::template Columns>(g, t * kRowsPerTask,
+                                                                          std::min(g.rows, (t + 1) * kRowsPerTask));
+    }
+}
+
 // One copy per instruction set, chosen at run time so that the library runs on any x86-64
 // CPU. (target_clones would compile one body for every instruction set, and the vector width
 // and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
 // (16 accumulators), 16 ymm/xmm otherwise (12 or 8). Packing takes ~33 KiB of stack and the
-// part's panels in Scratch.
+// part's panels in Scratch; the narrow products take no panels (`panels` is unused).
+using ProductTasks = void (*)(const Gemm&, float* panels, int64_t first, int64_t last);
+
+struct ProductKernels {
+    const char* name;         // the instruction set, as NEURON_HOST_SIMD names it
+    ProductTasks wide;        // kMinKernelCols columns or more: the micro-kernel
+    ProductTasks narrow;      // fewer
+};
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NRN_HOST_X86_DISPATCH 1
 __attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<16, 8, 2>(g, panels, first, last);
 }
+__attribute__((target("avx512f"))) void narrow_tasks_avx512(const Gemm& g, float*, int64_t first, int64_t last) {
+    narrow_tasks<16, 32>(g, first, last);
+}
 __attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<8, 6, 2>(g, panels, first, last);
+}
+__attribute__((target("avx2"))) void narrow_tasks_avx2(const Gemm& g, float*, int64_t first, int64_t last) {
+    narrow_tasks<8, 16>(g, first, last);
 }
 #endif
 void gemm_tasks_baseline(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<4, 4, 2>(g, panels, first, last);
 }
-
-using GemmTasks = void (*)(const Gemm&, float*, int64_t, int64_t);
+void narrow_tasks_baseline(const Gemm& g, float*, int64_t first, int64_t last) { narrow_tasks<4, 16>(g, first, last); }
 
 // What NEURON_HOST_SIMD asks for: "" when unset, else its value, which check_settings requires
 // to be one of these.
@@ -396,31 +609,26 @@ bool names_simd(const std::string& value) { return value == "avx512" || value ==
 
 // The widest supported instruction set; NEURON_HOST_SIMD=avx512|avx2|baseline may pick a
 // narrower one (all give the same results; useful to test every path on one machine).
-GemmTasks gemm_tasks_for_this_cpu() {
-    static const GemmTasks chosen = [] {
+const ProductKernels& product_kernels() {
+    static const ProductKernels chosen = [] {
         const std::string want = requested_simd();
 #ifdef NRN_HOST_X86_DISPATCH
         __builtin_cpu_init();
-        if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) return &gemm_tasks_avx512;
+        if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) {
+            return ProductKernels{"avx512", &gemm_tasks_avx512, &narrow_tasks_avx512};
+        }
         if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
-            return &gemm_tasks_avx2;
+            return ProductKernels{"avx2", &gemm_tasks_avx2, &narrow_tasks_avx2};
         }
 #endif
-        return &gemm_tasks_baseline;
+        return ProductKernels{"baseline", &gemm_tasks_baseline, &narrow_tasks_baseline};
     }();
     return chosen;
 }
 
 }  // namespace
 
-const char* simd_name() {
-    const GemmTasks chosen = gemm_tasks_for_this_cpu();
-#ifdef NRN_HOST_X86_DISPATCH
-    if (chosen == &gemm_tasks_avx512) return "avx512";
-    if (chosen == &gemm_tasks_avx2) return "avx2";
-#endif
-    return chosen == &gemm_tasks_baseline ? "baseline" : "?";
-}
+const char* simd_name() { return product_kernels().name; }
 
 void check_settings() {
     if (const std::string simd = requested_simd(); !simd.empty() && !names_simd(simd)) {
@@ -447,132 +655,24 @@ int64_t product_panel_parts(int64_t rows, int64_t depth, int64_t cols) {
     return cols < kMinKernelCols ? 0 : product_threads(rows, depth, cols);
 }
 
-// Products with fewer than kMinKernelCols columns, rows [r0, r1) of them. Each output element
-// still takes its terms in increasing k, from its value in `out`; what differs from the
-// micro-kernel is only which elements are summed side by side.
-//
-// NarrowRows: kNarrowRows rows at a time, their sums in registers (through `out`, every term
-// would wait for the previous one's store: a 1 → 1 layer's dW is one such sum over the whole
-// batch), each term of the right-hand operand loaded once for them. Any strides; used where
-// the left-hand operand's columns are not contiguous along the rows (X·W with more than one
-// input, G·Wᵀ with more than one output), and for every product of fewer than kNarrowRows rows
-// (Xᵀ·G of a layer with fewer than 4 inputs).
-constexpr int kNarrowRows = 4;
-
-template <int COLS>
-struct NarrowRows {
-    template <int ROWS>
-    static NRN_INLINE void rows(const Gemm& g, int64_t r) {
-        float* y = g.out + r * COLS;
-        const float* a = g.lhs + r * g.lhs_row;
-        float sum[ROWS][COLS];
-        for (int i = 0; i < ROWS; ++i)
-            for (int c = 0; c < COLS; ++c) sum[i][c] = y[i * COLS + c];
-        for (int64_t k = 0; k < g.depth; ++k) {
-            const float* b = g.rhs + k * g.rhs_row;
-            float bk[COLS];
-            for (int c = 0; c < COLS; ++c) bk[c] = b[c * g.rhs_col];
-            for (int i = 0; i < ROWS; ++i) {
-                const float ak = a[i * g.lhs_row + k * g.lhs_col];
-                for (int c = 0; c < COLS; ++c) sum[i][c] += ak * bk[c];
-            }
-        }
-        for (int i = 0; i < ROWS; ++i)
-            for (int c = 0; c < COLS; ++c) y[i * COLS + c] = sum[i][c];
-    }
-
-    static void run(const Gemm& g, int64_t r0, int64_t r1) {
-        static_assert(kNarrowRows == 4, "one case per remainder");
-        int64_t r = r0;
-        for (; r + kNarrowRows <= r1; r += kNarrowRows) rows<kNarrowRows>(g, r);
-        switch (r1 - r) {
-            case 3: rows<3>(g, r); break;
-            case 2: rows<2>(g, r); break;
-            case 1: rows<1>(g, r); break;
-            default: break;
-        }
-    }
-};
-
-// NarrowColumns: up to kRowsPerTask rows side by side, for a left-hand operand whose columns
-// are contiguous along the rows (lhs_row == 1: Xᵀ·G, whose rows are the inputs, and X·W or
-// G·Wᵀ of a single input or output, such as the tutorial's 1 → 1 forward): the sums are kept
-// column by column in a buffer, so that the loop over rows vectorises, where `out`'s own
-// layout would put a column's elements COLS floats apart.
-template <int COLS>
-struct NarrowColumns {
-    static void run(const Gemm& g, int64_t r0, int64_t r1) {
-        const int64_t n = r1 - r0;
-        if constexpr (COLS == 1) {  // one column: `out` is the buffer
-            for (int64_t k = 0; k < g.depth; ++k) {
-                const float* __restrict a = g.lhs + r0 + k * g.lhs_col;
-                const float b = g.rhs[k * g.rhs_row];
-                float* __restrict y = g.out + r0;
-                for (int64_t i = 0; i < n; ++i) y[i] += a[i] * b;
-            }
-        } else {
-            float sums[COLS][kRowsPerTask];
-            for (int64_t i = 0; i < n; ++i)
-                for (int c = 0; c < COLS; ++c) sums[c][i] = g.out[(r0 + i) * COLS + c];
-            for (int64_t k = 0; k < g.depth; ++k) {
-                const float* __restrict a = g.lhs + r0 + k * g.lhs_col;  // lhs_row is 1
-                const float* b = g.rhs + k * g.rhs_row;
-                for (int c = 0; c < COLS; ++c) {
-                    const float bc = b[c * g.rhs_col];
-                    float* __restrict s = sums[c];
-                    for (int64_t i = 0; i < n; ++i) s[i] += a[i] * bc;
-                }
-            }
-            for (int64_t i = 0; i < n; ++i)
-                for (int c = 0; c < COLS; ++c) g.out[(r0 + i) * COLS + c] = sums[c][i];
-        }
-    }
-};
-
-// Kernel<COLS>::run for the product's column count (1 to kMinKernelCols - 1), so that every
-// loop over the columns has a constant bound.
-template <template <int> class Kernel>
-void narrow_product(const Gemm& g, int64_t r0, int64_t r1) {
-    static_assert(kMinKernelCols == 8, "one case per narrow column count");
-    switch (g.cols) {
-        case 1: Kernel<1>::run(g, r0, r1); break;
-        case 2: Kernel<2>::run(g, r0, r1); break;
-        case 3: Kernel<3>::run(g, r0, r1); break;
-        case 4: Kernel<4>::run(g, r0, r1); break;
-        case 5: Kernel<5>::run(g, r0, r1); break;
-        case 6: Kernel<6>::run(g, r0, r1); break;
-        case 7: Kernel<7>::run(g, r0, r1); break;
-        default: assert(false);
-    }
-}
-
 // out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns. The
 // calling thread's Scratch must hold the product's panel parts (reserve_linear does).
 void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, int64_t rhs_row, int64_t rhs_col,
           float* out, int64_t rows, int64_t depth, int64_t cols) {
     const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
     const int64_t tasks = product_tasks(rows, cols), threads = product_threads(rows, depth, cols);
+    const ProductKernels& kernels = product_kernels();
     if (cols < kMinKernelCols) {
-        // Too narrow for the micro-kernel, which would mostly multiply its zero padding.
-        // (Below kNarrowRows rows, side by side in registers beats side by side in a buffer.)
-        const bool by_columns = lhs_row == 1 && rows >= kNarrowRows;
         parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t) {
-            const int64_t r_begin = first * kRowsPerTask, r_end = std::min(rows, last * kRowsPerTask);
-            if (!by_columns) {
-                narrow_product<NarrowRows>(g, r_begin, r_end);
-                return;
-            }
-            for (int64_t r0 = r_begin; r0 < r_end; r0 += kRowsPerTask)
-                narrow_product<NarrowColumns>(g, r0, std::min(r_end, r0 + kRowsPerTask));
+            kernels.narrow(g, nullptr, first, last);
         });
         return;
     }
-    const GemmTasks kernel = gemm_tasks_for_this_cpu();
     Scratch& reserved = scratch();
     assert(threads <= reserved.panel_parts);
     float* const panels = reserved.panels.get();
     parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t part) {
-        kernel(g, panels + part * kTilePanelFloats, first, last);
+        kernels.wide(g, panels + part * kTilePanelFloats, first, last);
     });
 }
 
