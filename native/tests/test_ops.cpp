@@ -25,10 +25,10 @@ const LinearShape kShapes[] = {
     {1, 1, 1},     {1, 7, 3},    {3, 5, 2},      {2, 1, 9},       {7, 17, 31},   {31, 65, 1},  {5, 3, 129},
     {65, 127, 129}, {17, 257, 7}, {129, 31, 257}, {257, 64, 128},  {64, 128, 32}, {1, 300, 1000},
     {1000, 300, 10}, {1000, 300, 129}, {15, 1, 1}, {16, 1, 1}, {1000, 1, 1},
-    // Narrow products summed in vectors of rows (host_kernels.cpp): weight gradients over more
-    // than one depth block, with whole and short strips; a forward of one input and an input
-    // gradient of one output.
-    {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1},
+    // Narrow products summed in vectors of rows (host_kernels.cpp), with whole and short strips:
+    // rows read in place (weight gradients, over more than one depth block; a forward of one
+    // input, an input gradient of one output) and rows transposed (forwards, input gradients).
+    {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
 };
 
 std::string describe(const Context& context, const LinearShape& s) {

@@ -438,19 +438,27 @@ __attribute__((noinline)) void narrow_tasks_in_scalars(const Gemm& g, int64_t fi
     for_narrow_columns<InScalars>(g, first * kRowsPerTask, std::min(g.rows, last * kRowsPerTask));
 }
 
-// In vectors, where the left-hand operand's rows are contiguous (lhs_row == 1: Xᵀ·G, whose rows
-// are the layer's inputs and whose depth is the batch; and X·W or G·Wᵀ of a single input or
-// output) and fill at least one vector: a strip of RV vectors of Width consecutive rows is summed
-// in RV·COLS vectors of registers, vector (v, c) holding column c of rows v·Width ...
-// v·Width + Width - 1 of the strip. Per k: RV loads of the left-hand operand, read in place,
-// COLS broadcasts of the right-hand one and RV·COLS multiplies and adds. (Summed in a buffer
-// row by row, a weight gradient of 16 inputs and one output over 65,536 rows took 0.24 ms, now
-// 0.06; of 300 inputs, 11–18 ms, now 2.5–3.4: neuron_products_bench on a 2-core VM.)
+// In vectors, for products of at least 4 rows: a strip of RV vectors of Width consecutive
+// rows is summed in RV·COLS vectors of registers, vector (v, c) holding column c of rows
+// v·Width ... v·Width + Width - 1 of the strip. Per k: RV loads of the left-hand operand, COLS
+// broadcasts of the right-hand one and RV·COLS multiplies and adds. The left-hand operand's
+// rows are
+//  - read in place where they are contiguous (lhs_row == 1: Xᵀ·G, whose rows are the layer's
+//    inputs and whose depth is the batch, and X·W or G·Wᵀ of a single input or output);
+//  - transposed into `packed` first where each row is contiguous along k (lhs_col == 1: X·W and
+//    G·Wᵀ), if a row has more than kMaxTransposedTermsInScalars terms (depth x columns): for
+//    fewer, the transposition costs more than the scalar kernel's whole sums.
+// neuron_products_bench on a 2-core VM, 65,536 rows, best of three runs, before (the scalar
+// kernel for X·W and G·Wᵀ; Xᵀ·G's rows summed in a buffer in memory, one load, add and store
+// per term) and after: Xᵀ·G of 16 → 4, 0.49 → 0.07 ms, of 7 → 7, 0.74 → 0.19 ms, of 300 → 1,
+// 13.6 → 2.4 ms; X·W of 16 → 4, 0.99 → 0.26 ms, of 7 → 7, 0.84 → 0.38 ms; G·Wᵀ of 7 → 7,
+// 0.69 → 0.37 ms.
 //
 // A task's rows are taken as strips, and the depth kDepthBlock at a time for all its strips in
 // turn, so that the block of the left-hand operand they read stays in cache. Between blocks a
 // strip's sums wait column by column: in `out` itself for a single column, else in a buffer
 // that they come from `out` into, and go back from, once per task.
+constexpr int64_t kMaxTransposedTermsInScalars = 8;
 
 // How many vectors of rows a strip of COLS columns keeps: a power of two (strips tile a task)
 // of at most 4, whose RV·COLS sums, RV operand vectors and a broadcast fit `registers`.
@@ -460,36 +468,71 @@ constexpr int narrow_strip_vectors(int registers, int cols) {
 }
 
 // Sums the strip's rows [r, r + nr) (RV vectors, nr ≤ RV·Width) over the depth block
-// [k0, k0 + kc), from and into sums[c·R + i] (column c, row r + i). A strip of fewer than
-// RV·Width rows is first copied k-major into `packed` (kDepthBlock x R floats, zero past the
-// strip's rows), so that no vector reads past the operand.
+// [k0, k0 + kc), from and into sums[c·R + i] (column c, row r + i). `packed` holds kDepthBlock x
+// R floats: the transposed rows, or, for contiguous rows, a short strip's last terms (zero past
+// its rows, as the caller filled it).
 template <int Width, int RV, int R, int COLS>
 NRN_INLINE void narrow_strip_block(const Gemm& g, int64_t r, int64_t nr, int64_t k0, int64_t kc, float* sums,
                                    float* __restrict packed) {
     using S = Simd<Width>;
     using V = typename S::Vector;
-    const float* a = g.lhs + r + k0 * g.lhs_col;
-    int64_t a_step = g.lhs_col;  // lhs(r + i, k0 + k) is a[k·a_step + i]
-    if (nr < RV * Width) {
-        for (int64_t k = 0; k < kc; ++k) std::copy(a + k * a_step, a + k * a_step + nr, packed + k * R);
-        a = packed, a_step = R;
+    // The block's terms come in at most two runs of k, from the operand in place or from `packed`:
+    // lhs(r + i, k0 + k) is run.a[k·run.step + i] for k in [run.begin, run.end).
+    struct Run {
+        const float* a;
+        int64_t step, begin, end;
+    } runs[2];
+    int run_count = 1;
+    const float* a = g.lhs + r * g.lhs_row + k0 * g.lhs_col;
+    if (g.lhs_row != 1) {
+        // Rows contiguous along k: transposed in Width x Width blocks, then 4 x 4, then one by one.
+        const int64_t kw = kc / Width * Width;
+        for (int v = 0; v < RV; ++v) {
+            const int64_t i0 = v * Width;
+            if (i0 + Width <= nr) {
+                transpose_rows<Width>(packed + i0, R, a + i0 * g.lhs_row, g.lhs_row, kw);
+                for (int64_t i = i0; i < i0 + Width; i += 4)
+                    transpose_rows<4>(packed + kw * R + i, R, a + i * g.lhs_row + kw, g.lhs_row, kc - kw);
+            } else {
+                for (int64_t k = 0; k < kc; ++k)
+                    for (int64_t i = i0; i < i0 + Width; ++i) packed[k * R + i] = i < nr ? a[i * g.lhs_row + k] : 0.0f;
+            }
+        }
+        runs[0] = {packed, R, 0, kc};
+    } else if (nr == RV * Width) {
+        runs[0] = {a, g.lhs_col, 0, kc};
+    } else {
+        // A short strip: the lanes past its rows read the operand's next rows, and are never
+        // stored. In place, but for the last terms, whose vectors would end past the operand
+        // (`end` elements): those are copied into `packed` (zero past the strip's rows).
+        const int64_t end = (g.rows - 1) + (g.depth - 1) * g.lhs_col + 1,
+                      spare = end - r - RV * Width;  // term k0 + k is in place while (k0 + k)·lhs_col ≤ spare
+        const int64_t in_place = spare < 0 ? 0 : std::clamp<int64_t>(spare / g.lhs_col - k0 + 1, 0, kc);
+        for (int64_t k = in_place; k < kc; ++k) std::copy(a + k * g.lhs_col, a + k * g.lhs_col + nr, packed + k * R);
+        runs[0] = {a, g.lhs_col, 0, in_place};
+        runs[1] = {packed, R, in_place, kc};
+        run_count = 2;
     }
+
     V acc[RV][COLS];
 #pragma GCC unroll 8
     for (int v = 0; v < RV; ++v) {
 #pragma GCC unroll 8
         for (int c = 0; c < COLS; ++c) S::load(acc[v][c], sums + c * R + v * Width);
     }
-    for (int64_t k = 0; k < kc; ++k) {
-        const float* b = g.rhs + (k0 + k) * g.rhs_row;
-        V ak[RV];
+    for (int j = 0; j < run_count; ++j) {
+        const Run run = runs[j];
+        for (int64_t k = run.begin; k < run.end; ++k) {
+            const float* b = g.rhs + (k0 + k) * g.rhs_row;
+            V ak[RV];
 #pragma GCC unroll 8
-        for (int v = 0; v < RV; ++v) S::load(ak[v], a + k * a_step + v * Width);
+            for (int v = 0; v < RV; ++v) S::load(ak[v], run.a + k * run.step + v * Width);
 #pragma GCC unroll 8
-        for (int c = 0; c < COLS; ++c) {
-            const float bc = b[c * g.rhs_col];
+            for (int c = 0; c < COLS; ++c) {
+                const float bc = b[c * g.rhs_col];
 #pragma GCC unroll 8
-            for (int v = 0; v < RV; ++v) acc[v][c] += ak[v] * bc;  // mul, then add: never fused
+                for (int v = 0; v < RV; ++v) acc[v][c] += ak[v] * bc;  // mul, then add: never fused
+            }
         }
     }
 #pragma GCC unroll 8
@@ -523,7 +566,7 @@ struct InVectors {
                 }
                 for (int c = 0; c < COLS; ++c) std::fill(buffer[s][c] + rows, buffer[s][c] + R, 0.0f);
             }
-            if (n % R != 0) std::fill(packed, packed + kDepthBlock * R, 0.0f);
+            if (g.lhs_row == 1 && n % R != 0) std::fill(packed, packed + kDepthBlock * R, 0.0f);
             for (int64_t k0 = 0; k0 < g.depth; k0 += kDepthBlock) {
                 const int64_t kc = std::min(g.depth - k0, kDepthBlock);
                 for (int64_t s = 0; s < strips; ++s) {
@@ -553,16 +596,24 @@ struct InVectors {
 };
 
 // The tasks [first, last) of a product of fewer than kMinKernelCols columns (one column tile:
-// task t is rows t·kRowsPerTask ...): in vectors of Width rows where they apply, else in scalars.
+// task t is rows t·kRowsPerTask ...): in vectors where they apply, of Width rows, or of 8 or 4
+// for fewer rows (a weight gradient's rows are the layer's inputs), else in scalars. (Vectors of
+// 8 or 4 floats in AVX-512 code use 16 registers: without AVX-512VL, GCC encodes them as AVX.)
 template <int Width, int Registers>
 NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
-    if (g.lhs_row != 1 || g.rows < Width) {
+    const bool rows_contiguous = g.lhs_row == 1,
+               rows_transposed = g.lhs_col == 1 && g.depth * g.cols > kMaxTransposedTermsInScalars;
+    if (!(rows_contiguous || rows_transposed)) {
         narrow_tasks_in_scalars(g, first, last);
-        return;
-    }
-    for (int64_t t = first; t < last; ++t) {
-        for_narrow_columns<InVectors<Width, Registers>::template Columns>(g, t * kRowsPerTask,
-                                                                          std::min(g.rows, (t + 1) * kRowsPerTask));
+    } else if (g.rows >= Width) {
+        for (int64_t t = first; t < last; ++t) {
+            for_narrow_columns<InVectors<Width, Registers>::template Columns>(g, t * kRowsPerTask,
+                                                                              std::min(g.rows, (t + 1) * kRowsPerTask));
+        }
+    } else if constexpr (Width > 4) {
+        narrow_tasks<Width / 2, 16>(g, first, last);
+    } else {
+        narrow_tasks_in_scalars(g, first, last);
     }
 }
 
