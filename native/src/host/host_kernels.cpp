@@ -571,16 +571,7 @@ struct InVectors {
                 const int64_t kc = std::min(g.depth - k0, kDepthBlock);
                 for (int64_t s = 0; s < strips; ++s) {
                     const int64_t r = r0 + s * R, nr = std::min<int64_t>(R, r1 - r);
-                    // A short strip (the product's last) sums only the vectors it fills.
-                    if (nr == R) {
-                        narrow_strip_block<Width, RV, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
-                    } else if (nr <= Width) {
-                        narrow_strip_block<Width, 1, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
-                    } else if (nr <= 2 * Width) {
-                        narrow_strip_block<Width, (RV >= 2 ? 2 : 1), R, COLS>(g, r, nr, k0, kc, sums(s), packed);
-                    } else {
-                        narrow_strip_block<Width, RV, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
-                    }
+                    narrow_strip_block<Width, RV, R, COLS>(g, r, nr, k0, kc, sums(s), packed);
                 }
             }
             for (int64_t s = 0; s < strips; ++s) {
@@ -596,9 +587,8 @@ struct InVectors {
 };
 
 // The tasks [first, last) of a product of fewer than kMinKernelCols columns (one column tile:
-// task t is rows t·kRowsPerTask ...): in vectors where they apply, of Width rows, or of 8 or 4
-// for fewer rows (a weight gradient's rows are the layer's inputs), else in scalars. (Vectors of
-// 8 or 4 floats in AVX-512 code use 16 registers: without AVX-512VL, GCC encodes them as AVX.)
+// task t is rows t·kRowsPerTask ...): in vectors where they apply, of Width rows, or of 4 for
+// fewer rows (a weight gradient's rows are the layer's inputs), else in scalars.
 template <int Width, int Registers>
 NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
     const bool rows_contiguous = g.lhs_row == 1,
@@ -622,6 +612,11 @@ NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
 // and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
 // (16 accumulators), 16 ymm/xmm otherwise (12 or 8). Packing takes ~33 KiB of stack and the
 // part's panels in Scratch; the narrow products take no panels (`panels` is unused).
+//
+// AVX-512 machines run the AVX2 narrow kernels. A copy with vectors of 16 rows (and of 8 and 4
+// for fewer rows) took host_kernels.cpp from 23 s to 65 s to compile (5.7 s before the narrow
+// kernels in vectors), and the one run of neuron_products_bench that compared them put it within
+// this VM's noise: 16 → 4 Xᵀ·G 0.07 against 0.10 ms, 7 → 7 0.19 against 0.18 ms.
 using ProductTasks = void (*)(const Gemm&, float* panels, int64_t first, int64_t last);
 
 struct ProductKernels {
@@ -634,9 +629,6 @@ struct ProductKernels {
 #define NRN_HOST_X86_DISPATCH 1
 __attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<16, 8, 2>(g, panels, first, last);
-}
-__attribute__((target("avx512f"))) void narrow_tasks_avx512(const Gemm& g, float*, int64_t first, int64_t last) {
-    narrow_tasks<16, 32>(g, first, last);
 }
 __attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<8, 6, 2>(g, panels, first, last);
@@ -666,7 +658,7 @@ const ProductKernels& product_kernels() {
 #ifdef NRN_HOST_X86_DISPATCH
         __builtin_cpu_init();
         if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) {
-            return ProductKernels{"avx512", &gemm_tasks_avx512, &narrow_tasks_avx512};
+            return ProductKernels{"avx512", &gemm_tasks_avx512, &narrow_tasks_avx2};
         }
         if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
             return ProductKernels{"avx2", &gemm_tasks_avx2, &narrow_tasks_avx2};
