@@ -461,9 +461,10 @@ __attribute__((noinline)) void narrow_tasks_in_scalars(const Gemm& g, int64_t fi
 constexpr int64_t kMaxTransposedTermsInScalars = 8;
 
 // How many vectors of rows a strip of COLS columns keeps: a power of two (strips tile a task)
-// of at most 4, whose RV·COLS sums, RV operand vectors and a broadcast fit `registers`.
-constexpr int narrow_strip_vectors(int registers, int cols) {
-    const int fit = (registers - 1) / (cols + 1);
+// of at most 4, whose RV·COLS sums, RV operand vectors and a broadcast fit the 16 vector
+// registers of AVX2 and baseline x86-64.
+constexpr int narrow_strip_vectors(int cols) {
+    const int fit = (16 - 1) / (cols + 1);
     return fit >= 4 ? 4 : fit >= 2 ? 2 : 1;
 }
 
@@ -542,13 +543,13 @@ NRN_INLINE void narrow_strip_block(const Gemm& g, int64_t r, int64_t nr, int64_t
     }
 }
 
-template <int Width, int Registers>
+template <int Width>
 struct InVectors {
     template <int COLS>
     struct Columns {
         // Rows [r0, r1), at most kRowsPerTask.
         static NRN_INLINE void run(const Gemm& g, int64_t r0, int64_t r1) {
-            constexpr int RV = narrow_strip_vectors(Registers, COLS), R = RV * Width;
+            constexpr int RV = narrow_strip_vectors(COLS), R = RV * Width;
             static_assert(kRowsPerTask % R == 0, "strips tile a task");
             constexpr int kStrips = kRowsPerTask / R;
             alignas(64) float buffer[kStrips][COLS][R];
@@ -589,7 +590,7 @@ struct InVectors {
 // The tasks [first, last) of a product of fewer than kMinKernelCols columns (one column tile:
 // task t is rows t·kRowsPerTask ...): in vectors where they apply, of Width rows, or of 4 for
 // fewer rows (a weight gradient's rows are the layer's inputs), else in scalars.
-template <int Width, int Registers>
+template <int Width>
 NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
     const bool rows_contiguous = g.lhs_row == 1,
                rows_transposed = g.lhs_col == 1 && g.depth * g.cols > kMaxTransposedTermsInScalars;
@@ -597,11 +598,11 @@ NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
         narrow_tasks_in_scalars(g, first, last);
     } else if (g.rows >= Width) {
         for (int64_t t = first; t < last; ++t) {
-            for_narrow_columns<InVectors<Width, Registers>::template Columns>(g, t * kRowsPerTask,
-                                                                              std::min(g.rows, (t + 1) * kRowsPerTask));
+            for_narrow_columns<InVectors<Width>::template Columns>(g, t * kRowsPerTask,
+                                                                  std::min(g.rows, (t + 1) * kRowsPerTask));
         }
     } else if constexpr (Width > 4) {
-        narrow_tasks<Width / 2, 16>(g, first, last);
+        narrow_tasks<Width / 2>(g, first, last);
     } else {
         narrow_tasks_in_scalars(g, first, last);
     }
@@ -634,13 +635,13 @@ __attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, float* panel
     gemm_tasks<8, 6, 2>(g, panels, first, last);
 }
 __attribute__((target("avx2"))) void narrow_tasks_avx2(const Gemm& g, float*, int64_t first, int64_t last) {
-    narrow_tasks<8, 16>(g, first, last);
+    narrow_tasks<8>(g, first, last);
 }
 #endif
 void gemm_tasks_baseline(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<4, 4, 2>(g, panels, first, last);
 }
-void narrow_tasks_baseline(const Gemm& g, float*, int64_t first, int64_t last) { narrow_tasks<4, 16>(g, first, last); }
+void narrow_tasks_baseline(const Gemm& g, float*, int64_t first, int64_t last) { narrow_tasks<4>(g, first, last); }
 
 // What NEURON_HOST_SIMD asks for: "" when unset, else its value, which check_settings requires
 // to be one of these.
