@@ -150,10 +150,12 @@ int main(int argc, char** argv) {
     const nrn_backend backend = choice.backend;
     if (shapes.empty()) {
         if (quick) shapes = {{64, 32, 32}};
-        // On the host, also layers of few outputs over a long batch: their products are too
-        // narrow for the micro-kernel (native/src/host/host_kernels.cpp).
+        // On the host, also layers of few outputs over a long batch, whose products are too
+        // narrow for the micro-kernel, and a small layer over a long batch, whose weight gradient
+        // is split along the batch (native/src/host/host_kernels.cpp).
         else if (backend == NRN_BACKEND_HOST)
-            shapes = {{256, 256, 256}, {1024, 256, 256}, {2048, 1024, 1024}, {65536, 16, 4}, {65536, 300, 1}};
+            shapes = {{256, 256, 256}, {1024, 256, 256}, {2048, 1024, 1024}, {65536, 16, 4}, {65536, 300, 1},
+                      {65536, 64, 64}};
         else shapes = {{65536, 256, 256}, {8192, 4096, 4096}};
     }
     const int repeats = quick ? 1 : 5;

@@ -28,7 +28,9 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // Products large enough to be split across up to 8 threads (and one that is not), in every
 // layout, with bias gradients, plus fused training steps over a shuffled data set; a layer of
 // three outputs, whose products are narrow; and a 1 → 1 layer over a long batch, whose
-// gradients are sums in lanes.
+// gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70001 x 40 x 3 are
+// split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
+// 3 threads divide the units within a part) and of 20000 x 64 x 64 into 16.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -37,7 +39,7 @@ uint64_t host_digest() {
     uint64_t digest = 1469598103934665603ull;
     Context context(NRN_BACKEND_HOST);
     for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
-                          Shape{70001, 40, 3}, Shape{65537, 1, 1}}) {
+                          Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));

@@ -31,11 +31,88 @@ const LinearShape kShapes[] = {
     {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
 };
 
+// Products of few output tiles over a long depth, which the host splits along the depth into
+// parts (host_kernels.cpp, depth_parts; {1000, 300, 129} above has 2 parts in its weight
+// gradient). Weight gradients: 4 parts of 4 or 5 depth blocks, the last one short, over 2 x 2
+// output tiles; 3 narrow parts. A forward: 3 parts over 4 row tiles. Host only: the emulated
+// CUDA kernels would take a minute over these.
+const LinearShape kDepthPartShapes[] = {{2200, 70, 257}, {100000, 33, 5}, {256, 1500, 60}};
+
 std::string describe(const Context& context, const LinearShape& s) {
     return context.name() + " " + std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);
 }
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// The forward of shape s, with each kind of bias and without, against the reference.
+void check_forward(const Context& context, const LinearShape& s, std::mt19937_64& rng) {
+    const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
+               b = random_values(rng, s.out);
+    Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w);
+    Tensor tb1(context, {s.out}, b), tb2(context, {1, s.out}, b);
+    Tensor ty(context, {s.batch, s.out});
+    const double atol = product_atol(s.in + 1), rtol = 1e-5;
+    for (int mode = 0; mode < 3; ++mode) {  // 1-D bias, 1 x out bias, no bias
+        REQUIRE_OK(nrn_tensor_fill(context, ty, kNaN));
+        const nrn_tensor* bias = mode == 0 ? tb1.get() : mode == 1 ? tb2.get() : nullptr;
+        REQUIRE_OK(nrn_linear_forward(context, tx, tw, bias, ty));
+        const auto expected = reference_forward(x, w, mode == 2 ? std::vector<float>{} : b, s.batch, s.in, s.out);
+        CHECK_CLOSE(ty.read(), expected, atol, rtol,
+                    "forward " + describe(context, s) + (mode == 0 ? " bias" : mode == 1 ? " 1xout bias" : " no bias"));
+    }
+}
+
+// The backward of shape s, for each set of gradients asked for, overwriting and accumulating,
+// against the reference.
+void check_backward(const Context& context, const LinearShape& s, std::mt19937_64& rng) {
+    const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
+               gy = random_values(rng, s.batch * s.out);
+    const auto old_gx = random_values(rng, s.batch * s.in), old_gw = random_values(rng, s.in * s.out),
+               old_gb = random_values(rng, s.out);
+    Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w), tgy(context, {s.batch, s.out}, gy);
+    Tensor tgx(context, {s.batch, s.in}), tgw(context, {s.in, s.out}), tgb(context, {s.out});
+    const BackwardReference ref = reference_backward(x, w, gy, s.batch, s.in, s.out);
+    const double rtol = 1e-5;
+    // Which gradients are asked for: all, dX only, dW and db, db only.
+    const bool wanted[4][3] = {{true, true, true}, {true, false, false}, {false, true, true}, {false, false, true}};
+    for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
+        const bool accumulate = mode == NRN_GRAD_ACCUMULATE;
+        for (const auto& want : wanted) {
+            // Overwrite must not read the buffers: start them as NaN.
+            if (accumulate) {
+                tgx.write(old_gx), tgw.write(old_gw), tgb.write(old_gb);
+            } else {
+                for (nrn_tensor* t : {tgx.get(), tgw.get(), tgb.get()}) REQUIRE_OK(nrn_tensor_fill(context, t, kNaN));
+            }
+            const auto before_gx = tgx.read(), before_gw = tgw.read(), before_gb = tgb.read();
+            REQUIRE_OK(nrn_linear_backward(context, tx, tw, tgy, want[0] ? tgx.get() : nullptr,
+                                           want[1] ? tgw.get() : nullptr, want[2] ? tgb.get() : nullptr, mode));
+            auto expect = [&](const std::vector<double>& grad, const std::vector<float>& old) {
+                std::vector<double> e = grad;
+                if (accumulate) {
+                    for (size_t i = 0; i < e.size(); ++i) e[i] += old[i];
+                }
+                return e;
+            };
+            const std::string what = describe(context, s) + (accumulate ? " accumulate" : " overwrite");
+            if (want[0]) {
+                CHECK_CLOSE(tgx.read(), expect(ref.gx, old_gx), product_atol(s.out + 1), rtol, "dX " + what);
+            } else {
+                CHECK_IDENTICAL(tgx.read(), before_gx, "dX not asked for, untouched " + what);
+            }
+            if (want[1]) {
+                CHECK_CLOSE(tgw.read(), expect(ref.gw, old_gw), product_atol(s.batch + 1), rtol, "dW " + what);
+            } else {
+                CHECK_IDENTICAL(tgw.read(), before_gw, "dW not asked for, untouched " + what);
+            }
+            if (want[2]) {
+                CHECK_CLOSE(tgb.read(), expect(ref.gb, old_gb), product_atol(s.batch + 1), rtol, "db " + what);
+            } else {
+                CHECK_IDENTICAL(tgb.read(), before_gb, "db not asked for, untouched " + what);
+            }
+        }
+    }
+}
 
 }  // namespace
 
@@ -57,22 +134,7 @@ TEST_CASE(ops_vs_reference, linear_forward_matches_reference) {
     std::mt19937_64 rng(1);
     for (nrn_backend backend : present_backends()) {
         Context context(backend);
-        for (const LinearShape& s : kShapes) {
-            const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
-                       b = random_values(rng, s.out);
-            Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w);
-            Tensor tb1(context, {s.out}, b), tb2(context, {1, s.out}, b);
-            Tensor ty(context, {s.batch, s.out});
-            const double atol = product_atol(s.in + 1), rtol = 1e-5;
-            for (int mode = 0; mode < 3; ++mode) {  // 1-D bias, 1 x out bias, no bias
-                REQUIRE_OK(nrn_tensor_fill(context, ty, kNaN));
-                const nrn_tensor* bias = mode == 0 ? tb1.get() : mode == 1 ? tb2.get() : nullptr;
-                REQUIRE_OK(nrn_linear_forward(context, tx, tw, bias, ty));
-                const auto expected = reference_forward(x, w, mode == 2 ? std::vector<float>{} : b, s.batch, s.in, s.out);
-                CHECK_CLOSE(ty.read(), expected, atol, rtol,
-                            "forward " + describe(context, s) + (mode == 0 ? " bias" : mode == 1 ? " 1xout bias" : " no bias"));
-            }
-        }
+        for (const LinearShape& s : kShapes) check_forward(context, s, rng);
     }
 }
 
@@ -80,55 +142,16 @@ TEST_CASE(ops_vs_reference, linear_backward_matches_reference) {
     std::mt19937_64 rng(2);
     for (nrn_backend backend : present_backends()) {
         Context context(backend);
-        for (const LinearShape& s : kShapes) {
-            const auto x = random_values(rng, s.batch * s.in), w = random_values(rng, s.in * s.out),
-                       gy = random_values(rng, s.batch * s.out);
-            const auto old_gx = random_values(rng, s.batch * s.in), old_gw = random_values(rng, s.in * s.out),
-                       old_gb = random_values(rng, s.out);
-            Tensor tx(context, {s.batch, s.in}, x), tw(context, {s.in, s.out}, w), tgy(context, {s.batch, s.out}, gy);
-            Tensor tgx(context, {s.batch, s.in}), tgw(context, {s.in, s.out}), tgb(context, {s.out});
-            const BackwardReference ref = reference_backward(x, w, gy, s.batch, s.in, s.out);
-            const double rtol = 1e-5;
-            // Which gradients are asked for: all, dX only, dW and db, db only.
-            const bool wanted[4][3] = {{true, true, true}, {true, false, false}, {false, true, true}, {false, false, true}};
-            for (nrn_grad_mode mode : {NRN_GRAD_OVERWRITE, NRN_GRAD_ACCUMULATE}) {
-                const bool accumulate = mode == NRN_GRAD_ACCUMULATE;
-                for (const auto& want : wanted) {
-                    // Overwrite must not read the buffers: start them as NaN.
-                    if (accumulate) {
-                        tgx.write(old_gx), tgw.write(old_gw), tgb.write(old_gb);
-                    } else {
-                        for (nrn_tensor* t : {tgx.get(), tgw.get(), tgb.get()}) REQUIRE_OK(nrn_tensor_fill(context, t, kNaN));
-                    }
-                    const auto before_gx = tgx.read(), before_gw = tgw.read(), before_gb = tgb.read();
-                    REQUIRE_OK(nrn_linear_backward(context, tx, tw, tgy, want[0] ? tgx.get() : nullptr,
-                                                   want[1] ? tgw.get() : nullptr, want[2] ? tgb.get() : nullptr, mode));
-                    auto expect = [&](const std::vector<double>& grad, const std::vector<float>& old) {
-                        std::vector<double> e = grad;
-                        if (accumulate) {
-                            for (size_t i = 0; i < e.size(); ++i) e[i] += old[i];
-                        }
-                        return e;
-                    };
-                    const std::string what = describe(context, s) + (accumulate ? " accumulate" : " overwrite");
-                    if (want[0]) {
-                        CHECK_CLOSE(tgx.read(), expect(ref.gx, old_gx), product_atol(s.out + 1), rtol, "dX " + what);
-                    } else {
-                        CHECK_IDENTICAL(tgx.read(), before_gx, "dX not asked for, untouched " + what);
-                    }
-                    if (want[1]) {
-                        CHECK_CLOSE(tgw.read(), expect(ref.gw, old_gw), product_atol(s.batch + 1), rtol, "dW " + what);
-                    } else {
-                        CHECK_IDENTICAL(tgw.read(), before_gw, "dW not asked for, untouched " + what);
-                    }
-                    if (want[2]) {
-                        CHECK_CLOSE(tgb.read(), expect(ref.gb, old_gb), product_atol(s.batch + 1), rtol, "db " + what);
-                    } else {
-                        CHECK_IDENTICAL(tgb.read(), before_gb, "db not asked for, untouched " + what);
-                    }
-                }
-            }
-        }
+        for (const LinearShape& s : kShapes) check_backward(context, s, rng);
+    }
+}
+
+TEST_CASE(ops_vs_reference, host_products_split_along_the_depth_match_reference) {
+    std::mt19937_64 rng(4);
+    Context context(NRN_BACKEND_HOST);
+    for (const LinearShape& s : kDepthPartShapes) {
+        check_forward(context, s, rng);
+        check_backward(context, s, rng);
     }
 }
 

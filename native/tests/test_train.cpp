@@ -270,6 +270,36 @@ TEST_CASE(train_semantics, a_run_split_into_calls_is_the_same_run) {
     }
 }
 
+// On the host, a batch of 256 rows splits this layer's forward product along the depth into 4
+// parts and the last batch, of 192 rows, into 6 (host_kernels.cpp, depth_parts), whose sums need
+// more room. The run must still give what its steps taken one by one give. (The run reserves room
+// for every batch up to its batch size before its first step, reserve_linear, so that running
+// out of memory changes nothing; this test cannot see whether a later step had to grow it.)
+TEST_CASE(train_semantics, a_run_whose_last_batch_splits_differently_equals_its_steps) {
+    std::mt19937_64 rng(19);
+    Context context(NRN_BACKEND_HOST);
+    const int64_t rows = 448, in = 8192, out = 128, batch_size = 256;
+    const auto x = random_values(rng, rows * in), t = random_values(rng, rows * out), w = random_values(rng, in * out),
+               b = random_values(rng, out);
+    Tensor tx(context, {rows, in}, x), tt(context, {rows, out}, t);
+    Tensor run_w(context, {in, out}, w), run_b(context, {out}, b), run_e(context, {1});
+    REQUIRE_OK(nrn_linear_mse_sgd_train(context, tx, tt, run_w, run_b, 1e-4f, batch_size, 0, 2, NRN_ORDER_SEQUENTIAL, 0,
+                                        run_e, nullptr));
+    Tensor step_w(context, {in, out}, w), step_b(context, {out}, b), step_e(context, {1});
+    for (int64_t first = 0; first < rows; first += batch_size) {
+        nrn_tensor *vx = nullptr, *vt = nullptr;
+        REQUIRE_OK(nrn_tensor_view_rows(tx, first, std::min(batch_size, rows - first), &vx));
+        REQUIRE_OK(nrn_tensor_view_rows(tt, first, std::min(batch_size, rows - first), &vt));
+        const nrn_status status = nrn_linear_mse_sgd_step(context, vx, vt, step_w, step_b, 1e-4f, step_e, nullptr);
+        nrn_tensor_destroy(vx);
+        nrn_tensor_destroy(vt);
+        REQUIRE_OK(status);
+    }
+    CHECK_IDENTICAL(run_w.read(), step_w.read(), "weight after a run and after its steps");
+    CHECK_IDENTICAL(run_b.read(), step_b.read(), "bias after a run and after its steps");
+    CHECK_IDENTICAL(run_e.read(), step_e.read(), "last error of a run and of its steps");
+}
+
 // A batch larger than the data set is the whole data set, as when cutting batches by hand.
 TEST_CASE(train_semantics, oversized_batch_is_the_whole_data_set) {
     std::mt19937_64 rng(17);

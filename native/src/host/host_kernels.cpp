@@ -76,6 +76,14 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // multiply and one rounded add per term (the build turns off FMA contraction). Blocking,
 // threads and the instruction set only change which elements are computed together, never
 // that sequence, so every code path below gives bit-identical results.
+//
+// The one exception is a product of few output tiles over a long depth (as the weight gradient
+// Xᵀ·G of a layer with few inputs over a large batch: its rows are the inputs, its depth the
+// batch), which would otherwise run on one or two threads. Its depth is split into parts
+// (split_product, below), and an element is (((out + part 0's terms) + S₁) + S₂) + …, where
+// part 0's terms are added as above and S_p sums part p's terms from zero the same way. How many
+// parts, and where they start, follows from the product's shape alone, never from the number of
+// threads.
 // ---------------------------------------------------------------------------------------
 
 struct Gemm {
@@ -217,25 +225,41 @@ NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict 
 // of a product.
 constexpr int64_t kTilePanelFloats = kColTile * kDepthBlock;
 
+// What an operation needs beyond its arguments, per calling thread (each counted in elements).
+struct ScratchSizes {
+    int64_t panel_parts = 0;  // sets of product panels, one per thread of a product
+    int64_t part_sums = 0;    // the sums of a product's depth parts after the first
+    int64_t bias_sums = 0;    // a bias gradient's column sums
+
+    static ScratchSizes largest(const ScratchSizes& a, const ScratchSizes& b) {
+        return {std::max(a.panel_parts, b.panel_parts), std::max(a.part_sums, b.part_sums),
+                std::max(a.bias_sums, b.bias_sums)};
+    }
+    bool empty() const { return panel_parts == 0 && part_sums == 0 && bias_sums == 0; }
+};
+
 // What the operations need beyond their arguments, per calling thread: the products' panels and
-// the bias sums. reserve() grows it before an operation writes anything, and it never shrinks,
-// so that a training step allocates nothing and running out of memory changes no output. Pool
-// threads only use what the caller reserved: they must not throw.
+// depth parts' sums, and the bias sums. reserve() grows it before an operation writes anything,
+// and it never shrinks, so that a training step allocates nothing and running out of memory
+// changes no output. Pool threads only use what the caller reserved: they must not throw.
 struct Scratch {
     struct Free {
         void operator()(float* p) const { std::free(p); }
     };
     std::unique_ptr<float[], Free> panels;
     int64_t panel_parts = 0;
+    std::vector<float> part_sums;
     std::vector<double> sums;
 
-    void reserve(int64_t parts, int64_t sum_count) {
-        if (parts > panel_parts) {
-            panels.reset(static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kTilePanelFloats * parts)));
-            panel_parts = panels ? parts : 0;
+    void reserve(const ScratchSizes& sizes) {
+        if (sizes.panel_parts > panel_parts) {
+            panels.reset(
+                static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kTilePanelFloats * sizes.panel_parts)));
+            panel_parts = panels ? sizes.panel_parts : 0;
             if (!panels) throw std::bad_alloc();
         }
-        if (sums.size() < static_cast<size_t>(sum_count)) sums.resize(static_cast<size_t>(sum_count));
+        if (part_sums.size() < static_cast<size_t>(sizes.part_sums)) part_sums.resize(static_cast<size_t>(sizes.part_sums));
+        if (sums.size() < static_cast<size_t>(sizes.bias_sums)) sums.resize(static_cast<size_t>(sizes.bias_sums));
     }
 };
 
@@ -244,8 +268,8 @@ Scratch& scratch() { return thread_object<Scratch>(); }
 
 // Scratch::reserve, without touching the thread's Scratch when nothing is needed (the
 // tutorial's 1 → 1 layer needs nothing, and a thread-local look-up costs a call).
-void reserve_scratch(int64_t parts, int64_t sum_count) {
-    if (parts > 0 || sum_count > 0) scratch().reserve(parts, sum_count);
+void reserve_scratch(const ScratchSizes& sizes) {
+    if (!sizes.empty()) scratch().reserve(sizes);
 }
 
 // The bias sums linear_backward keeps in Scratch: none for one column, summed in a register.
@@ -687,37 +711,123 @@ void check_settings() {
 
 namespace {
 
-// The tasks of a product of rows x cols outputs, and the threads that share them.
+// A product's tasks are its output tiles, kRowsPerTask rows x kColTile columns.
 int64_t product_tasks(int64_t rows, int64_t cols) { return ceil_div(rows, kRowsPerTask) * ceil_div(cols, kColTile); }
-int64_t product_threads(int64_t rows, int64_t depth, int64_t cols) {
-    return task_threads(product_tasks(rows, cols),
-                        static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols));
+double product_work(int64_t rows, int64_t depth, int64_t cols) {
+    return static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
 }
 
-// The panel sets a product's micro-kernel parts need: none below kMinKernelCols columns.
-int64_t product_panel_parts(int64_t rows, int64_t depth, int64_t cols) {
-    return cols < kMinKernelCols ? 0 : product_threads(rows, depth, cols);
+// Depth parts (the exception in "Matrix product", above). A product of fewer than
+// kMinProductUnits tasks, with work for more than one thread, splits its depth into up to
+// kMinProductUnits / tasks parts of at least kMinPartDepthBlocks depth blocks each, so that a
+// machine of up to kMinProductUnits threads has work for all of them. Each of the tasks x parts
+// units then goes to one thread, and part p's sums, past the first, to Scratch.
+constexpr int64_t kMinProductUnits = 16;
+constexpr int64_t kMinPartDepthBlocks = 4;
+
+// How a product is shared out: its tasks, its depth parts and the threads that share the
+// tasks x parts units. Small products (the tutorial's, every step) return at the first test.
+struct ProductSplit {
+    int64_t tasks, parts, threads;
+};
+
+NRN_INLINE ProductSplit split_product(int64_t rows, int64_t depth, int64_t cols) {
+    const int64_t tasks = product_tasks(rows, cols);
+    const double work = product_work(rows, depth, cols);
+    if (work < 2 * kMinWorkPerThread) return {tasks, 1, 1};
+    const int64_t parts = tasks >= kMinProductUnits
+                              ? 1
+                              : std::max<int64_t>(1, std::min({ceil_div(kMinProductUnits, tasks),
+                                                               ceil_div(depth, kDepthBlock) / kMinPartDepthBlocks,
+                                                               static_cast<int64_t>(work / kMinWorkPerThread)}));
+    return {tasks, parts, task_threads(tasks * parts, work)};
 }
 
-// out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns. The
-// calling thread's Scratch must hold the product's panel parts (reserve_linear does).
+// What a product needs in Scratch: a set of panels per thread (none below kMinKernelCols
+// columns), and the sums of its depth parts after the first.
+ScratchSizes product_scratch(int64_t rows, int64_t depth, int64_t cols) {
+    const ProductSplit split = split_product(rows, depth, cols);
+    ScratchSizes sizes;
+    sizes.panel_parts = cols < kMinKernelCols ? 0 : split.threads;
+    sizes.part_sums = (split.parts - 1) * rows * cols;
+    return sizes;
+}
+
+// product_scratch for this shape and every smaller one. A smaller shape has fewer tasks and less
+// work, and splits its depth only if this one has the work to. Then its parts − 1 <
+// kMinProductUnits / tasks, so that its units < 2 · kMinProductUnits and its sums ≤
+// kMinProductUnits · min(rows, kRowsPerTask) · min(cols, kColTile) floats (rows x cols ≤ tasks ·
+// min(rows, kRowsPerTask) · min(cols, kColTile)).
+ScratchSizes product_scratch_up_to(int64_t rows, int64_t depth, int64_t cols) {
+    ScratchSizes sizes = product_scratch(rows, depth, cols);
+    const double work = product_work(rows, depth, cols);
+    if (work >= 2 * kMinWorkPerThread) {
+        if (cols >= kMinKernelCols)
+            sizes.panel_parts = std::max(sizes.panel_parts, task_threads(2 * kMinProductUnits, work));
+        sizes.part_sums = kMinProductUnits * std::min(rows, kRowsPerTask) * std::min(cols, kColTile);
+    }
+    return sizes;
+}
+
+// Part p of g's depth (of `parts`), summing into `sums`: whole depth blocks, the parts as even as
+// the blocks allow.
+Gemm depth_part(const Gemm& g, int64_t p, int64_t parts, float* sums) {
+    const int64_t blocks = ceil_div(g.depth, kDepthBlock);
+    const int64_t k0 = blocks * p / parts * kDepthBlock, k1 = std::min(g.depth, blocks * (p + 1) / parts * kDepthBlock);
+    Gemm part = g;
+    part.lhs += k0 * g.lhs_col;
+    part.rhs += k0 * g.rhs_row;
+    part.depth = k1 - k0;
+    part.out = sums;
+    return part;
+}
+
+// Zeroes the output tiles of the tasks [first, last).
+void zero_tasks(const Gemm& g, int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+        const int64_t r0 = t / g.col_tasks * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
+        const int64_t c0 = t % g.col_tasks * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        for (int64_t r = r0; r < r1; ++r) std::fill(g.out + r * g.cols + c0, g.out + r * g.cols + c1, 0.0f);
+    }
+}
+
+// out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns, and depth
+// parts. The calling thread's Scratch must hold product_scratch (reserve_linear does).
 void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs, int64_t rhs_row, int64_t rhs_col,
           float* out, int64_t rows, int64_t depth, int64_t cols) {
     const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
-    const int64_t tasks = product_tasks(rows, cols), threads = product_threads(rows, depth, cols);
+    const auto [tasks, parts, threads] = split_product(rows, depth, cols);
     const ProductKernels& kernels = product_kernels();
-    if (cols < kMinKernelCols) {
-        parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t) {
-            kernels.narrow(g, nullptr, first, last);
-        });
+    const bool narrow = cols < kMinKernelCols;
+    if (threads == 1 && parts == 1) {  // every step of a small layer: no more than needed
+        if (narrow) kernels.narrow(g, nullptr, 0, tasks);
+        else kernels.wide(g, scratch().panels.get(), 0, tasks);
         return;
     }
-    Scratch& reserved = scratch();
-    assert(threads <= reserved.panel_parts);
-    float* const panels = reserved.panels.get();
-    parallel_tasks(tasks, threads, [&](int64_t first, int64_t last, int64_t part) {
-        kernels.wide(g, panels + part * kTilePanelFloats, first, last);
+    // The tutorial's narrow products need no Scratch, and looking it up costs a call.
+    Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
+    if ((!narrow && threads > reserved->panel_parts) ||
+        (parts > 1 && static_cast<size_t>((parts - 1) * rows * cols) > reserved->part_sums.size())) {
+        throw Error(NRN_STATUS_INTERNAL_ERROR, "a matrix product's scratch memory was not reserved");
+    }
+    float* const panels = narrow ? nullptr : reserved->panels.get();
+    float* const part_sums = parts == 1 ? nullptr : reserved->part_sums.data();
+
+    // Unit u is task u mod tasks of part u / tasks.
+    parallel_tasks(tasks * parts, threads, [&](int64_t first, int64_t last, int64_t thread) {
+        for (int64_t p = first / tasks; p < parts && p * tasks < last; ++p) {
+            const int64_t t0 = std::max(first - p * tasks, int64_t{0}), t1 = std::min(last - p * tasks, tasks);
+            const Gemm part = parts == 1 ? g : depth_part(g, p, parts, p == 0 ? out : part_sums + (p - 1) * rows * cols);
+            if (p > 0) zero_tasks(part, t0, t1);
+            if (narrow) kernels.narrow(part, nullptr, t0, t1);
+            else kernels.wide(part, panels + thread * kTilePanelFloats, t0, t1);
+        }
     });
+    // The parts' sums, in order.
+    for (int64_t p = 1; p < parts; ++p) {
+        const float* __restrict sums = part_sums + (p - 1) * rows * cols;
+        for (int64_t i = 0; i < rows * cols; ++i) out[i] += sums[i];
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -815,20 +925,22 @@ double sum_in_double(const float* __restrict a, int64_t n) {
 }  // namespace
 
 void reserve_linear(int64_t batch, int64_t in, int64_t out) {
-    const int64_t parts = std::max({product_panel_parts(batch, in, out), product_panel_parts(batch, out, in),
-                                    product_panel_parts(in, batch, out)});
-    reserve_scratch(parts, bias_sums(out));
+    ScratchSizes sizes = ScratchSizes::largest(
+        ScratchSizes::largest(product_scratch_up_to(batch, in, out), product_scratch_up_to(batch, out, in)),
+        product_scratch_up_to(in, batch, out));
+    sizes.bias_sums = bias_sums(out);
+    reserve_scratch(sizes);
 }
 
 void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out) {
-    reserve_scratch(product_panel_parts(batch, in, out), 0);
     if (in == 1 && out == 1) {
         // A 1 → 1 layer in one pass: the bias, then x·w added, as the product below would.
         const float bias = b != nullptr ? b[0] : 0.0f, weight = w[0];
         for (int64_t r = 0; r < batch; ++r) y[r] = bias + x[r] * weight;
         return;
     }
+    reserve_scratch(product_scratch(batch, in, out));
     if (b == nullptr || out == 1) {
         std::fill(y, y + batch * out, b != nullptr ? b[0] : 0.0f);
     } else {
@@ -839,15 +951,18 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
 
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
                      int64_t batch, int64_t in, int64_t out, bool accumulate) {
-    reserve_scratch(std::max(gx != nullptr ? product_panel_parts(batch, out, in) : 0,
-                             gw != nullptr ? product_panel_parts(in, batch, out) : 0),
-                    gb != nullptr ? bias_sums(out) : 0);
+    const bool one_weight = in == 1 && out == 1;  // its gradient is a dot product, below
+    ScratchSizes sizes =
+        ScratchSizes::largest(gx != nullptr ? product_scratch(batch, out, in) : ScratchSizes{},
+                              gw != nullptr && !one_weight ? product_scratch(in, batch, out) : ScratchSizes{});
+    sizes.bias_sums = gb != nullptr ? bias_sums(out) : 0;
+    reserve_scratch(sizes);
     if (gx != nullptr) {
         // gx[r][i] (+)= Σ_o gy[r][o] · w[i][o]: the product kernel with wᵀ as its right operand.
         if (!accumulate) std::fill(gx, gx + batch * in, 0.0f);
         gemm(gy, out, 1, w, 1, out, gx, batch, out, in);
     }
-    if (gw != nullptr && in == 1 && out == 1) {
+    if (gw != nullptr && one_weight) {
         // A 1 → 1 layer's one weight: a dot product over the batch, in lanes (Long sums, above).
         const float sum = dot_product(x, gy, batch);
         gw[0] = accumulate ? gw[0] + sum : sum;

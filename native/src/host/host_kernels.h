@@ -3,10 +3,12 @@
 // products use a register-blocked kernel compiled for AVX-512, AVX2 and baseline x86-64,
 // picked at run time (NEURON_HOST_SIMD=avx2|baseline picks a narrower one; same results).
 //
-// Large operations are split across threads by output element only: every output element
-// is computed by one thread, with the same sequence of floating-point operations whatever
-// the number of threads, so results are bit-identical from run to run and machine to machine
-// (for a given build).
+// Large operations are split across threads by output element: every output element is
+// computed by one thread, with the same sequence of floating-point operations whatever the
+// number of threads, so results are bit-identical from run to run and machine to machine (for a
+// given build). A product of few outputs over a long depth (the weight gradient of a small layer
+// over a large batch) is also split along the depth into parts, as many as its shape says (never
+// the number of threads), whose sums are then added in order (host_kernels.cpp, Matrix product).
 #pragma once
 
 #include <cstdint>
