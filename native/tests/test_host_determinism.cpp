@@ -30,7 +30,8 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // three outputs, whose products are narrow; and a 1 → 1 layer over a long batch, whose
 // gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70001 x 40 x 3 are
 // split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
-// 3 threads divide the units within a part) and of 20000 x 64 x 64 into 16.
+// 3 threads divide the units within a part) and of 20000 x 64 x 64 into 16; their bias
+// gradients sum 5 and 4 parts of the batch.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;

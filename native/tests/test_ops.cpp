@@ -29,13 +29,16 @@ const LinearShape kShapes[] = {
     // rows read in place (weight gradients, over more than one depth block; a forward of one
     // input, an input gradient of one output) and rows transposed (forwards, input gradients).
     {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
+    // 16 outputs: the most whose bias sums the host keeps in registers (host_kernels.cpp, sum_columns).
+    {33, 9, 16},
 };
 
 // Products of few output tiles over a long depth, which the host splits along the depth into
 // parts (host_kernels.cpp, depth_parts; {1000, 300, 129} above has 2 parts in its weight
 // gradient). Weight gradients: 4 parts of 4 or 5 depth blocks, the last one short, over 2 x 2
-// output tiles; 3 narrow parts. A forward: 3 parts over 4 row tiles. Host only: the emulated
-// CUDA kernels would take a minute over these.
+// output tiles; 3 narrow parts. A forward: 3 parts over 4 row tiles. The first shape's bias
+// gradient is summed in 2 parts of the batch (column_sum_parts). Host only: the emulated CUDA
+// kernels would take a minute over these.
 const LinearShape kDepthPartShapes[] = {{2200, 70, 257}, {100000, 33, 5}, {256, 1500, 60}};
 
 std::string describe(const Context& context, const LinearShape& s) {

@@ -7,8 +7,9 @@
 // computed by one thread, with the same sequence of floating-point operations whatever the
 // number of threads, so results are bit-identical from run to run and machine to machine (for a
 // given build). A product of few outputs over a long depth (the weight gradient of a small layer
-// over a large batch) is also split along the depth into parts, as many as its shape says (never
-// the number of threads), whose sums are then added in order (host_kernels.cpp, Matrix product).
+// over a large batch), and a bias gradient over a long batch, are also split along the batch into
+// parts, as many as the shape says (never the number of threads), whose sums are then added in
+// order (host_kernels.cpp: Matrix product, column_sum_parts).
 #pragma once
 
 #include <cstdint>
@@ -33,8 +34,9 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
                     int64_t batch, int64_t in, int64_t out);
 
 // gx = gy·wᵀ, gw = xᵀ·gy, gb = Σ_rows gy; each output may be null; accumulate adds to the outputs.
-// Bias gradients sum in double; a single column's sum (an output of one), and a 1 → 1 layer's
-// weight gradient (in float), over the batch in 16 lanes (host_kernels.cpp, Long sums).
+// Bias gradients sum in double (over parts of a long batch, added in order); a single column's
+// sum (an output of one), and a 1 → 1 layer's weight gradient (in float), over the batch in 16
+// lanes (host_kernels.cpp, Long sums).
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
                      int64_t batch, int64_t in, int64_t out, bool accumulate);
 
