@@ -1,10 +1,12 @@
 // neuron_products_bench: speed of the Linear layer's three matrix products on one backend,
-// each alone: forward Y = X·W, weight gradient dW = Xᵀ·G and input gradient dX = G·Wᵀ.
-// `neuron bench` measures whole training steps; this shows which product bounds them.
+// each alone: forward Y = X·W, weight gradient dW = Xᵀ·G and input gradient dX = G·Wᵀ; and of
+// the bias gradient db = Σrows G, which reads as much as the products write.
+// `neuron bench` measures whole training steps; this shows which part bounds them.
 //
 //   neuron_products_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...]
 //
-// Prints one line per shape: best time of several repeats and GFLOP/s (2·B·I·O per product).
+// Prints one line per shape: best time of several repeats and GFLOP/s (2·B·I·O per product), and
+// for the bias gradient GB/s (4·B·O bytes read).
 // Before a shape's line, each product's result is checked at 64 sampled elements against a sum in
 // double on the host, so that no timing is printed for a wrong product (a GEMM variant, say):
 // a mismatch fails the run (exit 1) with the first mismatching elements.
@@ -163,10 +165,12 @@ int main(int argc, char** argv) {
 
     nrn_context* context = nullptr;
     CHECK(nrn_context_create(backend, choice.ordinal, &context));
-    std::printf("%-18s %20s %20s %20s\n", "batch x in x out", "forward X·W", "weight grad Xᵀ·G", "input grad G·Wᵀ");
+    std::printf("%-18s %20s %20s %20s %20s\n", "batch x in x out", "forward X·W", "weight grad Xᵀ·G", "input grad G·Wᵀ",
+                "bias grad Σ G");
     for (const Shape& s : shapes) {
         Matrix x(context, s.batch, s.in, 1), w(context, s.in, s.out, 2), y(context, s.batch, s.out, 3),
             g(context, s.batch, s.out, 4), gw(context, s.in, s.out, 5), gx(context, s.batch, s.in, 6);
+        bench::Tensor gb(context, {s.out});
         const double forward = best_seconds(context, repeats, min_seconds, [&] {
             CHECK(nrn_linear_forward(context, x.tensor, w.tensor, nullptr, y.tensor));
         });
@@ -176,6 +180,10 @@ int main(int argc, char** argv) {
         });
         const double input_grad = best_seconds(context, repeats, min_seconds, [&] {
             CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, gx.tensor, nullptr, nullptr,
+                                      NRN_GRAD_OVERWRITE));
+        });
+        const double bias_grad = best_seconds(context, repeats, min_seconds, [&] {
+            CHECK(nrn_linear_backward(context, x.tensor, w.tensor, g.tensor, nullptr, nullptr, gb.tensor,
                                       NRN_GRAD_OVERWRITE));
         });
         if (check_products(context, s, x, w, g, y, gw, gx) != 0) {
@@ -192,8 +200,11 @@ int main(int argc, char** argv) {
             std::snprintf(text, sizeof(text), "%9.3f ms %6.0f GF/s", seconds * 1e3, flop / seconds * 1e-9);
             return std::string(text);
         };
-        std::printf("%-18s %20s %20s %20s\n", name, cell(forward).c_str(), cell(weight_grad).c_str(),
-                    cell(input_grad).c_str());
+        char bias[64];
+        std::snprintf(bias, sizeof(bias), "%9.3f ms %6.0f GB/s", bias_grad * 1e3,
+                      4.0 * static_cast<double>(s.batch) * static_cast<double>(s.out) / bias_grad * 1e-9);
+        std::printf("%-18s %20s %20s %20s %20s\n", name, cell(forward).c_str(), cell(weight_grad).c_str(),
+                    cell(input_grad).c_str(), bias);
     }
     CHECK(nrn_context_destroy(context));
     return 0;
