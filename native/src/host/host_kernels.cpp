@@ -69,10 +69,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // ---------------------------------------------------------------------------------------
 // Matrix product
 //
-// out (+)= lhs · rhs, where lhs(r, k) = lhs[r·lhs_row + k·lhs_col] and
-// rhs(k, c) = rhs[k·rhs_row + c·rhs_col]: the strides let one kernel serve X·W, Xᵀ·G and G·Wᵀ.
+// out = start + lhs · rhs, where lhs(r, k) = lhs[r·lhs_row + k·lhs_col] and
+// rhs(k, c) = rhs[k·rhs_row + c·rhs_col]: the strides let one kernel serve X·W, Xᵀ·G and G·Wᵀ;
+// start is out itself (a gradient accumulated), zero or the bias (Start, below).
 //
-// Every output element is computed as ((out + a₀b₀) + a₁b₁) + … in increasing k, one rounded
+// Every output element is computed as ((start + a₀b₀) + a₁b₁) + … in increasing k, one rounded
 // multiply and one rounded add per term (the build turns off FMA contraction). Blocking,
 // threads and the instruction set only change which elements are computed together, never
 // that sequence, so every code path below gives bit-identical results.
@@ -80,11 +81,16 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // The one exception is a product of few output tiles over a long depth (as the weight gradient
 // Xᵀ·G of a layer with few inputs over a large batch: its rows are the inputs, its depth the
 // batch), which would otherwise run on one or two threads. Its depth is split into parts
-// (split_product, below), and an element is (((out + part 0's terms) + S₁) + S₂) + …, where
+// (split_product, below), and an element is (((start + part 0's terms) + S₁) + S₂) + …, where
 // part 0's terms are added as above and S_p sums part p's terms from zero the same way. How many
 // parts, and where they start, follows from the product's shape alone, never from the number of
 // threads.
 // ---------------------------------------------------------------------------------------
+
+// Where an output element's sum starts: its value in `out` (an accumulating product), zero, or
+// element c of a row (the bias, the same for every row). Starting from zero or the row gives the
+// bits that filling `out` with them first would, without a pass over `out` before the product.
+enum class Start { Out, Zero, Row };
 
 struct Gemm {
     const float* lhs;
@@ -94,6 +100,8 @@ struct Gemm {
     float* out;
     int64_t rows, depth, cols;
     int64_t col_tasks;  // tasks are numbered row-major over (row tile, column tile)
+    Start start;
+    const float* start_row;  // Start::Row: cols floats
 };
 
 #define NRN_INLINE inline __attribute__((always_inline))
@@ -189,11 +197,12 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
     }
 }
 
-// acc[MR][NR] (in registers) starts from c (row stride ldc), adds a·b over kc terms and is
-// stored back. a: MR floats per k (packed); b: NR floats per k (packed).
+// acc[MR][NR] (in registers) starts from `from` (row stride ld_from: c's own values, or with
+// stride 0 one row for all), adds a·b over kc terms and is stored to c (row stride ldc).
+// a: MR floats per k (packed); b: NR floats per k (packed).
 template <int Width, int MR, int NV>
-NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict b, int64_t kc, float* c,
-                             int64_t ldc) {
+NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict b, int64_t kc, const float* from,
+                             int64_t ld_from, float* c, int64_t ldc) {
     using S = Simd<Width>;
     using V = typename S::Vector;
     constexpr int NR = Width * NV;
@@ -201,7 +210,7 @@ NRN_INLINE void micro_kernel(const float* __restrict a, const float* __restrict 
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) S::load(acc[i][v], c + i * ldc + v * Width);
+        for (int v = 0; v < NV; ++v) S::load(acc[i][v], from + i * ld_from + v * Width);
     }
     for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
         V bk[NV];
@@ -293,6 +302,7 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
     // run the same micro-kernel.
     alignas(64) float a[kPackedRows * kDepthBlock];
     alignas(64) float edge[MR * NR];  // output block at the matrix edge
+    alignas(64) static constexpr float zeros[NR] = {};  // where Start::Zero sums start
 
     for (int64_t ct = 0; ct < g.col_tasks; ++ct) {
         // The row tiles rt of this column tile whose task rt·col_tasks + ct is in [first, last).
@@ -365,18 +375,30 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                     }
                 }
 
+                // The first depth block's sums start where g says; later ones from out.
+                const Start start = k0 == 0 ? g.start : Start::Out;
                 for (int64_t p = 0; p < panels; ++p) {
                     const int64_t c = c0 + p * NR, nc = std::min<int64_t>(NR, c1 - c);
+                    const float* const row = start == Start::Row ? g.start_row + c : zeros;
                     for (int64_t s = 0; s < strips; ++s) {
                         const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
                         float* y = g.out + r * g.cols + c;
                         if (mr == MR && nc == NR) {
-                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, y, g.cols);
+                            if (start == Start::Out) {
+                                micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, y, g.cols, y,
+                                                            g.cols);
+                            } else {
+                                micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, row, 0, y,
+                                                            g.cols);
+                            }
                         } else {
                             // Through a full-size copy; only the elements inside the matrix are read and written.
-                            for (int64_t i = 0; i < mr; ++i)
-                                std::copy(y + i * g.cols, y + i * g.cols + nc, edge + i * NR);
-                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, edge, NR);
+                            for (int64_t i = 0; i < mr; ++i) {
+                                const float* from = start == Start::Out ? y + i * g.cols : row;
+                                std::copy(from, from + nc, edge + i * NR);
+                            }
+                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, edge, NR, edge,
+                                                        NR);
                             for (int64_t i = 0; i < mr; ++i)
                                 std::copy(edge + i * NR, edge + i * NR + nc, y + i * g.cols);
                         }
@@ -766,8 +788,8 @@ ScratchSizes product_scratch_up_to(int64_t rows, int64_t depth, int64_t cols) {
     return sizes;
 }
 
-// Part p of g's depth (of `parts`), summing into `sums`: whole depth blocks, the parts as even as
-// the blocks allow.
+// Part p of g's depth (of `parts`): whole depth blocks, the parts as even as the blocks allow.
+// Part 0 sums into out from where g starts, the others into `sums` from zero.
 Gemm depth_part(const Gemm& g, int64_t p, int64_t parts, float* sums) {
     const int64_t blocks = ceil_div(g.depth, kDepthBlock);
     const int64_t k0 = blocks * p / parts * kDepthBlock, k1 = std::min(g.depth, blocks * (p + 1) / parts * kDepthBlock);
@@ -775,31 +797,51 @@ Gemm depth_part(const Gemm& g, int64_t p, int64_t parts, float* sums) {
     part.lhs += k0 * g.lhs_col;
     part.rhs += k0 * g.rhs_row;
     part.depth = k1 - k0;
-    part.out = sums;
+    if (p > 0) part.out = sums, part.start = Start::Zero;
     return part;
 }
 
-// Zeroes the output tiles of the tasks [first, last).
-void zero_tasks(const Gemm& g, int64_t first, int64_t last) {
+// Writes where the sums of the tasks [first, last) start into their output tiles (zero or the
+// row; nothing for Start::Out): for the narrow kernels, which start from out.
+void start_tasks(const Gemm& g, int64_t first, int64_t last) {
+    if (g.start == Start::Out) return;
     for (int64_t t = first; t < last; ++t) {
         const int64_t r0 = t / g.col_tasks * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
         const int64_t c0 = t % g.col_tasks * kColTile, c1 = std::min(g.cols, c0 + kColTile);
-        for (int64_t r = r0; r < r1; ++r) std::fill(g.out + r * g.cols + c0, g.out + r * g.cols + c1, 0.0f);
+        if (g.start == Start::Zero && c0 == 0 && c1 == g.cols) {  // whole rows: one run of floats
+            std::fill(g.out + r0 * g.cols, g.out + r1 * g.cols, 0.0f);
+            continue;
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+            float* const y = g.out + r * g.cols;
+            // Element by element: a narrow product's rows are a few floats, too few for a call.
+            if (g.start == Start::Row) {
+                for (int64_t c = c0; c < c1; ++c) y[c] = g.start_row[c];
+            } else {
+                for (int64_t c = c0; c < c1; ++c) y[c] = 0.0f;
+            }
+        }
     }
 }
 
-// out[rows x cols] (+)= lhs · rhs over tasks of kRowsPerTask rows x kColTile columns, and depth
-// parts. The calling thread's Scratch must hold product_scratch (reserve_linear does).
+// out[rows x cols] = start + lhs · rhs over tasks of kRowsPerTask rows x kColTile columns, and
+// depth parts, where start is out itself, zero or start_row (for every row). The calling thread's
+// Scratch must hold product_scratch (reserve_linear does).
 __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t lhs_col, const float* rhs,
                                     int64_t rhs_row, int64_t rhs_col, float* out, int64_t rows, int64_t depth,
-                                    int64_t cols) {
-    const Gemm g{lhs, lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile)};
+                                    int64_t cols, Start start, const float* start_row = nullptr) {
+    const Gemm g{lhs,  lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile),
+                 start, start_row};
     const auto [tasks, parts, threads] = split_product(rows, depth, cols);
     const ProductKernels& kernels = product_kernels();
     const bool narrow = cols < kMinKernelCols;
     if (threads == 1 && parts == 1) {  // every step of a small layer: no more than needed
-        if (narrow) kernels.narrow(g, nullptr, 0, tasks);
-        else kernels.wide(g, scratch().panels.get(), 0, tasks);
+        if (narrow) {
+            start_tasks(g, 0, tasks);
+            kernels.narrow(g, nullptr, 0, tasks);
+        } else {
+            kernels.wide(g, scratch().panels.get(), 0, tasks);
+        }
         return;
     }
     // The tutorial's narrow products need no Scratch, and looking it up costs a call.
@@ -815,10 +857,13 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     parallel_tasks(tasks * parts, threads, [&](int64_t first, int64_t last, int64_t thread) {
         for (int64_t p = first / tasks; p < parts && p * tasks < last; ++p) {
             const int64_t t0 = std::max(first - p * tasks, int64_t{0}), t1 = std::min(last - p * tasks, tasks);
-            const Gemm part = parts == 1 ? g : depth_part(g, p, parts, p == 0 ? out : part_sums + (p - 1) * rows * cols);
-            if (p > 0) zero_tasks(part, t0, t1);
-            if (narrow) kernels.narrow(part, nullptr, t0, t1);
-            else kernels.wide(part, panels + thread * kTilePanelFloats, t0, t1);
+            const Gemm part = parts == 1 ? g : depth_part(g, p, parts, part_sums + (p - 1) * rows * cols);
+            if (narrow) {
+                start_tasks(part, t0, t1);
+                kernels.narrow(part, nullptr, t0, t1);
+            } else {
+                kernels.wide(part, panels + thread * kTilePanelFloats, t0, t1);
+            }
         }
     });
     // The parts' sums, in order.
@@ -1038,12 +1083,8 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
         return;
     }
     reserve_scratch(product_scratch(batch, in, out));
-    if (b == nullptr || out == 1) {
-        std::fill(y, y + batch * out, b != nullptr ? b[0] : 0.0f);
-    } else {
-        for (int64_t r = 0; r < batch; ++r) std::copy(b, b + out, y + r * out);
-    }
-    gemm(x, in, 1, w, out, 1, y, batch, in, out);
+    // Each sum starts from the bias, in increasing k, then as the product adds to it.
+    gemm(x, in, 1, w, out, 1, y, batch, in, out, b != nullptr ? Start::Row : Start::Zero, b);
 }
 
 void linear_backward(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
@@ -1056,8 +1097,7 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
     reserve_scratch(sizes);
     if (gx != nullptr) {
         // gx[r][i] (+)= Σ_o gy[r][o] · w[i][o]: the product kernel with wᵀ as its right operand.
-        if (!accumulate) std::fill(gx, gx + batch * in, 0.0f);
-        gemm(gy, out, 1, w, 1, out, gx, batch, out, in);
+        gemm(gy, out, 1, w, 1, out, gx, batch, out, in, accumulate ? Start::Out : Start::Zero);
     }
     if (gw != nullptr && one_weight) {
         // A 1 → 1 layer's one weight: a dot product over the batch, in lanes (Long sums, above).
@@ -1065,8 +1105,7 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
         gw[0] = accumulate ? gw[0] + sum : sum;
     } else if (gw != nullptr) {
         // gw[i][o] (+)= Σ_r x[r][i] · gy[r][o]: the forward kernel with xᵀ as its left operand.
-        if (!accumulate) std::fill(gw, gw + in * out, 0.0f);
-        gemm(x, 1, in, gy, out, 1, gw, in, batch, out);
+        gemm(x, 1, in, gy, out, 1, gw, in, batch, out, accumulate ? Start::Out : Start::Zero);
     }
     if (gb != nullptr && out == 1) {
         // One column: its sum in lanes (Long sums, above), not through the buffer below.
