@@ -806,8 +806,10 @@ Gemm depth_part(const Gemm& g, int64_t p, int64_t parts, float* sums) {
 void start_tasks(const Gemm& g, int64_t first, int64_t last) {
     if (g.start == Start::Out) return;
     for (int64_t t = first; t < last; ++t) {
-        const int64_t r0 = t / g.col_tasks * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
-        const int64_t c0 = t % g.col_tasks * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        // (No division for one column tile: a small layer's every step starts its tasks here.)
+        const int64_t row_tile = g.col_tasks == 1 ? t : t / g.col_tasks, col_tile = g.col_tasks == 1 ? 0 : t % g.col_tasks;
+        const int64_t r0 = row_tile * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
+        const int64_t c0 = col_tile * kColTile, c1 = std::min(g.cols, c0 + kColTile);
         if (g.start == Start::Zero && c0 == 0 && c1 == g.cols) {  // whole rows: one run of floats
             std::fill(g.out + r0 * g.cols, g.out + r1 * g.cols, 0.0f);
             continue;
@@ -986,12 +988,11 @@ int64_t column_sum_parts(int64_t batch, int64_t out) {
 // the sums took 8.0 and 5.9 ms on 256 columns, though 4 was faster on 17 and 64 columns.)
 constexpr int64_t kColumnsInRegisters = 16;
 
-// The sums of V·4 columns from column o over rows [r0, r1), in registers.
+// s[o ... o + V·4) = the sums of those columns over rows [r0, r1), in registers from zero.
 template <int V>
 NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols, int64_t o, int64_t r0, int64_t r1,
                                          double* __restrict s) {
-    Doubles sums[2 * V];
-    std::memcpy(sums, s + o, sizeof(sums));
+    Doubles sums[2 * V] = {};
     for (int64_t r = r0; r < r1; ++r) {
         const float* __restrict row = g + r * cols + o;
 #pragma GCC unroll 4
@@ -1006,8 +1007,8 @@ NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols
 }
 
 NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0, int64_t r1, double* __restrict s) {
-    std::fill(s, s + cols, 0.0);
     if (cols > kColumnsInRegisters) {
+        std::fill(s, s + cols, 0.0);
         for (int64_t r = r0; r < r1; ++r) {
             const float* __restrict row = g + r * cols;
             int64_t o = 0;
@@ -1033,7 +1034,8 @@ NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0,
         case 1: sum_columns_in_registers<1>(g, cols, 0, r0, r1, s); break;
         default: break;
     }
-    for (int64_t r = r0; r < r1; ++r) {  // the last cols mod 4
+    for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] = 0.0;  // the last cols mod 4
+    for (int64_t r = r0; r < r1; ++r) {
         for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] += static_cast<double>(g[r * cols + o]);
     }
 }
