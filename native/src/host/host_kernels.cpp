@@ -277,7 +277,7 @@ Scratch& scratch() { return thread_object<Scratch>(); }
 
 // Scratch::reserve, without touching the thread's Scratch when nothing is needed (the
 // tutorial's 1 → 1 layer needs nothing, and a thread-local look-up costs a call).
-void reserve_scratch(const ScratchSizes& sizes) {
+NRN_INLINE void reserve_scratch(const ScratchSizes& sizes) {
     if (!sizes.empty()) scratch().reserve(sizes);
 }
 
