@@ -745,7 +745,7 @@ constexpr int64_t kMinProductUnits = 16;
 constexpr int64_t kMinPartDepthBlocks = 4;
 
 // How a product is shared out: its tasks, its depth parts and the threads that share the
-// tasks x parts units. Small products (the tutorial's, every step) return at the first test.
+// tasks x parts units. Small products (a small layer's, every step) return at the first test.
 struct ProductSplit {
     int64_t tasks, parts, threads;
 };
@@ -846,7 +846,7 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
         }
         return;
     }
-    // The tutorial's narrow products need no Scratch, and looking it up costs a call.
+    // Narrow products take no panels: only their depth parts' sums are in Scratch.
     Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
     if ((!narrow && threads > reserved->panel_parts) ||
         (parts > 1 && static_cast<size_t>((parts - 1) * rows * cols) > reserved->part_sums.size())) {
@@ -1085,7 +1085,7 @@ void linear_forward(const float* x, const float* w, const float* b, float* y,
         return;
     }
     reserve_scratch(product_scratch(batch, in, out));
-    // Each sum starts from the bias, in increasing k, then as the product adds to it.
+    // Each sum starts from the bias (or zero) and adds its terms in increasing k.
     gemm(x, in, 1, w, out, 1, y, batch, in, out, b != nullptr ? Start::Row : Start::Zero, b);
 }
 
