@@ -384,13 +384,9 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                         const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
                         float* y = g.out + r * g.cols + c;
                         if (mr == MR && nc == NR) {
-                            if (start == Start::Out) {
-                                micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, y, g.cols, y,
-                                                            g.cols);
-                            } else {
-                                micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, row, 0, y,
-                                                            g.cols);
-                            }
+                            const bool own = start == Start::Out;  // else one row for all
+                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, own ? y : row,
+                                                        own ? g.cols : 0, y, g.cols);
                         } else {
                             // Through a full-size copy; only the elements inside the matrix are read and written.
                             for (int64_t i = 0; i < mr; ++i) {
@@ -806,10 +802,8 @@ Gemm depth_part(const Gemm& g, int64_t p, int64_t parts, float* sums) {
 void start_tasks(const Gemm& g, int64_t first, int64_t last) {
     if (g.start == Start::Out) return;
     for (int64_t t = first; t < last; ++t) {
-        // (No division for one column tile: a small layer's every step starts its tasks here.)
-        const int64_t row_tile = g.col_tasks == 1 ? t : t / g.col_tasks, col_tile = g.col_tasks == 1 ? 0 : t % g.col_tasks;
-        const int64_t r0 = row_tile * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
-        const int64_t c0 = col_tile * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        const int64_t r0 = t / g.col_tasks * kRowsPerTask, r1 = std::min(g.rows, r0 + kRowsPerTask);
+        const int64_t c0 = t % g.col_tasks * kColTile, c1 = std::min(g.cols, c0 + kColTile);
         if (g.start == Start::Zero && c0 == 0 && c1 == g.cols) {  // whole rows: one run of floats
             std::fill(g.out + r0 * g.cols, g.out + r1 * g.cols, 0.0f);
             continue;
@@ -837,15 +831,6 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     const auto [tasks, parts, threads] = split_product(rows, depth, cols);
     const ProductKernels& kernels = product_kernels();
     const bool narrow = cols < kMinKernelCols;
-    if (threads == 1 && parts == 1) {  // every step of a small layer: no more than needed
-        if (narrow) {
-            start_tasks(g, 0, tasks);
-            kernels.narrow(g, nullptr, 0, tasks);
-        } else {
-            kernels.wide(g, scratch().panels.get(), 0, tasks);
-        }
-        return;
-    }
     // Narrow products take no panels: only their depth parts' sums are in Scratch.
     Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
     if ((!narrow && threads > reserved->panel_parts) ||
@@ -854,6 +839,16 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     }
     float* const panels = narrow ? nullptr : reserved->panels.get();
     float* const part_sums = parts == 1 ? nullptr : reserved->part_sums.data();
+
+    if (threads == 1 && parts == 1) {  // every step of a small layer: no units to share out
+        if (narrow) {
+            start_tasks(g, 0, tasks);
+            kernels.narrow(g, nullptr, 0, tasks);
+        } else {
+            kernels.wide(g, panels, 0, tasks);
+        }
+        return;
+    }
 
     // Unit u is task u mod tasks of part u / tasks.
     parallel_tasks(tasks * parts, threads, [&](int64_t first, int64_t last, int64_t thread) {
@@ -988,13 +983,13 @@ int64_t column_sum_parts(int64_t batch, int64_t out) {
 // the sums took 8.0 and 5.9 ms on 256 columns, though 4 was faster on 17 and 64 columns.)
 constexpr int64_t kColumnsInRegisters = 16;
 
-// s[o ... o + V·4) = the sums of those columns over rows [r0, r1), in registers from zero.
+// s[0 ... V·4) = the sums of the first V·4 columns over rows [r0, r1), in registers from zero.
 template <int V>
-NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols, int64_t o, int64_t r0, int64_t r1,
+NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols, int64_t r0, int64_t r1,
                                          double* __restrict s) {
     Doubles sums[2 * V] = {};
     for (int64_t r = r0; r < r1; ++r) {
-        const float* __restrict row = g + r * cols + o;
+        const float* __restrict row = g + r * cols;
 #pragma GCC unroll 4
         for (int v = 0; v < V; ++v) {
             Floats x;
@@ -1003,7 +998,7 @@ NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols
             sums[2 * v + 1] += high_doubles(x);
         }
     }
-    std::memcpy(s + o, sums, sizeof(sums));
+    std::memcpy(s, sums, sizeof(sums));
 }
 
 NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0, int64_t r1, double* __restrict s) {
@@ -1028,10 +1023,10 @@ NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0,
     }
     static_assert(kColumnsInRegisters == 16, "one case per vector count");
     switch (cols / 4) {
-        case 4: sum_columns_in_registers<4>(g, cols, 0, r0, r1, s); break;
-        case 3: sum_columns_in_registers<3>(g, cols, 0, r0, r1, s); break;
-        case 2: sum_columns_in_registers<2>(g, cols, 0, r0, r1, s); break;
-        case 1: sum_columns_in_registers<1>(g, cols, 0, r0, r1, s); break;
+        case 4: sum_columns_in_registers<4>(g, cols, r0, r1, s); break;
+        case 3: sum_columns_in_registers<3>(g, cols, r0, r1, s); break;
+        case 2: sum_columns_in_registers<2>(g, cols, r0, r1, s); break;
+        case 1: sum_columns_in_registers<1>(g, cols, r0, r1, s); break;
         default: break;
     }
     for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] = 0.0;  // the last cols mod 4
