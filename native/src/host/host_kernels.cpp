@@ -828,7 +828,9 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
                                     int64_t cols, Start start, const float* start_row = nullptr) {
     const Gemm g{lhs,  lhs_row, lhs_col, rhs, rhs_row, rhs_col, out, rows, depth, cols, ceil_div(cols, kColTile),
                  start, start_row};
-    const auto [tasks, parts, threads] = split_product(rows, depth, cols);
+    // Named copies, not a structured binding: C++17 lets no lambda capture one (Clang holds to that).
+    const ProductSplit split = split_product(rows, depth, cols);
+    const int64_t tasks = split.tasks, parts = split.parts, threads = split.threads;
     const ProductKernels& kernels = product_kernels();
     const bool narrow = cols < kMinKernelCols;
     // Narrow products take no panels: only their depth parts' sums are in Scratch.
