@@ -30,8 +30,9 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // three outputs, whose products are narrow; and a 1 → 1 layer over a long batch, whose
 // gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70001 x 40 x 3 are
 // split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
-// 3 threads divide the units within a part) and of 20000 x 64 x 64 into 16; their bias
-// gradients sum 5 and 4 parts of the batch.
+// 3 threads divide the units within a part), of 20000 x 64 x 64 into 16 and of 70000 x 8 x 16
+// into 2; their bias gradients sum 5, 4 and 4 parts of the batch. The last shape's products have
+// 8 or 16 columns: panels one vector wide (host_kernels.cpp, ProductKernels).
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -40,7 +41,8 @@ uint64_t host_digest() {
     uint64_t digest = 1469598103934665603ull;
     Context context(NRN_BACKEND_HOST);
     for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
-                          Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64}}) {
+                          Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64},
+                          Shape{70000, 8, 16}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));

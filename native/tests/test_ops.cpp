@@ -31,6 +31,10 @@ const LinearShape kShapes[] = {
     {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
     // 16 outputs: the most whose bias sums the host keeps in registers (host_kernels.cpp, sum_columns).
     {33, 9, 16},
+    // Products of 8 to 16 columns, on the host's micro-kernel of one vector per row: whole panels
+    // of 16 (8 with AVX2) and strips of 16 rows over 2 depth blocks, then a short strip; panels
+    // of 8 columns in 16 (AVX-512).
+    {300, 200, 16}, {96, 8, 8},
 };
 
 // Products of few output tiles over a long depth, which the host splits along the depth into

@@ -28,8 +28,8 @@ constexpr int64_t kRowsPerTask = 64;
 // matrix (kDepthBlock x at most 32 floats, 16 KiB) stays in L1 and the packed rows of the
 // left-hand matrix (kRowsPerTask x kDepthBlock, 32 KiB) in L2.
 constexpr int64_t kDepthBlock = 128;
-// Products with fewer columns than this bypass the micro-kernel (8 columns wide on baseline
-// x86-64, 16 with AVX2, 32 with AVX-512).
+// Products with fewer columns than this bypass the micro-kernel (whose panels are 8 columns wide
+// on baseline x86-64, 8 or 16 with AVX2, 16 or 32 with AVX-512: ProductKernels).
 constexpr int64_t kMinKernelCols = 8;
 
 // Below this many multiply-adds per thread, handing work to a pool thread costs more than it
@@ -657,12 +657,26 @@ NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
 // for fewer rows) took host_kernels.cpp from 23 s to 65 s to compile (5.7 s before the narrow
 // kernels in vectors), and the one run of neuron_products_bench that compared them put it within
 // this VM's noise: 16 → 4 Xᵀ·G 0.07 against 0.10 ms, 7 → 7 0.19 against 0.18 ms.
+//
+// A product of kMinKernelCols to one_vector_cols columns (8 to 16 with AVX-512, 8 with AVX2: one
+// vector) runs the micro-kernel with one vector per row (NV = 1), whose panels are one vector
+// wide; in the wide kernel's panels of two vectors, half or more of every multiply would be zero
+// padding. MR is the most rows that divide a task's and leave registers for a panel vector and a
+// broadcast. Best of five runs of neuron_products_bench on a 2-core AVX-512 VM, 65,536 rows,
+// X·W / Xᵀ·G / G·Wᵀ in ms, panels of 32 columns then one vector: 16 → 16, 0.38 / 0.44 / 0.40 →
+// 0.17 / 0.22 / 0.17; 256 → 16, X·W 6.3 → 4.5 and Xᵀ·G 9.0 → 5.3; 8 → 256, G·Wᵀ 6.3 → 4.5.
 using ProductTasks = void (*)(const Gemm&, float* panels, int64_t first, int64_t last);
 
 struct ProductKernels {
-    const char* name;         // the instruction set, as NEURON_HOST_SIMD names it
-    ProductTasks wide;        // kMinKernelCols columns or more: the micro-kernel
-    ProductTasks narrow;      // fewer
+    const char* name;          // the instruction set, as NEURON_HOST_SIMD names it
+    ProductTasks wide;         // more than one_vector_cols columns: the micro-kernel
+    ProductTasks one_vector;   // kMinKernelCols to one_vector_cols: the micro-kernel with NV = 1
+    int64_t one_vector_cols;   // 0 where the wide micro-kernel's panels are kMinKernelCols wide
+    ProductTasks narrow;       // fewer than kMinKernelCols columns
+
+    ProductTasks for_columns(int64_t cols) const {
+        return cols < kMinKernelCols ? narrow : cols <= one_vector_cols ? one_vector : wide;
+    }
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -670,8 +684,16 @@ struct ProductKernels {
 __attribute__((target("avx512f"))) void gemm_tasks_avx512(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<16, 8, 2>(g, panels, first, last);
 }
+__attribute__((target("avx512f"))) void one_vector_tasks_avx512(const Gemm& g, float* panels, int64_t first,
+                                                                 int64_t last) {
+    gemm_tasks<16, 16, 1>(g, panels, first, last);
+}
 __attribute__((target("avx2"))) void gemm_tasks_avx2(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<8, 6, 2>(g, panels, first, last);
+}
+__attribute__((target("avx2"))) void one_vector_tasks_avx2(const Gemm& g, float* panels, int64_t first,
+                                                           int64_t last) {
+    gemm_tasks<8, 8, 1>(g, panels, first, last);
 }
 __attribute__((target("avx2"))) void narrow_tasks_avx2(const Gemm& g, float*, int64_t first, int64_t last) {
     narrow_tasks<8>(g, first, last);
@@ -698,13 +720,13 @@ const ProductKernels& product_kernels() {
 #ifdef NRN_HOST_X86_DISPATCH
         __builtin_cpu_init();
         if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) {
-            return ProductKernels{"avx512", &gemm_tasks_avx512, &narrow_tasks_avx2};
+            return ProductKernels{"avx512", &gemm_tasks_avx512, &one_vector_tasks_avx512, 16, &narrow_tasks_avx2};
         }
         if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
-            return ProductKernels{"avx2", &gemm_tasks_avx2, &narrow_tasks_avx2};
+            return ProductKernels{"avx2", &gemm_tasks_avx2, &one_vector_tasks_avx2, 8, &narrow_tasks_avx2};
         }
 #endif
-        return ProductKernels{"baseline", &gemm_tasks_baseline, &narrow_tasks_baseline};
+        return ProductKernels{"baseline", &gemm_tasks_baseline, nullptr, 0, &narrow_tasks_baseline};
     }();
     return chosen;
 }
@@ -831,7 +853,7 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     // Named copies, not a structured binding: C++17 lets no lambda capture one (Clang holds to that).
     const ProductSplit split = split_product(rows, depth, cols);
     const int64_t tasks = split.tasks, parts = split.parts, threads = split.threads;
-    const ProductKernels& kernels = product_kernels();
+    const ProductTasks run_tasks = product_kernels().for_columns(cols);
     const bool narrow = cols < kMinKernelCols;
     // Narrow products take no panels: only their depth parts' sums are in Scratch.
     Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
@@ -843,12 +865,8 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     float* const part_sums = parts == 1 ? nullptr : reserved->part_sums.data();
 
     if (threads == 1 && parts == 1) {  // every step of a small layer: no units to share out
-        if (narrow) {
-            start_tasks(g, 0, tasks);
-            kernels.narrow(g, nullptr, 0, tasks);
-        } else {
-            kernels.wide(g, panels, 0, tasks);
-        }
+        if (narrow) start_tasks(g, 0, tasks);
+        run_tasks(g, panels, 0, tasks);
         return;
     }
 
@@ -859,9 +877,9 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
             const Gemm part = parts == 1 ? g : depth_part(g, p, parts, part_sums + (p - 1) * rows * cols);
             if (narrow) {
                 start_tasks(part, t0, t1);
-                kernels.narrow(part, nullptr, t0, t1);
+                run_tasks(part, nullptr, t0, t1);
             } else {
-                kernels.wide(part, panels + thread * kTilePanelFloats, t0, t1);
+                run_tasks(part, panels + thread * kTilePanelFloats, t0, t1);
             }
         }
     });
