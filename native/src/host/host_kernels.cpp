@@ -324,6 +324,7 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
     // run the same micro-kernel.
     alignas(64) float a[kPackedRows * kDepthBlock];
     alignas(64) float edge[MR * NR];  // output block at the matrix edge
+    alignas(64) float edge_row[NR];   // a bias row's last panel, padded with zeros
     alignas(64) static constexpr float zeros[NR] = {};  // where Start::Zero sums start
 
     for (int64_t ct = 0; ct < g.col_tasks; ++ct) {
@@ -399,26 +400,27 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
 
                 // The first depth block's sums start where g says; later ones from out.
                 const Start start = k0 == 0 ? g.start : Start::Out;
+                const bool own = start == Start::Out;  // else one row for all: zeros or the bias
                 for (int64_t p = 0; p < panels; ++p) {
                     const int64_t c = c0 + p * NR, nc = std::min<int64_t>(NR, c1 - c);
-                    const float* const row = start == Start::Row ? g.start_row + c : zeros;
+                    const float* row = start == Start::Row ? g.start_row + c : zeros;
+                    if (start == Start::Row && nc < NR) {  // NR floats to read: the bias, then zeros
+                        __builtin_memset(edge_row, 0, sizeof(edge_row));
+                        copy_short_row(edge_row, row, nc);
+                        row = edge_row;
+                    }
                     for (int64_t s = 0; s < strips; ++s) {
                         const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
                         float* y = g.out + r * g.cols + c;
                         if (mr == MR && nc == NR) {
-                            const bool own = start == Start::Out;  // else one row for all
                             micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, own ? y : row,
                                                         own ? g.cols : 0, y, g.cols);
                         } else {
-                            // Through a full-size copy; only the elements inside the matrix are read and written.
-                            for (int64_t i = 0; i < mr; ++i) {
-                                const float* from = start == Start::Out ? y + i * g.cols : row;
-                                copy_short_row(edge + i * NR, from, nc);
-                            }
-                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, edge, NR, edge,
-                                                        NR);
-                            for (int64_t i = 0; i < mr; ++i)
-                                copy_short_row(y + i * g.cols, edge + i * NR, nc);
+                            // Through a full-size block; only the elements inside the matrix are read and written.
+                            for (int64_t i = 0; own && i < mr; ++i) copy_short_row(edge + i * NR, y + i * g.cols, nc);
+                            micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, own ? edge : row,
+                                                        own ? NR : 0, edge, NR);
+                            for (int64_t i = 0; i < mr; ++i) copy_short_row(y + i * g.cols, edge + i * NR, nc);
                         }
                     }
                 }
