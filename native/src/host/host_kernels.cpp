@@ -12,6 +12,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -198,8 +199,8 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
 }
 
 // dst[0, n) = src[0, n) for n ≤ 32 (the part inside the matrix of an edge block's row, or of a
-// packed panel's or strip's row): at most two copies of a constant size, overlapping unless n is
-// one, in place of a call to memmove. A product of 10 columns makes such calls for every row of
+// packed panel's or strip's row): at most two copies of a constant size (4, 8 or 16 floats),
+// overlapping where n is none of them, in place of a call to memmove. A product of 10 columns makes such calls for every row of
 // every block. neuron_products_bench, 65,536 x 10 → 10, best of five, before and after: X·W 0.58
 // → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms.
 NRN_INLINE void copy_short_row(float* __restrict dst, const float* __restrict src, int64_t n) {
@@ -899,12 +900,8 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
         for (int64_t p = first / tasks; p < parts && p * tasks < last; ++p) {
             const int64_t t0 = std::max(first - p * tasks, int64_t{0}), t1 = std::min(last - p * tasks, tasks);
             const Gemm part = parts == 1 ? g : depth_part(g, p, parts, part_sums + (p - 1) * rows * cols);
-            if (narrow) {
-                start_tasks(part, t0, t1);
-                run_tasks(part, nullptr, t0, t1);
-            } else {
-                run_tasks(part, panels + thread * kTilePanelFloats, t0, t1);
-            }
+            if (narrow) start_tasks(part, t0, t1);
+            run_tasks(part, narrow ? nullptr : panels + thread * kTilePanelFloats, t0, t1);
         }
     });
     // The parts' sums, in order.
