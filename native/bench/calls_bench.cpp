@@ -25,6 +25,9 @@
 //                   1 → 1 on batches of 64 and 65 rows, 4 → 4 on batches of 4 and 5; the first of
 //                   each pair is the warp path's largest, the second the one-block path's smallest
 //                   there. Where the second is faster, the bound is too high.
+//   long batch      nrn_linear_mse_sgd_step on a 1 → 1 layer over 1,048,576 rows (`neuron bench`'s
+//                   huge case at full size; 65,536 with --quick): one call whose time is all
+//                   arithmetic, for scale (on the host, the one-pass 1 → 1 step over every core)
 //
 // A second thread runs (and ends) before anything is timed. Once a process has had one, and
 // every .NET process has, libstdc++'s reference counts and glibc's locks take their atomic
@@ -184,6 +187,18 @@ int main(int argc, char** argv) {
                 std::printf("  %ld -> %ld, batch %-6ld %10.1f ns/step (%s path on CUDA)\n", static_cast<long>(bound.in),
                             static_cast<long>(bound.out), static_cast<long>(bound.batch), step * 1e9, bound.path);
             }
+
+            const int64_t long_rows = quick ? 65536 : 1048576;
+            bench::Tensor long_x(context, {long_rows, 1}), long_t(context, {long_rows, 1});
+            CHECK(nrn_tensor_fill_uniform(context, long_x.tensor, -3.0f, 3.0f, 3));
+            CHECK(nrn_tensor_fill(context, long_t.tensor, 3.0f));
+            const int64_t long_calls = quick ? 2 : (backend == NRN_BACKEND_HOST ? 200 : 2000);
+            const double long_step = best_seconds(context, repeats, long_calls, [&] {
+                CHECK(nrn_linear_mse_sgd_step(context, long_x.tensor, long_t.tensor, w.tensor, b.tensor, 1e-6f,
+                                              e.tensor, a.tensor));
+            });
+            std::printf("%-14s %10.1f us/step (1 -> 1, batch %ld, 1 call)\n", "long batch", long_step * 1e6,
+                        static_cast<long>(long_rows));
         }
     }
     CHECK(nrn_context_destroy(context));

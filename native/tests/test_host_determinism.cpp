@@ -32,7 +32,10 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
 // 3 threads divide the units within a part), of 20000 x 64 x 64 into 16 and of 70000 x 8 x 16
 // into 2; their bias gradients sum 5, 4 and 4 parts of the batch. The last shape's products have
-// 8 or 16 columns: panels one vector wide (host_kernels.cpp, ProductKernels).
+// 8 or 16 columns: panels one vector wide (host_kernels.cpp, ProductKernels). The long sums of
+// 400,003 x 1 x 1 (its squared error and gradients) split into 6 parts of the batch, and its
+// training steps' (133,335 rows, one pass each) into 2; those of the squared errors of
+// 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -42,7 +45,7 @@ uint64_t host_digest() {
     Context context(NRN_BACKEND_HOST);
     for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
                           Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64},
-                          Shape{70000, 8, 16}}) {
+                          Shape{70000, 8, 16}, Shape{400003, 1, 1}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));
@@ -53,6 +56,8 @@ uint64_t host_digest() {
         for (const Tensor* t : {&y, &gx, &gw, &gb}) mix(digest, t->read());
 
         Tensor target(context, {s.batch, s.out}, random_values(rng, s.batch * s.out)), error(context, {1});
+        REQUIRE_OK(nrn_mse(context, y, target, gy, error, nullptr));
+        for (const Tensor* t : {&gy, &error}) mix(digest, t->read());
         REQUIRE_OK(nrn_linear_mse_sgd_train(context, x, target, w, b, 0.01f, s.batch / 3 + 1, 0, 4,
                                             NRN_ORDER_SHUFFLE, 9, error, nullptr));
         for (const Tensor* t : {&w, &b, &error}) mix(digest, t->read());

@@ -78,17 +78,20 @@ public:
         host::sgd_update(param, grad, count, learning_rate);
     }
 
-    // Each step is exactly the unfused sequence forward, mse, backward (overwrite), sgd_update
-    // on the picked batch, so the fused and unfused paths give the same bits on the host.
+    // Each step gives exactly the bits of the unfused sequence forward, mse, backward
+    // (overwrite), sgd_update on the picked batch, so the fused and unfused paths agree on the
+    // host. A 1 → 1 layer's step is one pass over its batch (linear_mse_sgd_step_one_by_one).
     // The scratch buffers are kept between calls (the API serialises calls on a context), so a
     // trainer that takes one fused step per call allocates nothing per step.
     void linear_mse_sgd_train(const TrainArgs& a) override {
-        const size_t max_outputs = static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
+        const bool one_by_one = a.in_features == 1 && a.out_features == 1;
+        const size_t max_outputs =
+            one_by_one ? 0 : static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
         float* prediction = grow(prediction_, max_outputs);
         float* grad = grow(grad_, max_outputs);
         float* weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
         float* bias_grad = a.bias != nullptr ? grow(bias_grad_, static_cast<size_t>(a.out_features)) : nullptr;
-        host::reserve_linear(std::min(a.batch_size, a.rows), a.in_features, a.out_features);
+        if (!one_by_one) host::reserve_linear(std::min(a.batch_size, a.rows), a.in_features, a.out_features);
         float error = 0.0f;
         // The batches are worked out a chunk of steps ahead: they do not depend on the weights,
         // so the chunk's batch-order hashes run side by side instead of each one starting a step.
@@ -105,6 +108,11 @@ public:
             const int64_t rows = picked.count;
             const float* x = a.input + picked.first * a.in_features;
             const float* t = a.target + picked.first * a.out_features;
+            if (one_by_one) {
+                error = host::linear_mse_sgd_step_one_by_one(x, t, a.weight, a.bias, rows, a.learning_rate);
+                if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, rows);
+                continue;
+            }
             host::linear_forward(x, a.weight, a.bias, prediction, rows, a.in_features, a.out_features);
             error = host::mse(prediction, t, grad, rows * a.out_features);
             if (a.accumulator != nullptr) accumulator_add(a.accumulator, error, rows);

@@ -922,6 +922,12 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
 // kSumLanes/2, ..., 1), then the n mod kSumLanes last terms one by one, in order: a sum of fewer
 // than kSumLanes terms is the plain running total it was. The same operations on every machine,
 // in SSE2 vectors (baseline x86-64), whatever the instruction set of the matrix kernels.
+//
+// A sum of at least 2·kMinTermsPerPart terms is also split into parts, as many as its length
+// says (long_sum_parts; never the number of threads): part p sums the terms [n·p/parts,
+// n·(p + 1)/parts) as above, from zero and in its own lanes, on one thread, and the parts'
+// sums are added in order. So the mean squared error and a 1 → 1 layer's gradients over a long
+// batch use every core, with the same bits on any number of them.
 // ---------------------------------------------------------------------------------------
 
 constexpr int kSumLanes = 16;
@@ -949,8 +955,32 @@ NRN_INLINE double add_lanes(Doubles (&v)[kSumLanes / 2]) {
     return v[0][0] + v[0][1];                      // width 1
 }
 
-// Σ a[i]·b[i] for i < n, each product rounded to float and summed in float.
-float dot_product(const float* __restrict a, const float* __restrict b, int64_t n) {
+// A part takes at least this many terms: about 15 µs of a squared error's terms on one core, as
+// long as handing a part to a worker that is still spinning from the last one costs, or less.
+constexpr int64_t kMinTermsPerPart = 1 << 16;
+constexpr int64_t kMaxSumParts = 16;
+
+int64_t long_sum_parts(int64_t n) {
+    return n < 2 * kMinTermsPerPart ? 1 : std::min(kMaxSumParts, n / kMinTermsPerPart);
+}
+
+// part(begin, end) for each part of the terms [0, n) (long_sum_parts), the parts shared by as many
+// threads, and their sums added in order. `part` must not throw.
+template <class Sum, class Part>
+Sum sum_over_parts(int64_t n, const Part& part) {
+    const int64_t parts = long_sum_parts(n);
+    if (parts == 1) return part(int64_t{0}, n);
+    Sum sums[kMaxSumParts];
+    parallel_tasks(parts, std::min<int64_t>(parts, max_threads()), [&](int64_t first, int64_t last, int64_t) {
+        for (int64_t p = first; p < last; ++p) sums[p] = part(n * p / parts, n * (p + 1) / parts);
+    });
+    Sum total = sums[0];
+    for (int64_t p = 1; p < parts; ++p) total += sums[p];
+    return total;
+}
+
+// Σ a[i]·b[i] for i < n (one part), each product rounded to float and summed in float lanes.
+float dot_product_part(const float* __restrict a, const float* __restrict b, int64_t n) {
     float sum = 0.0f;
     int64_t i = 0;
     if (n >= kSumLanes) {
@@ -991,8 +1021,8 @@ NRN_INLINE double sum_in_double_lanes(int64_t n, const Four& four, const One& on
     return sum;
 }
 
-// Σ a[i] for i < n, each float summed in double.
-double sum_in_double(const float* __restrict a, int64_t n) {
+// Σ a[i] for i < n (one part), each float summed in double lanes.
+double sum_in_double_part(const float* __restrict a, int64_t n) {
     return sum_in_double_lanes(
         n,
         [a](int64_t i, Doubles& low, Doubles& high) {
@@ -1001,6 +1031,88 @@ double sum_in_double(const float* __restrict a, int64_t n) {
             low = low_doubles(x), high = high_doubles(x);
         },
         [a](int64_t i) { return static_cast<double>(a[i]); });
+}
+
+// Σ a[i]·b[i] and Σ a[i] over the parts of a long sum.
+float dot_product(const float* a, const float* b, int64_t n) {
+    return sum_over_parts<float>(
+        n, [=](int64_t begin, int64_t end) { return dot_product_part(a + begin, b + begin, end - begin); });
+}
+double sum_in_double(const float* a, int64_t n) {
+    return sum_over_parts<double>(
+        n, [=](int64_t begin, int64_t end) { return sum_in_double_part(a + begin, end - begin); });
+}
+
+// The sums of a 1 → 1 layer's training step over rows [0, n) (a part of its batch): the squared
+// errors as mse sums them, the weight gradient as dot_product and the bias gradient as
+// sum_in_double, each in its own lanes, without writing the predictions or gradients out.
+// `count` is the whole batch's row count, which the gradient (prediction − target)/count
+// divides by.
+struct OneByOneSums {
+    double squares = 0.0;
+    float weight_grad = 0.0f;
+    double bias_grad = 0.0;
+
+    OneByOneSums& operator+=(const OneByOneSums& part) {
+        squares += part.squares, weight_grad += part.weight_grad, bias_grad += part.bias_grad;
+        return *this;
+    }
+};
+
+OneByOneSums one_by_one_sums(const float* __restrict x, const float* __restrict t, int64_t n, float weight,
+                             float bias, float count) {
+    OneByOneSums sums;
+    int64_t i = 0;
+    if (n >= kSumLanes) {
+        // Two passes over each block of rows, its gradients kept in g (in L1) between them: the
+        // three sums' 20 vectors of lanes in one loop do not fit in SSE2's 16 registers, and
+        // their adds went through the stack (65,536 rows on one thread: 31.5 µs, against 29.2).
+        constexpr int64_t kBlock = 256;
+        static_assert(kBlock % kSumLanes == 0, "blocks start at lane 0");
+        alignas(16) float g[kBlock];
+        Doubles squares[kSumLanes / 2] = {}, bias_grads[kSumLanes / 2] = {};
+        Floats weight_grads[kSumLanes / 4] = {};
+        const Floats w = {weight, weight, weight, weight}, b = {bias, bias, bias, bias},
+                     c = {count, count, count, count};
+        const int64_t whole = n / kSumLanes * kSumLanes;
+        while (i < whole) {
+            const int64_t rows = std::min(kBlock, whole - i);
+            for (int64_t j = 0; j < rows; j += kSumLanes) {
+                for (int v = 0; v < kSumLanes / 4; ++v) {
+                    Floats xv, tv;
+                    std::memcpy(&xv, x + i + j + 4 * v, sizeof(xv));
+                    std::memcpy(&tv, t + i + j + 4 * v, sizeof(tv));
+                    const Floats d = (b + xv * w) - tv;  // as linear_forward, then mse
+                    const Doubles d_low = low_doubles(d), d_high = high_doubles(d);
+                    squares[2 * v] += d_low * d_low;
+                    squares[2 * v + 1] += d_high * d_high;
+                    const Floats gv = d / c;
+                    std::memcpy(g + j + 4 * v, &gv, sizeof(gv));
+                }
+            }
+            for (int64_t j = 0; j < rows; j += kSumLanes) {
+                for (int v = 0; v < kSumLanes / 4; ++v) {
+                    Floats xv, gv;
+                    std::memcpy(&xv, x + i + j + 4 * v, sizeof(xv));
+                    std::memcpy(&gv, g + j + 4 * v, sizeof(gv));
+                    weight_grads[v] += xv * gv;
+                    bias_grads[2 * v] += low_doubles(gv);
+                    bias_grads[2 * v + 1] += high_doubles(gv);
+                }
+            }
+            i += rows;
+        }
+        sums.squares = add_lanes(squares);
+        sums.weight_grad = add_lanes(weight_grads);
+        sums.bias_grad = add_lanes(bias_grads);
+    }
+    for (; i < n; ++i) {
+        const float d = (bias + x[i] * weight) - t[i], g = d / count;
+        sums.squares += static_cast<double>(d) * static_cast<double>(d);
+        sums.weight_grad += x[i] * g;
+        sums.bias_grad += static_cast<double>(g);
+    }
+    return sums;
 }
 
 // A bias gradient of more than one column sums its columns in double, over parts of the batch:
@@ -1155,29 +1267,45 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
 }
 
 float mse(const float* prediction, const float* target, float* grad, int64_t count) {
-    // The squares summed in double lanes (Long sums, above); the differences and the gradient four
-    // floats at a time.
+    // The squares summed in double lanes, over the parts of a long sum (Long sums, above); the
+    // differences and the gradient four floats at a time.
     const float n = static_cast<float>(count);
-    const double sum = sum_in_double_lanes(
-        count,
-        [=](int64_t i, Doubles& low, Doubles& high) {
-            Floats p, t;
-            std::memcpy(&p, prediction + i, sizeof(p));
-            std::memcpy(&t, target + i, sizeof(t));
-            const Floats d = p - t;
-            if (grad != nullptr) {
-                const Floats g = d / n;
-                std::memcpy(grad + i, &g, sizeof(g));
-            }
-            low = low_doubles(d), high = high_doubles(d);
-            low *= low, high *= high;
-        },
-        [=](int64_t i) {
-            const float d = prediction[i] - target[i];
-            if (grad != nullptr) grad[i] = d / n;
-            return static_cast<double>(d) * static_cast<double>(d);
-        });
+    const double sum = sum_over_parts<double>(count, [=](int64_t begin, int64_t end) {
+        return sum_in_double_lanes(
+            end - begin,
+            [=](int64_t j, Doubles& low, Doubles& high) {
+                const int64_t i = begin + j;
+                Floats p, t;
+                std::memcpy(&p, prediction + i, sizeof(p));
+                std::memcpy(&t, target + i, sizeof(t));
+                const Floats d = p - t;
+                if (grad != nullptr) {
+                    const Floats g = d / n;
+                    std::memcpy(grad + i, &g, sizeof(g));
+                }
+                low = low_doubles(d), high = high_doubles(d);
+                low *= low, high *= high;
+            },
+            [=](int64_t j) {
+                const int64_t i = begin + j;
+                const float d = prediction[i] - target[i];
+                if (grad != nullptr) grad[i] = d / n;
+                return static_cast<double>(d) * static_cast<double>(d);
+            });
+    });
     return mse_error(sum, count);
+}
+
+float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, float* b, int64_t batch,
+                                     float learning_rate) {
+    const float weight = w[0], bias = b != nullptr ? b[0] : 0.0f, count = static_cast<float>(batch);
+    const OneByOneSums sums = sum_over_parts<OneByOneSums>(batch, [=](int64_t begin, int64_t end) {
+        return one_by_one_sums(x + begin, t + begin, end - begin, weight, bias, count);
+    });
+    // As linear_backward (overwriting) then sgd_update.
+    w[0] -= learning_rate * sums.weight_grad;
+    if (b != nullptr) b[0] -= learning_rate * static_cast<float>(sums.bias_grad);
+    return mse_error(sums.squares, batch);
 }
 
 void sgd_update(float* __restrict param, const float* __restrict grad, int64_t count, float learning_rate) {

@@ -7,9 +7,10 @@
 // computed by one thread, with the same sequence of floating-point operations whatever the
 // number of threads, so results are bit-identical from run to run and machine to machine (for a
 // given build). A product of few outputs over a long depth (the weight gradient of a small layer
-// over a large batch), and a bias gradient over a long batch, are also split along the batch into
-// parts, as many as the shape says (never the number of threads), whose sums are then added in
-// order (host_kernels.cpp: Matrix product, column_sum_parts).
+// over a large batch), a bias gradient over a long batch, and the long sums below (a squared
+// error, a 1 → 1 layer's gradients) are also split along the batch into parts, as many as the
+// shape says (never the number of threads), whose sums are then added in order (host_kernels.cpp:
+// Matrix product, column_sum_parts, Long sums).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,12 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
 // grad = (pred − target)/count (grad may be null); returns Σ(pred − target)²/(2·count), summed in
 // double in 16 lanes.
 float mse(const float* prediction, const float* target, float* grad, int64_t count);
+
+// One SGD step of a 1 → 1 layer (b may be null) with the MSE cost on `batch` rows x, t; returns
+// the batch's error. The bits of linear_forward, mse, linear_backward (overwriting) and
+// sgd_update in turn, in one pass over the batch and without its predictions and gradients.
+float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, float* b, int64_t batch,
+                                     float learning_rate);
 
 // param -= learning_rate · grad
 void sgd_update(float* param, const float* grad, int64_t count, float learning_rate);
