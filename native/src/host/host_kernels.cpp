@@ -920,8 +920,9 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
 // their terms kSumLanes at a time into as many running totals (term i into lane i mod
 // kSumLanes), add the lanes in a fixed pairwise tree (lane l + width into lane l, for width =
 // kSumLanes/2, ..., 1), then the n mod kSumLanes last terms one by one, in order: a sum of fewer
-// than kSumLanes terms is the plain running total it was. The same operations on every machine,
-// in SSE2 vectors (baseline x86-64), whatever the instruction set of the matrix kernels.
+// than kSumLanes terms is the plain running total it was. Each lane sees the same operations
+// in the same order on every machine; the lanes are held in vectors of the matrix kernels'
+// instruction set (LongSums), which changes how many lanes one instruction takes, not the bits.
 //
 // A sum of at least 2·kMinTermsPerPart terms is also split into parts, as many as its length
 // says (long_sum_parts; never the number of threads): part p sums the terms [n·p/parts,
@@ -931,7 +932,6 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
 // ---------------------------------------------------------------------------------------
 
 constexpr int kSumLanes = 16;
-static_assert(kSumLanes == 16, "add_lanes writes the tree out for 16 lanes");
 typedef float Floats __attribute__((vector_size(4 * sizeof(float))));
 typedef double Doubles __attribute__((vector_size(2 * sizeof(double))));
 
@@ -939,21 +939,6 @@ typedef double Doubles __attribute__((vector_size(2 * sizeof(double))));
 // each float through a general register).
 NRN_INLINE Doubles low_doubles(const Floats& x) { return _mm_cvtps_pd(x); }
 NRN_INLINE Doubles high_doubles(const Floats& x) { return _mm_cvtps_pd(_mm_movehl_ps(x, x)); }
-
-// The tree over the lanes held in vectors, vector v holding lanes v·4 ... v·4 + 3 (floats) or
-// v·2, v·2 + 1 (doubles).
-NRN_INLINE float add_lanes(Floats (&v)[kSumLanes / 4]) {
-    v[0] += v[2], v[1] += v[3];         // width 8
-    v[0] += v[1];                       // width 4
-    v[0] += _mm_movehl_ps(v[0], v[0]);  // width 2: lanes 2, 3 into 0, 1
-    return v[0][0] + v[0][1];           // width 1
-}
-NRN_INLINE double add_lanes(Doubles (&v)[kSumLanes / 2]) {
-    for (int j = 0; j < 4; ++j) v[j] += v[j + 4];  // width 8
-    for (int j = 0; j < 2; ++j) v[j] += v[j + 2];  // width 4
-    v[0] += v[1];                                  // width 2
-    return v[0][0] + v[0][1];                      // width 1
-}
 
 // A part takes at least this many terms: about 15 µs of a squared error's terms on one core, as
 // long as handing a part to a worker that is still spinning from the last one costs, or less.
@@ -979,75 +964,8 @@ Sum sum_over_parts(int64_t n, const Part& part) {
     return total;
 }
 
-// Σ a[i]·b[i] for i < n (one part), each product rounded to float and summed in float lanes.
-float dot_product_part(const float* __restrict a, const float* __restrict b, int64_t n) {
-    float sum = 0.0f;
-    int64_t i = 0;
-    if (n >= kSumLanes) {
-        Floats lanes[kSumLanes / 4] = {};
-        for (; i + kSumLanes <= n; i += kSumLanes) {
-            for (int v = 0; v < kSumLanes / 4; ++v) {
-                Floats x, y;
-                std::memcpy(&x, a + i + 4 * v, sizeof(x));
-                std::memcpy(&y, b + i + 4 * v, sizeof(y));
-                lanes[v] += x * y;
-            }
-        }
-        sum = add_lanes(lanes);
-    }
-    for (; i < n; ++i) sum += a[i] * b[i];
-    return sum;
-}
-
-// Σ term i for i < n in double lanes: four(i, low, high) gives terms i, i + 1 and i + 2, i + 3,
-// one(i) term i alone.
-template <class Four, class One>
-NRN_INLINE double sum_in_double_lanes(int64_t n, const Four& four, const One& one) {
-    double sum = 0.0;
-    int64_t i = 0;
-    if (n >= kSumLanes) {
-        Doubles lanes[kSumLanes / 2] = {};
-        for (; i + kSumLanes <= n; i += kSumLanes) {
-            for (int v = 0; v < kSumLanes / 4; ++v) {
-                Doubles low, high;
-                four(i + 4 * v, low, high);
-                lanes[2 * v] += low;
-                lanes[2 * v + 1] += high;
-            }
-        }
-        sum = add_lanes(lanes);
-    }
-    for (; i < n; ++i) sum += one(i);
-    return sum;
-}
-
-// Σ a[i] for i < n (one part), each float summed in double lanes.
-double sum_in_double_part(const float* __restrict a, int64_t n) {
-    return sum_in_double_lanes(
-        n,
-        [a](int64_t i, Doubles& low, Doubles& high) {
-            Floats x;
-            std::memcpy(&x, a + i, sizeof(x));
-            low = low_doubles(x), high = high_doubles(x);
-        },
-        [a](int64_t i) { return static_cast<double>(a[i]); });
-}
-
-// Σ a[i]·b[i] and Σ a[i] over the parts of a long sum.
-float dot_product(const float* a, const float* b, int64_t n) {
-    return sum_over_parts<float>(
-        n, [=](int64_t begin, int64_t end) { return dot_product_part(a + begin, b + begin, end - begin); });
-}
-double sum_in_double(const float* a, int64_t n) {
-    return sum_over_parts<double>(
-        n, [=](int64_t begin, int64_t end) { return sum_in_double_part(a + begin, end - begin); });
-}
-
-// The sums of a 1 → 1 layer's training step over rows [0, n) (a part of its batch): the squared
-// errors as mse sums them, the weight gradient as dot_product and the bias gradient as
-// sum_in_double, each in its own lanes, without writing the predictions or gradients out.
-// `count` is the whole batch's row count, which the gradient (prediction − target)/count
-// divides by.
+// The sums of a 1 → 1 layer's training step: its squared errors, weight gradient and bias
+// gradient.
 struct OneByOneSums {
     double squares = 0.0;
     float weight_grad = 0.0f;
@@ -1059,60 +977,252 @@ struct OneByOneSums {
     }
 };
 
-OneByOneSums one_by_one_sums(const float* __restrict x, const float* __restrict t, int64_t n, float weight,
-                             float bias, float count) {
-    OneByOneSums sums;
-    int64_t i = 0;
-    if (n >= kSumLanes) {
-        // Two passes over each block of rows, its gradients kept in g (in L1) between them: the
-        // three sums' 20 vectors of lanes in one loop do not fit in SSE2's 16 registers, and
-        // their adds went through the stack (65,536 rows on one thread: 31.5 µs, against 29.2).
-        constexpr int64_t kBlock = 256;
-        static_assert(kBlock % kSumLanes == 0, "blocks start at lane 0");
-        alignas(16) float g[kBlock];
-        Doubles squares[kSumLanes / 2] = {}, bias_grads[kSumLanes / 2] = {};
-        Floats weight_grads[kSumLanes / 4] = {};
-        const Floats w = {weight, weight, weight, weight}, b = {bias, bias, bias, bias},
-                     c = {count, count, count, count};
-        const int64_t whole = n / kSumLanes * kSumLanes;
-        while (i < whole) {
-            const int64_t rows = std::min(kBlock, whole - i);
-            for (int64_t j = 0; j < rows; j += kSumLanes) {
-                for (int v = 0; v < kSumLanes / 4; ++v) {
-                    Floats xv, tv;
-                    std::memcpy(&xv, x + i + j + 4 * v, sizeof(xv));
-                    std::memcpy(&tv, t + i + j + 4 * v, sizeof(tv));
-                    const Floats d = (b + xv * w) - tv;  // as linear_forward, then mse
-                    const Doubles d_low = low_doubles(d), d_high = high_doubles(d);
-                    squares[2 * v] += d_low * d_low;
-                    squares[2 * v + 1] += d_high * d_high;
-                    const Floats gv = d / c;
-                    std::memcpy(g + j + 4 * v, &gv, sizeof(gv));
-                }
-            }
-            for (int64_t j = 0; j < rows; j += kSumLanes) {
-                for (int v = 0; v < kSumLanes / 4; ++v) {
-                    Floats xv, gv;
-                    std::memcpy(&xv, x + i + j + 4 * v, sizeof(xv));
-                    std::memcpy(&gv, g + j + 4 * v, sizeof(gv));
-                    weight_grads[v] += xv * gv;
-                    bias_grads[2 * v] += low_doubles(gv);
-                    bias_grads[2 * v + 1] += high_doubles(gv);
-                }
-            }
-            i += rows;
+template <int W>
+struct SumVectors {
+    typedef float Floats __attribute__((vector_size(W * sizeof(float))));
+    typedef double Doubles __attribute__((vector_size(W / 2 * sizeof(double))));
+    typedef double All __attribute__((vector_size(W * sizeof(double))));
+};
+
+// The long sums of one part, in vectors of W floats (4: SSE2, 8: AVX2, 16: AVX-512). Lane l
+// of the 16 is element l mod W of float vector l / W, or element l mod (W/2) of double vector
+// l / (W/2); float vector v's halves in double are double vectors 2v and 2v + 1. Always
+// inlined into a function compiled for the instruction set (SumKernels), like the products'
+// micro-kernel, and without lambdas, whose bodies would be compiled for baseline x86-64.
+template <int W>
+struct LongSums {
+    using Floats = typename SumVectors<W>::Floats;
+    using Doubles = typename SumVectors<W>::Doubles;
+    static_assert(kSumLanes % W == 0, "whole vectors of lanes");
+    static constexpr int kFloatVectors = kSumLanes / W, kDoubleVectors = 2 * kSumLanes / W;
+
+    // Vectors by reference only: returned by value from a function not compiled for their
+    // instruction set, they would go through memory (and GCC warns that the ABI changes).
+    static NRN_INLINE void splat(Floats& v, float value) {
+        for (int k = 0; k < W; ++k) v[k] = value;
+    }
+    static NRN_INLINE void load(Floats& v, const float* p) { __builtin_memcpy(&v, p, sizeof(v)); }
+    // x's elements [0, W/2) and [W/2, W) in double. Converted whole: GCC 12 converts a half
+    // (vector_size 16) into a 4-double vector two elements at a time, and the AVX2 step then
+    // took 28 µs over 65,536 rows, against 20 to 23 µs (AVX-512: 18.7 against 11 to 12).
+    static NRN_INLINE void to_doubles(const Floats& x, Doubles& low, Doubles& high) {
+        using All = typename SumVectors<W>::All;
+        const All all = __builtin_convertvector(x, All);
+        __builtin_memcpy(&low, &all, sizeof(low));
+        __builtin_memcpy(&high, reinterpret_cast<const char*>(&all) + sizeof(low), sizeof(high));
+    }
+    // The tree over the 16 lanes: lane l + width into lane l, for width = 8, 4, 2, 1.
+    template <class Vector, int N>
+    static NRN_INLINE auto add_lanes(const Vector (&v)[N]) {
+        using T = std::decay_t<decltype(v[0][0])>;  // float or double
+        T lanes[kSumLanes];
+        static_assert(sizeof(lanes) == sizeof(v), "16 lanes");
+        __builtin_memcpy(lanes, v, sizeof(lanes));
+        for (int width = kSumLanes / 2; width >= 1; width /= 2) {
+            for (int l = 0; l < width; ++l) lanes[l] += lanes[l + width];
         }
-        sums.squares = add_lanes(squares);
-        sums.weight_grad = add_lanes(weight_grads);
-        sums.bias_grad = add_lanes(bias_grads);
+        return lanes[0];
     }
-    for (; i < n; ++i) {
-        const float d = (bias + x[i] * weight) - t[i], g = d / count;
-        sums.squares += static_cast<double>(d) * static_cast<double>(d);
-        sums.weight_grad += x[i] * g;
-        sums.bias_grad += static_cast<double>(g);
+
+    // Σ (p[i] − t[i])² in double; g[i] = (p[i] − t[i])/count where g is not null.
+    static NRN_INLINE double squared_errors(const float* __restrict p, const float* __restrict t, float* __restrict g,
+                                            int64_t n, float count) {
+        double sum = 0.0;
+        int64_t i = 0;
+        if (n >= kSumLanes) {
+            Doubles lanes[kDoubleVectors] = {};
+            Floats c;
+            splat(c, count);
+            for (; i + kSumLanes <= n; i += kSumLanes) {
+                for (int v = 0; v < kFloatVectors; ++v) {
+                    Floats pv, tv;
+                    load(pv, p + i + W * v);
+                    load(tv, t + i + W * v);
+                    const Floats d = pv - tv;
+                    if (g != nullptr) {
+                        const Floats gv = d / c;
+                        __builtin_memcpy(g + i + W * v, &gv, sizeof(gv));
+                    }
+                    Doubles low, high;
+                    to_doubles(d, low, high);
+                    lanes[2 * v] += low * low;
+                    lanes[2 * v + 1] += high * high;
+                }
+            }
+            sum = add_lanes(lanes);
+        }
+        for (; i < n; ++i) {
+            const float d = p[i] - t[i];
+            if (g != nullptr) g[i] = d / count;
+            sum += static_cast<double>(d) * static_cast<double>(d);
+        }
+        return sum;
     }
-    return sums;
+
+    // Σ a[i]·b[i], each product rounded to float and summed in float.
+    static NRN_INLINE float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+        float sum = 0.0f;
+        int64_t i = 0;
+        if (n >= kSumLanes) {
+            Floats lanes[kFloatVectors] = {};
+            for (; i + kSumLanes <= n; i += kSumLanes) {
+                for (int v = 0; v < kFloatVectors; ++v) {
+                    Floats av, bv;
+                    load(av, a + i + W * v);
+                    load(bv, b + i + W * v);
+                    lanes[v] += av * bv;
+                }
+            }
+            sum = add_lanes(lanes);
+        }
+        for (; i < n; ++i) sum += a[i] * b[i];
+        return sum;
+    }
+
+    // Σ a[i], each float summed in double.
+    static NRN_INLINE double sum(const float* __restrict a, int64_t n) {
+        double total = 0.0;
+        int64_t i = 0;
+        if (n >= kSumLanes) {
+            Doubles lanes[kDoubleVectors] = {};
+            for (; i + kSumLanes <= n; i += kSumLanes) {
+                for (int v = 0; v < kFloatVectors; ++v) {
+                    Floats av;
+                    load(av, a + i + W * v);
+                    Doubles low, high;
+                    to_doubles(av, low, high);
+                    lanes[2 * v] += low;
+                    lanes[2 * v + 1] += high;
+                }
+            }
+            total = add_lanes(lanes);
+        }
+        for (; i < n; ++i) total += static_cast<double>(a[i]);
+        return total;
+    }
+
+    // A 1 → 1 layer's step over rows [0, n): the squared errors as squared_errors sums them, the
+    // weight gradient as dot and the bias gradient as sum, without writing the predictions or
+    // gradients out. `count` is the whole batch's row count, which the gradient
+    // (prediction − target)/count divides by.
+    static NRN_INLINE OneByOneSums one_by_one(const float* __restrict x, const float* __restrict t, int64_t n,
+                                              float weight, float bias, float count) {
+        OneByOneSums sums;
+        int64_t i = 0;
+        if (n >= kSumLanes) {
+            // Two passes over each block of rows, its gradients kept in g (in L1) between them:
+            // in SSE2, the three sums' 20 vectors of lanes in one loop do not fit the 16
+            // registers, and their adds went through the stack (65,536 rows on one thread:
+            // 31.5 µs, against 29.2). Wider vectors need fewer registers, but one loop for all
+            // widths is simpler to check.
+            constexpr int64_t kBlock = 256;
+            static_assert(kBlock % kSumLanes == 0, "blocks start at lane 0");
+            alignas(64) float g[kBlock];
+            Doubles squares[kDoubleVectors] = {}, bias_grads[kDoubleVectors] = {};
+            Floats weight_grads[kFloatVectors] = {};
+            Floats w, b, c;
+            splat(w, weight), splat(b, bias), splat(c, count);
+            const int64_t whole = n / kSumLanes * kSumLanes;
+            while (i < whole) {
+                const int64_t rows = std::min(kBlock, whole - i);
+                for (int64_t j = 0; j < rows; j += kSumLanes) {
+                    for (int v = 0; v < kFloatVectors; ++v) {
+                        Floats xv, tv;
+                        load(xv, x + i + j + W * v);
+                        load(tv, t + i + j + W * v);
+                        const Floats d = (b + xv * w) - tv;  // as linear_forward, then mse
+                        Doubles low, high;
+                        to_doubles(d, low, high);
+                        squares[2 * v] += low * low;
+                        squares[2 * v + 1] += high * high;
+                        const Floats gv = d / c;
+                        __builtin_memcpy(g + j + W * v, &gv, sizeof(gv));
+                    }
+                }
+                for (int64_t j = 0; j < rows; j += kSumLanes) {
+                    for (int v = 0; v < kFloatVectors; ++v) {
+                        Floats xv, gv;
+                        load(xv, x + i + j + W * v);
+                        load(gv, g + j + W * v);
+                        weight_grads[v] += xv * gv;
+                        Doubles low, high;
+                        to_doubles(gv, low, high);
+                        bias_grads[2 * v] += low;
+                        bias_grads[2 * v + 1] += high;
+                    }
+                }
+                i += rows;
+            }
+            sums.squares = add_lanes(squares);
+            sums.weight_grad = add_lanes(weight_grads);
+            sums.bias_grad = add_lanes(bias_grads);
+        }
+        for (; i < n; ++i) {
+            const float d = (bias + x[i] * weight) - t[i], g = d / count;
+            sums.squares += static_cast<double>(d) * static_cast<double>(d);
+            sums.weight_grad += x[i] * g;
+            sums.bias_grad += static_cast<double>(g);
+        }
+        return sums;
+    }
+};
+
+// cvtps2pd straight from the register's halves (see low_doubles).
+template <>
+NRN_INLINE void LongSums<4>::to_doubles(const Floats& x, Doubles& low, Doubles& high) {
+    low = low_doubles(x), high = high_doubles(x);
+}
+
+// The long sums of one part, compiled for each instruction set and picked with the matrix
+// kernels (NEURON_HOST_SIMD included).
+struct SumKernels {
+    double (*squared_errors)(const float* p, const float* t, float* g, int64_t n, float count);
+    float (*dot)(const float* a, const float* b, int64_t n);
+    double (*sum)(const float* a, int64_t n);
+    OneByOneSums (*one_by_one)(const float* x, const float* t, int64_t n, float weight, float bias, float count);
+};
+
+// SumKernels' functions for an instruction set: squared_errors_<suffix> and so on, each one
+// LongSums<width> function compiled with `attributes`.
+#define NRN_LONG_SUMS_FOR(suffix, width, attributes)                                                          \
+    attributes double squared_errors_##suffix(const float* p, const float* t, float* g, int64_t n, float count) { \
+        return LongSums<width>::squared_errors(p, t, g, n, count);                                          \
+    }                                                                                                       \
+    attributes float dot_##suffix(const float* a, const float* b, int64_t n) {                              \
+        return LongSums<width>::dot(a, b, n);                                                               \
+    }                                                                                                       \
+    attributes double sum_##suffix(const float* a, int64_t n) { return LongSums<width>::sum(a, n); }         \
+    attributes OneByOneSums one_by_one_##suffix(const float* x, const float* t, int64_t n, float weight,    \
+                                                float bias, float count) {                                  \
+        return LongSums<width>::one_by_one(x, t, n, weight, bias, count);                                   \
+    }
+#ifdef NRN_HOST_X86_DISPATCH
+NRN_LONG_SUMS_FOR(avx512, 16, __attribute__((target("avx512f"))))
+NRN_LONG_SUMS_FOR(avx2, 8, __attribute__((target("avx2"))))
+#endif
+NRN_LONG_SUMS_FOR(baseline, 4, )
+#undef NRN_LONG_SUMS_FOR
+
+const SumKernels& sum_kernels() {
+    static const SumKernels chosen = [] {
+        const std::string simd = simd_name();
+#ifdef NRN_HOST_X86_DISPATCH
+        if (simd == "avx512") return SumKernels{&squared_errors_avx512, &dot_avx512, &sum_avx512, &one_by_one_avx512};
+        if (simd == "avx2") return SumKernels{&squared_errors_avx2, &dot_avx2, &sum_avx2, &one_by_one_avx2};
+#endif
+        return SumKernels{&squared_errors_baseline, &dot_baseline, &sum_baseline, &one_by_one_baseline};
+    }();
+    return chosen;
+}
+
+// Σ a[i]·b[i] (in float) and Σ a[i] (in double) over the parts of a long sum.
+float dot_product(const float* a, const float* b, int64_t n) {
+    const auto dot = sum_kernels().dot;
+    return sum_over_parts<float>(n, [=](int64_t begin, int64_t end) { return dot(a + begin, b + begin, end - begin); });
+}
+double sum_in_double(const float* a, int64_t n) {
+    const auto sum = sum_kernels().sum;
+    return sum_over_parts<double>(n, [=](int64_t begin, int64_t end) { return sum(a + begin, end - begin); });
 }
 
 // A bias gradient of more than one column sums its columns in double, over parts of the batch:
@@ -1267,31 +1377,12 @@ void linear_backward(const float* x, const float* w, const float* gy, float* gx,
 }
 
 float mse(const float* prediction, const float* target, float* grad, int64_t count) {
-    // The squares summed in double lanes, over the parts of a long sum (Long sums, above); the
-    // differences and the gradient four floats at a time.
+    // The squares summed in double lanes, over the parts of a long sum (Long sums, above).
     const float n = static_cast<float>(count);
+    const auto squared_errors = sum_kernels().squared_errors;
     const double sum = sum_over_parts<double>(count, [=](int64_t begin, int64_t end) {
-        return sum_in_double_lanes(
-            end - begin,
-            [=](int64_t j, Doubles& low, Doubles& high) {
-                const int64_t i = begin + j;
-                Floats p, t;
-                std::memcpy(&p, prediction + i, sizeof(p));
-                std::memcpy(&t, target + i, sizeof(t));
-                const Floats d = p - t;
-                if (grad != nullptr) {
-                    const Floats g = d / n;
-                    std::memcpy(grad + i, &g, sizeof(g));
-                }
-                low = low_doubles(d), high = high_doubles(d);
-                low *= low, high *= high;
-            },
-            [=](int64_t j) {
-                const int64_t i = begin + j;
-                const float d = prediction[i] - target[i];
-                if (grad != nullptr) grad[i] = d / n;
-                return static_cast<double>(d) * static_cast<double>(d);
-            });
+        return squared_errors(prediction + begin, target + begin, grad != nullptr ? grad + begin : nullptr,
+                              end - begin, n);
     });
     return mse_error(sum, count);
 }
@@ -1299,8 +1390,9 @@ float mse(const float* prediction, const float* target, float* grad, int64_t cou
 float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, float* b, int64_t batch,
                                      float learning_rate) {
     const float weight = w[0], bias = b != nullptr ? b[0] : 0.0f, count = static_cast<float>(batch);
+    const auto one_by_one = sum_kernels().one_by_one;
     const OneByOneSums sums = sum_over_parts<OneByOneSums>(batch, [=](int64_t begin, int64_t end) {
-        return one_by_one_sums(x + begin, t + begin, end - begin, weight, bias, count);
+        return one_by_one(x + begin, t + begin, end - begin, weight, bias, count);
     });
     // As linear_backward (overwriting) then sgd_update.
     w[0] -= learning_rate * sums.weight_grad;

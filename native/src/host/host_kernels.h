@@ -1,7 +1,8 @@
 // The host backend's arithmetic: plain C++ loops, cache-blocked and written so that the
 // compiler vectorises the innermost loops (contiguous memory, restrict pointers); matrix
-// products use a register-blocked kernel compiled for AVX-512, AVX2 and baseline x86-64,
-// picked at run time (NEURON_HOST_SIMD=avx2|baseline picks a narrower one; same results).
+// products use a register-blocked kernel, and the long sums (the squared error, a 1 → 1 layer's
+// gradients) vectors of lanes, compiled for AVX-512, AVX2 and baseline x86-64 and picked at run
+// time (NEURON_HOST_SIMD=avx2|baseline picks a narrower one; same results).
 //
 // Large operations are split across threads by output element: every output element is
 // computed by one thread, with the same sequence of floating-point operations whatever the
