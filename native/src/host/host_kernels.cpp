@@ -940,8 +940,9 @@ typedef double Doubles __attribute__((vector_size(2 * sizeof(double))));
 NRN_INLINE Doubles low_doubles(const Floats& x) { return _mm_cvtps_pd(x); }
 NRN_INLINE Doubles high_doubles(const Floats& x) { return _mm_cvtps_pd(_mm_movehl_ps(x, x)); }
 
-// A part takes at least this many terms: about 15 µs of a squared error's terms on one core, as
-// long as handing a part to a worker that is still spinning from the last one costs, or less.
+// A part takes at least this many terms (a 1 → 1 step over 65,536 rows took 11 µs on one core
+// with AVX-512, 30 µs in SSE2), about as long as handing a part to a worker that is still
+// spinning from the last one costs, or longer.
 constexpr int64_t kMinTermsPerPart = 1 << 16;
 constexpr int64_t kMaxSumParts = 16;
 
@@ -977,6 +978,8 @@ struct OneByOneSums {
     }
 };
 
+// LongSums' vector types, declared outside it: GCC drops vector_size from a typedef that depends
+// on W inside the class template whose members use it.
 template <int W>
 struct SumVectors {
     typedef float Floats __attribute__((vector_size(W * sizeof(float))));
