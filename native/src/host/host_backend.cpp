@@ -84,14 +84,17 @@ public:
     // The scratch buffers are kept between calls (the API serialises calls on a context), so a
     // trainer that takes one fused step per call allocates nothing per step.
     void linear_mse_sgd_train(const TrainArgs& a) override {
+        // Buffers for the steps' predictions and gradients; the one-pass 1 → 1 step needs none.
         const bool one_by_one = a.in_features == 1 && a.out_features == 1;
-        const size_t max_outputs =
-            one_by_one ? 0 : static_cast<size_t>(std::min(a.batch_size, a.rows) * a.out_features);
-        float* prediction = grow(prediction_, max_outputs);
-        float* grad = grow(grad_, max_outputs);
-        float* weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
-        float* bias_grad = a.bias != nullptr ? grow(bias_grad_, static_cast<size_t>(a.out_features)) : nullptr;
-        if (!one_by_one) host::reserve_linear(std::min(a.batch_size, a.rows), a.in_features, a.out_features);
+        float *prediction = nullptr, *grad = nullptr, *weight_grad = nullptr, *bias_grad = nullptr;
+        if (!one_by_one) {
+            const int64_t max_batch = std::min(a.batch_size, a.rows);
+            prediction = grow(prediction_, static_cast<size_t>(max_batch * a.out_features));
+            grad = grow(grad_, static_cast<size_t>(max_batch * a.out_features));
+            weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
+            if (a.bias != nullptr) bias_grad = grow(bias_grad_, static_cast<size_t>(a.out_features));
+            host::reserve_linear(max_batch, a.in_features, a.out_features);
+        }
         float error = 0.0f;
         // The batches are worked out a chunk of steps ahead: they do not depend on the weights,
         // so the chunk's batch-order hashes run side by side instead of each one starting a step.
