@@ -321,19 +321,11 @@ public sealed unsafe class Device : IDisposable
         }
     }
 
-    /// <summary>Pins the native context for one call.</summary>
+    /// <summary>The native context for one call (see <see cref="ContextLease"/>); throws <see cref="ObjectDisposedException"/> when disposed.</summary>
     internal ContextLease Lease()
     {
         ThrowIfDisposed();
-        try
-        {
-            return new ContextLease(Handle);
-        }
-        catch (ObjectDisposedException)
-        {
-            ThrowIfDisposed();  // disposed by another thread since the check: say so by this device's name
-            throw;
-        }
+        return new ContextLease(Handle);
     }
 
     private static Device Create(BackendKind backend, int index, bool shared)

@@ -342,22 +342,14 @@ public sealed unsafe class Tensor : IDisposable
         }
     }
 
-    /// <summary>Pins the native handle for one call; throws <see cref="ObjectDisposedException"/> when disposed.</summary>
+    /// <summary>The native handle for one call (see <see cref="TensorLease"/>); throws <see cref="ObjectDisposedException"/> when disposed.</summary>
     internal TensorLease Lease()
     {
         ThrowIfDisposed();
-        try
-        {
-            return new TensorLease(Handle);
-        }
-        catch (ObjectDisposedException)
-        {
-            ThrowIfDisposed();  // disposed by another thread since the check: say so by this tensor's name
-            throw;
-        }
+        return new TensorLease(Handle);
     }
 
-    /// <summary>Pins the native handle of an optional tensor for one call; a null tensor gives a NULL pointer.</summary>
+    /// <summary>The native handle of an optional tensor for one call; a null tensor gives a NULL pointer.</summary>
     internal static TensorLease Lease(Tensor? tensor) => tensor is null ? default : tensor.Lease();
 
     internal static string FormatShape(IReadOnlyList<long> shape) => $"[{string.Join("x", shape)}]";

@@ -2,7 +2,7 @@ namespace NeuronInterop.Native;
 
 /// <summary>
 /// Checked native operations on tensors. The context is the first tensor's device; optional
-/// tensors may be null. Each method pins its handles for the call, throws through the status
+/// tensors may be null. Each method leases its handles for the call, throws through the status
 /// table, allocates nothing and does not synchronise (except <see cref="AccumulatorRead"/>).
 /// </summary>
 internal static unsafe class NativeOps

@@ -152,6 +152,87 @@ public sealed partial class HandleLeakTests(string backend)
     }
 
     [Test]
+    public void ATensorDisposedByAnotherThreadFailsItsNextCallCleanly()
+    {
+        // A call reads the handle without taking a reference on it (TensorLease): a dispose that lands between
+        // the managed check and the native call reaches the native registry, which refuses the stale handle.
+        long before = SettledHandleCount();
+        for (int round = 0; round < 1000; round++)
+        {
+            var tensor = new Tensor(Device, 16);
+            using var started = new ManualResetEventSlim();
+            Exception? ended = null;
+            Task user = Task.Run(() =>
+            {
+                started.Set();
+                try
+                {
+                    for (; ; )
+                    {
+                        tensor.Fill(1f);
+                    }
+                }
+                catch (Exception e)
+                {
+                    ended = e;
+                }
+            });
+            started.Wait();
+            Thread.SpinWait(round % 50 * 20);
+            tensor.Dispose();
+            Assert.That(user.Wait(TimeSpan.FromMinutes(2)), "the calls stopped");
+            Assert.That(ended, Is.InstanceOf<ObjectDisposedException>(), $"round {round}");
+        }
+
+        Assert.That(SettledHandleCount(), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void ATensorDisposedDuringACallLivesUntilTheCallEnds()
+    {
+        // A long training call whose input is disposed on another thread while it runs trains exactly as an
+        // undisturbed one: the native call holds the input's memory until it returns.
+        long before = SettledHandleCount();
+        float[] inputs = [1f, 2f, 3f, 4f], targets = [3f, 5f, 7f, 9f];
+        float[] Train(long steps, bool disposeDuring)
+        {
+            using var layer = new Linear(1, 1, seed: 3, device: Device);
+            using var cost = new MseCost(Device);
+            using var trainer = new Trainer(layer, cost, new Sgd(1e-4f), batchSize: 1);
+            var x = Tensor.FromArray(Device, inputs, 4, 1);
+            using var t = Tensor.FromArray(Device, targets, 4, 1);
+            Task training = Task.Run(() =>
+            {
+                trainer.TrainSteps(x, t, steps);
+                Device.Synchronize();  // on CUDA the steps run after the call returns
+            });
+            if (disposeDuring)
+            {
+                Thread.Sleep(50);
+                x.Dispose();
+            }
+            Assert.That(training.Wait(TimeSpan.FromMinutes(2)), "the call finished");
+            Assert.That(training.IsCompletedSuccessfully, () => $"the call failed: {training.Exception}");
+            x.Dispose();
+            return [.. layer.W.ToArray(), .. layer.B!.ToArray()];
+        }
+
+        // Enough steps for a call of at least 300 ms, well past the 50 ms before the dispose.
+        long steps = 10_000;
+        float[] undisturbed;
+        for (; ; steps *= 4)
+        {
+            var watch = Stopwatch.StartNew();
+            undisturbed = Train(steps, disposeDuring: false);
+            if (watch.Elapsed >= TimeSpan.FromMilliseconds(300)) break;
+        }
+        float[] disturbed = Train(steps, disposeDuring: true);
+
+        Assert.That(disturbed, Is.EqualTo(undisturbed), "the same bits");
+        Assert.That(SettledHandleCount(), Is.EqualTo(before));
+    }
+
+    [Test]
     public void UndisposedTensorsAreCollectedAsTheirMemoryGrows()
     {
         // 400 MB of tensors that are never disposed, behind small managed objects: the collector hears of
