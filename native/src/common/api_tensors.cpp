@@ -148,9 +148,9 @@ nrn_status nrn_tensor_fill(nrn_context* context, nrn_tensor* tensor, float value
         const Check check("nrn_tensor_fill");
         ContextRef ctx;
         TensorRef t;
-        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        CallLock call = registry().lookup(check, std::tie(ctx, t), context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->fill(t->data(), t->count, value);
     });
 }
@@ -160,14 +160,14 @@ nrn_status nrn_tensor_fill_uniform(nrn_context* context, nrn_tensor* tensor, flo
         const Check check("nrn_tensor_fill_uniform");
         ContextRef ctx;
         TensorRef t;
-        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        CallLock call = registry().lookup(check, std::tie(ctx, t), context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
         check.require(std::isfinite(low) && std::isfinite(high) && low <= high && std::isfinite(high - low),
                       NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "the range [" + float_text(low) + ", " + float_text(high) +
                    ") is not a finite range with low <= high and a finite width high - low";
         });
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->fill_uniform(t->data(), t->count, low, high, seed);
     });
 }
@@ -177,7 +177,7 @@ nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, floa
         const Check check("nrn_tensor_fill_normal");
         ContextRef ctx;
         TensorRef t;
-        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        CallLock call = registry().lookup(check, std::tie(ctx, t), context, Required{tensor, "tensor"});
         check.on(ctx, t, "tensor");
         check.require(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f &&
                           std::fabs(static_cast<double>(mean)) + nrn::kStandardNormalBound * stddev <=
@@ -186,7 +186,7 @@ nrn_status nrn_tensor_fill_normal(nrn_context* context, nrn_tensor* tensor, floa
             return "mean " + float_text(mean) + " and stddev " + float_text(stddev) +
                    " must be finite, with stddev >= 0 and |mean| + 8.7 stddev within float range";
         });
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->fill_normal(t->data(), t->count, mean, stddev, seed);
     });
 }
@@ -210,9 +210,9 @@ nrn_status copy_from_host(const char* operation, nrn_context* context, nrn_tenso
         const Check check(operation);
         ContextRef ctx;
         TensorRef t;
-        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        CallLock call = registry().lookup(check, std::tie(ctx, t), context, Required{tensor, "tensor"});
         check_host_copy(check, ctx, t, source, "source", count);
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->copy_from_host(t->data(), source, count, async);
     });
 }
@@ -223,9 +223,9 @@ nrn_status copy_to_host(const char* operation, nrn_context* context, const nrn_t
         const Check check(operation);
         ContextRef ctx;
         TensorRef t;
-        std::tie(ctx, t) = registry().lookup(check, context, Required{tensor, "tensor"});
+        CallLock call = registry().lookup(check, std::tie(ctx, t), context, Required{tensor, "tensor"});
         check_host_copy(check, ctx, t, destination, "destination", count);
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->copy_to_host(destination, t->data(), count, async);
     });
 }
@@ -253,7 +253,7 @@ nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_t
         const Check check("nrn_tensor_copy");
         ContextRef ctx;
         TensorRef src, dst;
-        std::tie(ctx, src, dst) = registry().lookup(check, context,
+        CallLock call = registry().lookup(check, std::tie(ctx, src, dst), context,
             Required{source, "source"}, Required{destination, "destination"});
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
@@ -264,7 +264,7 @@ nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_t
         });
         if (src->storage == dst->storage && src->offset == dst->offset) return;  // the same memory
         check.distinct(dst, "destination", src, "source");
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->copy(dst->data(), src->data(), src->count);
     });
 }
@@ -275,7 +275,7 @@ nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, 
         const Check check("nrn_tensor_copy_rows");
         ContextRef ctx;
         TensorRef src, dst;
-        std::tie(ctx, src, dst) = registry().lookup(check, context,
+        CallLock call = registry().lookup(check, std::tie(ctx, src, dst), context,
             Required{source, "source"}, Required{destination, "destination"});
         check.on(ctx, src, "source");
         check.on(ctx, dst, "destination");
@@ -306,7 +306,7 @@ nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, 
             check.require(from + count <= to || to + count <= from, NRN_STATUS_INVALID_ARGUMENT,
                           "the source rows and the destination rows overlap in memory");
         }
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->copy(dst->storage->data + to, src->storage->data + from, count);
     });
 }

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <mutex>
 #include <string>
 #include <tuple>
 
@@ -34,14 +33,14 @@ nrn_status nrn_linear_forward(nrn_context* context, const nrn_tensor* input, con
         const Check check("nrn_linear_forward");
         ContextRef ctx;
         TensorRef x, w, b, y;
-        std::tie(ctx, x, w, b, y) = registry().lookup(check, context,
+        CallLock call = registry().lookup(check, std::tie(ctx, x, w, b, y), context,
             Required{input, "input"}, Required{weight, "weight"}, Optional{bias, "bias"}, Required{output, "output"});
         check.all_on(ctx, {{x, "input"}, {w, "weight"}, {b, "bias"}, {y, "output"}});
         const auto [batch, in, out] = check.linear(x, w, "batch");
         check.bias(b, "bias", out, w);
         check.shape2(y, "output", batch, out, "input rows x weight columns");
         check.all_distinct({{y, "output"}}, {{x, "input"}, {w, "weight"}, {b, "bias"}});
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->linear_forward(x->data(), w->data(), b ? b->data() : nullptr, y->data(), batch, in, out);
     });
 }
@@ -53,7 +52,7 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
         const Check check("nrn_linear_backward");
         ContextRef ctx;
         TensorRef x, w, gy, gx, gw, gb;
-        std::tie(ctx, x, w, gy, gx, gw, gb) = registry().lookup(check, context,
+        CallLock call = registry().lookup(check, std::tie(ctx, x, w, gy, gx, gw, gb), context,
             Required{input, "input"}, Required{weight, "weight"}, Required{output_grad, "output_grad"},
             Optional{input_grad, "input_grad"}, Optional{weight_grad, "weight_grad"},
             Optional{bias_grad, "bias_grad"});
@@ -71,7 +70,7 @@ nrn_status nrn_linear_backward(nrn_context* context, const nrn_tensor* input, co
         check.bias(gb, "bias_grad", out, w);
         check.all_distinct({{gx, "input_grad"}, {gw, "weight_grad"}, {gb, "bias_grad"}},
                            {{x, "input"}, {w, "weight"}, {gy, "output_grad"}});
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->linear_backward(x->data(), w->data(), gy->data(), gx ? gx->data() : nullptr,
                                       gw ? gw->data() : nullptr, gb ? gb->data() : nullptr, batch, in, out,
                                       mode == NRN_GRAD_ACCUMULATE);
@@ -88,7 +87,7 @@ nrn_status nrn_mse(nrn_context* context, const nrn_tensor* prediction, const nrn
         const Check check("nrn_mse");
         ContextRef ctx;
         TensorRef p, t, g, e, a;
-        std::tie(ctx, p, t, g, e, a) = registry().lookup(check, context,
+        CallLock call = registry().lookup(check, std::tie(ctx, p, t, g, e, a), context,
             Required{prediction, "prediction"}, Required{target, "target"}, Optional{grad, "grad"},
             Optional{error, "error"}, Optional{accumulator, "accumulator"});
         check.all_on(ctx, {{p, "prediction"}, {t, "target"}, {g, "grad"}, {e, "error"}, {a, "accumulator"}});
@@ -105,7 +104,7 @@ nrn_status nrn_mse(nrn_context* context, const nrn_tensor* prediction, const nrn
         check.elements(e, "error", 1, "one float");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
         check.all_distinct({{g, "grad"}, {e, "error"}, {a, "accumulator"}}, {{p, "prediction"}, {t, "target"}});
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->mse(p->data(), t->data(), g ? g->data() : nullptr, e ? e->data() : nullptr,
                           a ? a->data() : nullptr, p->count, p->shape[0]);
     });
@@ -116,10 +115,10 @@ nrn_status nrn_accumulator_reset(nrn_context* context, nrn_tensor* accumulator) 
         const Check check("nrn_accumulator_reset");
         ContextRef ctx;
         TensorRef a;
-        std::tie(ctx, a) = registry().lookup(check, context, Required{accumulator, "accumulator"});
+        CallLock call = registry().lookup(check, std::tie(ctx, a), context, Required{accumulator, "accumulator"});
         check.on(ctx, a, "accumulator");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->fill(a->data(), NRN_ACCUMULATOR_SIZE, 0.0f);
     });
 }
@@ -130,16 +129,14 @@ nrn_status nrn_accumulator_read(nrn_context* context, const nrn_tensor* accumula
         const Check check("nrn_accumulator_read");
         ContextRef ctx;
         TensorRef a;
-        std::tie(ctx, a) = registry().lookup(check, context, Required{accumulator, "accumulator"});
+        CallLock call = registry().lookup(check, std::tie(ctx, a), context, Required{accumulator, "accumulator"});
         check.on(ctx, a, "accumulator");
         check.elements(a, "accumulator", NRN_ACCUMULATOR_SIZE, "NRN_ACCUMULATOR_SIZE floats");
         check.not_null(error_sum, "error_sum");
         check.not_null(sample_count, "sample_count");
         float values[NRN_ACCUMULATOR_SIZE];
-        {
-            std::lock_guard<std::mutex> lock(ctx->mutex);
-            ctx->backend->copy_to_host(values, a->data(), NRN_ACCUMULATOR_SIZE, false);
-        }
+        call.lock();
+        ctx->backend->copy_to_host(values, a->data(), NRN_ACCUMULATOR_SIZE, false);
         nrn::accumulator_totals(values, error_sum, sample_count);
     });
 }
@@ -153,7 +150,7 @@ nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_ten
         const Check check("nrn_sgd_update");
         ContextRef ctx;
         TensorRef p, g;
-        std::tie(ctx, p, g) = registry().lookup(check, context, Required{param, "param"}, Required{grad, "grad"});
+        CallLock call = registry().lookup(check, std::tie(ctx, p, g), context, Required{param, "param"}, Required{grad, "grad"});
         check.on(ctx, p, "param");
         check.on(ctx, g, "grad");
         check.require(p->count == g->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
@@ -162,27 +159,27 @@ nrn_status nrn_sgd_update(nrn_context* context, nrn_tensor* param, const nrn_ten
         });
         check.finite_rate(learning_rate);
         check.distinct(p, "param", g, "grad");
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        call.lock();
         ctx->backend->sgd_update(p->data(), g->data(), p->count, learning_rate);
     });
 }
 
 namespace {
 
-// The tensors of a fused call, with the references that keep them alive for the call.
+// The context and tensors of a fused call (Registry::lookup), and the call's lock of the context,
+// declared last so that it is released first (CallLock).
 struct TrainTensors {
     ContextRef ctx;
     TensorRef x, t, w, b, e, a;
+    CallLock call;
 };
 
-TrainTensors lookup_train(const Check& check, const nrn_context* context, const nrn_tensor* input,
-                          const nrn_tensor* target, const nrn_tensor* weight, const nrn_tensor* bias,
-                          const nrn_tensor* error, const nrn_tensor* accumulator) {
-    TrainTensors h;
-    std::tie(h.ctx, h.x, h.t, h.w, h.b, h.e, h.a) = registry().lookup(
-        check, context, Required{input, "input"}, Required{target, "target"}, Required{weight, "weight"},
+void lookup_train(TrainTensors& h, const Check& check, const nrn_context* context, const nrn_tensor* input,
+                  const nrn_tensor* target, const nrn_tensor* weight, const nrn_tensor* bias,
+                  const nrn_tensor* error, const nrn_tensor* accumulator) {
+    h.call = registry().lookup(check, std::tie(h.ctx, h.x, h.t, h.w, h.b, h.e, h.a), context,
+        Required{input, "input"}, Required{target, "target"}, Required{weight, "weight"},
         Optional{bias, "bias"}, Optional{error, "error"}, Optional{accumulator, "accumulator"});
-    return h;
 }
 
 // The checks shared by the fused step and the fused training run; fills everything but the batch
@@ -219,7 +216,8 @@ nrn_status nrn_linear_mse_sgd_step(nrn_context* context, const nrn_tensor* input
                                    nrn_tensor* accumulator) {
     return guard("nrn_linear_mse_sgd_step", [&] {
         const Check check("nrn_linear_mse_sgd_step");
-        const TrainTensors held = lookup_train(check, context, input, target, weight, bias, error, accumulator);
+        TrainTensors held;
+        lookup_train(held, check, context, input, target, weight, bias, error, accumulator);
         const ContextRef& ctx = held.ctx;
         nrn::TrainArgs args = check_train(check, held, learning_rate);
         args.batch_size = args.rows;
@@ -227,7 +225,7 @@ nrn_status nrn_linear_mse_sgd_step(nrn_context* context, const nrn_tensor* input
         args.step_count = 1;
         args.order = NRN_ORDER_SEQUENTIAL;
         args.seed = 0;
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        held.call.lock();
         ctx->backend->linear_mse_sgd_train(args);
     });
 }
@@ -238,7 +236,8 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
                                     nrn_tensor* error, nrn_tensor* accumulator) {
     return guard("nrn_linear_mse_sgd_train", [&] {
         const Check check("nrn_linear_mse_sgd_train");
-        const TrainTensors held = lookup_train(check, context, input, target, weight, bias, error, accumulator);
+        TrainTensors held;
+        lookup_train(held, check, context, input, target, weight, bias, error, accumulator);
         const ContextRef& ctx = held.ctx;
         nrn::TrainArgs args = check_train(check, held, learning_rate);
         check.require(batch_size >= 1, NRN_STATUS_INVALID_ARGUMENT, [&] {
@@ -258,7 +257,7 @@ nrn_status nrn_linear_mse_sgd_train(nrn_context* context, const nrn_tensor* inpu
         args.step_count = step_count;
         args.order = order;
         args.seed = seed;
-        std::lock_guard<std::mutex> lock(ctx->mutex);
+        held.call.lock();
         ctx->backend->linear_mse_sgd_train(args);
     });
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
@@ -30,18 +31,82 @@ struct Optional {
 template <class>
 using TensorRefFor = TensorRef;
 
+// The context's lock for one call: held from lock(), or from the look-up when it was free, until
+// the call returns. It is declared after the references that Registry::lookup fills (which takes
+// them as arguments, so they exist first), so it is released before they are: the last reference to
+// a tensor frees its memory under this same lock.
+class CallLock {
+public:
+    CallLock() = default;
+    CallLock(std::mutex& context_lock, bool held) noexcept : mutex_(&context_lock), held_(held) {}
+    CallLock(CallLock&& other) noexcept
+        : mutex_(std::exchange(other.mutex_, nullptr)), held_(std::exchange(other.held_, false)) {}
+    CallLock& operator=(CallLock&& other) noexcept {
+        if (this != &other) {
+            release();
+            mutex_ = std::exchange(other.mutex_, nullptr);
+            held_ = std::exchange(other.held_, false);
+        }
+        return *this;
+    }
+    CallLock(const CallLock&) = delete;
+    CallLock& operator=(const CallLock&) = delete;
+    ~CallLock() { release(); }
+
+    bool held() const noexcept { return held_; }
+
+    // Takes the context's lock, unless the look-up already holds it.
+    void lock() {
+        if (!held_) {
+            mutex_->lock();
+            held_ = true;
+        }
+    }
+
+private:
+    void release() noexcept {
+        if (held_) mutex_->unlock();
+        held_ = false;
+    }
+
+    std::mutex* mutex_ = nullptr;
+    bool held_ = false;
+};
+
 class Registry {
 public:
-    // The context and the tensors of one call, under one lock: once a process has a second
-    // thread, every lock and reference count is an atomic operation, and a lock per handle
-    // made the look-ups cost more than a small call's work. In argument order, so the first
-    // bad handle is the one reported. Each reference keeps its object alive for the call.
-    template <class... Tensors>
-    std::tuple<ContextRef, TensorRefFor<Tensors>...> lookup(const Check& check, const nrn_context* context,
-                                                            const Tensors&... tensors) {
+    // The context and the tensors of one call, looked up under one lock, into `out`
+    // (std::tie(ctx, x, ...)): in argument order, so the first bad handle is the one reported.
+    // Returns the call's lock of the context, which the call takes before it touches memory.
+    //
+    // When every tensor is on the context and the context's lock is free, the look-up takes that
+    // lock and the references own nothing: no reference count changes. Counting is two atomic
+    // operations per handle, most of a small call's cost once a process has a second thread (as
+    // every .NET process has). The held lock keeps the objects alive instead: the destroy
+    // functions wait for the lock of the context (the tensor's context) before they drop the
+    // registry's reference, and a call holds it from inside this look-up until it returns.
+    // Otherwise (another thread's call holds the lock, or a tensor is on another context, which
+    // the call's checks then report) each reference owns its object, as the caller's checks and
+    // the wait for the lock need.
+    template <class Out, class... Tensors>
+    CallLock lookup(const Check& check, Out out, const nrn_context* context, const Tensors&... tensors) {
+        static_assert(std::tuple_size_v<Out> == 1 + sizeof...(Tensors), "one reference per handle");
         std::lock_guard<std::mutex> lock(mutex_);
         // Braced initialisers are evaluated left to right.
-        return {find(check, context, "context"), find(check, tensors)...};
+        const std::tuple<const ContextRef&, const TensorRefFor<Tensors>&...> found{
+            find(check, context, "context"), find(check, tensors)...};
+        const ContextRef& ctx = std::get<0>(found);
+        const bool all_on_context = std::apply(
+            [&](const ContextRef&, const TensorRefFor<Tensors>&... t) {
+                return ((!t || t->context() == ctx.get()) && ...);
+            },
+            found);
+        CallLock call(ctx->mutex, all_on_context && ctx->mutex.try_lock());
+        const bool borrowed = call.held();
+        std::apply([&](const ContextRef& c, const TensorRefFor<Tensors>&... t) {
+            out = std::tuple<ContextRef, TensorRefFor<Tensors>...>{borrowed ? borrow(c) : c, borrowed ? borrow(t) : t...};
+        }, found);
+        return call;
     }
 
     ContextRef context(const Check& check, const nrn_context* handle) {
@@ -79,21 +144,32 @@ public:
         pinned_.emplace(memory, std::move(context));
     }
 
-    // The removed handle's reference, released by the caller outside the registry's lock.
+    // The removed handle's reference, released by the caller outside the registry's lock. Returns
+    // once no call that found the object without a reference still runs (lookup): such a call
+    // holds the context's lock from inside its look-up, which came before this removal, until it
+    // returns.
     ContextRef remove(const Check& check, const nrn_context* handle) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto found = contexts_.find(handle);
-        if (found == contexts_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "context is not a live context (already destroyed, or not a context)");
-        ContextRef removed = std::move(found->second);
-        contexts_.erase(found);
+        ContextRef removed;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto found = contexts_.find(handle);
+            if (found == contexts_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "context is not a live context (already destroyed, or not a context)");
+            removed = std::move(found->second);
+            contexts_.erase(found);
+        }
+        wait_for_calls(*removed);
         return removed;
     }
     TensorRef remove(const Check& check, const nrn_tensor* handle) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto found = tensors_.find(handle);
-        if (found == tensors_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "tensor is not a live tensor (already destroyed, or not a tensor)");
-        TensorRef removed = std::move(found->second);
-        tensors_.erase(found);
+        TensorRef removed;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto found = tensors_.find(handle);
+            if (found == tensors_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "tensor is not a live tensor (already destroyed, or not a tensor)");
+            removed = std::move(found->second);
+            tensors_.erase(found);
+        }
+        wait_for_calls(*removed->context());
         return removed;
     }
     ContextRef remove_pinned(const Check& check, const void* memory) {
@@ -123,8 +199,18 @@ private:
         return kHandleTag | (++serial_ << 3);
     }
 
-    // The look-ups proper; the caller holds mutex_.
-    ContextRef find(const Check& check, const nrn_context* handle, const char* name) const {
+    // Waits for the calls that hold `context`'s lock.
+    static void wait_for_calls(nrn_context& context) { std::lock_guard<std::mutex> wait(context.mutex); }
+
+    // A reference to `object` that owns nothing: copying and dropping it count nothing.
+    template <class T>
+    static std::shared_ptr<T> borrow(const std::shared_ptr<T>& object) {
+        return std::shared_ptr<T>(std::shared_ptr<T>(), object.get());
+    }
+
+    // The look-ups proper, returning the registry's own reference (an empty one for an absent
+    // Optional tensor); the caller holds mutex_.
+    const ContextRef& find(const Check& check, const nrn_context* handle, const char* name) const {
         if (handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(name) + " is NULL");
         auto found = contexts_.find(handle);
         if (found == contexts_.end()) {
@@ -134,13 +220,13 @@ private:
         return found->second;
     }
 
-    TensorRef find(const Check& check, Required tensor) const {
+    const TensorRef& find(const Check& check, Required tensor) const {
         if (tensor.handle == nullptr) check.fail(NRN_STATUS_INVALID_HANDLE, std::string(tensor.name) + " is NULL");
         return find(check, Optional{tensor.handle, tensor.name});
     }
 
-    TensorRef find(const Check& check, Optional tensor) const {
-        if (tensor.handle == nullptr) return nullptr;
+    const TensorRef& find(const Check& check, Optional tensor) const {
+        if (tensor.handle == nullptr) return kNoTensor;
         auto found = tensors_.find(tensor.handle);
         if (found == tensors_.end()) {
             check.fail(NRN_STATUS_INVALID_HANDLE,
@@ -148,6 +234,8 @@ private:
         }
         return found->second;
     }
+
+    inline static const TensorRef kNoTensor{};
 
     std::mutex mutex_;
     uintptr_t serial_ = 0;
