@@ -86,7 +86,7 @@ public:
         int64_t rows, in, out;
     };
     LinearShape linear(const TensorRef& x, const TensorRef& w, const char* rows) const {
-        rank2(x, "input", (std::string(rows) + " x in").c_str());
+        if (x->ndim != 2) rank2(x, "input", (std::string(rows) + " x in").c_str());  // the text only on failure
         rank2(w, "weight", "in x out");
         require(w->shape[0] == x->shape[1], NRN_STATUS_SHAPE_MISMATCH, [&] {
             return "input is " + shape_text(*x) + " but weight is " + shape_text(*w) +
