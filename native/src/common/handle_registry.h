@@ -91,6 +91,7 @@ public:
     template <class Out, class... Tensors>
     CallLock lookup(const Check& check, Out out, const nrn_context* context, const Tensors&... tensors) {
         static_assert(std::tuple_size_v<Out> == 1 + sizeof...(Tensors), "one reference per handle");
+        static_assert(sizeof...(Tensors) >= 1, "a call names a tensor, whose memory holds the context (remove_pinned)");
         std::lock_guard<std::mutex> lock(mutex_);
         // Braced initialisers are evaluated left to right.
         const std::tuple<const ContextRef&, const TensorRefFor<Tensors>&...> found{
@@ -149,38 +150,19 @@ public:
     // holds the context's lock from inside its look-up, which came before this removal, until it
     // returns.
     ContextRef remove(const Check& check, const nrn_context* handle) {
-        ContextRef removed;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto found = contexts_.find(handle);
-            if (found == contexts_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "context is not a live context (already destroyed, or not a context)");
-            removed = std::move(found->second);
-            contexts_.erase(found);
-        }
+        ContextRef removed = take(check, contexts_, handle, "context is not a live context (already destroyed, or not a context)");
         wait_for_calls(*removed);
         return removed;
     }
     TensorRef remove(const Check& check, const nrn_tensor* handle) {
-        TensorRef removed;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto found = tensors_.find(handle);
-            if (found == tensors_.end()) check.fail(NRN_STATUS_INVALID_HANDLE, "tensor is not a live tensor (already destroyed, or not a tensor)");
-            removed = std::move(found->second);
-            tensors_.erase(found);
-        }
+        TensorRef removed = take(check, tensors_, handle, "tensor is not a live tensor (already destroyed, or not a tensor)");
         wait_for_calls(*removed->context());
         return removed;
     }
+    // Needs no wait: a call that borrows a context names one of its tensors too (lookup), whose
+    // memory holds the context until the tensor's own removal has waited for the call.
     ContextRef remove_pinned(const Check& check, const void* memory) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto found = pinned_.find(memory);
-        if (found == pinned_.end()) {
-            check.fail(NRN_STATUS_INVALID_HANDLE, "memory is not a live buffer from nrn_pinned_alloc (already freed?)");
-        }
-        ContextRef removed = std::move(found->second);
-        pinned_.erase(found);
-        return removed;
+        return take(check, pinned_, memory, "memory is not a live buffer from nrn_pinned_alloc (already freed?)");
     }
 
     int64_t live_count() {
@@ -197,6 +179,17 @@ private:
     uintptr_t next_handle() {
         constexpr uintptr_t kHandleTag = uintptr_t{1} << 62;
         return kHandleTag | (++serial_ << 3);
+    }
+
+    // Removes `key` from `map` and returns its reference; fails with `message` when it is absent.
+    template <class Map>
+    typename Map::mapped_type take(const Check& check, Map& map, typename Map::key_type key, const char* message) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto found = map.find(key);
+        if (found == map.end()) check.fail(NRN_STATUS_INVALID_HANDLE, message);
+        typename Map::mapped_type removed = std::move(found->second);
+        map.erase(found);
+        return removed;
     }
 
     // Waits for the calls that hold `context`'s lock.
