@@ -112,7 +112,7 @@ internal sealed unsafe class TensorHandle : NativeHandle
 /// </summary>
 /// <remarks>
 /// A lease takes no reference on the handle (<see cref="SafeHandle.DangerousAddRef"/>), which would cost two
-/// interlocked operations per tensor per call: a third of a small call's time. It needs none. The native library
+/// interlocked operations per tensor per call: over a third of a small call's time. It needs none. The native library
 /// never gives a handle value twice and keeps every object a call names alive until the call returns, so a handle
 /// that another thread disposes during the call makes it fail with <c>NRN_STATUS_INVALID_HANDLE</c> (an
 /// <see cref="ObjectDisposedException"/>) or finish first; it never reaches freed memory. What the lease must still
