@@ -5,6 +5,7 @@
 #include <set>
 
 #include "harness.h"
+#include "random.h"
 
 using namespace test;
 
@@ -247,6 +248,39 @@ TEST_CASE(train_semantics, batch_orders_are_the_recorded_sequences) {
         REQUIRE_OK(nrn_batch_index(NRN_ORDER_SHUFFLE, 2024, step, 16, &s));
         CHECK_MSG(s == shuffle16[static_cast<size_t>(step)], "shuffle of 16, step " << step << " gave " << s
                                                                 << ", recorded " << shuffle16[static_cast<size_t>(step)]);
+    }
+}
+
+// The host's fused run works out its batches a chunk of steps ahead, side by side
+// (batch_rows_ahead): the same rows as batch_rows step by step. The cases cross epochs inside a
+// chunk, end chunks short of a full set of lanes, cycle-walk (7, 1000 and 65 batches fill 8, 1024
+// and 256 of the Feistel network's values) and fill it exactly (16 and 4 batches).
+TEST_CASE(train_semantics, batches_worked_out_ahead_are_those_of_each_step) {
+    struct Case {
+        int64_t rows, batch_size;
+    };
+    for (const Case c : {Case{1, 1}, Case{5, 8}, Case{2, 1}, Case{7, 1}, Case{50, 8}, Case{16, 1}, Case{4, 1},
+                         Case{1000, 1}, Case{1000, 16}, Case{65, 1}, Case{1 << 20, 3}}) {
+        for (nrn_batch_order order : {NRN_ORDER_SEQUENTIAL, NRN_ORDER_SHUFFLE, NRN_ORDER_RANDOM}) {
+            for (uint64_t seed : {0ull, 2024ull}) {
+                for (int64_t first_step : {0ll, 1ll, 6ll, 999ll, 1000ll, (1ll << 40) + 3}) {
+                    for (int64_t count : {0ll, 1ll, 7ll, 8ll, 9ll, 32ll}) {
+                        nrn::BatchRows picks[32];
+                        nrn::batch_rows_ahead(order, seed, first_step, count, c.rows, c.batch_size, picks);
+                        for (int64_t j = 0; j < count; ++j) {
+                            const nrn::BatchRows one =
+                                nrn::batch_rows(order, seed, first_step + j, c.rows, c.batch_size);
+                            CHECK_MSG(picks[j].first == one.first && picks[j].count == one.count,
+                                      "order " << order << ", " << c.rows << " rows in batches of " << c.batch_size
+                                               << ", seed " << seed << ": step " << first_step + j << " of a chunk from "
+                                               << first_step << " picks rows " << picks[j].first << " + "
+                                               << picks[j].count << ", a step alone " << one.first << " + "
+                                               << one.count);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -49,23 +49,37 @@ NRN_HD float standard_normal(uint64_t seed, uint64_t index) {
     return static_cast<float>(sqrt(-2.0 * log(u1)) * cos(two_pi * u2));
 }
 
+// The balanced Feistel network of permute_index over [0, n): two halves of `half` bits each, the
+// smallest even bit width covering n.
+struct FeistelHalves {
+    int half;
+    uint64_t mask;  // the low half's bits
+};
+
+NRN_HD FeistelHalves feistel_halves(uint64_t n) {
+    int bits = 2;
+    while (bits < 64 && (1ull << bits) < n) bits += 2;
+    return {bits / 2, (1ull << (bits / 2)) - 1};
+}
+
+// One of the network's rounds: (left, right) becomes (right, left ^ F(right)).
+NRN_HD void feistel_round(uint64_t& left, uint64_t& right, uint64_t key, uint64_t round, uint64_t mask) {
+    const uint64_t next = left ^ (hash2(key + round, right) & mask);
+    left = right;
+    right = next;
+}
+
+constexpr int kFeistelRounds = 4;
+
 // A bijection of [0, n) keyed by `key`: a 4-round balanced Feistel network over the
 // smallest even bit width covering n, with cycle walking back into range.
 NRN_HD uint64_t permute_index(uint64_t i, uint64_t n, uint64_t key) {
     if (n <= 1) return 0;
-    int bits = 2;
-    while (bits < 64 && (1ull << bits) < n) bits += 2;
-    const int half = bits / 2;
-    const uint64_t mask = (1ull << half) - 1;
+    const FeistelHalves h = feistel_halves(n);
     do {
-        uint64_t left = i >> half, right = i & mask;
-        for (uint64_t round = 0; round < 4; ++round) {
-            const uint64_t f = hash2(key + round, right) & mask;
-            const uint64_t next = left ^ f;
-            left = right;
-            right = next;
-        }
-        i = (left << half) | right;
+        uint64_t left = i >> h.half, right = i & h.mask;
+        for (int round = 0; round < kFeistelRounds; ++round) feistel_round(left, right, key, round, h.mask);
+        i = (left << h.half) | right;
     } while (i >= n);
     return i;
 }
@@ -97,6 +111,45 @@ NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, 
     const int64_t first = batch_index(order, seed, step, batch_count) * batch_size;
     const int64_t remaining = rows - first;
     return {first, remaining < batch_size ? remaining : batch_size};
+}
+
+// batch_rows for the `count` steps from `first_step` on, into picks[0, count): the same rows, worked
+// out faster on a CPU. A shuffled pick is eight hashes in one dependent chain; here the Feistel
+// rounds of kPickLanes steps run side by side, so the CPU overlaps their chains, and the epoch and
+// the position in it are counted on from step to step rather than divided out at each. Steps short
+// of a whole set of lanes (a trainer's single steps) are picked one at a time, which costs them
+// nothing extra. Host code: a CUDA thread works out its one step with batch_rows.
+inline void batch_rows_ahead(nrn_batch_order order, uint64_t seed, int64_t first_step, int64_t count, int64_t rows,
+                             int64_t batch_size, BatchRows* picks) {
+    constexpr int kPickLanes = 8;  // 8 chains: about 2.5x a step at a time; 4 and 16 gain less
+    const uint64_t n = static_cast<uint64_t>((rows + batch_size - 1) / batch_size);
+    int64_t j0 = 0;
+    if (order == NRN_ORDER_SHUFFLE && n > 1 && count >= kPickLanes) {
+        const FeistelHalves h = feistel_halves(n);
+        uint64_t epoch = static_cast<uint64_t>(first_step) / n, position = static_cast<uint64_t>(first_step) % n;
+        uint64_t epoch_key = hash2(seed, epoch);  // batch_index's key of the epoch
+        for (; j0 + kPickLanes <= count; j0 += kPickLanes) {
+            uint64_t key[kPickLanes], left[kPickLanes], right[kPickLanes];
+            for (int l = 0; l < kPickLanes; ++l) {
+                key[l] = epoch_key;
+                left[l] = position >> h.half;
+                right[l] = position & h.mask;
+                if (++position == n) {
+                    position = 0;
+                    epoch_key = hash2(seed, ++epoch);
+                }
+            }
+            for (int round = 0; round < kFeistelRounds; ++round)
+                for (int l = 0; l < kPickLanes; ++l) feistel_round(left[l], right[l], key[l], round, h.mask);
+            for (int l = 0; l < kPickLanes; ++l) {
+                uint64_t i = (left[l] << h.half) | right[l];
+                if (i >= n) i = permute_index(i, n, key[l]);  // walks on from where the first pass left off
+                const int64_t first = static_cast<int64_t>(i) * batch_size;
+                picks[j0 + l] = {first, rows - first < batch_size ? rows - first : batch_size};
+            }
+        }
+    }
+    for (; j0 < count; ++j0) picks[j0] = batch_rows(order, seed, first_step + j0, rows, batch_size);
 }
 
 }  // namespace nrn

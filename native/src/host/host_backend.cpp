@@ -102,11 +102,9 @@ public:
         BatchRows picks[kPickAhead];
         for (int64_t i = 0; i < a.step_count; ++i) {
             const int64_t slot = i % kPickAhead;
-            if (slot == 0) {
-                const int64_t chunk = std::min(kPickAhead, a.step_count - i);
-                for (int64_t j = 0; j < chunk; ++j)
-                    picks[j] = batch_rows(a.order, a.seed, a.first_step + i + j, a.rows, a.batch_size);
-            }
+            if (slot == 0)
+                batch_rows_ahead(a.order, a.seed, a.first_step + i, std::min(kPickAhead, a.step_count - i), a.rows,
+                                 a.batch_size, picks);
             const BatchRows picked = picks[slot];
             const int64_t rows = picked.count;
             const float* x = a.input + picked.first * a.in_features;
