@@ -399,9 +399,10 @@ public sealed class Trainer : IDisposable
             var (first, count) = schedule.RowsOf(batch);
             if (fused is not null)
             {
-                // One fused step on the batch the native side picks for this global step: no view per step.
+                // One fused step on this batch, with no view per step: the sequential order's step `batch`
+                // is that batch, so the native side need not work the pick out again.
                 NativeOps.LinearMseSgdTrain(data, target, fused.W, fused.B, Optimizer.LearnRate, BatchSize,
-                    firstStep + i, 1, order, seed, Cost.ErrorTensor, Cost.AccumulatorTensor);
+                    batch, 1, BatchOrder.Sequential, 0, Cost.ErrorTensor, Cost.AccumulatorTensor);
                 Cost.MarkErrorWritten();
             }
             else if (count == schedule.Rows)
