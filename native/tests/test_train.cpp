@@ -253,8 +253,8 @@ TEST_CASE(train_semantics, batch_orders_are_the_recorded_sequences) {
 
 // The host's fused run works out its batches a chunk of steps ahead, side by side
 // (batch_rows_ahead): the same rows as batch_rows step by step. The cases cross epochs inside a
-// chunk, end chunks short of a full set of lanes, cycle-walk (7, 1000 and 65 batches fill 8, 1024
-// and 256 of the Feistel network's values) and fill it exactly (16 and 4 batches).
+// chunk, end chunks short of a full set of lanes, cycle-walk (7, 65 and 1000 batches fill 16, 256
+// and 1024 of the Feistel network's values) and fill it exactly (4 and 16 batches).
 TEST_CASE(train_semantics, batches_worked_out_ahead_are_those_of_each_step) {
     struct Case {
         int64_t rows, batch_size;
