@@ -978,6 +978,18 @@ struct OneByOneSums {
     }
 };
 
+// Rows [i, n) of a 1 → 1 layer's step added to its sums in order, one at a time: the rows past
+// LongSums' lanes, and the whole of a batch too short for them.
+NRN_INLINE void add_one_by_one_rows(const float* __restrict x, const float* __restrict t, int64_t i, int64_t n,
+                                    float weight, float bias, float count, OneByOneSums& sums) {
+    for (; i < n; ++i) {
+        const float d = (bias + x[i] * weight) - t[i], g = d / count;
+        sums.squares += static_cast<double>(d) * static_cast<double>(d);
+        sums.weight_grad += x[i] * g;
+        sums.bias_grad += static_cast<double>(g);
+    }
+}
+
 // LongSums' vector types, declared outside it: GCC drops vector_size from a typedef that depends
 // on W inside the class template whose members use it.
 template <int W>
@@ -1160,12 +1172,7 @@ struct LongSums {
             sums.weight_grad = add_lanes(weight_grads);
             sums.bias_grad = add_lanes(bias_grads);
         }
-        for (; i < n; ++i) {
-            const float d = (bias + x[i] * weight) - t[i], g = d / count;
-            sums.squares += static_cast<double>(d) * static_cast<double>(d);
-            sums.weight_grad += x[i] * g;
-            sums.bias_grad += static_cast<double>(g);
-        }
+        add_one_by_one_rows(x, t, i, n, weight, bias, count, sums);
         return sums;
     }
 };
@@ -1393,10 +1400,15 @@ float mse(const float* prediction, const float* target, float* grad, int64_t cou
 float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, float* b, int64_t batch,
                                      float learning_rate) {
     const float weight = w[0], bias = b != nullptr ? b[0] : 0.0f, count = static_cast<float>(batch);
-    const auto one_by_one = sum_kernels().one_by_one;
-    const OneByOneSums sums = sum_over_parts<OneByOneSums>(batch, [=](int64_t begin, int64_t end) {
-        return one_by_one(x + begin, t + begin, end - begin, weight, bias, count);
-    });
+    OneByOneSums sums;
+    if (batch < kSumLanes) {  // no lanes to fill: the rows in order, without the kernel's call (a tutorial step)
+        add_one_by_one_rows(x, t, 0, batch, weight, bias, count, sums);
+    } else {
+        const auto one_by_one = sum_kernels().one_by_one;
+        sums = sum_over_parts<OneByOneSums>(batch, [=](int64_t begin, int64_t end) {
+            return one_by_one(x + begin, t + begin, end - begin, weight, bias, count);
+        });
+    }
     // As linear_backward (overwriting) then sgd_update.
     w[0] -= learning_rate * sums.weight_grad;
     if (b != nullptr) b[0] -= learning_rate * static_cast<float>(sums.bias_grad);
