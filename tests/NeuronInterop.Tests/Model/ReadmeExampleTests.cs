@@ -7,7 +7,7 @@ using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Model;
 
-/// <summary>The usage example of the README, compiled and run.</summary>
+/// <summary>The usage example of the README and of the package's readme, compiled and run.</summary>
 [TestFixture]
 public sealed class ReadmeExampleTests
 {
@@ -41,8 +41,9 @@ public sealed class ReadmeExampleTests
         Assert.That(b, Is.EqualTo(3f).Within(1e-3f));
     }
 
-    [Test]
-    public void ReadmeShowsExactlyThisExample()
+    [TestCase("README.md")]
+    [TestCase("src/NeuronInterop/PACKAGE.md")]
+    public void ReadmeShowsExactlyThisExample(string readmePath)
     {
         string root = RepositoryRoot.Find()
             ?? throw new AssertionException($"No repository root (README.md beside NeuronInterop.sln) above the current folder or {AppContext.BaseDirectory}");
@@ -55,7 +56,7 @@ public sealed class ReadmeExampleTests
         int indent = lines.Where(l => l.Length > 0).Min(l => l.Length - l.TrimStart().Length);
         string example = string.Join("\n", lines.Select(l => l.Length == 0 ? l : l[indent..]));
 
-        string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
-        Assert.That(readme, Does.Contain(example), "README.md's usage example must be the code this test runs");
+        string readme = File.ReadAllText(Path.Combine(root, readmePath)).Replace("\r\n", "\n");
+        Assert.That(readme, Does.Contain(example), $"{readmePath}'s usage example must be the code this test runs");
     }
 }
