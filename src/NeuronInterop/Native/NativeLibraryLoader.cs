@@ -117,6 +117,17 @@ internal static class NativeLibraryLoader
         throw NotFound(candidates, failures, overrideValue);
     }
 
+    /// <summary>
+    /// Why the library cannot load on this platform, or null on Linux x64, the one it is built for (a
+    /// package's <c>runtimes/linux-x64/native/</c> is not even copied to another platform's output).
+    /// </summary>
+    internal static string? UnsupportedPlatform(bool isLinux, Architecture architecture, string runtimeIdentifier)
+    {
+        return isLinux && architecture == Architecture.X64
+            ? null
+            : $"{FileName} is built for Linux x64 only, and this process runs on {runtimeIdentifier}.";
+    }
+
     private static NativeLibraryNotFoundException NotFound(IReadOnlyList<string> candidates, List<string> failures,
         string? overrideValue)
     {
@@ -125,6 +136,12 @@ internal static class NativeLibraryLoader
         foreach (string failure in failures)
         {
             message.Append("  ").AppendLine(failure);
+        }
+
+        if (UnsupportedPlatform(OperatingSystem.IsLinux(), RuntimeInformation.ProcessArchitecture,
+                RuntimeInformation.RuntimeIdentifier) is { } unsupported)
+        {
+            message.AppendLine(unsupported);
         }
 
         if (!string.IsNullOrWhiteSpace(overrideValue))

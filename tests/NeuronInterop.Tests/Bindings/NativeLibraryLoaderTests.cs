@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NeuronInterop.Native;
 using NUnit.Framework;
 
@@ -60,10 +61,26 @@ public sealed class NativeLibraryLoaderTests
             Assert.That(e.Message, Does.Contain("/nonexistent/app/runtimes/linux-x64/native/libneuron.so: not found"));
             Assert.That(e.Message, Does.Contain(notALibrary + ": "), "A file that exists but does not load is listed with the loader's reason.");
             Assert.That(e.Message, Does.Contain("dotnet build").And.Contain("NeuronInterop.sln").And.Contain("cmake -S . -B build").And.Contain("NEURON_NATIVE_PATH"));
+            Assert.That(e.Message, Does.Not.Contain("built for Linux x64 only"), "This test runs on Linux x64.");
         }
         finally
         {
             File.Delete(notALibrary);
         }
+    }
+
+    [TestCase(true, Architecture.Arm64, "linux-arm64")]
+    [TestCase(false, Architecture.X64, "win-x64")]
+    [TestCase(false, Architecture.Arm64, "osx-arm64")]
+    public void OnAnotherPlatformTheMessageSaysTheLibraryIsForLinuxX64(bool isLinux, Architecture architecture, string rid)
+    {
+        Assert.That(NativeLibraryLoader.UnsupportedPlatform(isLinux, architecture, rid),
+            Is.EqualTo($"libneuron.so is built for Linux x64 only, and this process runs on {rid}."));
+    }
+
+    [Test]
+    public void OnLinuxX64NothingIsSaidOfThePlatform()
+    {
+        Assert.That(NativeLibraryLoader.UnsupportedPlatform(true, Architecture.X64, "linux-x64"), Is.Null);
     }
 }
