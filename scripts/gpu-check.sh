@@ -19,6 +19,9 @@
 #                the products again with each GEMM variant (gemm_variants below, built by native-build); the
 #                bench checks every product's result before it prints a time, so a wrong variant fails here
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
+#   package      tests/PackageConsumer as published against the NuGet package, with the packed CUDA 11.8
+#                libneuron.so where the package puts it: the library a package built without a GPU carries
+#                trains on this GPU as on the host
 #   memcheck     compute-sanitizer --tool memcheck over every native test area that runs CUDA code
 #                (the areas labelled cuda-memcheck in native/tests/CMakeLists.txt)
 #   racecheck    compute-sanitizer --tool racecheck over the native test areas labelled cuda-racecheck, test by
@@ -42,10 +45,13 @@
 #              GPU_CHECK_SANITIZER_TEST_S seconds racecheck, synccheck or initcheck may take over one
 #                                   native test (default 60)
 #              GPU_CHECK_BENCH_ARGS extra arguments for neuron bench (e.g. --quick)
+#              GPU_CHECK_PACKAGE_LIB the libneuron.so the package step uses instead of the packed
+#                                   CUDA 11.8 build (a rehearsal: the emulator's)
 #              GPU_CHECK_NATIVE_LIB the libneuron.so the managed steps use instead of build-gpu's.
 #                                   A rehearsal without a GPU points it at the CUDA emulator's
 #                                   (built with -DNEURON_CUDA_EMULATOR_SANITIZE=OFF) and runs
-#                                   GPU_CHECK_STEPS="runtime nunit bench" GPU_CHECK_BENCH_ARGS=--quick.
+#                                   GPU_CHECK_STEPS="runtime nunit bench package" GPU_CHECK_BENCH_ARGS=--quick
+#                                   (with GPU_CHECK_PACKAGE_LIB at the same library).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,7 +70,7 @@ fi
 out=${OUT:-$root/out/gpu-check}
 logs=/tmp/gpu-check-logs
 budget=${GPU_CHECK_BUDGET_S:-540}
-selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit memcheck racecheck ncu synccheck initcheck"}
+selected=${GPU_CHECK_STEPS:-"runtime gpu-info native-build pytorch bench native-tests products nunit package memcheck racecheck ncu synccheck initcheck"}
 mkdir -p "$out"
 # A PyTorch result left by an earlier run into the same folder must not lend its times to this
 # run's ratios, even when the pytorch step is not selected or is cut for time.
@@ -157,7 +163,7 @@ step_runtime() {
   tar xJf .device/dotnet-rt.tar.xz -C "$DOTNET_ROOT"
   tar xJf .device/app.tar.xz -C "$APP"
   "$DOTNET_ROOT/dotnet" --list-runtimes
-  ls "$APP/tests/NeuronInterop.Tests.dll" "$APP/cli/neuron.dll"
+  ls "$APP/tests/NeuronInterop.Tests.dll" "$APP/cli/neuron.dll" "$APP/package-consumer/PackageConsumer.dll"
 }
 
 step_gpu_info() {
@@ -203,6 +209,13 @@ step_native_tests() {
 step_nunit() {
   NEURON_BACKEND=cuda NEURON_TEST_REQUIRE_CUDA=1 NEURON_NATIVE_PATH="$NATIVE_LIB" \
     "$DOTNET_ROOT/dotnet" "$APP/tests/NeuronInterop.Tests.dll" --results-directory "$LOG_DIR/nunit-results"
+}
+
+step_package() {
+  local lib=${GPU_CHECK_PACKAGE_LIB:-.device/native-cuda118/libneuron.so}
+  [[ -f $lib ]] || { echo "no $lib: the pack has no CUDA 11.8 build"; return 1; }
+  cp "$lib" "$APP/package-consumer/libneuron.so"
+  env -u NEURON_NATIVE_PATH NEURON_TEST_REQUIRE_CUDA=1 "$DOTNET_ROOT/dotnet" "$APP/package-consumer/PackageConsumer.dll"
 }
 
 step_pytorch() {
@@ -393,7 +406,7 @@ PY
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_pytorch step_bench step_products step_ncu \
+export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_package step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck step_synccheck step_initcheck
 
 # Most valuable first: the benchmark figures (which this run alone can give) right after the build,
@@ -423,6 +436,7 @@ run_step bench 120 step_bench
 run_step native-tests 90 step_native_tests
 run_step products 60 step_products
 run_step nunit 150 step_nunit
+run_step package 30 step_package
 run_step memcheck 90 step_memcheck
 run_step racecheck 300 step_racecheck
 run_step ncu 75 step_ncu

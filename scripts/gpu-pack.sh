@@ -6,6 +6,10 @@
 #   .device/dotnet-rt.version             that runtime's version, to know when the tarball can be reused
 #   .device/app.tar.xz                    tests/  the NUnit test executable's build output (Microsoft.Testing.Platform)
 #                                         cli/    the `neuron` command-line tool, framework-dependent, linux-x64
+#                                         package-consumer/  tests/PackageConsumer published against the
+#                                                 NuGet package (its libneuron.so left out: gpu-check.sh puts
+#                                                 the fallback below in its place, the library a package
+#                                                 packed with CUDA 11.8 carries)
 #   .device/native-cuda118/libneuron.so   a fallback libneuron.so built here with CUDA 11.8 (sm_80, sm_90, compute_90 PTX)
 #   .device/managed.fingerprint           a hash of the managed sources packed; gpu-check.sh refuses a stale pack
 #   .device/MANIFEST                      what was packed, from which commit
@@ -60,6 +64,13 @@ cp -a "$tests_out/." "$stage/tests/"
 log "publishing the CLI (framework-dependent, linux-x64)"
 dotnet publish src/NeuronInterop.Cli "${msbuild_args[@]}" -r linux-x64 --self-contained false -o "$stage/cli"
 
+log "publishing the package consumer against the NuGet package"
+version=$(dotnet msbuild src/NeuronInterop -getProperty:Version)
+rm -rf "$work/feed" "$work/packages"
+dotnet pack src/NeuronInterop "${msbuild_args[@]}" -o "$work/feed"
+dotnet publish tests/PackageConsumer -c Release -r linux-x64 --self-contained false -o "$stage/package-consumer" \
+  -p:NeuronPackageFeed="$work/feed" -p:NeuronPackageVersion="$version" -p:RestorePackagesPath="$work/packages" -nologo -v:q
+
 # Trim what the GPU run does not need: symbols, XML docs, satellite resource folders.
 find "$stage" \( -name '*.pdb' -o -name '*.xml' \) -delete
 find "$stage" -mindepth 2 -maxdepth 2 -type d -regextype posix-extended \
@@ -68,7 +79,7 @@ find "$stage" -mindepth 2 -maxdepth 2 -type d -regextype posix-extended \
 find "$stage" -name 'libneuron.so*' -delete
 
 log "compressing the managed outputs"
-tar cJf "$device_dir/app.tar.xz.tmp" -C "$stage" tests cli
+tar cJf "$device_dir/app.tar.xz.tmp" -C "$stage" tests cli package-consumer
 mv "$device_dir/app.tar.xz.tmp" "$device_dir/app.tar.xz"
 
 # ---- a fallback libneuron.so built with this machine's CUDA ------------------------------

@@ -1,7 +1,8 @@
 // Checks the NeuronInterop package as a user's project sees it: the library it loads is the one the
 // package carries (from this program's folder, not NEURON_NATIVE_PATH or a build tree), of the
 // package's version, and it trains: the tutorial's line on the host and on every CUDA device, with
-// the same result on each. Prints what it found; exits 1 when a check fails.
+// the same result on each (at least one device with NEURON_TEST_REQUIRE_CUDA=1). Prints what it
+// found; exits 1 when a check fails.
 using NeuronInterop;
 using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
@@ -32,6 +33,10 @@ Check(native == new Version(managed.Major, managed.Minor, managed.Build),
 
 Console.WriteLine($"CUDA compiled in: {Device.IsCudaCompiled}; CUDA devices: {Device.CudaDeviceCount}" +
                   (Device.CudaUnavailableReason() is { } why ? $" ({why})" : ""));
+if (Environment.GetEnvironmentVariable("NEURON_TEST_REQUIRE_CUDA") == "1")
+{
+    Check(Device.CudaDeviceCount > 0, "a CUDA device is used (NEURON_TEST_REQUIRE_CUDA=1)");
+}
 
 // The tutorial: y = 2x + 3 from 1000 points, batches of 16 shuffled per epoch.
 var data = new float[1000, 1];
