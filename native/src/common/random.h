@@ -106,11 +106,18 @@ struct BatchRows {
     int64_t count;
 };
 
-NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, int64_t rows, int64_t batch_size) {
-    const int64_t batch_count = (rows + batch_size - 1) / batch_size;
-    const int64_t first = batch_index(order, seed, step, batch_count) * batch_size;
+// How many batches `rows` make, the last one possibly smaller.
+NRN_HD int64_t batch_count(int64_t rows, int64_t batch_size) { return (rows + batch_size - 1) / batch_size; }
+
+// The rows of batch `index`: batch_size of them, fewer for the last.
+NRN_HD BatchRows rows_of_batch(int64_t index, int64_t rows, int64_t batch_size) {
+    const int64_t first = index * batch_size;
     const int64_t remaining = rows - first;
     return {first, remaining < batch_size ? remaining : batch_size};
+}
+
+NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, int64_t rows, int64_t batch_size) {
+    return rows_of_batch(batch_index(order, seed, step, batch_count(rows, batch_size)), rows, batch_size);
 }
 
 // batch_rows for the `count` steps from `first_step` on, into picks[0, count): the same rows, worked
@@ -122,7 +129,7 @@ NRN_HD BatchRows batch_rows(nrn_batch_order order, uint64_t seed, int64_t step, 
 inline void batch_rows_ahead(nrn_batch_order order, uint64_t seed, int64_t first_step, int64_t count, int64_t rows,
                              int64_t batch_size, BatchRows* picks) {
     constexpr int kPickLanes = 8;  // 8 chains: about 2.5x a step at a time; 4 and 16 gain less
-    const uint64_t n = static_cast<uint64_t>((rows + batch_size - 1) / batch_size);
+    const uint64_t n = static_cast<uint64_t>(batch_count(rows, batch_size));
     int64_t j0 = 0;
     if (order == NRN_ORDER_SHUFFLE && n > 1 && count >= kPickLanes) {
         const FeistelHalves h = feistel_halves(n);
@@ -144,8 +151,7 @@ inline void batch_rows_ahead(nrn_batch_order order, uint64_t seed, int64_t first
             for (int l = 0; l < kPickLanes; ++l) {
                 uint64_t i = (left[l] << h.half) | right[l];
                 if (i >= n) i = permute_index(i, n, key[l]);  // walks on from where the first pass left off
-                const int64_t first = static_cast<int64_t>(i) * batch_size;
-                picks[j0 + l] = {first, rows - first < batch_size ? rows - first : batch_size};
+                picks[j0 + l] = rows_of_batch(static_cast<int64_t>(i), rows, batch_size);
             }
         }
     }
