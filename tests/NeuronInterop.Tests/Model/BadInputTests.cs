@@ -52,7 +52,7 @@ public sealed class BadInputTests
     }
 
     /// <summary>Asserts that <paramref name="code"/> throws a <see cref="ShapeMismatchException"/> that names the argument at fault.</summary>
-    private static ShapeMismatchException ShapeRefused(TestDelegate code, string paramName)
+    private static ShapeMismatchException ShapeRefused(Action code, string paramName)
     {
         var e = Assert.Throws<ShapeMismatchException>(code)!;
         Assert.That(e.ParamName, Is.EqualTo(paramName), e.Message);
@@ -313,12 +313,12 @@ public sealed class BadInputTests
         using Device elsewhere = Device.CreateOwned(BackendKind.Host);
         using var cost = new MseCost(elsewhere);
         using var named = new Linear(3, 2, name: "lin", device: TestDevice);
-        var uses = new (string Handler, TestDelegate Create)[]
+        var uses = new (string Handler, Action Create)[]
         {
             ("Trainer", () => new Trainer(named, cost, new Sgd()).Dispose()),
             ("Validator", () => _ = new Validator(named, cost)),
         };
-        foreach ((string handler, TestDelegate create) in uses)
+        foreach ((string handler, Action create) in uses)
         {
             var e = Assert.Throws<ArgumentException>(create, handler);
             Assert.That(e!.ParamName, Is.EqualTo("cost"), handler);
@@ -452,7 +452,7 @@ public sealed class BadInputTests
         using Tensor t = Tensor.FromArray(TestDevice, target);
         float[] bias = _layer.B!.ToArray();
         _layer.W.Dispose();
-        foreach (TestDelegate train in new TestDelegate[]
+        foreach (Action train in new Action[]
                  {
                      () => _trainer.TrainFromHost(data, target), () => _trainer.Train(x, t), () => _trainer.TrainSteps(x, t, 3),
                  })

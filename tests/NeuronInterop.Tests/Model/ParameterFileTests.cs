@@ -1739,7 +1739,7 @@ public sealed class ParameterFileTests
         Enumerable.Range(0, file.Length - pattern.Length + 1).Single(i => file.AsSpan(i, pattern.Length).SequenceEqual(pattern));
 
     /// <summary>Asserts that <paramref name="load"/> throws an <see cref="InvalidDataException"/> whose message holds <paramref name="message"/>, and that the layer's parameters did not change.</summary>
-    private static InvalidDataException AssertRefusedUnchanged(Linear layer, TestDelegate load, string message)
+    private static InvalidDataException AssertRefusedUnchanged(Linear layer, Action load, string message)
     {
         float[] w = layer.W.ToArray();
         float[]? b = layer.B?.ToArray();
