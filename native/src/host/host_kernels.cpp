@@ -304,6 +304,66 @@ NRN_INLINE void reserve_scratch(const ScratchSizes& sizes) {
     if (!sizes.empty()) scratch().reserve(sizes);
 }
 
+// Prefetching. A product over a long depth (a weight gradient Xᵀ·G over a large batch) packs
+// both operands' next depth block after each block's micro-kernels, and the packing waits for
+// memory: the hardware prefetchers run only a little ahead of the loads, so they fetch little
+// while the micro-kernels run. So the micro-kernels of a column tile's last row tile in a depth
+// block fetch into the cache what the next block's packing will read: the next block of the
+// right-hand panels and of the first row tile's rows, a share before each micro-kernel call.
+// (Fetching the next row tile's rows too, within a block, measured from 10% slower, G·Wᵀ at
+// 16,384 x 32 x 128, to a few percent faster, Xᵀ·G at 2,048 x 1,024 x 1,024: left out.)
+// Only output tiles of at least kMinPrefetchSide rows and columns do: an R x C tile does
+// 16·R·C / (R + C) multiply-adds per line fetched (256 for 32 x 32), and smaller tiles were
+// slower with prefetches (65,536 x 16 x 16 Xᵀ·G by 5 to 15%, and by 5% with prefetching
+// compiled into the one-vector kernel and never taken). Prefetches change no value.
+// neuron_products_bench, best of 4 runs alternating builds on a 2-core AVX-512 VM, Xᵀ·G in
+// GFLOP/s before → after: 65,536 x 64 x 64 189 → 255, 65,536 x 128 x 128 242 → 271,
+// 8,192 x 256 x 256 279 → 310; 2,048 x 1,024 x 1,024, 1,024 x 256 x 256 and 65,536 x 16 x 16
+// within 3%. The forward products and G·Wᵀ of these shapes, which prefetch at most at a
+// depth block's end, were within noise (up to 5% lower at 65,536 x 64 x 64, no block's end).
+constexpr int64_t kMinPrefetchSide = 32;
+
+// The 64-byte lines of `rows` runs of `length` floats, `stride` floats apart from `base`,
+// fetched in order, an even share of them by each of the `calls` calls of issue() that
+// spread(calls) plans.
+class Prefetch {
+public:
+    Prefetch() = default;
+    Prefetch(const float* base, int64_t stride, int64_t rows, int64_t length)
+        : at_(base), run_end_(base + length), stride_(stride), length_(length) {
+        if (stride == length || rows == 1) length_ *= rows, rows = 1, run_end_ = base + length_;
+        lines_ = rows * ceil_div(length_, kLineFloats);
+    }
+    void spread(int64_t calls) { share_ = lines_ == 0 ? 0 : ceil_div(lines_, calls); }
+    NRN_INLINE void issue() {
+        int64_t count = std::min(share_, lines_);
+        for (lines_ -= count; count > 0; --count) {
+            __builtin_prefetch(at_);
+            at_ += kLineFloats;
+            if (at_ >= run_end_) at_ = run_end_ - length_ + stride_, run_end_ = at_ + length_;
+        }
+    }
+
+private:
+    static constexpr int64_t kLineFloats = 16;
+    const float* at_ = nullptr;       // the next line to fetch
+    const float* run_end_ = nullptr;  // the end of its run
+    int64_t stride_ = 0, length_ = 0, lines_ = 0, share_ = 0;
+};
+
+// What packing reads of g's left-hand rows [r0, r1) and right-hand columns [c0, c1) over the
+// depth [k0, k0 + kc) (nothing for an operand strided both ways, which no layer has).
+NRN_INLINE Prefetch lhs_prefetch(const Gemm& g, int64_t r0, int64_t r1, int64_t k0, int64_t kc) {
+    if (g.lhs_row == 1) return Prefetch(g.lhs + r0 + k0 * g.lhs_col, g.lhs_col, kc, r1 - r0);
+    if (g.lhs_col == 1) return Prefetch(g.lhs + r0 * g.lhs_row + k0, g.lhs_row, r1 - r0, kc);
+    return {};
+}
+NRN_INLINE Prefetch rhs_prefetch(const Gemm& g, int64_t c0, int64_t c1, int64_t k0, int64_t kc) {
+    if (g.rhs_col == 1) return Prefetch(g.rhs + c0 + k0 * g.rhs_row, g.rhs_row, kc, c1 - c0);
+    if (g.rhs_row == 1) return Prefetch(g.rhs + c0 * g.rhs_col + k0, g.rhs_col, c1 - c0, kc);
+    return {};
+}
+
 // Computes the tasks [first, last) with an MR x (Width·NV) micro-kernel. Called only from the
 // instruction-set-specific functions below, into which it and the micro-kernel are inlined.
 //
@@ -316,6 +376,7 @@ template <int Width, int MR, int NV>
 NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last) {
     constexpr int NR = Width * NV;
     static_assert(kColTile % NR == 0, "a column tile is whole panels");
+    static_assert(NV > 1 || Width < kMinPrefetchSide, "one-vector products are too narrow to prefetch for");
     constexpr int64_t kPackedRows = (kRowsPerTask + MR - 1) / MR * MR;
     constexpr int64_t kPanelFloats = kDepthBlock * NR;
     static_assert(kColTile / NR * kPanelFloats == kTilePanelFloats, "b holds one column tile");
@@ -399,6 +460,20 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                     }
                 }
 
+                // What the next pack reads, fetched while the micro-kernels run (Prefetching).
+                // NV = 1 serves products of at most one vector's columns, fewer than
+                // kMinPrefetchSide: testing it drops prefetching from that kernel.
+                const bool prefetch = NV > 1 && r1 - r0 >= kMinPrefetchSide && c1 - c0 >= kMinPrefetchSide;
+                Prefetch next_lhs, next_rhs;
+                if (prefetch && rt + 1 == rt_end && k0 + kDepthBlock < g.depth) {
+                    const int64_t k1 = k0 + kDepthBlock, kc1 = std::min(g.depth, k1 + kDepthBlock) - k1;
+                    const int64_t first_row = rt_begin * kRowsPerTask;
+                    next_lhs = lhs_prefetch(g, first_row, std::min(g.rows, first_row + kRowsPerTask), k1, kc1);
+                    next_rhs = rhs_prefetch(g, c0, c1, k1, kc1);
+                }
+                next_lhs.spread(panels * strips);
+                next_rhs.spread(panels * strips);
+
                 // The first depth block's sums start where g says; later ones from out.
                 const Start start = k0 == 0 ? g.start : Start::Out;
                 const bool own = start == Start::Out;  // else one row for all: zeros or the bias
@@ -413,6 +488,8 @@ NRN_INLINE void gemm_tasks(const Gemm& g, float* b, int64_t first, int64_t last)
                     for (int64_t s = 0; s < strips; ++s) {
                         const int64_t r = r0 + s * MR, mr = std::min<int64_t>(MR, r1 - r);
                         float* y = g.out + r * g.cols + c;
+                        next_lhs.issue();
+                        next_rhs.issue();
                         if (mr == MR && nc == NR) {
                             micro_kernel<Width, MR, NV>(a + s * kc * MR, b + p * kPanelFloats, kc, own ? y : row,
                                                         own ? g.cols : 0, y, g.cols);
