@@ -330,24 +330,24 @@ class Prefetch {
 public:
     Prefetch() = default;
     Prefetch(const float* base, int64_t stride, int64_t rows, int64_t length)
-        : at_(base), run_end_(base + length), stride_(stride), length_(length) {
-        if (stride == length || rows == 1) length_ *= rows, rows = 1, run_end_ = base + length_;
+        : base_(base), run_end_(length), stride_(stride), length_(length) {
+        if (stride == length || rows == 1) length_ *= rows, rows = 1, run_end_ = length_;
         lines_ = rows * ceil_div(length_, kLineFloats);
     }
     void spread(int64_t calls) { share_ = lines_ == 0 ? 0 : ceil_div(lines_, calls); }
     NRN_INLINE void issue() {
         int64_t count = std::min(share_, lines_);
         for (lines_ -= count; count > 0; --count) {
-            __builtin_prefetch(at_);
-            at_ += kLineFloats;
-            if (at_ >= run_end_) at_ = run_end_ - length_ + stride_, run_end_ = at_ + length_;
+            __builtin_prefetch(base_ + next_);
+            next_ += kLineFloats;
+            if (next_ >= run_end_) next_ = run_end_ - length_ + stride_, run_end_ = next_ + length_;
         }
     }
 
 private:
     static constexpr int64_t kLineFloats = 16;
-    const float* at_ = nullptr;       // the next line to fetch
-    const float* run_end_ = nullptr;  // the end of its run
+    const float* base_ = nullptr;
+    int64_t next_ = 0, run_end_ = 0;  // offsets from base_: the next line to fetch, the end of its run
     int64_t stride_ = 0, length_ = 0, lines_ = 0, share_ = 0;
 };
 
