@@ -316,11 +316,12 @@ NRN_INLINE void reserve_scratch(const ScratchSizes& sizes) {
 // 16·R·C / (R + C) multiply-adds per line fetched (256 for 32 x 32), and smaller tiles were
 // slower with prefetches (65,536 x 16 x 16 Xᵀ·G by 5 to 15%, and by 5% with prefetching
 // compiled into the one-vector kernel and never taken). Prefetches change no value.
-// neuron_products_bench, best of 4 runs alternating builds on a 2-core AVX-512 VM, Xᵀ·G in
-// GFLOP/s before → after: 65,536 x 64 x 64 189 → 255, 65,536 x 128 x 128 242 → 271,
-// 8,192 x 256 x 256 279 → 310; 2,048 x 1,024 x 1,024, 1,024 x 256 x 256 and 65,536 x 16 x 16
-// within 3%. The forward products and G·Wᵀ of these shapes, which prefetch at most at a
-// depth block's end, were within noise (up to 5% lower at 65,536 x 64 x 64, no block's end).
+// Xᵀ·G in GFLOP/s before → after, best of 4 to 5 runs alternating builds on a 2-core AVX-512
+// VM (neuron_products_bench, or 40 to 60 calls of one product), in six such comparisons:
+// 65,536 x 64 x 64 157–262 → 188–290 (+11% to +35%), and in three 65,536 x 128 x 128
+// 242–257 → 271–301 (+12% to +17%). Other shapes (1,024 x 256 x 256, 2,048 x 1,024 x 1,024,
+// 8,192 x 256 x 256, 4,096 x 512 x 96, 65,536 x 16 x 16) and the other products moved within
+// the VM's noise, about ±5% between runs.
 constexpr int64_t kMinPrefetchSide = 32;
 
 // The 64-byte lines of `rows` runs of `length` floats, `stride` floats apart from `base`,
