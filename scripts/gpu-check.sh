@@ -17,7 +17,8 @@
 #   products     native/bench's neuron_products_bench on cuda: forward, dW and dX alone (what bounds a step),
 #                neuron_calls_bench (what one API call costs, and a device-resident step's latency), then
 #                the products again with each GEMM variant (gemm_variants below, built by native-build); the
-#                bench checks every product's result before it prints a time, so a wrong variant fails here
+#                bench checks every product's result before it prints a time, so a wrong variant fails here;
+#                last, the host backend's neuron_steps_bench on this machine's cores (host-bench.txt)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   package      tests/PackageConsumer as published against the NuGet package, with the packed CUDA 11.8
 #                libneuron.so where the package puts it: the library a package built without a GPU carries
@@ -36,8 +37,8 @@
 #                least likely to find anything new
 #
 # Results go to $OUT (or out/gpu-check): summary.txt (per-step status and the benchmark table),
-# bench-table.txt, products-cuda.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt, logs.tar.gz (every
-# step's log).
+# bench-table.txt, products-cuda.txt, host-bench.txt, bench-cuda.json, bench-pytorch.json, ncu-gemm.txt,
+# logs.tar.gz (every step's log).
 # The exit status is non-zero when any step failed.
 #
 # Environment: GPU_CHECK_BUDGET_S  total seconds for all steps (default 540: run it with a 600 s limit)
@@ -248,6 +249,11 @@ step_products() {
       failed=1
     fi
   done < <(gemm_variants)
+  # Last, the host backend's training steps on this machine's cores (a few seconds): when its
+  # products share out threads (native/src/host/host_kernels.cpp, kMinWorkPerThread) was
+  # measured on 2 cores only.
+  { echo "Host backend, $(nproc) logical processors:"; build-gpu/native/bench/neuron_steps_bench --device host; } \
+    </dev/null | tee "$OUT_DIR/host-bench.txt" || failed=1
   return $failed
 }
 

@@ -1,7 +1,8 @@
 // neuron_products_bench: speed of the Linear layer's three matrix products on one backend,
 // each alone: forward Y = X·W, weight gradient dW = Xᵀ·G and input gradient dX = G·Wᵀ; and of
 // the bias gradient db = Σrows G, which reads as much as the products write.
-// `neuron bench` measures whole training steps; this shows which part bounds them.
+// `neuron bench` measures whole training steps; this shows which part bounds them, and
+// neuron_steps_bench the parts in the order a step runs them.
 //
 //   neuron_products_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...]
 //
