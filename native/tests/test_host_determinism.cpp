@@ -28,14 +28,15 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // Products large enough to be split across up to 8 threads (and one that is not), in every
 // layout, with bias gradients, plus fused training steps over a shuffled data set; a layer of
 // three outputs, whose products are narrow; and a 1 → 1 layer over a long batch, whose
-// gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70001 x 40 x 3 are
+// gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70000 x 8 x 16 are
 // split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
-// 3 threads divide the units within a part), of 20000 x 64 x 64 into 16 and of 70000 x 8 x 16
-// into 2; their bias gradients sum 5, 4 and 4 parts of the batch. The last shape's products have
-// 8 or 16 columns: panels one vector wide (host_kernels.cpp, ProductKernels). The long sums of
-// 400,003 x 1 x 1 (its squared error and gradients) split into 6 parts of the batch, and its
-// training steps' (133,335 rows, one pass each) into 2; those of the squared errors of
-// 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
+// 3 threads divide the units within a part), of 70001 x 40 x 3 into 8 and of 20000 x 64 x 64
+// into 16. The bias gradients of 4900 x 100 x 300, 20000 x 64 x 64 and 70000 x 8 x 16 sum 5, 4
+// and 4 parts of the batch. The products of 70000 x 8 x 16 have 8 or 16 columns: panels one
+// vector wide (host_kernels.cpp, ProductKernels). The long sums of 400,003 x 1 x 1 (its squared
+// error and gradients) split into 6 parts of the batch, and its training steps' (133,335 rows,
+// one pass each) into 2; those of the squared errors of 20000 x 64 x 64 (1,280,000 terms) and
+// 70000 x 8 x 16 into 16.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;

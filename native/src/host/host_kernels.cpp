@@ -33,13 +33,18 @@ constexpr int64_t kDepthBlock = 128;
 // on baseline x86-64, 8 or 16 with AVX2, 16 or 32 with AVX-512: ProductKernels).
 constexpr int64_t kMinKernelCols = 8;
 
-// Below this many multiply-adds per thread, handing work to a pool thread costs more than it
-// saves: waking a sleeping worker took ~30 µs on a 2-core VM, where one core does ~80
-// multiply-adds per ns. (Workers spin a while after each job, so products in quick succession
-// wake them sooner; a lower bound measured mixed, 256 x 128 x 128 faster and others not.)
+// Below this much work per thread (in the micro-kernel's multiply-adds: product_work, below),
+// handing work to a pool thread costs more than it saves. A worker starts ~2 µs after the caller
+// publishes a part while it still spins from the last job (thread_pool.cpp), ~30 µs once it
+// sleeps, and what it writes is then read from its core's cache by the next operation if that
+// one runs on the caller alone. On a 2-core VM (~95 of the micro-kernel's multiply-adds per ns on
+// one core, ~44 µs for this bound), a quarter of this bound made training steps of small layers
+// 16 to 32% slower (neuron_steps_bench: 128 → 128 over 256 rows, 256 → 256 over 64, 64 → 128
+// over 256), though the forward of the first, alone, ran faster (45 → 26 µs): the error's pass
+// after it took 21 µs instead of 4.
 constexpr double kMinWorkPerThread = 1 << 22;
 
-// How many threads share `tasks` tasks of `work` multiply-adds in all.
+// How many threads share `tasks` tasks of `work` in all.
 int64_t task_threads(int64_t tasks, double work) {
     return work < 2 * kMinWorkPerThread || tasks < 2
                ? 1
@@ -853,8 +858,26 @@ namespace {
 
 // A product's tasks are its output tiles, kRowsPerTask rows x kColTile columns.
 int64_t product_tasks(int64_t rows, int64_t cols) { return ceil_div(rows, kRowsPerTask) * ceil_div(cols, kColTile); }
+
+// What a product costs one thread, in the micro-kernel's multiply-adds, for deciding how many
+// threads share it: each output element's depth terms, a narrow product's (fewer than
+// kMinKernelCols columns) kNarrowTermWork times over, and kOutputWork more for the element's
+// own load and store and its share of packing. Measured on one core of a 2-core VM, against
+// X·W of a 128 → 128 layer over 256 rows (40 µs for 4.2 M multiply-adds): a narrow kernel's term
+// took 2 to 11 times as long (Xᵀ·G of 16 → 4, X·W of 7 → 7); a 16 → 4 layer's G·Wᵀ over 65,536
+// rows, four terms deep, took 193 µs, 13 multiply-adds' time per element beyond its terms (and a
+// 32 → 8 layer's, eight deep, 5). Counted as multiply-adds alone, such products ran on one
+// thread for up to ~1 ms. Training steps of layers whose products this estimate moves onto two
+// threads ran 1.05 to 2.2x as fast on that VM (neuron_steps_bench, 21 layers, among them 784 → 4
+// over 1,024 rows, 497 → 252 µs, and 256 → 2 over 4,096, 651 → 298 µs). The estimate only
+// chooses threads and depth parts; it grows with the rows and the depth, which a layer's batch
+// sets, as product_scratch_up_to requires.
+constexpr double kNarrowTermWork = 4;
+constexpr double kOutputWork = 8;
+
 double product_work(int64_t rows, int64_t depth, int64_t cols) {
-    return static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
+    const double term = cols < kMinKernelCols ? kNarrowTermWork : 1.0;
+    return static_cast<double>(rows) * static_cast<double>(cols) * (static_cast<double>(depth) * term + kOutputWork);
 }
 
 // Depth parts (the exception in "Matrix product", above). A product of fewer than
