@@ -25,18 +25,19 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
     }
 }
 
-// Products large enough to be split across up to 8 threads (and one that is not), in every
+// Products large enough to be split across up to 8 threads (and two that are not), in every
 // layout, with bias gradients, plus fused training steps over a shuffled data set; a layer of
 // three outputs, whose products are narrow; and a 1 → 1 layer over a long batch, whose
-// gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 and 70000 x 8 x 16 are
-// split along the batch into 2 depth parts, of 4900 x 100 x 300 into 4 (over 4 tasks, so that
-// 3 threads divide the units within a part), of 70001 x 40 x 3 into 8 and of 20000 x 64 x 64
-// into 16. The bias gradients of 4900 x 100 x 300, 20000 x 64 x 64 and 70000 x 8 x 16 sum 5, 4
-// and 4 parts of the batch. The products of 70000 x 8 x 16 have 8 or 16 columns: panels one
-// vector wide (host_kernels.cpp, ProductKernels). The long sums of 400,003 x 1 x 1 (its squared
-// error and gradients) split into 6 parts of the batch, and its training steps' (133,335 rows,
-// one pass each) into 2; those of the squared errors of 20000 x 64 x 64 (1,280,000 terms) and
-// 70000 x 8 x 16 into 16.
+// gradients are sums in lanes. The weight gradients of 1000 x 300 x 129 are split along the
+// batch into 2 depth parts, of 70000 x 8 x 16 into 3, of 4900 x 100 x 300 into 4 (over 4 tasks,
+// so that 3 threads divide the units within a part), of 70001 x 40 x 3 and 20000 x 3 x 300 into
+// 8 and of 20000 x 64 x 64 into 16. The bias gradients of 4900 x 100 x 300, 20000 x 64 x 64 and
+// 70000 x 8 x 16 sum 5, 4 and 4 parts of the batch. The products of 70000 x 8 x 16 have 8 or 16
+// columns: panels one vector wide (host_kernels.cpp, ProductKernels). The weight gradient of
+// 20000 x 3 x 300 and the forward of 3 x 300 x 129 are short products (host_kernels.cpp). The
+// long sums of 400,003 x 1 x 1 (its squared error and gradients) split into 6 parts of the
+// batch, and its training steps' (133,335 rows, one pass each) into 2; those of the squared
+// errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -46,7 +47,7 @@ uint64_t host_digest() {
     Context context(NRN_BACKEND_HOST);
     for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
                           Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64},
-                          Shape{70000, 8, 16}, Shape{400003, 1, 1}}) {
+                          Shape{70000, 8, 16}, Shape{400003, 1, 1}, Shape{20000, 3, 300}, Shape{3, 300, 129}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));

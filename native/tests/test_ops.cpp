@@ -35,15 +35,20 @@ const LinearShape kShapes[] = {
     // of 16 (8 with AVX2) and strips of 16 rows over 2 depth blocks, then a short strip; panels
     // of 8 columns in 16 (AVX-512).
     {300, 200, 16}, {96, 8, 8},
+    // Products of 1 to 4 rows and 8 or more columns, summed over the whole depth in registers
+    // (host_kernels.cpp, short products; {2, 1, 9}, {5, 3, 129} and {1, 300, 1000} above are such
+    // too): forwards over 4, 3 and 2 rows, weight gradients of 2 and 1 inputs; blocks of whole
+    // vectors, of half as many, and a last vector that the columns end inside.
+    {4, 33, 100}, {3, 17, 16}, {2, 9, 8}, {1000, 2, 47}, {70, 1, 300},
 };
 
 // Products of few output tiles over a long depth, which the host splits along the depth into
 // parts (host_kernels.cpp, depth_parts; {1000, 300, 129} above has 2 parts in its weight
 // gradient). Weight gradients: 4 parts of 4 or 5 depth blocks, the last one short, over 2 x 2
-// output tiles; 3 narrow parts. A forward: 3 parts over 4 row tiles. The first shape's bias
-// gradient is summed in 2 parts of the batch (column_sum_parts). Host only: the emulated CUDA
-// kernels would take a minute over these.
-const LinearShape kDepthPartShapes[] = {{2200, 70, 257}, {100000, 33, 5}, {256, 1500, 60}};
+// output tiles; 16 narrow parts; 8 parts of a short product over 2 column tiles. A forward: 3
+// parts over 4 row tiles. The first shape's bias gradient is summed in 2 parts of the batch
+// (column_sum_parts). Host only: the emulated CUDA kernels would take a minute over these.
+const LinearShape kDepthPartShapes[] = {{2200, 70, 257}, {100000, 33, 5}, {20000, 3, 300}, {256, 1500, 60}};
 
 std::string describe(const Context& context, const LinearShape& s) {
     return context.name() + " " + std::to_string(s.batch) + "x" + std::to_string(s.in) + "x" + std::to_string(s.out);

@@ -208,18 +208,22 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
 // overlapping where n is none of them, in place of a call to memmove. A product of 10 columns makes such calls for every row of
 // every block. neuron_products_bench, 65,536 x 10 → 10, best of five, before and after: X·W 0.58
 // → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms.
+// kMax, a bound on n known where the function is inlined, leaves out the copies larger than n
+// can be (which the compiler would otherwise see overrunning a kMax-float buffer).
+template <int64_t kMax = 32>
 NRN_INLINE void copy_short_row(float* __restrict dst, const float* __restrict src, int64_t n) {
+    static_assert(kMax <= 32, "at most two copies of 16");
     const auto copy_twice = [&](auto size) {  // size floats at 0 and at n − size, size ≤ n ≤ 2·size
         constexpr int64_t kSize = decltype(size)::value;
         __builtin_memcpy(dst, src, sizeof(float) * kSize);
         __builtin_memcpy(dst + n - kSize, src + n - kSize, sizeof(float) * kSize);
     };
-    if (n >= 16) {
-        copy_twice(std::integral_constant<int64_t, 16>());
-    } else if (n >= 8) {
-        copy_twice(std::integral_constant<int64_t, 8>());
-    } else if (n >= 4) {
-        copy_twice(std::integral_constant<int64_t, 4>());
+    if (kMax >= 16 && n >= 16) {
+        copy_twice(std::integral_constant<int64_t, kMax >= 16 ? 16 : 1>());
+    } else if (kMax >= 8 && n >= 8) {
+        copy_twice(std::integral_constant<int64_t, kMax >= 8 ? 8 : 1>());
+    } else if (kMax >= 4 && n >= 4) {
+        copy_twice(std::integral_constant<int64_t, kMax >= 4 ? 4 : 1>());
     } else {
         for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
     }
@@ -755,11 +759,129 @@ NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
     }
 }
 
+// Products of at most kMaxShortRows rows and at least kMinKernelCols columns whose right-hand
+// rows are contiguous (rhs_col == 1): the weight gradient Xᵀ·G of a layer with few inputs (a
+// 1 → 64 layer's is 1 x batch x 64) and X·W over a batch of a few rows. The micro-kernel would
+// multiply strips of MR rows (8 with AVX-512), most of them zero padding, and first pack the
+// whole right-hand operand, which such a product reads only once. Here a block of the output,
+// ROWS rows x NV vectors of columns, is summed in registers over the whole depth, reading the
+// right-hand rows in place: per k, NV loads, ROWS broadcasts and ROWS·NV multiplies and adds,
+// each element's terms in increasing k from where g starts, as in the micro-kernel. Tasks are
+// column tiles, as in the micro-kernel's products of a single row tile. neuron_products_bench on
+// a 2-core AVX-512 VM, best of five, micro-kernel then this: Xᵀ·G of 1 → 64 over 16,384 rows
+// 0.263 → 0.054 ms, of 1 → 1,024 over 1,024 0.278 → 0.066 ms; X·W of 784 → 128 over one row
+// 0.021 → 0.003 ms, of 1,024 → 1,024 over two 0.264 → 0.072 ms.
+constexpr int64_t kMaxShortRows = 4;
+
+// Register blocks: ROWS·NV accumulators, at most 16 with AVX-512's 32 registers and 8 with 16.
+constexpr int short_rows_vectors(int width, int rows) {
+    const int fit = (width == 16 ? 16 : 8) / rows;
+    return fit >= 16 ? 16 : fit >= 8 ? 8 : fit >= 4 ? 4 : fit >= 2 ? 2 : 1;
+}
+
+// Sums rows [0, ROWS) x columns [c, c + nc) of g over its depth: NV whole vectors (nc =
+// NV·Width), or, for NV = 1, the columns of a last vector that ends inside it (nc < Width), which
+// go through `edge`, each right-hand row's part read through a zero-padded copy.
+template <int Width, int ROWS, int NV>
+NRN_INLINE void short_rows_block(const Gemm& g, int64_t c, int64_t nc) {
+    using S = Simd<Width>;
+    using V = typename S::Vector;
+    constexpr int NR = NV * Width;
+    const bool whole = nc == NR;
+    assert(whole || (NV == 1 && nc < Width));
+    alignas(64) float edge[ROWS][Width];  // a partial vector's start, then its sums
+    alignas(64) float last[Width] = {};   // a partial vector of a right-hand row, zero-padded
+    float* const y = g.out + c;
+
+    // Where the sums start: the output itself, zeros or the bias row (Start).
+    alignas(64) static constexpr float zeros[NR] = {};
+    const float* from = g.start == Start::Out ? y : g.start == Start::Row ? g.start_row + c : zeros;
+    int64_t ld_from = g.start == Start::Out ? g.cols : 0;
+    if (!whole) {
+        for (int i = 0; i < ROWS; ++i) {
+            __builtin_memset(edge[i], 0, sizeof(edge[i]));
+            copy_short_row<Width>(edge[i], from + i * ld_from, nc);
+        }
+        from = &edge[0][0];
+        ld_from = Width;
+    }
+    V acc[ROWS][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i) {
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) S::load(acc[i][v], from + i * ld_from + v * Width);
+    }
+    const float* b = g.rhs + c;
+    const float* a = g.lhs;
+    for (int64_t k = 0; k < g.depth; ++k, b += g.rhs_row, a += g.lhs_col) {
+        V bk[NV];
+        if (whole) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; ++v) S::load(bk[v], b + v * Width);
+        } else {
+            copy_short_row<Width>(last, b, nc);
+            S::load(bk[0], last);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < ROWS; ++i) {
+            const float ai = a[i * g.lhs_row];
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; ++v) acc[i][v] += bk[v] * ai;  // mul, then add: never fused
+        }
+    }
+    if (whole) {
+#pragma GCC unroll 16
+        for (int i = 0; i < ROWS; ++i) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; ++v) S::store(y + i * g.cols + v * Width, acc[i][v]);
+        }
+    } else {
+        for (int i = 0; i < ROWS; ++i) {
+            S::store(edge[i], acc[i][0]);
+            copy_short_row<Width>(y + i * g.cols, edge[i], nc);
+        }
+    }
+}
+
+// Columns [c, c1) in blocks of NV vectors, then the rest in blocks of half as many, and so on,
+// so that no block multiplies more than one vector's worth of padding.
+template <int Width, int ROWS, int NV>
+NRN_INLINE void short_rows_columns(const Gemm& g, int64_t c, int64_t c1) {
+    constexpr int NR = NV * Width;
+    for (; c + NR <= c1; c += NR) short_rows_block<Width, ROWS, NV>(g, c, NR);
+    if constexpr (NV > 1) {
+        short_rows_columns<Width, ROWS, NV / 2>(g, c, c1);
+    } else if (c < c1) {
+        short_rows_block<Width, ROWS, 1>(g, c, c1 - c);
+    }
+}
+
+template <int Width, int ROWS>
+NRN_INLINE void short_rows_tasks(const Gemm& g, int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+        const int64_t c0 = t * kColTile, c1 = std::min(g.cols, c0 + kColTile);
+        short_rows_columns<Width, ROWS, short_rows_vectors(Width, ROWS)>(g, c0, c1);
+    }
+}
+
+// The tasks [first, last) of a short product (task t: columns t·kColTile ...).
+template <int Width>
+NRN_INLINE void short_tasks(const Gemm& g, int64_t first, int64_t last) {
+    static_assert(kMaxShortRows == 4, "one case per row count");
+    switch (g.rows) {
+        case 1: short_rows_tasks<Width, 1>(g, first, last); break;
+        case 2: short_rows_tasks<Width, 2>(g, first, last); break;
+        case 3: short_rows_tasks<Width, 3>(g, first, last); break;
+        case 4: short_rows_tasks<Width, 4>(g, first, last); break;
+        default: assert(false);
+    }
+}
+
 // One copy per instruction set, chosen at run time so that the library runs on any x86-64
 // CPU. (target_clones would compile one body for every instruction set, and the vector width
 // and block shape must differ between them.) Register budgets: 32 zmm for AVX-512
 // (16 accumulators), 16 ymm/xmm otherwise (12 or 8). Packing takes ~33 KiB of stack and the
-// part's panels in Scratch; the narrow products take no panels (`panels` is unused).
+// part's panels in Scratch; the narrow and short products take no panels (`panels` is unused).
 //
 // AVX-512 machines run the AVX2 narrow kernels. A copy with vectors of 16 rows (and of 8 and 4
 // for fewer rows) took host_kernels.cpp from 23 s to 65 s to compile (5.7 s before the narrow
@@ -781,10 +903,14 @@ struct ProductKernels {
     ProductTasks one_vector;   // kMinKernelCols to one_vector_cols: the micro-kernel with NV = 1
     int64_t one_vector_cols;   // 0 where the wide micro-kernel's panels are kMinKernelCols wide
     ProductTasks narrow;       // fewer than kMinKernelCols columns
+    ProductTasks short_rows;   // at most kMaxShortRows rows, the right-hand rows contiguous
 
-    ProductTasks for_columns(int64_t cols) const {
-        return cols < kMinKernelCols ? narrow : cols <= one_vector_cols ? one_vector : wide;
+    ProductTasks for_product(const Gemm& g) const {
+        if (g.cols < kMinKernelCols) return narrow;
+        if (is_short(g)) return short_rows;
+        return g.cols <= one_vector_cols ? one_vector : wide;
     }
+    static bool is_short(const Gemm& g) { return g.cols >= kMinKernelCols && g.rows <= kMaxShortRows && g.rhs_col == 1; }
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -806,11 +932,18 @@ __attribute__((target("avx2"))) void one_vector_tasks_avx2(const Gemm& g, float*
 __attribute__((target("avx2"))) void narrow_tasks_avx2(const Gemm& g, float*, int64_t first, int64_t last) {
     narrow_tasks<8>(g, first, last);
 }
+__attribute__((target("avx512f"))) void short_tasks_avx512(const Gemm& g, float*, int64_t first, int64_t last) {
+    short_tasks<16>(g, first, last);
+}
+__attribute__((target("avx2"))) void short_tasks_avx2(const Gemm& g, float*, int64_t first, int64_t last) {
+    short_tasks<8>(g, first, last);
+}
 #endif
 void gemm_tasks_baseline(const Gemm& g, float* panels, int64_t first, int64_t last) {
     gemm_tasks<4, 4, 2>(g, panels, first, last);
 }
 void narrow_tasks_baseline(const Gemm& g, float*, int64_t first, int64_t last) { narrow_tasks<4>(g, first, last); }
+void short_tasks_baseline(const Gemm& g, float*, int64_t first, int64_t last) { short_tasks<4>(g, first, last); }
 
 // What NEURON_HOST_SIMD asks for: "" when unset, else its value, which check_settings requires
 // to be one of these.
@@ -828,13 +961,14 @@ const ProductKernels& product_kernels() {
 #ifdef NRN_HOST_X86_DISPATCH
         __builtin_cpu_init();
         if ((want.empty() || want == "avx512") && __builtin_cpu_supports("avx512f")) {
-            return ProductKernels{"avx512", &gemm_tasks_avx512, &one_vector_tasks_avx512, 16, &narrow_tasks_avx2};
+            return ProductKernels{"avx512", &gemm_tasks_avx512, &one_vector_tasks_avx512, 16, &narrow_tasks_avx2,
+                                  &short_tasks_avx512};
         }
         if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
-            return ProductKernels{"avx2", &gemm_tasks_avx2, &one_vector_tasks_avx2, 8, &narrow_tasks_avx2};
+            return ProductKernels{"avx2", &gemm_tasks_avx2, &one_vector_tasks_avx2, 8, &narrow_tasks_avx2, &short_tasks_avx2};
         }
 #endif
-        return ProductKernels{"baseline", &gemm_tasks_baseline, nullptr, 0, &narrow_tasks_baseline};
+        return ProductKernels{"baseline", &gemm_tasks_baseline, nullptr, 0, &narrow_tasks_baseline, &short_tasks_baseline};
     }();
     return chosen;
 }
@@ -861,23 +995,29 @@ int64_t product_tasks(int64_t rows, int64_t cols) { return ceil_div(rows, kRowsP
 
 // What a product costs one thread, in the micro-kernel's multiply-adds, for deciding how many
 // threads share it: each output element's depth terms, a narrow product's (fewer than
-// kMinKernelCols columns) kNarrowTermWork times over, and kOutputWork more for the element's
-// own load and store and its share of packing. Measured on one core of a 2-core VM, against
-// X·W of a 128 → 128 layer over 256 rows (40 µs for 4.2 M multiply-adds): a narrow kernel's term
-// took 2 to 11 times as long (Xᵀ·G of 16 → 4, X·W of 7 → 7); a 16 → 4 layer's G·Wᵀ over 65,536
-// rows, four terms deep, took 193 µs, 13 multiply-adds' time per element beyond its terms (and a
-// 32 → 8 layer's, eight deep, 5). Counted as multiply-adds alone, such products ran on one
-// thread for up to ~1 ms. Training steps of layers whose products this estimate moves onto two
-// threads ran 1.05 to 2.2x as fast on that VM (neuron_steps_bench, 21 layers, among them 784 → 4
-// over 1,024 rows, 497 → 252 µs, and 256 → 2 over 4,096, 651 → 298 µs). The estimate only
-// chooses threads and depth parts; it grows with the rows and the depth, which a layer's batch
-// sets, as product_scratch_up_to requires.
+// kMinKernelCols columns) kNarrowTermWork times over; kOutputWork more per output element, for
+// its own load and store and its share of packing; and kRhsWork per right-hand element, which a
+// product reads (and packs) once. Measured on one core of a 2-core VM, against X·W of a
+// 128 → 128 layer over 256 rows (40 µs for 4.2 M multiply-adds): a narrow kernel's term took 2
+// to 11 times as long (Xᵀ·G of 16 → 4, X·W of 7 → 7); a 16 → 4 layer's G·Wᵀ over 65,536 rows,
+// four terms deep, took 193 µs, 13 multiply-adds' time per element beyond its terms (and a
+// 32 → 8 layer's, eight deep, 5); a 1 → 1,024 layer's Xᵀ·G over 1,024 rows (a short product,
+// one term per right-hand element) 50 µs, about 4 per right-hand element beyond its term.
+// Counted as multiply-adds alone, such products ran on one thread for up to ~1 ms. Training
+// steps of layers whose products the output and narrow terms move onto two threads ran 1.05 to
+// 2.2x as fast on that VM (neuron_steps_bench, 21 layers, among them 784 → 4 over 1,024 rows,
+// 497 → 252 µs, and 256 → 2 over 4,096, 651 → 298 µs), and the right-hand term took a 4 → 16
+// layer's over 65,536 rows from 713 to 452 µs. The estimate only chooses threads and depth
+// parts; it grows with the rows and the depth, which a layer's batch sets, as
+// product_scratch_up_to requires.
 constexpr double kNarrowTermWork = 4;
 constexpr double kOutputWork = 8;
+constexpr double kRhsWork = 4;
 
 double product_work(int64_t rows, int64_t depth, int64_t cols) {
     const double term = cols < kMinKernelCols ? kNarrowTermWork : 1.0;
-    return static_cast<double>(rows) * static_cast<double>(cols) * (static_cast<double>(depth) * term + kOutputWork);
+    return static_cast<double>(rows) * static_cast<double>(cols) * (static_cast<double>(depth) * term + kOutputWork) +
+           static_cast<double>(depth) * static_cast<double>(cols) * kRhsWork;
 }
 
 // Depth parts (the exception in "Matrix product", above). A product of fewer than
@@ -979,7 +1119,7 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     // Named copies, not a structured binding: C++17 lets no lambda capture one (Clang holds to that).
     const ProductSplit split = split_product(rows, depth, cols);
     const int64_t tasks = split.tasks, parts = split.parts, threads = split.threads;
-    const ProductTasks run_tasks = product_kernels().for_columns(cols);
+    const ProductTasks run_tasks = product_kernels().for_product(g);
     const bool narrow = cols < kMinKernelCols;
     // Narrow products take no panels: only their depth parts' sums are in Scratch.
     Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
