@@ -207,9 +207,9 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
 // packed panel's or strip's row): at most two copies of a constant size (4, 8 or 16 floats),
 // overlapping where n is none of them, in place of a call to memmove. A product of 10 columns makes such calls for every row of
 // every block. neuron_products_bench, 65,536 x 10 → 10, best of five, before and after: X·W 0.58
-// → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms.
-// kMax, a bound on n known where the function is inlined, leaves out the copies larger than n
-// can be (which the compiler would otherwise see overrunning a kMax-float buffer).
+// → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms. kMax, a bound on n where the caller knows one, leaves out the
+// copies larger than n can be (which the compiler would otherwise see overrunning a buffer of
+// kMax floats).
 template <int64_t kMax = 32>
 NRN_INLINE void copy_short_row(float* __restrict dst, const float* __restrict src, int64_t n) {
     static_assert(kMax <= 32, "at most two copies of 16");
@@ -218,15 +218,16 @@ NRN_INLINE void copy_short_row(float* __restrict dst, const float* __restrict sr
         __builtin_memcpy(dst, src, sizeof(float) * kSize);
         __builtin_memcpy(dst + n - kSize, src + n - kSize, sizeof(float) * kSize);
     };
-    if (kMax >= 16 && n >= 16) {
-        copy_twice(std::integral_constant<int64_t, kMax >= 16 ? 16 : 1>());
-    } else if (kMax >= 8 && n >= 8) {
-        copy_twice(std::integral_constant<int64_t, kMax >= 8 ? 8 : 1>());
-    } else if (kMax >= 4 && n >= 4) {
-        copy_twice(std::integral_constant<int64_t, kMax >= 4 ? 4 : 1>());
-    } else {
-        for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    if constexpr (kMax >= 16) {
+        if (n >= 16) return copy_twice(std::integral_constant<int64_t, 16>());
     }
+    if constexpr (kMax >= 8) {
+        if (n >= 8) return copy_twice(std::integral_constant<int64_t, 8>());
+    }
+    if constexpr (kMax >= 4) {
+        if (n >= 4) return copy_twice(std::integral_constant<int64_t, 4>());
+    }
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
 // acc[MR][NR] (in registers) starts from `from` (row stride ld_from: c's own values, or with
@@ -1490,11 +1491,11 @@ int64_t column_sum_parts(int64_t batch, int64_t out) {
 }
 
 // s[o] = Σ g[r·cols + o] over rows r0 ≤ r < r1 in order, each float summed in double, four
-// columns at a time in SSE2 (cvtps2pd). Up to 16 columns keep their sums in registers across all
-// the rows; wider rows are added one by one to the sums in s. (GCC 12's own vectorisation of the
-// plain loop moved two floats of four through the stack, and took 8.4 ms over 65,536 x 256, 3.4
-// ms in the loop's first form; this takes 3.1 ms. Reading 2 or 4 rows for each load and store of
-// the sums took 8.0 and 5.9 ms on 256 columns, though 4 was faster on 17 and 64 columns.)
+// columns at a time in SSE2 (cvtps2pd). The columns go in blocks of kColumnsInRegisters, each
+// block's sums in registers across all the rows (a cache line of each row per block), then the
+// last cols mod 4 one by one. (GCC 12's own vectorisation of the plain loop moved two floats of
+// four through the stack, and took 8.4 ms over 65,536 x 256, 3.4 ms in the loop's first form;
+// adding each row to sums in memory, 3.1 ms.)
 constexpr int64_t kColumnsInRegisters = 16;
 
 // s[0 ... V·4) = the sums of the first V·4 columns over rows [r0, r1), in registers from zero.
@@ -1516,36 +1517,20 @@ NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols
 }
 
 NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0, int64_t r1, double* __restrict s) {
-    if (cols > kColumnsInRegisters) {
-        std::fill(s, s + cols, 0.0);
-        for (int64_t r = r0; r < r1; ++r) {
-            const float* __restrict row = g + r * cols;
-            int64_t o = 0;
-            for (; o + 4 <= cols; o += 4) {
-                Floats x;
-                Doubles low, high;
-                std::memcpy(&x, row + o, sizeof(x));
-                std::memcpy(&low, s + o, sizeof(low));
-                std::memcpy(&high, s + o + 2, sizeof(high));
-                low += low_doubles(x), high += high_doubles(x);
-                std::memcpy(s + o, &low, sizeof(low));
-                std::memcpy(s + o + 2, &high, sizeof(high));
-            }
-            for (; o < cols; ++o) s[o] += static_cast<double>(row[o]);
-        }
-        return;
-    }
     static_assert(kColumnsInRegisters == 16, "one case per vector count");
-    switch (cols / 4) {
-        case 4: sum_columns_in_registers<4>(g, cols, r0, r1, s); break;
-        case 3: sum_columns_in_registers<3>(g, cols, r0, r1, s); break;
-        case 2: sum_columns_in_registers<2>(g, cols, r0, r1, s); break;
-        case 1: sum_columns_in_registers<1>(g, cols, r0, r1, s); break;
+    int64_t o = 0;
+    for (; o + kColumnsInRegisters <= cols; o += kColumnsInRegisters)
+        sum_columns_in_registers<4>(g + o, cols, r0, r1, s + o);
+    switch ((cols - o) / 4) {
+        case 3: sum_columns_in_registers<3>(g + o, cols, r0, r1, s + o); break;
+        case 2: sum_columns_in_registers<2>(g + o, cols, r0, r1, s + o); break;
+        case 1: sum_columns_in_registers<1>(g + o, cols, r0, r1, s + o); break;
         default: break;
     }
-    for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] = 0.0;  // the last cols mod 4
+    o = cols / 4 * 4;
+    for (int64_t c = o; c < cols; ++c) s[c] = 0.0;  // the last cols mod 4
     for (int64_t r = r0; r < r1; ++r) {
-        for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] += static_cast<double>(g[r * cols + o]);
+        for (int64_t c = o; c < cols; ++c) s[c] += static_cast<double>(g[r * cols + c]);
     }
 }
 
