@@ -39,8 +39,8 @@ const LinearShape kShapes[] = {
     // Products of 1 to 4 rows and 8 or more columns, summed over the whole depth in registers
     // (host_kernels.cpp, short products; {2, 1, 9}, {5, 3, 129} and {1, 300, 1000} above are such
     // too): forwards over 4, 3 and 2 rows, weight gradients of 2 and 1 inputs; blocks of whole
-    // vectors, of half as many, and a last vector that the columns end inside.
-    {4, 33, 100}, {3, 17, 16}, {2, 9, 8}, {1000, 2, 47}, {70, 1, 300},
+    // vectors, of half as many, of narrower vectors, and the last 1, 2 or 3 columns.
+    {4, 33, 100}, {3, 17, 16}, {2, 9, 8}, {4, 20, 18}, {1000, 2, 47}, {70, 1, 300},
 };
 
 // Products of few output tiles over a long depth, which the host splits along the depth into

@@ -207,27 +207,22 @@ NRN_INLINE void pack_transposed_panel(float* __restrict b, const float* __restri
 // packed panel's or strip's row): at most two copies of a constant size (4, 8 or 16 floats),
 // overlapping where n is none of them, in place of a call to memmove. A product of 10 columns makes such calls for every row of
 // every block. neuron_products_bench, 65,536 x 10 → 10, best of five, before and after: X·W 0.58
-// → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms. kMax, a bound on n where the caller knows one, leaves out the
-// copies larger than n can be (which the compiler would otherwise see overrunning a buffer of
-// kMax floats).
-template <int64_t kMax = 32>
+// → 0.48 ms, Xᵀ·G 0.88 → 0.41 ms.
 NRN_INLINE void copy_short_row(float* __restrict dst, const float* __restrict src, int64_t n) {
-    static_assert(kMax <= 32, "at most two copies of 16");
     const auto copy_twice = [&](auto size) {  // size floats at 0 and at n − size, size ≤ n ≤ 2·size
         constexpr int64_t kSize = decltype(size)::value;
         __builtin_memcpy(dst, src, sizeof(float) * kSize);
         __builtin_memcpy(dst + n - kSize, src + n - kSize, sizeof(float) * kSize);
     };
-    if constexpr (kMax >= 16) {
-        if (n >= 16) return copy_twice(std::integral_constant<int64_t, 16>());
+    if (n >= 16) {
+        copy_twice(std::integral_constant<int64_t, 16>());
+    } else if (n >= 8) {
+        copy_twice(std::integral_constant<int64_t, 8>());
+    } else if (n >= 4) {
+        copy_twice(std::integral_constant<int64_t, 4>());
+    } else {
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
     }
-    if constexpr (kMax >= 8) {
-        if (n >= 8) return copy_twice(std::integral_constant<int64_t, 8>());
-    }
-    if constexpr (kMax >= 4) {
-        if (n >= 4) return copy_twice(std::integral_constant<int64_t, 4>());
-    }
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
 // acc[MR][NR] (in registers) starts from `from` (row stride ld_from: c's own values, or with
@@ -781,17 +776,18 @@ constexpr int short_rows_vectors(int width, int rows) {
 }
 
 // Sums rows [0, ROWS) x columns [c, c + nc) of g over its depth: NV whole vectors (nc =
-// NV·Width), or, for NV = 1, the columns of a last vector that ends inside it (nc < Width), which
-// go through `edge`, each right-hand row's part read through a zero-padded copy.
+// NV·Width), or the last 1 to 3 columns in one vector of 4 (Width = 4, NV = 1), whose start and
+// sums go through `edge` and whose right-hand rows are read lane by lane. (A vector load of a
+// zero-padded copy would wait, every k, for the copy's narrower stores to reach the cache.)
 template <int Width, int ROWS, int NV>
 NRN_INLINE void short_rows_block(const Gemm& g, int64_t c, int64_t nc) {
     using S = Simd<Width>;
     using V = typename S::Vector;
     constexpr int NR = NV * Width;
     const bool whole = nc == NR;
-    assert(whole || (NV == 1 && nc < Width));
+    static_assert(Width >= 4, "a vector of at least 4 floats");
+    assert(whole || (Width == 4 && NV == 1 && nc < 4));
     alignas(64) float edge[ROWS][Width];  // a partial vector's start, then its sums
-    alignas(64) float last[Width] = {};   // a partial vector of a right-hand row, zero-padded
     float* const y = g.out + c;
 
     // Where the sums start: the output itself, zeros or the bias row (Start).
@@ -800,8 +796,7 @@ NRN_INLINE void short_rows_block(const Gemm& g, int64_t c, int64_t nc) {
     int64_t ld_from = g.start == Start::Out ? g.cols : 0;
     if (!whole) {
         for (int i = 0; i < ROWS; ++i) {
-            __builtin_memset(edge[i], 0, sizeof(edge[i]));
-            copy_short_row<Width>(edge[i], from + i * ld_from, nc);
+            for (int j = 0; j < Width; ++j) edge[i][j] = j < nc ? from[i * ld_from + j] : 0.0f;
         }
         from = &edge[0][0];
         ld_from = Width;
@@ -819,9 +814,12 @@ NRN_INLINE void short_rows_block(const Gemm& g, int64_t c, int64_t nc) {
         if (whole) {
 #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) S::load(bk[v], b + v * Width);
+        } else if (nc == 3) {
+            bk[0] = V{b[0], b[1], b[2]};
+        } else if (nc == 2) {
+            bk[0] = V{b[0], b[1]};
         } else {
-            copy_short_row<Width>(last, b, nc);
-            S::load(bk[0], last);
+            bk[0] = V{b[0]};
         }
 #pragma GCC unroll 16
         for (int i = 0; i < ROWS; ++i) {
@@ -839,21 +837,24 @@ NRN_INLINE void short_rows_block(const Gemm& g, int64_t c, int64_t nc) {
     } else {
         for (int i = 0; i < ROWS; ++i) {
             S::store(edge[i], acc[i][0]);
-            copy_short_row<Width>(y + i * g.cols, edge[i], nc);
+            for (int64_t j = 0; j < nc; ++j) y[i * g.cols + j] = edge[i][j];
         }
     }
 }
 
-// Columns [c, c1) in blocks of NV vectors, then the rest in blocks of half as many, and so on,
-// so that no block multiplies more than one vector's worth of padding.
+// Columns [c, c1) in blocks of NV vectors, then the rest in blocks of half as many vectors, then
+// of vectors half as wide (an AVX-512 kernel also has AVX2's and SSE's), down to one vector of 4
+// floats for the last 1 to 3 columns: no block multiplies more than 3 floats of padding.
 template <int Width, int ROWS, int NV>
 NRN_INLINE void short_rows_columns(const Gemm& g, int64_t c, int64_t c1) {
     constexpr int NR = NV * Width;
     for (; c + NR <= c1; c += NR) short_rows_block<Width, ROWS, NV>(g, c, NR);
     if constexpr (NV > 1) {
         short_rows_columns<Width, ROWS, NV / 2>(g, c, c1);
+    } else if constexpr (Width > 4) {
+        short_rows_columns<Width / 2, ROWS, 1>(g, c, c1);
     } else if (c < c1) {
-        short_rows_block<Width, ROWS, 1>(g, c, c1 - c);
+        short_rows_block<4, ROWS, 1>(g, c, c1 - c);
     }
 }
 
