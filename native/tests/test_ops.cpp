@@ -29,8 +29,7 @@ const LinearShape kShapes[] = {
     // rows read in place (weight gradients, over more than one depth block; a forward of one
     // input, an input gradient of one output) and rows transposed (forwards, input gradients).
     {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
-    // 16 outputs: one block of the host's bias sums in registers (host_kernels.cpp, sum_columns);
-    // {7, 17, 31} and {1000, 300, 129} above are blocks and the rest.
+    // 16 outputs: the most whose bias sums the host keeps in registers (host_kernels.cpp, sum_columns).
     {33, 9, 16},
     // Products of 8 to 16 columns, on the host's micro-kernel of one vector per row: whole panels
     // of 16 (8 with AVX2) and strips of 16 rows over 2 depth blocks, then a short strip; panels

@@ -1492,11 +1492,15 @@ int64_t column_sum_parts(int64_t batch, int64_t out) {
 }
 
 // s[o] = Σ g[r·cols + o] over rows r0 ≤ r < r1 in order, each float summed in double, four
-// columns at a time in SSE2 (cvtps2pd). The columns go in blocks of kColumnsInRegisters, each
-// block's sums in registers across all the rows (a cache line of each row per block), then the
-// last cols mod 4 one by one. (GCC 12's own vectorisation of the plain loop moved two floats of
-// four through the stack, and took 8.4 ms over 65,536 x 256, 3.4 ms in the loop's first form;
-// adding each row to sums in memory, 3.1 ms.)
+// columns at a time in SSE2 (cvtps2pd). Up to 16 columns keep their sums in registers across all
+// the rows; wider rows are added one by one to the sums in s. (GCC 12's own vectorisation of the
+// plain loop moved two floats of four through the stack, and took 8.4 ms over 65,536 x 256, 3.4
+// ms in the loop's first form; this takes 3.1 ms. Reading 2 or 4 rows for each load and store of
+// the sums took 8.0 and 5.9 ms on 256 columns, though 4 was faster on 17 and 64 columns. Every
+// block of 16 columns summed in registers over all the rows, a cache line of each row per block,
+// was faster alone, 1,024 x 256 in 0.042 ms against 0.048, but within training steps
+// (neuron_steps_bench), where the rows just came from the error's pass, partly through the other
+// core's cache, the gradients of 256 → 256 over 256 and 1,024 rows took 5-15% longer.)
 constexpr int64_t kColumnsInRegisters = 16;
 
 // s[0 ... V·4) = the sums of the first V·4 columns over rows [r0, r1), in registers from zero.
@@ -1518,20 +1522,36 @@ NRN_INLINE void sum_columns_in_registers(const float* __restrict g, int64_t cols
 }
 
 NRN_INLINE void sum_columns(const float* __restrict g, int64_t cols, int64_t r0, int64_t r1, double* __restrict s) {
+    if (cols > kColumnsInRegisters) {
+        std::fill(s, s + cols, 0.0);
+        for (int64_t r = r0; r < r1; ++r) {
+            const float* __restrict row = g + r * cols;
+            int64_t o = 0;
+            for (; o + 4 <= cols; o += 4) {
+                Floats x;
+                Doubles low, high;
+                std::memcpy(&x, row + o, sizeof(x));
+                std::memcpy(&low, s + o, sizeof(low));
+                std::memcpy(&high, s + o + 2, sizeof(high));
+                low += low_doubles(x), high += high_doubles(x);
+                std::memcpy(s + o, &low, sizeof(low));
+                std::memcpy(s + o + 2, &high, sizeof(high));
+            }
+            for (; o < cols; ++o) s[o] += static_cast<double>(row[o]);
+        }
+        return;
+    }
     static_assert(kColumnsInRegisters == 16, "one case per vector count");
-    int64_t o = 0;
-    for (; o + kColumnsInRegisters <= cols; o += kColumnsInRegisters)
-        sum_columns_in_registers<4>(g + o, cols, r0, r1, s + o);
-    switch ((cols - o) / 4) {
-        case 3: sum_columns_in_registers<3>(g + o, cols, r0, r1, s + o); break;
-        case 2: sum_columns_in_registers<2>(g + o, cols, r0, r1, s + o); break;
-        case 1: sum_columns_in_registers<1>(g + o, cols, r0, r1, s + o); break;
+    switch (cols / 4) {
+        case 4: sum_columns_in_registers<4>(g, cols, r0, r1, s); break;
+        case 3: sum_columns_in_registers<3>(g, cols, r0, r1, s); break;
+        case 2: sum_columns_in_registers<2>(g, cols, r0, r1, s); break;
+        case 1: sum_columns_in_registers<1>(g, cols, r0, r1, s); break;
         default: break;
     }
-    o = cols / 4 * 4;
-    for (int64_t c = o; c < cols; ++c) s[c] = 0.0;  // the last cols mod 4
+    for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] = 0.0;  // the last cols mod 4
     for (int64_t r = r0; r < r1; ++r) {
-        for (int64_t c = o; c < cols; ++c) s[c] += static_cast<double>(g[r * cols + c]);
+        for (int64_t o = cols / 4 * 4; o < cols; ++o) s[o] += static_cast<double>(g[r * cols + o]);
     }
 }
 
