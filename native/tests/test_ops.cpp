@@ -35,11 +35,13 @@ const LinearShape kShapes[] = {
     // of 16 (8 with AVX2) and strips of 16 rows over 2 depth blocks, then a short strip; panels
     // of 8 columns in 16 (AVX-512).
     {300, 200, 16}, {96, 8, 8},
-    // Products of 1 to 4 rows and 8 or more columns, summed over the whole depth in registers
-    // (host_kernels.cpp, short products; {2, 1, 9}, {5, 3, 129} and {1, 300, 1000} above are such
-    // too): forwards over 4, 3 and 2 rows, weight gradients of 2 and 1 inputs; blocks of whole
-    // vectors, of half as many, of narrower vectors, and the last 1, 2 or 3 columns.
-    {4, 33, 100}, {3, 17, 16}, {2, 9, 8}, {4, 20, 18}, {1000, 2, 47}, {70, 1, 300},
+    // Products of 1 to 4 rows, summed over the whole depth in registers (host_kernels.cpp, short
+    // products; {2, 1, 9}, {5, 3, 129}, {1, 300, 1000}, {200, 1, 5} and {100, 3, 3} above are
+    // such too): forwards over 4, 3 and 2 rows, weight gradients of 2 and 1 inputs; blocks of
+    // whole vectors, of half as many, of narrower vectors, and the last 1, 2 or 3 columns; and
+    // fewer columns than the micro-kernel takes.
+    {4, 33, 100}, {3, 17, 16}, {2, 9, 8}, {4, 20, 18}, {1000, 2, 47}, {70, 1, 300}, {1000, 2, 7}, {3, 40, 5},
+    {2, 6, 2},
 };
 
 // Products of few output tiles over a long depth, which the host splits along the depth into

@@ -755,18 +755,20 @@ NRN_INLINE void narrow_tasks(const Gemm& g, int64_t first, int64_t last) {
     }
 }
 
-// Products of at most kMaxShortRows rows and at least kMinKernelCols columns whose right-hand
-// rows are contiguous (rhs_col == 1): the weight gradient Xᵀ·G of a layer with few inputs (a
-// 1 → 64 layer's is 1 x batch x 64) and X·W over a batch of a few rows. The micro-kernel would
-// multiply strips of MR rows (8 with AVX-512), most of them zero padding, and first pack the
-// whole right-hand operand, which such a product reads only once. Here a block of the output,
-// ROWS rows x NV vectors of columns, is summed in registers over the whole depth, reading the
-// right-hand rows in place: per k, NV loads, ROWS broadcasts and ROWS·NV multiplies and adds,
-// each element's terms in increasing k from where g starts, as in the micro-kernel. Tasks are
-// column tiles, as in the micro-kernel's products of a single row tile. neuron_products_bench on
-// a 2-core AVX-512 VM, best of five, micro-kernel then this: Xᵀ·G of 1 → 64 over 16,384 rows
-// 0.263 → 0.054 ms, of 1 → 1,024 over 1,024 0.278 → 0.066 ms; X·W of 784 → 128 over one row
-// 0.021 → 0.003 ms, of 1,024 → 1,024 over two 0.264 → 0.072 ms.
+// Products of at most kMaxShortRows rows whose right-hand rows are contiguous (rhs_col == 1):
+// the weight gradient Xᵀ·G of a layer with few inputs (a 1 → 64 layer's is 1 x batch x 64) and
+// X·W over a batch of a few rows. The micro-kernel would multiply strips of MR rows (8 with
+// AVX-512), most of them zero padding, and first pack the whole right-hand operand, which such a
+// product reads only once; the narrow kernels (fewer than kMinKernelCols columns) would sum so
+// few rows in scalars. Here a block of the output, ROWS rows x NV vectors of columns, is summed
+// in registers over the whole depth, reading the right-hand rows in place: per k, NV loads, ROWS
+// broadcasts and ROWS·NV multiplies and adds, each element's terms in increasing k from where g
+// starts, as in the micro-kernel. Tasks are column tiles, as in the micro-kernel's products of a
+// single row tile. neuron_products_bench on a 2-core AVX-512 VM, best of five, micro-kernel then
+// this: Xᵀ·G of 1 → 64 over 16,384 rows 0.263 → 0.054 ms, of 1 → 1,024 over 1,024 0.278 → 0.066
+// ms; X·W of 784 → 128 over one row 0.021 → 0.003 ms, of 1,024 → 1,024 over two 0.264 → 0.072
+// ms. Against the narrow kernels (one thread, median of 300 calls through the C API): Xᵀ·G of
+// 1 → 4 over 65,536 rows 72 → 36 µs, of 2 → 7 184 → 88 µs.
 constexpr int64_t kMaxShortRows = 4;
 
 // Register blocks: ROWS·NV accumulators, at most 16 with AVX-512's 32 registers and 8 with 16.
@@ -904,15 +906,15 @@ struct ProductKernels {
     ProductTasks wide;         // more than one_vector_cols columns: the micro-kernel
     ProductTasks one_vector;   // kMinKernelCols to one_vector_cols: the micro-kernel with NV = 1
     int64_t one_vector_cols;   // 0 where the wide micro-kernel's panels are kMinKernelCols wide
-    ProductTasks narrow;       // fewer than kMinKernelCols columns
+    ProductTasks narrow;       // fewer than kMinKernelCols columns, unless short
     ProductTasks short_rows;   // at most kMaxShortRows rows, the right-hand rows contiguous
 
     ProductTasks for_product(const Gemm& g) const {
-        if (g.cols < kMinKernelCols) return narrow;
         if (is_short(g)) return short_rows;
+        if (g.cols < kMinKernelCols) return narrow;
         return g.cols <= one_vector_cols ? one_vector : wide;
     }
-    static bool is_short(const Gemm& g) { return g.cols >= kMinKernelCols && g.rows <= kMaxShortRows && g.rhs_col == 1; }
+    static bool is_short(const Gemm& g) { return g.rows <= kMaxShortRows && g.rhs_col == 1; }
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -1053,6 +1055,7 @@ NRN_INLINE ProductSplit split_product(int64_t rows, int64_t depth, int64_t cols)
 ScratchSizes product_scratch(int64_t rows, int64_t depth, int64_t cols) {
     const ProductSplit split = split_product(rows, depth, cols);
     ScratchSizes sizes;
+    // Short products (ProductKernels::is_short), which the shape alone does not tell, leave theirs unused.
     sizes.panel_parts = cols < kMinKernelCols ? 0 : split.threads;
     sizes.part_sums = (split.parts - 1) * rows * cols;
     return sizes;
@@ -1122,14 +1125,17 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
     const ProductSplit split = split_product(rows, depth, cols);
     const int64_t tasks = split.tasks, parts = split.parts, threads = split.threads;
     const ProductTasks run_tasks = product_kernels().for_product(g);
-    const bool narrow = cols < kMinKernelCols;
-    // Narrow products take no panels: only their depth parts' sums are in Scratch.
-    Scratch* const reserved = narrow && parts == 1 ? nullptr : &scratch();
-    if ((!narrow && threads > reserved->panel_parts) ||
+    // The narrow kernels start their sums from out (start_tasks writes where they start). The
+    // narrow and short kernels take no panels: only their depth parts' sums are in Scratch.
+    const bool short_rows = ProductKernels::is_short(g);
+    const bool narrow = cols < kMinKernelCols && !short_rows;
+    const bool takes_panels = cols >= kMinKernelCols && !short_rows;
+    Scratch* const reserved = !takes_panels && parts == 1 ? nullptr : &scratch();
+    if ((takes_panels && threads > reserved->panel_parts) ||
         (parts > 1 && static_cast<size_t>((parts - 1) * rows * cols) > reserved->part_sums.size())) {
         throw Error(NRN_STATUS_INTERNAL_ERROR, "a matrix product's scratch memory was not reserved");
     }
-    float* const panels = narrow ? nullptr : reserved->panels.get();
+    float* const panels = takes_panels ? reserved->panels.get() : nullptr;
     float* const part_sums = parts == 1 ? nullptr : reserved->part_sums.data();
 
     if (threads == 1 && parts == 1) {  // every step of a small layer: no units to share out
@@ -1144,7 +1150,7 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
             const int64_t t0 = std::max(first - p * tasks, int64_t{0}), t1 = std::min(last - p * tasks, tasks);
             const Gemm part = parts == 1 ? g : depth_part(g, p, parts, part_sums + (p - 1) * rows * cols);
             if (narrow) start_tasks(part, t0, t1);
-            run_tasks(part, narrow ? nullptr : panels + thread * kTilePanelFloats, t0, t1);
+            run_tasks(part, takes_panels ? panels + thread * kTilePanelFloats : nullptr, t0, t1);
         }
     });
     // The parts' sums, in order.
