@@ -969,10 +969,12 @@ const ProductKernels& product_kernels() {
                                   &short_tasks_avx512};
         }
         if ((want.empty() || want == "avx512" || want == "avx2") && __builtin_cpu_supports("avx2")) {
-            return ProductKernels{"avx2", &gemm_tasks_avx2, &one_vector_tasks_avx2, 8, &narrow_tasks_avx2, &short_tasks_avx2};
+            return ProductKernels{"avx2", &gemm_tasks_avx2, &one_vector_tasks_avx2, 8, &narrow_tasks_avx2,
+                                  &short_tasks_avx2};
         }
 #endif
-        return ProductKernels{"baseline", &gemm_tasks_baseline, nullptr, 0, &narrow_tasks_baseline, &short_tasks_baseline};
+        return ProductKernels{"baseline", &gemm_tasks_baseline, nullptr, 0, &narrow_tasks_baseline,
+                              &short_tasks_baseline};
     }();
     return chosen;
 }
@@ -1055,7 +1057,8 @@ NRN_INLINE ProductSplit split_product(int64_t rows, int64_t depth, int64_t cols)
 ScratchSizes product_scratch(int64_t rows, int64_t depth, int64_t cols) {
     const ProductSplit split = split_product(rows, depth, cols);
     ScratchSizes sizes;
-    // Short products (ProductKernels::is_short), which the shape alone does not tell, leave theirs unused.
+    // A short product (ProductKernels::is_short, which the shape alone does not tell) leaves its
+    // panels unused.
     sizes.panel_parts = cols < kMinKernelCols ? 0 : split.threads;
     sizes.part_sums = (split.parts - 1) * rows * cols;
     return sizes;
