@@ -1,11 +1,13 @@
 // What the native benchmarks share: failing with a message, checked calls, the --device
-// option (host, cuda or cuda:N), and tensors destroyed with their scope.
+// option (host, cuda or cuda:N), the command line of a benchmark over layer shapes, and tensors
+// destroyed with their scope.
 #pragma once
 
 #include <neuron.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -46,6 +48,46 @@ inline DeviceChoice parse_device(const std::string& device) {
         fail("unknown device " + device);
     }
     return choice;
+}
+
+// A Linear layer's shape: `batch` rows, `in` → `out` features.
+struct Shape {
+    int64_t batch, in, out;
+};
+
+// "BATCHxINxOUT", each at least 1.
+inline Shape parse_shape(const char* text) {
+    Shape s{};
+    char tail = 0;
+    if (std::sscanf(text, "%ldx%ldx%ld%c", &s.batch, &s.in, &s.out, &tail) != 3 || s.batch < 1 || s.in < 1 ||
+        s.out < 1)
+        fail(std::string("not a shape BATCHxINxOUT: ") + text);
+    return s;
+}
+
+// The command line of a benchmark over shapes: [--device host|cuda|cuda:N] [--quick]
+// [BATCHxINxOUT ...].
+struct ShapeOptions {
+    std::string device = "host";
+    bool quick = false;
+    std::vector<Shape> shapes;  // none: the benchmark's own
+};
+
+inline ShapeOptions parse_shape_options(int argc, char** argv) {
+    ShapeOptions options;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+            options.device = argv[++i];
+        } else if (std::strcmp(argv[i], "--quick") == 0) {
+            options.quick = true;
+        } else if (argv[i][0] == '-') {
+            fail(std::string("unknown option ") + argv[i] + " (usage: " + program +
+                 " [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...])");
+        } else {
+            options.shapes.push_back(parse_shape(argv[i]));
+        }
+    }
+    return options;
 }
 
 // A tensor of `shape`, destroyed with its scope.

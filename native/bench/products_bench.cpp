@@ -21,26 +21,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace {
-
-struct Shape {
-    int64_t batch, in, out;
-};
-
-Shape parse_shape(const char* text) {
-    Shape s{};
-    char tail = 0;
-    if (std::sscanf(text, "%ldx%ldx%ld%c", &s.batch, &s.in, &s.out, &tail) != 3 || s.batch < 1 || s.in < 1 ||
-        s.out < 1)
-        bench::fail(std::string("not a shape BATCHxINxOUT: ") + text);
-    return s;
-}
 
 // Best seconds per call of `op` over `repeats` repeats of at least `min_seconds` each; the
 // device is synchronised around every repeat, so queued work is timed.
@@ -114,7 +100,7 @@ int check_product(const char* what, const std::vector<float>& c, int64_t m, int6
 }
 
 // Checks the three products last written to y, gw and gx.
-int check_products(nrn_context* context, const Shape& s, const bench::Tensor& x, const bench::Tensor& w,
+int check_products(nrn_context* context, const bench::Shape& s, const bench::Tensor& x, const bench::Tensor& w,
                    const bench::Tensor& g, const bench::Tensor& y, const bench::Tensor& gw, const bench::Tensor& gx) {
     const int64_t B = s.batch, I = s.in, O = s.out;
     const std::vector<float> hx = to_host(context, x, B * I), hw = to_host(context, w, I * O),
@@ -133,21 +119,10 @@ int check_products(nrn_context* context, const Shape& s, const bench::Tensor& x,
 
 int main(int argc, char** argv) {
     bench::program = "neuron_products_bench";
-    std::string device = "host";
-    bool quick = false;
-    std::vector<Shape> shapes;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
-            device = argv[++i];
-        } else if (std::strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-        } else if (argv[i][0] == '-') {
-            bench::fail(std::string("unknown option ") + argv[i] +
-                 " (usage: neuron_products_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...])");
-        } else {
-            shapes.push_back(parse_shape(argv[i]));
-        }
-    }
+    bench::ShapeOptions options = bench::parse_shape_options(argc, argv);
+    const std::string& device = options.device;
+    const bool quick = options.quick;
+    std::vector<bench::Shape>& shapes = options.shapes;
 
     const bench::DeviceChoice choice = bench::parse_device(device);
     const nrn_backend backend = choice.backend;
@@ -168,7 +143,7 @@ int main(int argc, char** argv) {
     CHECK(nrn_context_create(backend, choice.ordinal, &context));
     std::printf("%-18s %20s %20s %20s %20s\n", "batch x in x out", "forward X·W", "weight grad Xᵀ·G", "input grad G·Wᵀ",
                 "bias grad Σ G");
-    for (const Shape& s : shapes) {
+    for (const bench::Shape& s : shapes) {
         Matrix x(context, s.batch, s.in, 1), w(context, s.in, s.out, 2), y(context, s.batch, s.out, 3),
             g(context, s.batch, s.out, 4), gw(context, s.in, s.out, 5), gx(context, s.batch, s.in, 6);
         bench::Tensor gb(context, {s.out});

@@ -21,25 +21,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace {
-
-struct Shape {
-    int64_t batch, in, out;
-};
-
-Shape parse_shape(const char* text) {
-    Shape s{};
-    char tail = 0;
-    if (std::sscanf(text, "%ldx%ldx%ld%c", &s.batch, &s.in, &s.out, &tail) != 3 || s.batch < 1 || s.in < 1 ||
-        s.out < 1)
-        bench::fail(std::string("not a shape BATCHxINxOUT: ") + text);
-    return s;
-}
 
 constexpr int kBatches = 16;
 constexpr int kParts = 5;  // forward, error, gradients, update, the whole step
@@ -54,21 +40,10 @@ double median(std::vector<double> values) {
 
 int main(int argc, char** argv) {
     bench::program = "neuron_steps_bench";
-    std::string device = "host";
-    bool quick = false;
-    std::vector<Shape> shapes;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
-            device = argv[++i];
-        } else if (std::strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-        } else if (argv[i][0] == '-') {
-            bench::fail(std::string("unknown option ") + argv[i] +
-                        " (usage: neuron_steps_bench [--device host|cuda|cuda:N] [--quick] [BATCHxINxOUT ...])");
-        } else {
-            shapes.push_back(parse_shape(argv[i]));
-        }
-    }
+    bench::ShapeOptions options = bench::parse_shape_options(argc, argv);
+    const std::string& device = options.device;
+    const bool quick = options.quick;
+    std::vector<bench::Shape>& shapes = options.shapes;
     const bench::DeviceChoice choice = bench::parse_device(device);
     if (shapes.empty()) {
         // Small layers, whose products the host backend runs on one thread, and layers with few
@@ -83,7 +58,7 @@ int main(int argc, char** argv) {
     std::printf("%-18s", "batch x in x out");
     for (const char* name : kPartNames) std::printf(" %12s", name);
     std::printf("   (median µs)\n");
-    for (const Shape& s : shapes) {
+    for (const bench::Shape& s : shapes) {
         std::vector<std::unique_ptr<bench::Tensor>> inputs, targets;
         for (int b = 0; b < kBatches; ++b) {
             inputs.push_back(std::make_unique<bench::Tensor>(context, std::initializer_list<int64_t>{s.batch, s.in}));
