@@ -29,8 +29,11 @@ const LinearShape kShapes[] = {
     // rows read in place (weight gradients, over more than one depth block; a forward of one
     // input, an input gradient of one output) and rows transposed (forwards, input gradients).
     {300, 40, 3}, {130, 97, 2}, {1000, 16, 1}, {200, 1, 5}, {150, 6, 1}, {500, 12, 3}, {200, 5, 12}, {100, 3, 3},
-    // 16 outputs: the most whose bias sums the host keeps in registers (host_kernels.cpp, sum_columns).
-    {33, 9, 16},
+    // Bias gradients (host_kernels.cpp, LongSums::columns; 129 to 300 outputs above take several
+    // blocks of columns and of rows): one whole vector of columns (16 with AVX-512), and after
+    // whole vectors 5 and 13 columns in groups of 4 whose last one overlaps the one before,
+    // 1 column alone, over several blocks of rows.
+    {33, 9, 16}, {700, 3, 21}, {300, 2, 29}, {500, 4, 17},
     // Products of 8 to 16 columns, on the host's micro-kernel of one vector per row: whole panels
     // of 16 (8 with AVX2) and strips of 16 rows over 2 depth blocks, then a short strip; panels
     // of 8 columns in 16 (AVX-512).
