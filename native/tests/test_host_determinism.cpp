@@ -37,7 +37,8 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // 20000 x 3 x 300 and the forward of 3 x 300 x 129 are short products (host_kernels.cpp). The
 // long sums of 400,003 x 1 x 1 (its squared error and gradients) split into 6 parts of the
 // batch, and its training steps' (133,335 rows, one pass each) into 2; those of the squared
-// errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
+// errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16, which up to 4 threads
+// share (host_kernels.cpp, pass_threads; fewer than 524,288 terms take one).
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;

@@ -51,6 +51,21 @@ int64_t task_threads(int64_t tasks, double work) {
                : std::min<int64_t>({max_threads(), tasks, static_cast<int64_t>(work / kMinWorkPerThread)});
 }
 
+// How many threads share the `parts` parts of a pass over `terms` floats that does little with
+// each (the squared error's, a 1 → 1 layer's sums, the bias sums): at least
+// kMinPassTermsPerThread terms each, however many parts the shape splits it into. Such a pass
+// over data in one core's cache gains little from a second core, and what it writes there the
+// next operation then reads from that core's cache: on a 2-core VM, a 1 → 4 layer's training
+// step over 65,536 rows (262,144 squared errors in 4 parts) took 388 µs with the parts on 2
+// threads and 218 µs on one. At least 2^16 (every part on its own thread, as before), 2^18,
+// 2^19, 2^20 and 2^21 terms per thread gave, in µs per step (neuron_steps_bench, min of 3 runs):
+// 1 → 4 over 65,536 rows 388, 218, 214, 220, 228; 1 → 64 over 16,384 508, 481, 535, 869, 891;
+// 16 → 16 over 65,536 761, 743, 758, 1393, 1381.
+constexpr int64_t kMinPassTermsPerThread = 1 << 18;
+int64_t pass_threads(int64_t parts, int64_t terms) {
+    return std::max<int64_t>(1, std::min<int64_t>({parts, max_threads(), terms / kMinPassTermsPerThread}));
+}
+
 // Runs body(first, last, part) over `threads` contiguous ranges of the task indices [0, tasks),
 // one part per range, on several threads. Each task writes its own outputs. The body must not
 // throw: a part may run on a pool thread.
@@ -1170,7 +1185,7 @@ __attribute__((noinline)) void gemm(const float* lhs, int64_t lhs_row, int64_t l
 // says (long_sum_parts; never the number of threads): part p sums the terms [n·p/parts,
 // n·(p + 1)/parts) as above, from zero and in its own lanes, on one thread, and the parts'
 // sums are added in order. So the mean squared error and a 1 → 1 layer's gradients over a long
-// batch use every core, with the same bits on any number of them.
+// batch can use several cores (pass_threads says how many), with the same bits on any number.
 // ---------------------------------------------------------------------------------------
 
 constexpr int kSumLanes = 16;
@@ -1192,14 +1207,14 @@ int64_t long_sum_parts(int64_t n) {
     return n < 2 * kMinTermsPerPart ? 1 : std::min(kMaxSumParts, n / kMinTermsPerPart);
 }
 
-// part(begin, end) for each part of the terms [0, n) (long_sum_parts), the parts shared by as many
-// threads, and their sums added in order. `part` must not throw.
+// part(begin, end) for each part of the terms [0, n) (long_sum_parts), the parts shared by
+// pass_threads threads, and their sums added in order. `part` must not throw.
 template <class Sum, class Part>
 Sum sum_over_parts(int64_t n, const Part& part) {
     const int64_t parts = long_sum_parts(n);
     if (parts == 1) return part(int64_t{0}, n);
     Sum sums[kMaxSumParts];
-    parallel_tasks(parts, std::min<int64_t>(parts, max_threads()), [&](int64_t first, int64_t last, int64_t) {
+    parallel_tasks(parts, pass_threads(parts, n), [&](int64_t first, int64_t last, int64_t) {
         for (int64_t p = first; p < last; ++p) sums[p] = part(n * p / parts, n * (p + 1) / parts);
     });
     Sum total = sums[0];
@@ -1636,7 +1651,7 @@ __attribute__((noinline)) void bias_gradient(const float* gy, float* gb, int64_t
     if (parts == 1) {
         sum_columns(gy, out, 0, batch, sums);
     } else {
-        parallel_tasks(parts, std::min<int64_t>(parts, max_threads()), [&](int64_t first, int64_t last, int64_t) {
+        parallel_tasks(parts, pass_threads(parts, batch * out), [&](int64_t first, int64_t last, int64_t) {
             for (int64_t p = first; p < last; ++p) {
                 sum_columns(gy, out, batch * p / parts, batch * (p + 1) / parts, sums + p * out);
             }
