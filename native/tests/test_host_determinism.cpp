@@ -35,10 +35,11 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // 70000 x 8 x 16 sum 5, 4 and 4 parts of the batch. The products of 70000 x 8 x 16 have 8 or 16
 // columns: panels one vector wide (host_kernels.cpp, ProductKernels). The weight gradient of
 // 20000 x 3 x 300 and the forward of 3 x 300 x 129 are short products (host_kernels.cpp). The
-// long sums of 400,003 x 1 x 1 (its squared error and gradients) split into 6 parts of the
-// batch, and its training steps' (133,335 rows, one pass each) into 2; those of the squared
-// errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16, which up to 4 threads
-// share (host_kernels.cpp, pass_threads; fewer than 524,288 terms take one).
+// long sums of 700,003 x 1 x 1 (its squared error and gradients) split into 10 parts of the
+// batch, which its forward takes too, and its training steps' (233,335 rows, one pass each) into
+// 3; those of the squared errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
+// Up to 2, 1, 4 and 4 threads share them (host_kernels.cpp, pass_threads: fewer than 524,288
+// terms take one).
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -48,7 +49,7 @@ uint64_t host_digest() {
     Context context(NRN_BACKEND_HOST);
     for (const Shape s : {Shape{65, 127, 129}, Shape{1000, 300, 129}, Shape{333, 1024, 77}, Shape{1100, 517, 260},
                           Shape{70001, 40, 3}, Shape{65537, 1, 1}, Shape{4900, 100, 300}, Shape{20000, 64, 64},
-                          Shape{70000, 8, 16}, Shape{400003, 1, 1}, Shape{20000, 3, 300}, Shape{3, 300, 129}}) {
+                          Shape{70000, 8, 16}, Shape{700003, 1, 1}, Shape{20000, 3, 300}, Shape{3, 300, 129}}) {
         Tensor x(context, {s.batch, s.in}, random_values(rng, s.batch * s.in)),
             w(context, {s.in, s.out}, random_values(rng, s.in * s.out)), b(context, {s.out}, random_values(rng, s.out)),
             gy(context, {s.batch, s.out}, random_values(rng, s.batch * s.out));
