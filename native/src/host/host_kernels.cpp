@@ -52,7 +52,7 @@ int64_t task_threads(int64_t tasks, double work) {
 }
 
 // How many threads share the `parts` parts of a pass over `terms` floats that does little with
-// each (the squared error's, a 1 → 1 layer's sums, the bias sums): at least
+// each (the squared error's, a 1 → 1 layer's forward and gradients, the bias sums): at least
 // kMinPassTermsPerThread terms each, however many parts the shape splits it into. Such a pass
 // over data in one core's cache gains little from a second core, and what it writes there the
 // next operation then reads from that core's cache: on a 2-core VM, a 1 → 4 layer's training
@@ -60,7 +60,10 @@ int64_t task_threads(int64_t tasks, double work) {
 // threads and 218 µs on one. At least 2^16 (every part on its own thread, as before), 2^18,
 // 2^19, 2^20 and 2^21 terms per thread gave, in µs per step (neuron_steps_bench, min of 3 runs):
 // 1 → 4 over 65,536 rows 388, 218, 214, 220, 228; 1 → 64 over 16,384 508, 481, 535, 869, 891;
-// 16 → 16 over 65,536 761, 743, 758, 1393, 1381.
+// 16 → 16 over 65,536 761, 743, 758, 1393, 1381. A pass that neither writes for the next
+// operation nor reads what the last one wrote (a 1 → 1 layer's fused step) takes a thread per
+// part instead (Spread::PerPart): with this bound, such a step over 262,144 rows took 43 µs
+// against 21.
 constexpr int64_t kMinPassTermsPerThread = 1 << 18;
 int64_t pass_threads(int64_t parts, int64_t terms) {
     return std::max<int64_t>(1, std::min<int64_t>({parts, max_threads(), terms / kMinPassTermsPerThread}));
@@ -1207,14 +1210,20 @@ int64_t long_sum_parts(int64_t n) {
     return n < 2 * kMinTermsPerPart ? 1 : std::min(kMaxSumParts, n / kMinTermsPerPart);
 }
 
+// How a long sum's parts go to threads: as pass_threads says (a pass between others over the
+// same data), or one per part (a pass that shares its data with no neighbour), up to the pool.
+enum class Spread { ByTerms, PerPart };
+
 // part(begin, end) for each part of the terms [0, n) (long_sum_parts), the parts shared by
-// pass_threads threads, and their sums added in order. `part` must not throw.
+// threads as `spread` says, and their sums added in order. `part` must not throw.
 template <class Sum, class Part>
-Sum sum_over_parts(int64_t n, const Part& part) {
+Sum sum_over_parts(int64_t n, Spread spread, const Part& part) {
     const int64_t parts = long_sum_parts(n);
     if (parts == 1) return part(int64_t{0}, n);
     Sum sums[kMaxSumParts];
-    parallel_tasks(parts, pass_threads(parts, n), [&](int64_t first, int64_t last, int64_t) {
+    const int64_t threads =
+        spread == Spread::ByTerms ? pass_threads(parts, n) : std::min<int64_t>(parts, max_threads());
+    parallel_tasks(parts, threads, [&](int64_t first, int64_t last, int64_t) {
         for (int64_t p = first; p < last; ++p) sums[p] = part(n * p / parts, n * (p + 1) / parts);
     });
     Sum total = sums[0];
@@ -1617,11 +1626,13 @@ const SumKernels& sum_kernels() {
 // Σ a[i]·b[i] (in float) and Σ a[i] (in double) over the parts of a long sum.
 float dot_product(const float* a, const float* b, int64_t n) {
     const auto dot = sum_kernels().dot;
-    return sum_over_parts<float>(n, [=](int64_t begin, int64_t end) { return dot(a + begin, b + begin, end - begin); });
+    return sum_over_parts<float>(n, Spread::ByTerms,
+                                 [=](int64_t begin, int64_t end) { return dot(a + begin, b + begin, end - begin); });
 }
 double sum_in_double(const float* a, int64_t n) {
     const auto sum = sum_kernels().sum;
-    return sum_over_parts<double>(n, [=](int64_t begin, int64_t end) { return sum(a + begin, end - begin); });
+    return sum_over_parts<double>(n, Spread::ByTerms,
+                                  [=](int64_t begin, int64_t end) { return sum(a + begin, end - begin); });
 }
 
 // A bias gradient of more than one column sums its columns in double, over parts of the batch:
@@ -1727,7 +1738,7 @@ float mse(const float* prediction, const float* target, float* grad, int64_t cou
     // The squares summed in double lanes, over the parts of a long sum (Long sums, above).
     const float n = static_cast<float>(count);
     const auto squared_errors = sum_kernels().squared_errors;
-    const double sum = sum_over_parts<double>(count, [=](int64_t begin, int64_t end) {
+    const double sum = sum_over_parts<double>(count, Spread::ByTerms, [=](int64_t begin, int64_t end) {
         return squared_errors(prediction + begin, target + begin, grad != nullptr ? grad + begin : nullptr,
                               end - begin, n);
     });
@@ -1742,7 +1753,7 @@ float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, f
         add_one_by_one_rows(x, t, 0, batch, weight, bias, count, sums);
     } else {
         const auto one_by_one = sum_kernels().one_by_one;
-        sums = sum_over_parts<OneByOneSums>(batch, [=](int64_t begin, int64_t end) {
+        sums = sum_over_parts<OneByOneSums>(batch, Spread::PerPart, [=](int64_t begin, int64_t end) {
             return one_by_one(x + begin, t + begin, end - begin, weight, bias, count);
         });
     }
