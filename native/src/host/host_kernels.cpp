@@ -543,9 +543,9 @@ constexpr int kNarrowRows = 4;
 
 // Where the sums of column c start, unless they start from `out` (Start::Out): zero or the row's
 // element c. The narrow kernels take it as they start a task's sums, rather than from a pass
-// that wrote it over `out` before the product: one thread, median of 500 calls, X·W + b of
-// 1 → 4 over 65,536 rows took 131 µs that way and takes 69 now, of 16 → 4 over 16,384 rows 79
-// → 61 µs.
+// that wrote it over `out` before the product: one thread, best of 500 calls, X·W + b of
+// 1 → 4 over 65,536 rows took 124 to 132 µs that way and takes 69 to 73 now, of 16 → 4 over
+// 16,384 rows 76 to 79 → 61 to 65 µs.
 NRN_INLINE float column_start(const Gemm& g, int64_t c) { return g.start == Start::Row ? g.start_row[c] : 0.0f; }
 
 template <int COLS, int ROWS>
