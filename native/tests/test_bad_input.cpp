@@ -1,8 +1,10 @@
 // Every kind of bad input gives its status and a message naming the operation, and leaves
 // every existing tensor unchanged.
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <thread>
@@ -335,6 +337,39 @@ TEST_CASE(bad_input, sizes_beyond_memory) {
     void* pinned = nullptr;
     EXPECT_FAILURE(l, oom, "nrn_pinned_alloc", nrn_pinned_alloc(context, size_t{1} << 60, &pinned));
     CHECK(pinned == nullptr);
+}
+
+// Linux grants host memory it cannot back and kills the process when the pages are first
+// written, so two tensors that each fit but together do not must be refused at the second
+// nrn_tensor_create, not at its fill. Neither tensor is written here: the test takes no memory.
+TEST_CASE(bad_input, host_tensors_beyond_the_available_memory) {
+    std::ifstream meminfo("/proc/meminfo"), overcommit("/proc/sys/vm/overcommit_memory");
+    std::string line;
+    unsigned long long available_kib = 0;
+    while (std::getline(meminfo, line)) {
+        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &available_kib) == 1) break;
+    }
+    int mode = -1;
+    overcommit >> mode;
+    if (available_kib == 0 || mode == 2) skip("needs /proc/meminfo and overcommitted memory (vm.overcommit_memory 0 or 1)");
+
+    Context context(NRN_BACKEND_HOST);
+    // Each is 55% of what is available: one fits, two do not.
+    const int64_t shape[] = {static_cast<int64_t>(available_kib / 4 * 1024 / 100 * 55)};
+    nrn_tensor* first = nullptr;
+    nrn_tensor* second = nullptr;
+    REQUIRE_OK(nrn_tensor_create(context, 1, shape, &first));
+    CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_tensor_create", nrn_tensor_create(context, 1, shape, &second));
+    CHECK(second == nullptr);
+    CHECK_MSG(std::string(nrn_last_error()).find("available") != std::string::npos, nrn_last_error());
+    void* pinned = nullptr;
+    CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_pinned_alloc",
+                nrn_pinned_alloc(context, static_cast<size_t>(shape[0]) * sizeof(float), &pinned));
+    CHECK(pinned == nullptr);
+    // Destroying the first gives its memory back.
+    REQUIRE_OK(nrn_tensor_destroy(first));
+    REQUIRE_OK(nrn_tensor_create(context, 1, shape, &second));
+    REQUIRE_OK(nrn_tensor_destroy(second));
 }
 
 TEST_CASE(bad_input, absent_devices) {

@@ -1,6 +1,9 @@
 // The host (CPU) backend: memory from the C++ heap, arithmetic in host_kernels.cpp.
 // Every operation runs to completion before it returns, so synchronize() has nothing to wait for.
+#include <malloc.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,6 +13,7 @@
 #include "accumulator.h"
 #include "backend.h"
 #include "host/host_kernels.h"
+#include "host/host_memory.h"
 #include "host/thread_pool.h"
 #include "random.h"
 
@@ -18,13 +22,29 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line, and room for any vector width
 
+// The bytes of every host backend allocation now live, across contexts.
+std::atomic<uint64_t> held_bytes{0};
+
+// Large requests are first checked against the memory the system has (host_memory.h), so that
+// one that cannot be backed is refused here rather than killing the process at its first fill.
 void* aligned_allocate(size_t bytes, const char* what) {
-    void* memory = nullptr;
-    if (posix_memalign(&memory, kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) {
-        throw Error(NRN_STATUS_OUT_OF_MEMORY,
-                    "cannot allocate " + std::to_string(bytes) + " bytes of " + what);
+    const auto fail = [&](const std::string& why) {
+        throw Error(NRN_STATUS_OUT_OF_MEMORY, "cannot allocate " + std::to_string(bytes) + " bytes of " + what + why);
+    };
+    if (bytes >= host::kCheckedAllocationBytes) {
+        const std::string why = host::refusal(bytes, held_bytes.load(std::memory_order_relaxed), host::read_memory_state());
+        if (!why.empty()) fail(" (" + why + ")");
     }
+    void* memory = nullptr;
+    if (posix_memalign(&memory, kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) fail("");
+    held_bytes.fetch_add(malloc_usable_size(memory), std::memory_order_relaxed);
     return memory;
+}
+
+void aligned_release(void* memory) noexcept {
+    if (memory == nullptr) return;
+    held_bytes.fetch_sub(malloc_usable_size(memory), std::memory_order_relaxed);
+    std::free(memory);
 }
 
 class HostBackend final : public Backend {
@@ -33,9 +53,9 @@ public:
     int32_t device() const noexcept override { return -1; }
 
     void* allocate(size_t bytes) override { return aligned_allocate(bytes, "host memory"); }
-    void release(void* memory) noexcept override { std::free(memory); }
+    void release(void* memory) noexcept override { aligned_release(memory); }
     void* allocate_pinned(size_t bytes) override { return aligned_allocate(bytes, "host memory"); }
-    void release_pinned(void* memory) noexcept override { std::free(memory); }
+    void release_pinned(void* memory) noexcept override { aligned_release(memory); }
 
     void synchronize() override {}
 

@@ -41,6 +41,34 @@ public sealed class DeviceTests
     }
 
     [Test]
+    public void AHostTensorTheSystemCannotBackIsRefusedBeforeItIsWritten()
+    {
+        // Linux grants more memory than it can back and kills the process at the first write past
+        // that, here the zero fill of the new tensor. The library must refuse it first: all of the
+        // system's memory and swap, less 16 MB, always leaves less than the library's reserve for the
+        // rest of the system.
+        long total = MemInfoBytes("MemTotal:") + MemInfoBytes("SwapTotal:");
+        if (total <= 0)
+        {
+            Assert.Ignore("Needs /proc/meminfo.");
+        }
+        var e = Assert.Throws<NeuronOutOfMemoryException>(() => new Tensor(Device.Host, (total - (16L << 20)) / sizeof(float)).Dispose());
+        Assert.That(e!.Message, Does.Contain("nrn_tensor_create").And.Contain("GiB available"));
+        using var small = new Tensor(Device.Host, 3);
+        Assert.That(small.ToArray(), Is.EqualTo(new float[3]), "the host backend still works");
+    }
+
+    private static long MemInfoBytes(string key)
+    {
+        if (!File.Exists("/proc/meminfo"))
+        {
+            return 0;
+        }
+        string? line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
+        return line is null ? 0 : 1024 * long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Test]
     public void TheLibraryPathIsTheLoadedFile()
     {
         Assert.That(File.Exists(Device.NativeLibraryPath), Is.True, Device.NativeLibraryPath);
