@@ -1662,6 +1662,10 @@ __attribute__((noinline)) void bias_gradient(const float* gy, float* gb, int64_t
     if (parts == 1) {
         sum_columns(gy, out, 0, batch, sums);
     } else {
+        // Each part has at least kMinSumsPerThread terms, so pass_threads gives it a thread of its
+        // own up to the pool's size; it is asked all the same, so that every pass over a batch
+        // takes its threads from one place. (The two bounds are equal but not the same thing:
+        // kMinSumsPerThread sets the parts, and so the bits; pass_threads only the threads.)
         parallel_tasks(parts, pass_threads(parts, batch * out), [&](int64_t first, int64_t last, int64_t) {
             for (int64_t p = first; p < last; ++p) {
                 sum_columns(gy, out, batch * p / parts, batch * (p + 1) / parts, sums + p * out);
