@@ -18,7 +18,8 @@
 #                neuron_calls_bench (what one API call costs, and a device-resident step's latency), then
 #                the products again with each GEMM variant (gemm_variants below, built by native-build); the
 #                bench checks every product's result before it prints a time, so a wrong variant fails here;
-#                last, the host backend's neuron_steps_bench on this machine's cores (host-bench.txt)
+#                neuron_fills_bench on cuda; last, the host backend's neuron_steps_bench and neuron_fills_bench
+#                on this machine's cores (host-bench.txt)
 #   nunit        the whole NUnit suite with NEURON_BACKEND=cuda, NEURON_TEST_REQUIRE_CUDA=1 (no GPU test may skip)
 #   package      tests/PackageConsumer as published against the NuGet package, with the packed CUDA 11.8
 #                libneuron.so where the package puts it: the library a package built without a GPU carries
@@ -252,8 +253,12 @@ step_products() {
   # Last, the host backend's training steps on this machine's cores (a few seconds): when its
   # products share out threads (native/src/host/host_kernels.cpp, kMinWorkPerThread) was
   # measured on 2 cores only.
-  { echo "Host backend, $(nproc) logical processors:"; build-gpu/native/bench/neuron_steps_bench --device host; } \
+  # The host's fills and copies share out threads by bounds measured on 2 cores as well
+  # (host_kernels.cpp, Fills and copies); the same on the GPU for comparison.
+  { echo "Host backend, $(nproc) logical processors:"; build-gpu/native/bench/neuron_steps_bench --device host;
+    echo; build-gpu/native/bench/neuron_fills_bench --device host; } \
     </dev/null | tee "$OUT_DIR/host-bench.txt" || failed=1
+  { echo; build-gpu/native/bench/neuron_fills_bench --device cuda; } </dev/null | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
   return $failed
 }
 
@@ -440,7 +445,7 @@ fi
 run_step pytorch 90 step_pytorch
 run_step bench 120 step_bench
 run_step native-tests 90 step_native_tests
-run_step products 60 step_products
+run_step products 70 step_products
 run_step nunit 150 step_nunit
 run_step package 30 step_package
 run_step memcheck 90 step_memcheck

@@ -39,7 +39,8 @@ void mix(uint64_t& digest, const std::vector<float>& values) {
 // batch, which its forward takes too, and its training steps' (233,335 rows, one pass each) into
 // 3; those of the squared errors of 20000 x 64 x 64 (1,280,000 terms) and 70000 x 8 x 16 into 16.
 // Up to 2, 1, 4 and 4 threads share them (host_kernels.cpp, pass_threads: fewer than 524,288
-// terms take one).
+// terms take one). And fills and copies of 787,461 elements (3 threads' worth of a plain fill or
+// copy, host_kernels.cpp: Fills and copies; draws take up to 8).
 uint64_t host_digest() {
     struct Shape {
         int64_t batch, in, out;
@@ -66,6 +67,15 @@ uint64_t host_digest() {
                                             NRN_ORDER_SHUFFLE, 9, error, nullptr));
         for (const Tensor* t : {&w, &b, &error}) mix(digest, t->read());
     }
+    const int64_t count = 3 * (int64_t{1} << 18) + 1029;
+    Tensor a(context, {count}, random_values(rng, count)), b(context, {count});
+    REQUIRE_OK(nrn_tensor_copy(context, a, b));
+    mix(digest, b.read());
+    REQUIRE_OK(nrn_tensor_fill_uniform(context, a, -3.0f, 5.0f, 21));
+    REQUIRE_OK(nrn_tensor_fill_normal(context, b, 1.0f, 2.0f, 22));
+    for (const Tensor* t : {&a, &b}) mix(digest, t->read());
+    REQUIRE_OK(nrn_tensor_fill(context, a, 0.125f));
+    mix(digest, a.read());
     return digest;
 }
 

@@ -426,6 +426,39 @@ TEST_CASE(random_fills, fill_sets_every_element) {
     }
 }
 
+// Tensors large enough that the host backend spreads their fills and copies over threads, in
+// runs of 1024-element blocks (host_kernels.cpp, Fills and copies): 3 threads' worth of plain
+// fill or copy and a tail of 1029 elements, so the last block is partial. Every element must be
+// written, with what its index alone gives.
+TEST_CASE(random_fills, large_fills_and_copies_write_every_element) {
+    const int64_t count = 3 * (int64_t{1} << 18) + 1029;
+    std::vector<float> pattern(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) pattern[i] = static_cast<float>(i) * 0.25f - 1000.0f;
+    for (nrn_backend backend : present_backends()) {
+        Context context(backend);
+        const std::string name = context.name();
+        Tensor a(context, {count}, pattern), b(context, {count});
+        CHECK_IDENTICAL(a.read(), pattern, "copy to and from host " + name);
+        REQUIRE_OK(nrn_tensor_copy(context, a, b));
+        CHECK_IDENTICAL(b.read(), pattern, "nrn_tensor_copy " + name);
+
+        REQUIRE_OK(nrn_tensor_fill(context, a, -7.5f));
+        CHECK_IDENTICAL(a.read(), std::vector<float>(pattern.size(), -7.5f), "fill " + name);
+
+        const float low = -1.0f, high = 1.0f, mean = 2.0f, stddev = 0.5f;
+        std::vector<float> uniform(pattern.size());
+        std::vector<double> normal(pattern.size());
+        for (int64_t i = 0; i < count; ++i) {
+            uniform[i] = nrn::uniform(17, static_cast<uint64_t>(i), low, high);
+            normal[i] = mean + stddev * static_cast<double>(nrn::standard_normal(18, static_cast<uint64_t>(i)));
+        }
+        REQUIRE_OK(nrn_tensor_fill_uniform(context, a, low, high, 17));
+        CHECK_IDENTICAL(a.read(), uniform, "fill_uniform " + name);
+        REQUIRE_OK(nrn_tensor_fill_normal(context, b, mean, stddev, 18));
+        CHECK_CLOSE(b.read(), normal, 1e-6, 1e-6, "fill_normal " + name);
+    }
+}
+
 // Every seeded fill (and so every Linear(seed:) initialisation) draws from SplitMix64: its
 // published first outputs for seed 1234567, and uniform values computed from the documented
 // formula (top 24 bits of mix64(seed ^ mix64(index)), over 2^24) outside this library. A change

@@ -60,21 +60,20 @@ public:
     void synchronize() override {}
 
     void copy_from_host(float* destination, const float* source, int64_t count, bool) override {
-        std::memcpy(destination, source, static_cast<size_t>(count) * sizeof(float));
+        host::copy(destination, source, count);
     }
     void copy_to_host(float* destination, const float* source, int64_t count, bool) override {
-        std::memcpy(destination, source, static_cast<size_t>(count) * sizeof(float));
+        host::copy(destination, source, count);
     }
-    void copy(float* destination, const float* source, int64_t count) override {
-        std::memmove(destination, source, static_cast<size_t>(count) * sizeof(float));
-    }
+    // The API refuses overlapping ranges (nrn_tensor_copy, nrn_tensor_copy_rows).
+    void copy(float* destination, const float* source, int64_t count) override { host::copy(destination, source, count); }
 
-    void fill(float* data, int64_t count, float value) override { std::fill(data, data + count, value); }
+    void fill(float* data, int64_t count, float value) override { host::fill(data, count, value); }
     void fill_uniform(float* data, int64_t count, float low, float high, uint64_t seed) override {
-        for (int64_t i = 0; i < count; ++i) data[i] = uniform(seed, static_cast<uint64_t>(i), low, high);
+        host::fill_uniform(data, count, low, high, seed);
     }
     void fill_normal(float* data, int64_t count, float mean, float stddev, uint64_t seed) override {
-        for (int64_t i = 0; i < count; ++i) data[i] = mean + stddev * standard_normal(seed, static_cast<uint64_t>(i));
+        host::fill_normal(data, count, mean, stddev, seed);
     }
 
     void linear_forward(const float* x, const float* w, const float* b, float* y,

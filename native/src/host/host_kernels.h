@@ -55,4 +55,14 @@ float linear_mse_sgd_step_one_by_one(const float* x, const float* t, float* w, f
 // param -= learning_rate · grad
 void sgd_update(float* param, const float* grad, int64_t count, float learning_rate);
 
+// Fills and copies of `count` floats, spread over the host threads when there are enough of
+// them to pay for waking one; element i of a draw depends on (seed, i) alone, as on CUDA.
+void fill(float* data, int64_t count, float value);
+// data[i] = uniform(seed, i, low, high)
+void fill_uniform(float* data, int64_t count, float low, float high, uint64_t seed);
+// data[i] = mean + stddev · standard_normal(seed, i)
+void fill_normal(float* data, int64_t count, float mean, float stddev, uint64_t seed);
+// The ranges must not overlap.
+void copy(float* destination, const float* source, int64_t count);
+
 }  // namespace nrn::host
