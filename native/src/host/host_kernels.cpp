@@ -1782,13 +1782,15 @@ namespace {
 // index alone, so the result does not depend on how many threads share the work.
 constexpr int64_t kElementsPerBlock = 1024;
 
-// The least elements a thread is woken for, by the cost of each: about 100 µs of one core's work
-// or more, as long as waking a thread and more. On a 2-vCPU VM (neuron_fills_bench, best of 7,
-// three runs with one thread and with two given every block): a plain fill or copy of 2^18
-// floats took 0.023-0.044 ms against 0.016-0.024 (copy) and 0.023-0.045 (fill), a draw from
-// fill_uniform (about 3 ns an element) over 65,536 took 0.205-0.321 ms against 0.165-0.327 and
-// over 2^18 0.82-1.29 against 0.65-0.67, one from fill_normal (about 38 ns, libm's log and cos
-// in double) over 16,384 0.47-0.66 against 0.31-0.67 and over 65,536 2.4-2.9 against 1.5-3.0.
+// The least elements a thread is woken for, by what each costs: two threads start at twice
+// these. Measured on a 2-vCPU VM (neuron_fills_bench, best of 7; ms on one thread against two
+// given every block, ranges of three runs), at these counts two threads were no faster than one
+// on a fill (2^18 floats: 0.023-0.044 against 0.023-0.045), faster on a copy (0.028-0.034
+// against 0.016-0.018), and slower in one run of three on the draws: fill_uniform (about 3 ns an
+// element) over 65,536 0.21-0.32 against 0.17-0.33, fill_normal (about 38 ns: libm's log and cos
+// in double) over 16,384 0.47-0.66 against 0.31-0.67. At four times these, two threads were
+// faster in every run: fill_uniform over 2^18 0.82-1.29 against 0.65-0.67, fill_normal over
+// 65,536 2.4-2.9 against 1.5-3.0.
 constexpr int64_t kMinCopiedPerThread = 1 << 18;
 constexpr int64_t kMinUniformPerThread = 1 << 16;
 constexpr int64_t kMinNormalPerThread = 1 << 14;
