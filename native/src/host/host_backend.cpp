@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -25,13 +26,19 @@ constexpr size_t kAlignment = 64;  // a cache line, and room for any vector widt
 // The bytes of every host backend allocation now live, across contexts.
 std::atomic<uint64_t> held_bytes{0};
 
+// Held by a checked allocation from its check until its bytes are in held_bytes, so that two
+// contexts allocating at once cannot both be admitted to the same room.
+std::mutex checked_allocation;
+
 // Large requests are first checked against the memory the system has (host_memory.h), so that
 // one that cannot be backed is refused here rather than killing the process at its first fill.
 void* aligned_allocate(size_t bytes, const char* what) {
     const auto fail = [&](const std::string& why) {
         throw Error(NRN_STATUS_OUT_OF_MEMORY, "cannot allocate " + std::to_string(bytes) + " bytes of " + what + why);
     };
+    std::unique_lock checking(checked_allocation, std::defer_lock);
     if (bytes >= host::kCheckedAllocationBytes) {
+        checking.lock();
         const std::string why = host::refusal(bytes, held_bytes.load(std::memory_order_relaxed), host::read_memory_state());
         if (!why.empty()) fail(" (" + why + ")");
     }

@@ -29,7 +29,8 @@ MemoryState read_memory_state();
 // and the part of `held` not yet resident (at most `held` less the process's resident set,
 // which the system has not counted as used), must fit in what is available less a reserve for
 // the rest of the system (1/32 of the total, at most kMaxReserveBytes). Empty when they fit,
-// else why not, for the error. Two threads that allocate at once may both be admitted.
+// else why not, for the error. The host backend serialises its checked allocations, so that each
+// check counts the ones admitted before it.
 std::string refusal(size_t bytes, uint64_t held, const MemoryState& state);
 
 constexpr uint64_t kMaxReserveBytes = uint64_t{1} << 30;
