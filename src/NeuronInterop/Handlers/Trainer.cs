@@ -395,6 +395,10 @@ public sealed class Trainer : IDisposable
         for (long i = 0; i < steps; i++)
         {
             CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
+            if (!Module.IsTraining)
+            {
+                Module.TrainMode();  // a callback may have run a Validator, which leaves eval mode: every step trains
+            }
             long batch = schedule.BatchAt(firstStep + i);
             var (first, count) = schedule.RowsOf(batch);
             if (fused is not null)
@@ -466,12 +470,6 @@ public sealed class Trainer : IDisposable
 
     private void GenericStep(Tensor x, Tensor t)
     {
-        // A callback may have run a Validator, which leaves the module in eval mode: the step
-        // trains in train mode regardless, as the fused steps do.
-        if (!Module.IsTraining)
-        {
-            Module.TrainMode();
-        }
         Tensor prediction = Module.Forward(x);
         var (_, grad) = Cost.Compute(prediction, t);
         Module.ZeroGradParams();

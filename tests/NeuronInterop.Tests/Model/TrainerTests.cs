@@ -211,20 +211,28 @@ public sealed class TrainerTests
     [Test]
     public void AValidatorInABatchCallbackDoesNotStopTraining()
     {
-        // The Validator leaves the module in eval mode; each step must still train (fused or not).
+        // The Validator leaves the module in eval mode; each step must still train (fused or not), in train mode.
         var (data, target) = Problem(48, 3, 2, 12);
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
         using var validationCost = new MseCost(TestDevice);
         Validator? validator = null;
-        using var fused = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
-        using var generic = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: _ => validator!.Validate(x, t));
+        var modes = new List<bool>();
+        void Validate(Trainer trainer)
+        {
+            modes.Add(trainer.Module.IsTraining);
+            validator!.Validate(x, t);
+        }
+        using var fused = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: Validate);
+        using var generic = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0.1f, onBatchFinish: Validate);
         generic.Trainer.UseFusedSteps = false;
 
         foreach (var s in new[] { fused, generic })
         {
             validator = new Validator(s.Layer, validationCost, batchSize: 16);
+            modes.Clear();
             s.Trainer.TrainFromHost(data, target, seed: 2);
+            Assert.That(modes, Is.EqualTo(Enumerable.Repeat(true, 6)), "each step trained in train mode");
             Assert.That(s.Layer.IsTraining, Is.False, "the last callback's Validator left eval mode");
         }
         fused.Reference.Train(data, target, 10000, Shuffled(2));
