@@ -21,9 +21,9 @@ public sealed class Sgd
     private Parameter[] _parameters = [];
 
     /// <summary>Creates the optimizer.</summary>
-    /// <param name="learnRate">The learning rate, finite and positive.</param>
+    /// <param name="learnRate">The learning rate, finite and not negative (0 leaves the parameters as they are).</param>
     /// <param name="logger">Where the optimizer logs; nothing is logged when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learnRate"/> is NaN, infinite or not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learnRate"/> is NaN, infinite or negative.</exception>
     public Sgd(float learnRate = 1e-3f, ILogger? logger = null)
     {
         _logger = logger ?? NullLogger.Instance;
@@ -31,7 +31,7 @@ public sealed class Sgd
     }
 
     /// <summary>The learning rate; may change between steps.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is NaN, infinite or not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is NaN, infinite or negative.</exception>
     public float LearnRate
     {
         get => _learnRate;
@@ -43,9 +43,9 @@ public sealed class Sgd
     }
 
     private static float CheckedRate(float rate, string paramName) =>
-        float.IsFinite(rate) && rate > 0f
+        float.IsFinite(rate) && rate >= 0f  // 0, the end of a decaying schedule, is allowed, as in PyTorch
             ? rate
-            : throw new ArgumentOutOfRangeException(paramName, rate, "The learning rate must be finite and positive.");
+            : throw new ArgumentOutOfRangeException(paramName, rate, "The learning rate must be finite and not negative.");
 
     /// <summary>The module whose parameters <see cref="Update"/> changes, or null before <see cref="SetupOn"/>.</summary>
     public Module? Module { get; private set; }

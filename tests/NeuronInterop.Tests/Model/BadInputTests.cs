@@ -297,8 +297,9 @@ public sealed class BadInputTests
 
     [TestCase(float.NaN)]
     [TestCase(float.PositiveInfinity)]
-    [TestCase(0f)]
+    [TestCase(float.NegativeInfinity)]
     [TestCase(-0.1f)]
+    [TestCase(-float.Epsilon)]
     public void SgdRejectsBadLearningRates(float learnRate)
     {
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(learnRate))!.ParamName, Is.EqualTo("learnRate"));

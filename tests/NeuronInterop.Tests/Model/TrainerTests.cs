@@ -242,6 +242,24 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void ALearningRateOfZeroMeasuresTheErrorAndMovesNothing()
+    {
+        // The end of a decaying schedule: the steps run, and their error is the error of the parameters as they are.
+        var (data, target) = Problem(40, 3, 2, 15);
+        using var fused = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0f);
+        using var generic = new TrainingSetup(TestDevice, 3, 2, batchSize: 8, lr: 0f);
+        generic.Trainer.UseFusedSteps = false;
+        foreach (var s in new[] { fused, generic })
+        {
+            float[] before = Snapshot(s.Layer);
+            s.Trainer.TrainFromHost(data, target);
+            Assert.That(Snapshot(s.Layer), Is.EqualTo(before));
+            Assert.That(s.Cost.SampleCount, Is.EqualTo(40));
+            Assert.That(s.Cost.MeanError, Is.EqualTo(s.Reference.Validate(data, target)).Within(0.01).Percent);
+        }
+    }
+
+    [Test]
     public void BatchesLargerThanTheDefaultMacroBatchAreAccepted()
     {
         // The default macro-batch (PuzzleLib's 10000 rows) grows to the batch size instead of rejecting it.
