@@ -17,8 +17,10 @@ namespace NeuronInterop.Handlers;
 /// last, smaller batch is kept. Shuffling permutes the order of the batches (not the rows inside
 /// a batch), reproducibly: macro-batch <c>m</c> with <c>n</c> batches trains, at its step <c>i</c>,
 /// the batch <c>BatchOrder.Shuffle</c> picks for global step <c>m·n + i</c> from the seed, that is a
-/// permutation keyed by <c>(seed, m)</c>. The same seed gives the same order on every backend; pass
-/// a different seed per epoch (the epoch number, say) for a fresh order.
+/// permutation keyed by <c>(seed, m)</c>. The same seed gives the same order on every backend. Without a
+/// seed, a call of <see cref="TrainFromHost"/> or <see cref="Train"/> takes the number of such calls the
+/// trainer began before it: a loop over epochs then shuffles each epoch afresh, as PuzzleLib does, and
+/// every run of the loop the same way.
 /// </para>
 /// <para>
 /// Each batch: forward, cost, <see cref="Module.ZeroGradParams"/>, <c>Backward(grad, updGrad: false)</c>,
@@ -56,6 +58,7 @@ public sealed class Trainer : IDisposable
     private bool _disposed;
     private int _training;  // 1 while a training call runs
     private bool _divergenceLogged;
+    private ulong _passesBegun;  // TrainFromHost and Train calls that began training: the next one's default seed
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="module">The module to train.</param>
@@ -102,7 +105,11 @@ public sealed class Trainer : IDisposable
     /// <summary>The module being trained.</summary>
     public Module Module { get; }
 
-    /// <summary>The cost; its <see cref="MseCost.MeanError"/> is the mean error since training started.</summary>
+    /// <summary>
+    /// The cost; its <see cref="MseCost.MeanError"/> is the mean error of the batches trained since the last training call
+    /// began (each resets it). A <see cref="Validator"/> given the same cost, from a callback say, resets it too and leaves
+    /// its own mean there, from which the call goes on accumulating: give a Validator a cost of its own to keep the two apart.
+    /// </summary>
     public MseCost Cost { get; }
 
     /// <summary>The optimizer; its learning rate may change between calls or inside callbacks.</summary>
@@ -144,13 +151,13 @@ public sealed class Trainer : IDisposable
     /// </param>
     /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
     /// <param name="shuffle">Permute the order of the batches of each macro-batch from <paramref name="seed"/>.</param>
-    /// <param name="seed">The seed of the batch order.</param>
+    /// <param name="seed">The seed of the batch order; by default the number of <see cref="TrainFromHost"/> and <see cref="Train"/> calls this trainer began before this one.</param>
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters or the cost has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
-        Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
+        Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong? seed = null)
     {
         CheckReady();
         using TrainingCall call = EnterTrainingCall();
@@ -166,7 +173,7 @@ public sealed class Trainer : IDisposable
         long capacity = Math.Min(macroRows, rows);
         _dataBuffer = EnsureBuffer(_dataBuffer, capacity, data.GetLength(1));
         _targetBuffer = EnsureBuffer(_targetBuffer, capacity, target.GetLength(1));
-        BeginTraining();
+        ulong orderSeed = BeginPass(seed);
 
         BatchOrder order = shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential;
         long macroIndex = 0;
@@ -180,7 +187,7 @@ public sealed class Trainer : IDisposable
             {
                 x.CopyFrom(HandlerChecks.Rows(data, first, count));
                 t.CopyFrom(HandlerChecks.Rows(target, first, count));
-                TrainMacroBatch(x, t, macroIndex, order, seed);
+                TrainMacroBatch(x, t, macroIndex, order, orderSeed);
             }
             finally
             {
@@ -200,17 +207,17 @@ public sealed class Trainer : IDisposable
     /// <param name="target">Targets, rows × output features.</param>
     /// <param name="onMacroBatchFinish">Called with the trainer once, at the end.</param>
     /// <param name="shuffle">Permute the order of the batches from <paramref name="seed"/>.</param>
-    /// <param name="seed">The seed of the batch order.</param>
+    /// <param name="seed">The seed of the batch order; by default the number of <see cref="TrainFromHost"/> and <see cref="Train"/> calls this trainer began before this one.</param>
     /// <exception cref="ArgumentException">A shape does not fit, or a tensor lives on another device than the module.</exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters, the cost or a tensor has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
-    public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong seed = 0)
+    public void Train(Tensor data, Tensor target, Action<Trainer>? onMacroBatchFinish = null, bool shuffle = true, ulong? seed = null)
     {
         CheckReady();
         using TrainingCall call = EnterTrainingCall();
         HandlerChecks.CheckDevice(Module, data, target);
-        BeginTraining();
-        TrainMacroBatch(data, target, 0, shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential, seed);
+        ulong orderSeed = BeginPass(seed);
+        TrainMacroBatch(data, target, 0, shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential, orderSeed);
         RunCallback(onMacroBatchFinish);
         LogFinished(data.Shape[0]);
     }
@@ -354,6 +361,14 @@ public sealed class Trainer : IDisposable
         CurrentMacroBatch = 0;  // device data is one macro-batch; TrainFromHost counts its own
         Cost.ResetAccumulator();
         Module.TrainMode();
+    }
+
+    /// <summary>Begins a pass of <see cref="TrainFromHost"/> or <see cref="Train"/>; returns the seed of its batch order.</summary>
+    private ulong BeginPass(ulong? seed)
+    {
+        BeginTraining();
+        ulong begun = _passesBegun++;
+        return seed ?? begun;
     }
 
     private Tensor EnsureBuffer(Tensor? buffer, long rows, long columns)

@@ -31,7 +31,7 @@ public sealed class ReadmeExampleTests
         using var trainer = new Trainer(neuron, cost, optimizer, batchSize: 16);
 
         for (int epoch = 0; epoch < 20; epoch++)
-            trainer.TrainFromHost(data, target, seed: (ulong)epoch);   // batches shuffled per epoch
+            trainer.TrainFromHost(data, target);   // the batches in a fresh order each epoch
 
         float w = neuron.W.ToArray()[0], b = neuron.B!.ToArray()[0];
         Console.WriteLine($"w = {w:F3}, b = {b:F3}, mean error {cost.MeanError:E2} on {neuron.Device}");

@@ -242,6 +242,44 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void WithoutASeedEachCallShufflesAfreshAndEveryRunAlike()
+    {
+        // A call's default seed is the number of TrainFromHost and Train calls its trainer began before it.
+        var (data, target) = Problem(64, 3, 2, 16);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        var order = new List<long>();
+        TrainingSetup NewSetup() => new(TestDevice, 3, 2, batchSize: 4, lr: 0.05f, onBatchFinish: tr => order.Add(tr.CurrentBatch));
+        string Call(Action train)
+        {
+            order.Clear();
+            train();
+            return string.Join(" ", order);
+        }
+        List<string> FourCalls(TrainingSetup s, Func<int, ulong?> seedOf) =>
+            [.. Enumerable.Range(0, 4).Select(call => Call(() =>
+            {
+                if (call % 2 == 0)
+                    s.Trainer.TrainFromHost(data, target, seed: seedOf(call));
+                else
+                    s.Trainer.Train(x, t, seed: seedOf(call));
+            }))];
+        using TrainingSetup byDefault = NewSetup(), seeded = NewSetup(), again = NewSetup();
+
+        List<string> orders = FourCalls(byDefault, _ => null);
+        Assert.That(FourCalls(seeded, call => (ulong)call), Is.EqualTo(orders), "the default seeds are 0, 1, 2, 3");
+        Assert.That(FourCalls(again, _ => null), Is.EqualTo(orders), "a second trainer shuffles as the first");
+        Assert.That(orders.Distinct().Count(), Is.EqualTo(4), "each call shuffles afresh");
+        Assert.That(byDefault.Layer.W.ToArray(), Is.EqualTo(seeded.Layer.W.ToArray()));
+        Assert.That(byDefault.Layer.B!.ToArray(), Is.EqualTo(seeded.Layer.B!.ToArray()));
+
+        // TrainSteps does not count, an unshuffled call does: the next call's seed is 5.
+        byDefault.Trainer.TrainSteps(x, t, 3);
+        byDefault.Trainer.TrainFromHost(data, target, shuffle: false);
+        Assert.That(Call(() => byDefault.Trainer.Train(x, t)), Is.EqualTo(Call(() => seeded.Trainer.Train(x, t, seed: 5))));
+    }
+
+    [Test]
     public void ALearningRateOfZeroMeasuresTheErrorAndMovesNothing()
     {
         // The end of a decaying schedule: the steps run, and their error is the error of the parameters as they are.
