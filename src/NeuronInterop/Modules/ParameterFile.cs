@@ -186,6 +186,9 @@ internal static class ParameterFile
             : ReadWhole<Half>(data, count, stream, what, source).Select(h => (float)h).ToArray();
     }
 
+    /// <summary>The most bytes deflate (gzip) inflates one byte of its stream to: 258 repeated bytes in about 2 bits.</summary>
+    private const ulong MaxDeflateRatio = 1032;
+
     /// <summary>
     /// Reads all <paramref name="count"/> values of <paramref name="data"/>, refusing a dataset whose values do
     /// not all come from the file. Where a damaged file lacks values, PureHDF does not fail: it fills a chunk
@@ -234,6 +237,16 @@ internal static class ParameterFile
                         $"which do not fit its shape {Tensor.FormatShape(dims.Select(d => (long)d).ToArray())}: the file is damaged.");
                 }
                 ulong chunkBytes = checked(chunkDims.Aggregate(1UL, (product, d) => product * d) * (ulong)data.Type.Size);
+                // Where a dimension may grow, any chunk size fits the shape, and PureHDF allocates a whole chunk before
+                // reading it: a damaged size in a file of kilobytes made it take gigabytes. A chunk the file holds takes
+                // at least 1/1032 of its bytes there (deflate, HDF5's compression, packs at most 1032 bytes into one).
+                ulong mostChunkBytes = MaxDeflateRatio * (ulong)stream.File.Length;
+                if (chunkBytes > mostChunkBytes)
+                {
+                    throw new InvalidDataException(
+                        $"{source}: {what} is stored in chunks of {Tensor.FormatShape(chunkDims.Select(d => (long)d).ToArray())}, " +
+                        $"{chunkBytes} bytes each: more than a file of {stream.File.Length} bytes can hold, even compressed. The file is damaged.");
+                }
                 // PureHDF copies the values out row by row, across all the chunks a row passes through.
                 ulong rowOfChunks = Enumerable.Range(1, dims.Length - 1)
                     .Aggregate(1UL, (product, i) => checked(product * ((dims[i] + chunkDims[i] - 1) / chunkDims[i])));

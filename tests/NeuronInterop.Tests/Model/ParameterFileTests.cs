@@ -899,6 +899,27 @@ public sealed class ParameterFileTests
     }
 
     [Test]
+    public void AChunkLargerThanItsFileCanHoldIsRefusedBeforeItIsRead()
+    {
+        // W's rows may grow, so no chunk size is too tall for its shape: its chunks of 262144 x 1 float32 values (1 MB,
+        // deflated into this 28 KB file) damaged to 134217728 x 1 (512 MB), which no deflated chunk of a file of 28 KB
+        // can hold. PureHDF allocated each chunk before it read it: 29 s and 5.4 GB for this file, to no avail.
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x16-lin-tall-chunks.hdf"));
+        byte[] chunks = [0, 0, 4, 0, 1, 0, 0, 0, 4, 0, 0, 0];
+        int at = Enumerable.Range(11, file.Length - 11 - chunks.Length)
+            .Single(i => file[i - 11] == 3 && file[i - 10] == 2 && file[i - 9] == 3 && file.AsSpan(i, chunks.Length).SequenceEqual(chunks));
+        file[at + 2] = 0;
+        file[at + 3] = 0x08;
+        using Linear layer = Layer(2, 16);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)),
+            $"parameter 'W' of Linear 'lin' is stored in chunks of [134217728x1], {512 << 20} bytes each: more than a file of " +
+            $"{file.Length} bytes can hold, even compressed. The file is damaged");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(1 << 24), "bytes allocated");
+    }
+
+    [Test]
     public void ChunksStoredWithoutFiltersLoad()
     {
         // PuzzleLib's file as HDF5 writes chunks without filters: each chunk holds its values as they are, the chunk
