@@ -140,7 +140,7 @@ internal static class OutputFolder
     public static string PrepareFile(string path, string option)
     {
         string fullPath = FullPath(path, option, "file");
-        if (Directory.Exists(fullPath))
+        if (Directory.Exists(fullPath) || Path.EndsInDirectorySeparator(fullPath))
             throw new CliException($"{option} '{path}' is a folder: name a file.");
         // A file that exists is written in place: only a new file needs a folder that takes new files. So a file may
         // be named in a folder that takes none: /dev/null, /dev/stdout, a shell's >(command) (/dev/fd/63).

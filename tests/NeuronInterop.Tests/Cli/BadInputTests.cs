@@ -116,6 +116,14 @@ public sealed class BadInputTests
         var folder = CliRunner.Run("bench", "--quick", "--device", "host", "--json", Folder);
         AssertOneLineError(folder, expectedExitCode: 1);
         Assert.That(folder.ErrorLines[0], Does.Contain("is a folder"));
+
+        // A path that names a folder not there yet (a trailing separator) is no file either: nothing measured, nothing made.
+        string newFolder = Path.Combine(Folder, "new") + Path.DirectorySeparatorChar;
+        var notThereYet = CliRunner.Run("bench", "--quick", "--device", "host", "--json", newFolder);
+        AssertOneLineError(notThereYet, expectedExitCode: 1);
+        Assert.That(notThereYet.ErrorLines[0], Does.EndWith($"--json '{newFolder}' is a folder: name a file."));
+        Assert.That(notThereYet.Output, Is.Empty, "nothing measured");
+        Assert.That(Directory.Exists(newFolder), Is.False, "no folder made");
     }
 
     [Test]
