@@ -422,6 +422,12 @@ public sealed class CommandTests
         Assert.That(calm.ExitCode, Is.Zero, calm.ToString());
         Assert.That(calm.Error, Does.Not.Contain("diverged"), "the tutorial's learning rate converges");
 
+        // Without bias, w = 1 already fits y = x + 3 best: each sample moves it a little, and the error ends a little
+        // above where it started. That is not divergence.
+        var atItsBest = CliRunner.Run("restore-line", "--no-bias", "--slope", "1", "--device", "host", "--out", folder);
+        Assert.That(atItsBest.ExitCode, Is.Zero, atItsBest.ToString());
+        Assert.That(atItsBest.Error, Does.Not.Contain("diverged"), "a neuron that starts at its best");
+
         var result = CliRunner.Run("restore-line", "--steps", "30", "--lr", "5", "--device", "host", "--out", folder);
         Assert.That(result.ExitCode, Is.Zero, "a diverging run is a result, not a failure: " + result);
         Assert.That(result.Error, Does.Contain("the hand-made neuron diverged").And.Contain("the library neuron diverged"));
