@@ -26,12 +26,17 @@ internal static class OptionParsers
         return value;
     };
 
-    public static Func<ArgumentResult, float> Float(string name, bool positive) => result =>
+    /// <param name="name">The option, for messages.</param>
+    /// <param name="positive">Whether the number must be above 0.</param>
+    /// <param name="limit">The largest the number may be in size, where there is such a limit.</param>
+    public static Func<ArgumentResult, float> Float(string name, bool positive, float limit = float.MaxValue) => result =>
     {
         string text = Single(result);
         bool parsed = float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value);
         if (!parsed || !float.IsFinite(value) || (positive && value <= 0))
             result.AddError($"{name} must be a finite{(positive ? " positive" : "")} number (got '{text}').");
+        else if (Math.Abs(value) > limit)
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be at most {limit} in size (got '{text}')."));
         return value;
     };
 

@@ -82,15 +82,15 @@ internal static class RestoreLineCommand
 
         var slope = new Option<float>("--slope")
         {
-            Description = "Slope of the line to restore, f(x) = slope·x + intercept.",
+            Description = $"Slope of the line to restore, f(x) = slope·x + intercept; at most {MaxLineTermText} in size.",
             DefaultValueFactory = _ => defaults.Slope,
-            CustomParser = OptionParsers.Float("--slope", positive: false),
+            CustomParser = OptionParsers.Float("--slope", positive: false, RestoreLineOptions.MaxLineTerm),
         };
         var intercept = new Option<float>("--intercept")
         {
-            Description = "Intercept of the line to restore.",
+            Description = $"Intercept of the line to restore; at most {MaxLineTermText} in size.",
             DefaultValueFactory = _ => defaults.Intercept,
-            CustomParser = OptionParsers.Float("--intercept", positive: false),
+            CustomParser = OptionParsers.Float("--intercept", positive: false, RestoreLineOptions.MaxLineTerm),
         };
 
         var command = new Command("restore-line",
@@ -123,6 +123,8 @@ internal static class RestoreLineCommand
         });
         return command;
     }
+
+    private static string MaxLineTermText => RestoreLineOptions.MaxLineTerm.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static int Execute(CliContext context, RestoreLineOptions options, LogLevel level)
     {

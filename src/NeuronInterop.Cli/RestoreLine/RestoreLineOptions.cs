@@ -48,6 +48,13 @@ internal sealed record RestoreLineOptions
     public float Intercept { get; init; } = 3f;
 
     /// <summary>
+    /// The largest slope or intercept, in size: the line then stays within ±4E+17 on [<see cref="XMin"/>,
+    /// <see cref="XMax"/>], so that each sample's error, half its squared distance from the untrained neuron's
+    /// prediction, is a float32 (up to 3.4E+38).
+    /// </summary>
+    public const float MaxLineTerm = 1e17f;
+
+    /// <summary>
     /// The line as every output writes it: "f(x) = 2x + 3", "f(x) = -2x - 3" (the intercept's sign
     /// between the terms, an ASCII minus), "f(x) = 1E-05·x - 2E-05" (numbers as <see cref="NumberText"/>
     /// writes them; a "·" after an exponent).

@@ -126,6 +126,18 @@ public sealed class BadInputTests
         Assert.That(Directory.Exists(newFolder), Is.False, "no folder made");
     }
 
+    [TestCase("--slope", "3e38")]
+    [TestCase("--slope", "1e25")]
+    [TestCase("--intercept", "-2e17")]
+    public void ALineWhoseErrorsWouldNotBeFiniteInFloat32IsAUsageError(string option, string value)
+    {
+        // --slope 1e25 trained, but its errors, kept as float32, overflowed: a learning curve "not finite from step 1".
+        var result = CliRunner.Run("restore-line", "--device", "host", option, value, "--out", Folder);
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain($"{option} must be at most 1E+17 in size (got '{value}')"));
+        Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.Empty, "nothing written");
+    }
+
     [Test]
     public void BenchReportsAPyTorchFileThatIsNotOneAsBadInput()
     {
