@@ -30,7 +30,9 @@ namespace NeuronInterop.Modules;
 /// </list>
 /// Addresses count from the base address the superblock gives. The file is read as PureHDF is shown it (with the
 /// superblock at byte 0: see ParameterFile's SuperblockAtStart), so the walk reads the bytes PureHDF will read. What
-/// the walk does not recognise (an object header of the newer format, a group of the newer format's dense storage, a
+/// An object header of the newer format, which HDF5 writes in this format for a group that keeps its links in creation
+/// order (h5py's <c>track_order=True</c>), is checked by its checksum (<see cref="MetadataChecksums"/>), and the walk goes
+/// on to the objects its hard links name. What the walk does not recognise (a group of the newer format's dense storage, a
 /// message it does not know or that is shared, a block whose start lies beyond the end of the file) is left for PureHDF
 /// to judge, as <see cref="MetadataChecksums"/> leaves it; a chunked dataset's chunks are checked as PureHDF reads them
 /// (see <see cref="ChunkIndex"/>).
@@ -40,6 +42,7 @@ internal static class EarlierFormatStructure
     private static ReadOnlySpan<byte> TreeSignature => "TREE"u8;
     private static ReadOnlySpan<byte> HeapSignature => "HEAP"u8;
     private static ReadOnlySpan<byte> SymbolNodeSignature => "SNOD"u8;
+    private static ReadOnlySpan<byte> NewerHeaderSignature => "OHDR"u8;
 
     private const int DatatypeMessage = 0x0003;
     private const int OldFillValueMessage = 0x0004;
@@ -194,9 +197,17 @@ internal static class EarlierFormatStructure
                 return;  // PureHDF fails to read it
             }
             byte[] prefix = ReadAt(at, 12);
+            if (prefix.AsSpan(0, 4).SequenceEqual(NewerHeaderSignature))
+            {
+                // A group that keeps its links in creation order (h5py's track_order=True) has a header of the newer
+                // format, under a checksum: checked there, the objects its hard links name are walked on here.
+                MetadataChecksums.VerifyHeaderOfNewerFormat(file, source, at, _offsetSize, _lengthSize, _baseAddress,
+                    target => Enqueue(Kind.Header, target));
+                return;
+            }
             if (prefix[0] != 1)
             {
-                return;  // a header of the newer format ("OHDR"), or none: PureHDF judges it
+                return;  // no object header: PureHDF judges it
             }
             uint size = BinaryPrimitives.ReadUInt32LittleEndian(prefix.AsSpan(8));
             if (size == 0)

@@ -12,8 +12,9 @@ namespace NeuronInterop.Modules;
 /// reached from the root group through hard links kept in the headers themselves, is checked here
 /// first, reading no more than the file holds, and a file shorter than its superblock says is refused
 /// as truncated. Files of the earlier format (superblock version 0 or 1, which h5py writes by default)
-/// carry no checksums: <see cref="EarlierFormatStructure"/> checks their length, and their structure's
-/// sizes and addresses against the file. The objects a group links to from a fractal
+/// carry no checksums, but for the object headers of the newer format they may hold (see
+/// <see cref="VerifyHeaderOfNewerFormat"/>): <see cref="EarlierFormatStructure"/> checks their length,
+/// and their structure's sizes and addresses against the file. The objects a group links to from a fractal
 /// heap (a group of many links in the newer format) are not reached, and are left unchecked.
 /// </summary>
 internal static class MetadataChecksums
@@ -44,6 +45,17 @@ internal static class MetadataChecksums
             stream.Position = 0;
         }
     }
+
+    /// <summary>
+    /// Checks an object header of the newer format ("OHDR", with its checksum) at <paramref name="at"/> in a file of the
+    /// earlier format, where HDF5 writes one for a group that keeps its links in creation order (h5py's
+    /// <c>track_order=True</c>), and its continuation blocks; and gives the address (from the base address) of each object
+    /// header its hard links name to <paramref name="hardLink"/>, for <see cref="EarlierFormatStructure"/> to walk on.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A checksum does not match, or a block runs past the end of the file.</exception>
+    internal static void VerifyHeaderOfNewerFormat(Stream stream, string source, long at, int offsetSize, int lengthSize,
+        long baseAddress, Action<ulong> hardLink) =>
+        new Walk(stream, source).RunFrom(at, offsetSize, lengthSize, baseAddress, hardLink);
 
     /// <summary>
     /// Where the superblock of the HDF5 file in <paramref name="stream"/> lies: HDF5 puts it at byte 0, or after a user
@@ -184,6 +196,7 @@ internal static class MetadataChecksums
         private int _offsetSize;
         private int _lengthSize;
         private long _baseAddress;
+        private Action<ulong>? _hardLink;  // where hard links go instead of into the walk (see RunFrom)
 
         public void Run()
         {
@@ -217,7 +230,20 @@ internal static class MetadataChecksums
             _baseAddress = (long)baseAddress;
             Enqueue(Offset(superblock, 12 + _offsetSize), null, false);  // the superblock extension, an object header
             Enqueue(Offset(superblock, 12 + 3 * _offsetSize), null, false);
+            CheckQueued();
+        }
 
+        /// <summary>Checks the object header at <paramref name="at"/> and its continuation blocks; hard links go to <paramref name="hardLink"/>.</summary>
+        public void RunFrom(long at, int offsetSize, int lengthSize, long baseAddress, Action<ulong> hardLink)
+        {
+            (_offsetSize, _lengthSize, _baseAddress, _hardLink) = (offsetSize, lengthSize, baseAddress, hardLink);
+            _seen.Add(at);
+            _blocks.Enqueue(new Block(at, null, false));
+            CheckQueued();
+        }
+
+        private void CheckQueued()
+        {
             while (_blocks.TryDequeue(out Block block))
             {
                 if (block.ContinuationLength is { } length)
@@ -308,7 +334,14 @@ internal static class MetadataChecksums
                 }
                 else if (type == LinkMessage && HardLinkAddress(body) is { } target)
                 {
-                    Enqueue(target, null, false);
+                    if (_hardLink is not null)
+                    {
+                        _hardLink(target);
+                    }
+                    else
+                    {
+                        Enqueue(target, null, false);
+                    }
                 }
             }
         }

@@ -112,6 +112,7 @@ public sealed class ParameterFileTests
     [TestCase("linear-2x3-lin-user-block-1024.hdf")]  // 1024 bytes of user block: HDF5's superblock at byte 1024
     [TestCase("linear-2x3-lin-appended-newer-layout.hdf")]  // the earliest format, with chunk indexes of HDF5 1.10 added to it
     [TestCase("linear-2x3-lin-shuffle.hdf")]  // gzip after the shuffle filter, which groups the values' bytes by place
+    [TestCase("linear-2x3-lin-track-order.hdf")]  // links in creation order: groups' headers of the newer format
     public void LoadsALayerThatPuzzleLibSaved(string file)
     {
         using Linear layer = Layer(2, 3);
@@ -1004,6 +1005,24 @@ public sealed class ParameterFileTests
     public void ASizeInAFileOfTheEarliestFormatThatTheFileCannotHoldIsRefusedBeforeItIsAllocated(int at, string problem)
     {
         byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin.hdf"));
+        file[at] = 0x7F;
+        using Linear layer = Layer(2, 3);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AssertRefusedUnchanged(layer, () => layer.Load(new MemoryStream(file)), $"the stream is damaged: {problem}");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(64 << 20), "bytes allocated");
+    }
+
+    // h5py's track_order=True in the earliest format: the groups' object headers are of the newer format (root at byte 96,
+    // 'params' at 347, 'links' at 598), under checksums, and the datasets' of the earlier one, below them. Damage in either
+    // went unseen: the walk of the earlier format stopped at the root's header.
+    [TestCase(960, "its object header at byte 849 gives a fill value of 2130706432 bytes")]  // params/0's (W's) fill value
+    [TestCase(6152, "its object header at byte 6057 gives a fill value of 2130706432 bytes")]  // params/1's (b's)
+    [TestCase(6075, "its object header at byte 6057 has a message of 127 bytes at byte 6073")]  // b's dataspace message
+    [TestCase(690, "the checksum of its object header at byte 598 does not match its contents")]  // 'links': "lin.W" as "lin.\x7F"
+    public void DamageBelowAGroupThatKeepsItsLinksInCreationOrderIsRefused(int at, string problem)
+    {
+        byte[] file = File.ReadAllBytes(DataFile("linear-2x3-lin-track-order.hdf"));
         file[at] = 0x7F;
         using Linear layer = Layer(2, 3);
 

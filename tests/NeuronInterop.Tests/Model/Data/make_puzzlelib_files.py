@@ -8,11 +8,11 @@ import h5py
 import numpy as np
 
 
-def create_earliest(path, user_block, sizes):
+def create_earliest(path, user_block, sizes, track_order=False):
     """A new file of the earliest format. sizes: HDF5's sizes of file addresses and of lengths, in
-    bytes (None: h5py's, 8 and 8)."""
+    bytes (None: h5py's, 8 and 8). track_order: keep the root group's links in creation order."""
     if sizes is None:
-        return h5py.File(path, "w", libver="earliest", userblock_size=user_block)
+        return h5py.File(path, "w", libver="earliest", userblock_size=user_block, track_order=track_order)
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
     fcpl.set_sizes(*sizes)
     fcpl.set_userblock(user_block)
@@ -21,15 +21,18 @@ def create_earliest(path, user_block, sizes):
     return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
 
 
-def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}, user_block=0, sizes=None):
+def save(path, modules, link_type=int, storage=lambda data: {"compression": "gzip"}, user_block=0, sizes=None,
+         track_order=False):
     """modules: (module name, {parameter name: array}) pairs, saved one after another into one
     file, as PuzzleLib's Module.save does when it is handed an open file. PuzzleLib stores each
     link as a Python int, which h5py writes as numpy's default integer: link_type stands in for
     the platforms where that is not int64. storage: h5py's storage options for an array (gzip, as
     PuzzleLib's, by default). user_block: bytes before the HDF5 data, kept for other programs.
-    sizes: see create_earliest."""
-    with create_earliest(path, user_block, sizes) as hdf:
-        params, links = hdf.require_group("params"), hdf.require_group("links")
+    sizes: see create_earliest. track_order: keep every group's links in creation order (h5py's
+    track_order=True), for which HDF5 writes the groups' object headers in the newer format."""
+    with create_earliest(path, user_block, sizes, track_order) as hdf:
+        params, links = (hdf.create_group(name, track_order=True) if track_order else hdf.require_group(name)
+                         for name in ("params", "links"))
         for name, variables in modules:
             for parameter, data in variables.items():
                 idx = len(params)
@@ -64,6 +67,9 @@ save("linear-2x3-lin-shuffle.hdf", [("lin", {"W": W, "b": b})], storage=lambda d
 save("linear-2x3-lin-sizes-4-8.hdf", [("lin", {"W": W, "b": b})], sizes=(4, 8))
 # A user block of 1024 bytes before the HDF5 data: HDF5 then puts the superblock at byte 1024
 save("linear-2x3-lin-user-block-1024.hdf", [("lin", {"W": W, "b": b})], user_block=1024)
+# Links kept in creation order: the groups' object headers are of the newer format (with checksums), in a
+# file of the earliest format whose datasets' headers are of the earlier one
+save("linear-2x3-lin-track-order.hdf", [("lin", {"W": W, "b": b})], track_order=True)
 # Linear(2, 16) whose W may grow by rows, in chunks of 262144 x 1 (1 MB each, inflated): far taller than its two
 # rows, which HDF5 allows where a dimension has no fixed size
 W16, b16 = (np.arange(32, dtype=np.float32) / 4).reshape(2, 16), np.zeros(16, np.float32)
