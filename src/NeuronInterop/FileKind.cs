@@ -42,6 +42,42 @@ internal static partial class FileKind
         }
     }
 
+    /// <summary>
+    /// The absolute path, without symbolic links, that the system reaches for <paramref name="path"/> (an existing
+    /// folder or file), or null where that cannot be told: a missing path, and systems other than Linux. Unlike
+    /// <see cref="Path.GetFullPath(string)"/>, which takes "folder/.." away by text, it goes up from where a link to
+    /// "folder" leads.
+    /// </summary>
+    public static string? RealPath(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        try
+        {
+            IntPtr real = Realpath(path, IntPtr.Zero);
+            if (real == IntPtr.Zero)
+                return null;
+            try
+            {
+                return Marshal.PtrToStringUTF8(real);
+            }
+            finally
+            {
+                Free(real);
+            }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int folder, string path, int flags, uint mask, byte[] status);
+
+    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr Realpath(string path, IntPtr resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(IntPtr memory);
 }

@@ -44,10 +44,7 @@ public abstract partial class Module
             return;
         }
         // Through a symbolic link, the file it points to is replaced, not the link.
-        if (new FileInfo(fullPath) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } target)
-        {
-            fullPath = target.FullName;
-        }
+        fullPath = FollowLinks(fullPath, path);
         if (Directory.Exists(fullPath))
         {
             throw new ArgumentException($"'{path}' is a folder, not a file.", nameof(path));
@@ -90,6 +87,27 @@ public abstract partial class Module
             throw;
         }
         Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
+    }
+
+    /// <summary>
+    /// The file that <paramref name="fullPath"/> leads to through symbolic links, as the system follows them: a link's
+    /// relative target is taken from the link's folder where the system reaches it, so that "../x" from a folder reached
+    /// through a link goes up from where that link leads (<see cref="FileSystemInfo.ResolveLinkTarget(bool)"/> goes up by text).
+    /// </summary>
+    /// <exception cref="IOException">The links go on past the system's limit of 40 (a loop).</exception>
+    private static string FollowLinks(string fullPath, string path)
+    {
+        const int MaxLinks = 40;  // Linux's MAXSYMLINKS
+        for (int followed = 0; new FileInfo(fullPath).LinkTarget is { } target; followed++)
+        {
+            if (followed == MaxLinks)
+            {
+                throw new IOException($"Cannot save to '{path}': its symbolic links go on past {MaxLinks} links (a loop?).");
+            }
+            string linkFolder = Path.GetDirectoryName(fullPath)!;
+            fullPath = Path.GetFullPath(target, FileKind.RealPath(linkFolder) ?? linkFolder);
+        }
+        return fullPath;
     }
 
     /// <summary>

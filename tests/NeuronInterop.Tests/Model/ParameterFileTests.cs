@@ -1528,6 +1528,50 @@ public sealed class ParameterFileTests
     }
 
     /// <summary>
+    /// A link's relative target is followed from where the system reaches the link's folder: "../shared" from a folder
+    /// reached through a link goes up from where that link leads. Followed by text, it went up from the link itself and
+    /// replaced another file that happened to lie there.
+    /// </summary>
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void SavingThroughARelativeLinkInALinkedFolderWritesTheFileTheSystemReaches()
+    {
+        string real = Path.Combine(_folder, "data");
+        Directory.CreateDirectory(Path.Combine(real, "project"));
+        Directory.CreateDirectory(Path.Combine(real, "shared"));
+        string target = Path.Combine(real, "shared", "model.hdf");
+        File.WriteAllText(target, "an older file");
+        File.CreateSymbolicLink(Path.Combine(real, "project", "model.hdf"), Path.Combine("..", "shared", "model.hdf"));
+        Directory.CreateSymbolicLink(Path.Combine(_folder, "project"), Path.Combine(real, "project"));
+        Directory.CreateDirectory(Path.Combine(_folder, "shared"));
+        string bystander = Path.Combine(_folder, "shared", "model.hdf");  // where "project/../shared" leads by text
+        File.WriteAllText(bystander, "another file");
+        using Linear saved = Layer(2, 3, seed: 4);
+        using Linear loaded = Layer(2, 3, seed: 6);
+
+        saved.Save(Path.Combine(_folder, "project", "model.hdf"));
+        loaded.Load(Path.Combine(_folder, "project", "model.hdf"));
+
+        Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()), "the file the link reaches holds the new file");
+        Assert.That(File.ReadAllBytes(target), Is.EqualTo(SavedBytes(saved)));
+        Assert.That(File.ReadAllText(bystander), Is.EqualTo("another file"), "the file by text is left alone");
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void SavingThroughALoopOfLinksIsRefused()
+    {
+        string first = Path.Combine(_folder, "first.hdf"), second = Path.Combine(_folder, "second.hdf");
+        File.CreateSymbolicLink(first, second);
+        File.CreateSymbolicLink(second, first);
+        using Linear layer = Layer(2, 3);
+
+        var e = Assert.Throws<IOException>(() => layer.Save(first));
+        Assert.That(e!.Message, Does.Contain("symbolic links go on past 40 links"));
+        Assert.That(Directory.GetFiles(_folder, ".neuron-save-*"), Is.Empty);
+    }
+
+    /// <summary>
     /// A regular file is replaced, not written over: written over, a larger old file would keep its end after the new
     /// one, and whoever has the old file open would see it change under them.
     /// </summary>
