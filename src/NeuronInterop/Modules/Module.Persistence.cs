@@ -52,10 +52,11 @@ public abstract partial class Module
 
         string folder = Path.GetDirectoryName(fullPath)!;
         string temporary = Path.Combine(folder, $".neuron-save-{Guid.NewGuid():N}.tmp");
+        UnixFileMode? keptMode = !OperatingSystem.IsWindows() && File.Exists(fullPath) ? File.GetUnixFileMode(fullPath) : null;
         FileStream stream;
         try
         {
-            stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite);
+            stream = CreateReplacement(temporary, keptMode);
         }
         // The messages name the folder, not the temporary file the caller never chose.
         catch (DirectoryNotFoundException e)
@@ -75,9 +76,9 @@ public abstract partial class Module
                 ParameterFile.Write(parameters, this, stream);
                 stream.Flush(flushToDisk: true);
             }
-            if (!OperatingSystem.IsWindows() && File.Exists(fullPath))
+            if (keptMode is { } mode && !OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(temporary, File.GetUnixFileMode(fullPath));  // keep the replaced file's permissions
+                File.SetUnixFileMode(temporary, mode);  // the replaced file's permissions exactly (created less the umask)
             }
             File.Move(temporary, fullPath, overwrite: true);
         }
@@ -87,6 +88,21 @@ public abstract partial class Module
             throw;
         }
         Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
+    }
+
+    /// <summary>
+    /// Creates the new file that replaces the saved one once complete: with <paramref name="keptMode"/> (the replaced
+    /// file's permissions, less the umask) from the start, so that the parameters are never readable by more users
+    /// while they are written than the replaced file let read them; with the system's default without one.
+    /// </summary>
+    internal static FileStream CreateReplacement(string path, UnixFileMode? keptMode)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite };
+        if (keptMode is { } mode && !OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = mode;
+        }
+        return new FileStream(path, options);
     }
 
     /// <summary>
@@ -115,8 +131,13 @@ public abstract partial class Module
     /// <see cref="Save(string)"/> writes a file; the stream is left after them.
     /// </summary>
     /// <param name="stream">A writable stream.</param>
+    /// <remarks>
+    /// Where writing fails, the stream may hold part of a file: an empty stream that can be read and sought is written
+    /// directly, any other from a complete copy.
+    /// </remarks>
     /// <exception cref="ArgumentException">The stream cannot be written, or the module's name holds a '/', a NUL or an unpaired surrogate.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
+    /// <exception cref="IOException">The parameters cannot be written (the module's name is too long for HDF5, the stream fails).</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
     public void Save(Stream stream)
     {

@@ -1572,6 +1572,27 @@ public sealed class ParameterFileTests
     }
 
     /// <summary>
+    /// The new file is created with the replaced file's permissions (less the umask), not the system's default: a
+    /// private file's parameters are never readable by others while they are written.
+    /// </summary>
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void TheReplacementIsCreatedWithTheReplacedFilesPermissions()
+    {
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        string path = Path.Combine(_folder, ".neuron-save-test.tmp");
+        using (FileStream replacement = Module.CreateReplacement(path, Private))
+        {
+            Assert.That(File.GetUnixFileMode(path), Is.EqualTo(Private), "as it is created, before anything is written");
+        }
+        File.Delete(path);
+        using (Module.CreateReplacement(path, null))
+        {
+            Assert.That(File.GetUnixFileMode(path) & UnixFileMode.UserWrite, Is.EqualTo(UnixFileMode.UserWrite), "the default: writable");
+        }
+    }
+
+    /// <summary>
     /// A regular file is replaced, not written over: written over, a larger old file would keep its end after the new
     /// one, and whoever has the old file open would see it change under them.
     /// </summary>
