@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace NeuronInterop;
 
@@ -52,19 +53,13 @@ internal static partial class FileKind
     {
         if (!OperatingSystem.IsLinux())
             return null;
+        // Into a buffer of PATH_MAX bytes of our own: a path the C library allocated would have to be freed by the C
+        // library's free, and "libc" as loaded here is not the free that a preloaded allocator (a sanitizer) put in place.
+        const int maxPath = 4096;  // PATH_MAX
+        var real = new byte[maxPath];
         try
         {
-            IntPtr real = Realpath(path, IntPtr.Zero);
-            if (real == IntPtr.Zero)
-                return null;
-            try
-            {
-                return Marshal.PtrToStringUTF8(real);
-            }
-            finally
-            {
-                Free(real);
-            }
+            return Realpath(path, real) == IntPtr.Zero ? null : Encoding.UTF8.GetString(real, 0, Array.IndexOf(real, (byte)0));
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -76,8 +71,5 @@ internal static partial class FileKind
     private static partial int Statx(int folder, string path, int flags, uint mask, byte[] status);
 
     [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial IntPtr Realpath(string path, IntPtr resolved);
-
-    [LibraryImport("libc", EntryPoint = "free")]
-    private static partial void Free(IntPtr memory);
+    private static partial IntPtr Realpath(string path, [Out] byte[] resolved);
 }
