@@ -106,9 +106,10 @@ public abstract partial class Module
     }
 
     /// <summary>
-    /// The file that <paramref name="fullPath"/> leads to through symbolic links, as the system follows them: a link's
-    /// relative target is taken from the link's folder where the system reaches it, so that "../x" from a folder reached
-    /// through a link goes up from where that link leads (<see cref="FileSystemInfo.ResolveLinkTarget(bool)"/> goes up by text).
+    /// The file that <paramref name="fullPath"/> leads to through symbolic links, as the system follows them: the folder of
+    /// each link's target, relative to the link's folder or absolute, is resolved by the system (realpath), so that ".."
+    /// after a folder reached through a link goes up from where that link leads
+    /// (<see cref="FileSystemInfo.ResolveLinkTarget(bool)"/> goes up by text).
     /// </summary>
     /// <exception cref="IOException">The links go on past the system's limit of 40 (a loop).</exception>
     private static string FollowLinks(string fullPath, string path)
@@ -120,8 +121,9 @@ public abstract partial class Module
             {
                 throw new IOException($"Cannot save to '{path}': its symbolic links go on past {MaxLinks} links (a loop?).");
             }
-            string linkFolder = Path.GetDirectoryName(fullPath)!;
-            fullPath = Path.GetFullPath(target, FileKind.RealPath(linkFolder) ?? linkFolder);
+            string next = Path.Combine(Path.GetDirectoryName(fullPath)!, target);  // an absolute target as it is, ".." kept
+            string folder = Path.GetDirectoryName(next)!;
+            fullPath = Path.Join(FileKind.RealPath(folder) ?? Path.GetFullPath(folder), Path.GetFileName(next));
         }
         return fullPath;
     }

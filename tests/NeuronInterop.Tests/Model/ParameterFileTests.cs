@@ -1528,13 +1528,14 @@ public sealed class ParameterFileTests
     }
 
     /// <summary>
-    /// A link's relative target is followed from where the system reaches the link's folder: "../shared" from a folder
-    /// reached through a link goes up from where that link leads. Followed by text, it went up from the link itself and
-    /// replaced another file that happened to lie there.
+    /// A link's target is followed as the system follows it: "../shared" after a folder reached through a link goes up
+    /// from where that link leads. Followed by text, it went up from the link itself and replaced another file that
+    /// happened to lie there.
     /// </summary>
-    [Test]
+    [TestCase(false)]  // project/model.hdf -> ../shared/model.hdf, with project a link
+    [TestCase(true)]  // model.hdf -> {folder}/project/../shared/model.hdf, absolute, through that link
     [UnsupportedOSPlatform("windows")]
-    public void SavingThroughARelativeLinkInALinkedFolderWritesTheFileTheSystemReaches()
+    public void SavingThroughALinkWhoseTargetGoesUpFromALinkedFolderWritesTheFileTheSystemReaches(bool absolute)
     {
         string real = Path.Combine(_folder, "data");
         Directory.CreateDirectory(Path.Combine(real, "project"));
@@ -1546,11 +1547,17 @@ public sealed class ParameterFileTests
         Directory.CreateDirectory(Path.Combine(_folder, "shared"));
         string bystander = Path.Combine(_folder, "shared", "model.hdf");  // where "project/../shared" leads by text
         File.WriteAllText(bystander, "another file");
+        string link = Path.Combine(_folder, "project", "model.hdf");
+        if (absolute)
+        {
+            link = Path.Combine(_folder, "model.hdf");
+            File.CreateSymbolicLink(link, _folder + "/project/../shared/model.hdf");
+        }
         using Linear saved = Layer(2, 3, seed: 4);
         using Linear loaded = Layer(2, 3, seed: 6);
 
-        saved.Save(Path.Combine(_folder, "project", "model.hdf"));
-        loaded.Load(Path.Combine(_folder, "project", "model.hdf"));
+        saved.Save(link);
+        loaded.Load(link);
 
         Assert.That(loaded.W.ToArray(), Is.EqualTo(saved.W.ToArray()), "the file the link reaches holds the new file");
         Assert.That(File.ReadAllBytes(target), Is.EqualTo(SavedBytes(saved)));
