@@ -502,7 +502,7 @@ TEST_CASE(bad_input, host_settings_that_name_nothing_are_refused) {
         CHECK_FAILS(inv, "nrn_context_create", nrn_context_create(NRN_BACKEND_HOST, 0, &context));
     }
     unsetenv("NEURON_HOST_SIMD");
-    for (const char* value : {"0", "-2", "four", "3x", "257"}) {
+    for (const char* value : {"0", "-2", "four", "3x", "257", " 8", "+8", "8 ", "0x8", "99999999999999999999"}) {
         setenv("NEURON_HOST_THREADS", value, 1);
         CHECK_FAILS(inv, "nrn_host_info", nrn_host_info(&info));
         CHECK_FAILS(inv, "nrn_context_create", nrn_context_create(NRN_BACKEND_HOST, 0, &context));

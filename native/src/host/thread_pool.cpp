@@ -126,6 +126,8 @@ private:
 int requested_threads() {
     const char* text = std::getenv("NEURON_HOST_THREADS");
     if (text == nullptr || *text == '\0') return 0;
+    // Digits only: strtol alone would also take leading spaces and a sign.
+    if (*text < '0' || *text > '9') return -1;
     char* end = nullptr;
     const long value = std::strtol(text, &end, 10);
     return *end == '\0' && value >= 1 && value <= 256 ? static_cast<int>(value) : -1;
