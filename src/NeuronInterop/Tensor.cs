@@ -48,6 +48,13 @@ public sealed unsafe class Tensor : IDisposable
         }
     }
 
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> whose memory is left as allocated, unfilled: what it holds is undefined until
+    /// written. For tensors whose size alone matters, which a fill would make resident.
+    /// </summary>
+    internal static Tensor Unfilled(Device device, params long[] shape) =>
+        new(device, CreateHandle(device, shape), (long[])shape.Clone());
+
     /// <summary>The device that holds this tensor.</summary>
     public Device Device { get; }
 

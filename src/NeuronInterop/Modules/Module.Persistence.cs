@@ -21,6 +21,7 @@ public abstract partial class Module
     /// <exception cref="IOException">The file cannot be written (its folder is missing, the disk is full, the module's name is too long for HDF5, it is a socket).</exception>
     /// <exception cref="UnauthorizedAccessException">The folder takes no new files, or the file may not be replaced.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    /// <exception cref="NotSupportedException">A parameter holds more values than a .NET array (<see cref="Array.MaxLength"/>).</exception>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -141,6 +142,7 @@ public abstract partial class Module
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="IOException">The parameters cannot be written (the module's name is too long for HDF5, the stream fails).</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    /// <exception cref="NotSupportedException">A parameter holds more values than a .NET array (<see cref="Array.MaxLength"/>).</exception>
     public void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -187,6 +189,7 @@ public abstract partial class Module
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    /// <exception cref="NotSupportedException">A parameter holds more values than a .NET array (<see cref="Array.MaxLength"/>).</exception>
     public void Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -222,6 +225,7 @@ public abstract partial class Module
     /// <exception cref="InvalidDataException">The data is not HDF5, is damaged, or lacks fitting values for a parameter.</exception>
     /// <exception cref="ObjectDisposedException">The module or one of its parameters has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Two of the module's parameters have the same name.</exception>
+    /// <exception cref="NotSupportedException">A parameter holds more values than a .NET array (<see cref="Array.MaxLength"/>).</exception>
     public void Load(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -273,6 +277,14 @@ public abstract partial class Module
         foreach (Parameter parameter in parameters)
         {
             parameter.ThrowIfDisposed();
+            // Each parameter's values pass through one .NET array on their way to or from the file.
+            if (parameter.Value.ElementCount > Array.MaxLength)
+            {
+                throw new NotSupportedException(
+                    $"{Describe()}: its parameter '{parameter.Name}' of shape {ShapeText(parameter.Value)} holds " +
+                    $"{parameter.Value.ElementCount} values, and a parameter file is written and read here through a .NET " +
+                    $"array, which holds at most {Array.MaxLength}. Save and load parameters of up to that many values.");
+            }
         }
         // A file links each parameter by {module name}.{parameter name}: two of one name would overwrite one another.
         if (parameters.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
