@@ -36,7 +36,7 @@ nrn_status nrn_version(int32_t* major, int32_t* minor, int32_t* patch) {
 const char* nrn_last_error(void) { return last_failure_message(); }
 
 const char* nrn_status_string(nrn_status status) {
-    switch (status) {
+    switch (enum_value(status)) {  // any int a C caller passes, unknown ones included
         case NRN_STATUS_OK: return "NRN_STATUS_OK";
         case NRN_STATUS_INVALID_ARGUMENT: return "NRN_STATUS_INVALID_ARGUMENT";
         case NRN_STATUS_SHAPE_MISMATCH: return "NRN_STATUS_SHAPE_MISMATCH";
