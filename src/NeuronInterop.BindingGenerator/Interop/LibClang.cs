@@ -213,6 +213,7 @@ internal static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial CXType clang_getTypedefDeclUnderlyingType(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXType clang_getEnumDeclIntegerType(CXCursor cursor);
     [LibraryImport(Library)] public static partial long clang_getEnumConstantDeclValue(CXCursor cursor);
+    [LibraryImport(Library)] public static partial ulong clang_getEnumConstantDeclUnsignedValue(CXCursor cursor);
 
     // Types.
     [LibraryImport(Library)] public static partial CXString clang_getTypeSpelling(CXType type);

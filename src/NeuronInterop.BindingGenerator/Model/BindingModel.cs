@@ -27,7 +27,8 @@ public abstract record TypeModel(string Name, DocComment Doc);
 public sealed record EnumModel(string Name, DocComment Doc, string UnderlyingType,
     IReadOnlyList<EnumMemberModel> Members) : TypeModel(Name, Doc);
 
-public sealed record EnumMemberModel(string Name, long Value, DocComment Doc);
+/// <summary>An enumerator; <see cref="Value"/> holds any value of a signed or unsigned 64-bit enum.</summary>
+public sealed record EnumMemberModel(string Name, Int128 Value, DocComment Doc);
 
 /// <summary>A struct declared but never defined: only ever used through pointers.</summary>
 public sealed record OpaqueStructModel(string Name, DocComment Doc) : TypeModel(Name, Doc);

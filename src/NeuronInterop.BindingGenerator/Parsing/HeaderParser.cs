@@ -167,15 +167,17 @@ internal sealed class HeaderParser
     {
         CXType integer = LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(definition));
         long size = LibClang.clang_Type_getSizeOf(integer);
+        bool unsigned = integer.Kind is CXTypeKind.UInt or CXTypeKind.ULong or CXTypeKind.ULongLong
+            or CXTypeKind.UShort or CXTypeKind.UChar or CXTypeKind.Char_U;
+        // Read as the enum's own signedness: the signed reading of an unsigned value from 2^63 up is negative.
         var members = LibClang.Children(definition)
             .Where(c => c.Kind == CXCursorKind.EnumConstantDecl)
-            .Select(c => new EnumMemberModel(Spelling(c), LibClang.clang_getEnumConstantDeclValue(c), Doc(c)))
+            .Select(c => new EnumMemberModel(Spelling(c),
+                unsigned ? LibClang.clang_getEnumConstantDeclUnsignedValue(c) : LibClang.clang_getEnumConstantDeclValue(c), Doc(c)))
             .ToList();
 
         // A C enum with values that fit in int is an int-sized C# enum, whatever its signedness.
-        bool fitsInt = members.All(m => m.Value is >= int.MinValue and <= int.MaxValue);
-        bool unsigned = integer.Kind is CXTypeKind.UInt or CXTypeKind.ULong or CXTypeKind.ULongLong
-            or CXTypeKind.UShort or CXTypeKind.UChar or CXTypeKind.Char_U;
+        bool fitsInt = members.All(m => m.Value >= int.MinValue && m.Value <= int.MaxValue);
         string underlying = (size, fitsInt, unsigned) switch
         {
             (4, true, _) => "int",
@@ -203,12 +205,17 @@ internal sealed class HeaderParser
             CXType fieldType = LibClang.clang_getCursorType(field);
             long offset = LibClang.clang_Cursor_getOffsetOfField(field) / 8;
             string declaration = TypeMapper.CDeclaration(fieldType, fieldName) + ";";
-            if (fieldType.Kind == CXTypeKind.ConstantArray)
+            // Through typedefs too (a field of type vec2, typedef float vec2[2]); an array of arrays is one
+            // buffer of all its elements, as C lays them out.
+            CXType canonical = LibClang.clang_getCanonicalType(fieldType);
+            if (canonical.Kind == CXTypeKind.ConstantArray)
             {
-                string element = mapper.Map(LibClang.clang_getArrayElementType(fieldType), where);
+                long length = 1;
+                for (; canonical.Kind == CXTypeKind.ConstantArray; canonical = LibClang.clang_getArrayElementType(canonical))
+                    length = checked(length * LibClang.clang_getArraySize(canonical));
+                string element = mapper.Map(canonical, where);
                 if (!FixedBufferElementTypes.Contains(element))
                     throw new GeneratorException($"{where}: an array of '{element}' cannot be a fixed buffer.");
-                long length = LibClang.clang_getArraySize(fieldType);
                 fields.Add(new FieldModel(fieldName, element, checked((int)length), offset, declaration, Doc(field)));
             }
             else

@@ -59,15 +59,20 @@ internal sealed partial class TypeMapper(IReadOnlyDictionary<string, string> nam
             case CXTypeKind.Pointer:
             {
                 CXType pointee = LibClang.clang_getPointeeType(type);
-                return pointee.Kind is CXTypeKind.FunctionProto or CXTypeKind.FunctionNoProto
-                    ? FunctionPointer(pointee, where)
-                    : Map(pointee, where) + "*";
+                if (pointee.Kind is CXTypeKind.FunctionProto or CXTypeKind.FunctionNoProto)
+                    return FunctionPointer(pointee, where);
+                // A pointer to an array (float (*)[3], or to a typedef'd one) points at its first element.
+                return IsArray(pointee) ? Map(pointee, where) : Map(pointee, where) + "*";
             }
 
-            // Array parameters decay to pointers; array fields are handled by the caller.
+            // Array parameters decay to pointers to their first element, of an array of arrays too
+            // (float grid[][3] is a float (*)[3]); array fields are handled by the caller.
             case CXTypeKind.ConstantArray:
             case CXTypeKind.IncompleteArray:
-                return Map(LibClang.clang_getArrayElementType(type), where) + "*";
+            {
+                CXType element = LibClang.clang_getArrayElementType(type);
+                return IsArray(element) ? Map(element, where) : Map(element, where) + "*";
+            }
 
             case CXTypeKind.Void: return "void";
             case CXTypeKind.Bool: return "byte";
@@ -122,6 +127,9 @@ internal sealed partial class TypeMapper(IReadOnlyDictionary<string, string> nam
             builder.Append(Map(LibClang.clang_getArgType(function, (uint)i), where)).Append(", ");
         return builder.Append(Map(LibClang.clang_getResultType(function), where)).Append('>').ToString();
     }
+
+    private static bool IsArray(CXType type) =>
+        LibClang.clang_getCanonicalType(type).Kind is CXTypeKind.ConstantArray or CXTypeKind.IncompleteArray;
 
     private static string Usr(CXCursor cursor) => LibClang.Consume(LibClang.clang_getCursorUSR(cursor));
 
