@@ -139,6 +139,8 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Copies the tensor to a new host array (a blocking copy that waits for prior work).</summary>
+    /// <exception cref="InvalidOperationException">The tensor has more elements than a .NET array holds (<see cref="Array.MaxLength"/>): copy it in row slices (<see cref="SliceRows"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public float[] ToArray()
     {
         var result = new float[HostLength()];
@@ -147,7 +149,8 @@ public sealed unsafe class Tensor : IDisposable
     }
 
     /// <summary>Copies a rank-2 tensor to a new rows × columns host array.</summary>
-    /// <exception cref="InvalidOperationException">The tensor's rank is not 2.</exception>
+    /// <exception cref="InvalidOperationException">The tensor's rank is not 2, or it has more elements than a .NET array holds.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its device has been disposed.</exception>
     public float[,] ToArray2D()
     {
         ThrowIfDisposed();
@@ -213,6 +216,7 @@ public sealed unsafe class Tensor : IDisposable
     /// The element counts differ, whichever devices the two tensors are on (it is an <see cref="ArgumentException"/>).
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="source"/> shares part, but not all, of this tensor's memory.</exception>
+    /// <exception cref="InvalidOperationException">The tensors are on different devices and have more elements than a .NET array holds (the copy goes through one).</exception>
     /// <exception cref="ObjectDisposedException">Either tensor or its device has been disposed.</exception>
     public void CopyFrom(Tensor source)
     {
