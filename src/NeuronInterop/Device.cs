@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NeuronInterop.Native;
@@ -207,7 +208,7 @@ public sealed unsafe class Device : IDisposable
 
     /// <summary>
     /// Whether <paramref name="name"/> is a name <see cref="FromName"/> accepts (<c>auto</c>, <c>host</c>,
-    /// <c>cuda</c> or <c>cuda:N</c>, case-insensitive, spaces around it ignored), whether or not that device is present.
+    /// <c>cuda</c> or <c>cuda:N</c> with N in digits, case-insensitive, spaces around it ignored), whether or not that device is present.
     /// </summary>
     /// <param name="name">The name to check; null is not a name.</param>
     public static bool IsValidName([NotNullWhen(true)] string? name) => TryParseName(name, out _, out _);
@@ -224,7 +225,7 @@ public sealed unsafe class Device : IDisposable
             kind = NameKind.Auto;
         else if (!trimmed.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
             return false;
-        else if (trimmed.Length > 4 && !(trimmed[4] == ':' && int.TryParse(trimmed.AsSpan(5), out index) && index >= 0))
+        else if (trimmed.Length > 4 && !(trimmed[4] == ':' && int.TryParse(trimmed.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out index)))
             return false;
         return name is not null;
     }

@@ -179,6 +179,11 @@ public sealed class DeviceTests
     [TestCase("cuda:-1", false)]
     [TestCase("cuda0", false)]
     [TestCase("cudax:1", false)]
+    [TestCase(" cuda:1 ", true)]
+    [TestCase("cuda: 1", false)]  // the index is digits only, as NEURON_HOST_THREADS is
+    [TestCase("cuda:1 :", false)]
+    [TestCase("cuda:+1", false)]
+    [TestCase("cuda:\u0661", false)]  // ARABIC-INDIC DIGIT ONE
     public void IsValidNameAnswersAsFromNameParses(string? name, bool valid)
     {
         Assert.That(Device.IsValidName(name), Is.EqualTo(valid));
