@@ -10,6 +10,14 @@ namespace NeuronInterop.Reference;
 /// <param name="batchCount">The number of batches.</param>
 public delegate long BatchPicker(long macroBatch, long step, long batchCount);
 
+/// <summary>
+/// Picks the macro-batch trained at <paramref name="position"/> (from 0) of a pass over
+/// <paramref name="macroBatchCount"/> macro-batches. Returns a macro-batch index in [0, macroBatchCount).
+/// </summary>
+/// <param name="position">The position in the pass.</param>
+/// <param name="macroBatchCount">The number of macro-batches.</param>
+public delegate long MacroBatchPicker(long position, long macroBatchCount);
+
 /// <summary>One trained batch: which rows it covered and its error before the update.</summary>
 /// <param name="MacroBatch">The macro-batch it came from.</param>
 /// <param name="FirstRow">The first row, counted in the whole data set.</param>
@@ -105,23 +113,31 @@ public sealed class ReferenceTrainer
 
     /// <summary>
     /// One pass over the data as PuzzleLib's <c>trainFromHost</c> makes it: macro-batches of
-    /// <paramref name="macroBatchSize"/> rows in order, and within each the batches in the order
-    /// <paramref name="picker"/> gives (null: sequential).
+    /// <paramref name="macroBatchSize"/> rows in the order <paramref name="macroPicker"/> gives, and
+    /// within each the batches in the order <paramref name="picker"/> gives (null: sequential).
     /// </summary>
     /// <param name="data">rows × inSize.</param>
     /// <param name="target">rows × outSize.</param>
     /// <param name="macroBatchSize">Rows per macro-batch (at least <see cref="BatchSize"/>).</param>
     /// <param name="picker">The batch order, or null for sequential.</param>
+    /// <param name="macroPicker">The macro-batch order, or null for sequential.</param>
     /// <returns>The batch-weighted mean error: Σ error·rows / Σ rows over the trained batches.</returns>
-    public double Train(float[,] data, float[,] target, int macroBatchSize, BatchPicker? picker = null)
+    public double Train(float[,] data, float[,] target, int macroBatchSize, BatchPicker? picker = null,
+        MacroBatchPicker? macroPicker = null)
     {
         CheckData(data, target);
         ArgumentOutOfRangeException.ThrowIfLessThan(macroBatchSize, BatchSize);
         long rows = data.GetLength(0);
         double errorSum = 0.0, sampleCount = 0.0;
-        long macroBatch = 0;
-        for (long macroStart = 0; macroStart < rows; macroStart += macroBatchSize, macroBatch++)
+        long macroCount = BatchCount(rows, macroBatchSize);
+        for (long position = 0; position < macroCount; position++)
         {
+            long macroBatch = macroPicker is null ? position : macroPicker(position, macroCount);
+            if (macroBatch < 0 || macroBatch >= macroCount)
+            {
+                throw new InvalidOperationException($"macroPicker returned macro-batch {macroBatch} of {macroCount}");
+            }
+            long macroStart = macroBatch * macroBatchSize;
             long macroRows = Math.Min(macroBatchSize, rows - macroStart);
             long batchCount = BatchCount(macroRows, BatchSize);
             for (long step = 0; step < batchCount; step++)

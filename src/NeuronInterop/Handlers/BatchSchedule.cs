@@ -26,6 +26,14 @@ internal readonly record struct BatchSchedule(long Rows, long BatchSize, BatchOr
     /// <summary>The number of batches <paramref name="rows"/> rows make.</summary>
     public static long CountBatches(long rows, long batchSize) => (rows + batchSize - 1) / batchSize;
 
+    /// <summary>
+    /// The macro-batch a shuffled <see cref="Trainer.TrainFromHost"/> takes at <paramref name="position"/> among
+    /// <paramref name="count"/>: the batch <see cref="BatchOrder.Shuffle"/> picks for that step from the seed's bitwise
+    /// complement, so that the order of the macro-batches is not the permutation of macro-batch 0's batches.
+    /// </summary>
+    public static long MacroBatchAt(ulong seed, long position, long count) =>
+        NativeOps.BatchIndex(BatchOrder.Shuffle, ~seed, position, count);
+
     /// <summary>The batch global step <paramref name="step"/> trains.</summary>
     public long BatchAt(long step) => NativeOps.BatchIndex(Order, Seed, step, BatchCount);
 

@@ -17,7 +17,9 @@ namespace NeuronInterop.Handlers;
 /// last, smaller batch is kept. Shuffling permutes the order of the batches (not the rows inside
 /// a batch), reproducibly: macro-batch <c>m</c> with <c>n</c> batches trains, at its step <c>i</c>,
 /// the batch <c>BatchOrder.Shuffle</c> picks for global step <c>m·n + i</c> from the seed, that is a
-/// permutation keyed by <c>(seed, m)</c>. The same seed gives the same order on every backend. Without a
+/// permutation keyed by <c>(seed, m)</c>. <see cref="TrainFromHost"/> also takes its <c>M</c> macro-batches
+/// in a permuted order, as PuzzleLib does: at position <c>p</c>, the one <c>BatchOrder.Shuffle</c> picks
+/// among <c>M</c> for step <c>p</c> from the seed's bitwise complement. The same seed gives the same order on every backend. Without a
 /// seed, a call of <see cref="TrainFromHost"/> or <see cref="Train"/> takes the number of such calls the
 /// trainer began before it: a loop over epochs then shuffles each epoch afresh, as PuzzleLib does, and
 /// every run of the loop the same way.
@@ -126,7 +128,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// The index, within the last call, of the macro-batch trained last: <see cref="TrainFromHost"/> uploads its data in
-    /// macro-batches, and the device data of <see cref="Train"/> and <see cref="TrainSteps"/> is macro-batch 0.
+    /// macro-batches (macro-batch <c>m</c> holds the rows from <c>m</c> × the macro-batch size on; shuffled, they come
+    /// in a permuted order), and the device data of <see cref="Train"/> and <see cref="TrainSteps"/> is macro-batch 0.
     /// </summary>
     public long CurrentMacroBatch { get; private set; }
 
@@ -141,7 +144,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Trains one pass over host data: macro-batches of <paramref name="macroBatchSize"/> rows are
-    /// uploaded in turn and trained in batches of <see cref="BatchSize"/> rows.
+    /// uploaded in turn and trained in batches of <see cref="BatchSize"/> rows. With shuffling, the
+    /// macro-batches are taken in an order permuted from <paramref name="seed"/> too, as PuzzleLib does.
     /// </summary>
     /// <param name="data">Inputs, rows × input features.</param>
     /// <param name="target">Targets, rows × output features.</param>
@@ -150,7 +154,7 @@ public sealed class Trainer : IDisposable
     /// or <see cref="BatchSize"/> when that is larger.
     /// </param>
     /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
-    /// <param name="shuffle">Permute the order of the batches of each macro-batch from <paramref name="seed"/>.</param>
+    /// <param name="shuffle">Permute the order of the macro-batches, and of the batches of each, from <paramref name="seed"/>.</param>
     /// <param name="seed">The seed of the batch order; by default the number of <see cref="TrainFromHost"/> and <see cref="Train"/> calls this trainer began before this one.</param>
     /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
@@ -176,10 +180,12 @@ public sealed class Trainer : IDisposable
         ulong orderSeed = BeginPass(seed);
 
         BatchOrder order = shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential;
-        long macroIndex = 0;
-        for (long first = 0; first < rows; first += macroRows, macroIndex++)
+        long macroCount = BatchSchedule.CountBatches(rows, macroRows);
+        for (long position = 0; position < macroCount; position++)
         {
             CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
+            long macroIndex = shuffle ? BatchSchedule.MacroBatchAt(orderSeed, position, macroCount) : position;
+            long first = macroIndex * macroRows;
             long count = Math.Min(macroRows, rows - first);
             Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
             Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);

@@ -31,6 +31,10 @@ public sealed class TrainerTests
     private static BatchPicker Shuffled(ulong seed) =>
         (macro, step, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, seed, macro * count + step, count);
 
+    /// <summary>The macro-batch order of a shuffled <see cref="Trainer.TrainFromHost"/>, as its docs give it.</summary>
+    private static MacroBatchPicker ShuffledMacroBatches(ulong seed) =>
+        (position, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, ~seed, position, count);
+
     [Test]
     public void CutsMacroBatchesAndKeepsTheLastSmallerBatch()
     {
@@ -60,17 +64,28 @@ public sealed class TrainerTests
     public void ShuffledOrderIsAReproduciblePermutationMatchingTheReference()
     {
         var order = new List<long>();
-        using var s = new TrainingSetup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f, onBatchFinish: t => order.Add(t.CurrentBatch));
+        var macroBatches = new List<long>();
+        using var s = new TrainingSetup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f, onBatchFinish: t =>
+        {
+            order.Add(t.CurrentBatch);
+            macroBatches.Add(t.CurrentMacroBatch);
+        });
         var (data, target) = Problem(103, 4, 2, 2);
 
         s.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 42);
 
-        // Macro-batches of 64 and 39 rows: 8 and 5 batches, each visited once.
-        Assert.That(order.Take(8).Order(), Is.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)));
-        Assert.That(order.Skip(8).Order(), Is.EqualTo(Enumerable.Range(0, 5).Select(i => (long)i)));
-        Assert.That(order.Take(8), Is.Not.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)), "shuffled");
+        // Macro-batches of 64 and 39 rows: 8 and 5 batches, each visited once, a macro-batch's batches together.
+        long[] batchesOf = [8, 5];
+        long firstMacroBatch = macroBatches[0];
+        int firstCount = (int)batchesOf[firstMacroBatch];
+        Assert.That(macroBatches, Is.EqualTo(Enumerable.Repeat(firstMacroBatch, firstCount).Concat(Enumerable.Repeat(1 - firstMacroBatch, 13 - firstCount))));
+        Assert.That(order.Take(firstCount).Order(), Is.EqualTo(Enumerable.Range(0, firstCount).Select(i => (long)i)));
+        Assert.That(order.Skip(firstCount).Order(), Is.EqualTo(Enumerable.Range(0, 13 - firstCount).Select(i => (long)i)));
+        long[] eights = order.Where((_, i) => macroBatches[i] == 0).ToArray();
+        Assert.That(eights, Is.Not.EqualTo(Enumerable.Range(0, 8).Select(i => (long)i)), "shuffled");
 
-        s.Reference.Train(data, target, 64, Shuffled(42));
+        s.Reference.Train(data, target, 64, Shuffled(42), ShuffledMacroBatches(42));
+        Assert.That(s.Reference.Batches.Select(b => b.MacroBatch), Is.EqualTo(macroBatches));
         Assert.That(s.Reference.Batches.Select(b => b.FirstRow - b.MacroBatch * 64),
             Is.EqualTo(order.Select(b => b * 8)));
         s.AssertParametersMatch("after a shuffled pass");
@@ -82,6 +97,32 @@ public sealed class TrainerTests
         again.Clear();
         t2.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 43);
         Assert.That(again, Is.Not.EqualTo(order), "another seed gives another order");
+    }
+
+    [Test]
+    public void ShuffledMacroBatchesComeInAReproduciblePermutation()
+    {
+        // 100 rows in macro-batches of 10: ten macro-batches, two batches each.
+        var (data, target) = Problem(100, 2, 1, 6);
+        using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 5, lr: 0.05f);
+        List<long> Pass(bool shuffle, ulong seed)
+        {
+            var seen = new List<long>();
+            s.Trainer.TrainFromHost(data, target, macroBatchSize: 10, onMacroBatchFinish: t => seen.Add(t.CurrentMacroBatch),
+                shuffle: shuffle, seed: seed);
+            return seen;
+        }
+        long[] inOrder = Enumerable.Range(0, 10).Select(i => (long)i).ToArray();
+
+        List<long> shuffled = Pass(shuffle: true, seed: 7);
+
+        Assert.That(shuffled.Order(), Is.EqualTo(inOrder), "each macro-batch once");
+        Assert.That(shuffled, Is.Not.EqualTo(inOrder), "in a permuted order");
+        Assert.That(shuffled, Is.EqualTo(Enumerable.Range(0, 10).Select(p => ShuffledMacroBatches(7)(p, 10))), "the documented one");
+        Assert.That(Pass(shuffle: true, seed: 7), Is.EqualTo(shuffled), "the same seed, the same order");
+        Assert.That(Pass(shuffle: true, seed: 8), Is.Not.EqualTo(shuffled), "another seed, another order");
+        Assert.That(Pass(shuffle: false, seed: 7), Is.EqualTo(inOrder), "without shuffling, in order");
+        Assert.That(s.Trainer.SamplesTrained, Is.EqualTo(4 * 100));
     }
 
     [Test]
@@ -98,7 +139,7 @@ public sealed class TrainerTests
             fused.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
             generic.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
             perStep.Trainer.TrainFromHost(data, target, macroBatchSize: 100, seed: (ulong)epoch);
-            double mean = fused.Reference.Train(data, target, 100, Shuffled((ulong)epoch));
+            double mean = fused.Reference.Train(data, target, 100, Shuffled((ulong)epoch), ShuffledMacroBatches((ulong)epoch));
 
             fused.AssertParametersMatch($"fused, epoch {epoch}");
             Assert.That(fused.Cost.MeanError, Is.EqualTo(mean).Within(0.01).Percent, "batch-weighted mean error");

@@ -141,7 +141,7 @@ public sealed class TrainingPropertyTests
         generic.Trainer.TrainFromHost(data, target, c.MacroBatchSize, shuffle: shuffle, seed: c.OrderSeed);
         double mean = fused.Reference.Train(data, target, c.MacroRows, shuffle
             ? (macro, step, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, c.OrderSeed, macro * count + step, count)
-            : null);
+            : null, shuffle ? (position, count) => NativeOps.BatchIndex(BatchOrder.Shuffle, ~c.OrderSeed, position, count) : null);
 
         AssertSame(c, fused, generic, mean, fused.Reference.Batches.Count, c.Rows);
     }
