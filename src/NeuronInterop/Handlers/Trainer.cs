@@ -133,6 +133,18 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public long CurrentMacroBatch { get; private set; }
 
+    /// <summary>
+    /// The number of batches of the macro-batch trained last (PuzzleLib's <c>totalBatches</c>): those its rows make,
+    /// the last one possibly smaller; for <see cref="TrainSteps"/>, those the device data makes.
+    /// </summary>
+    public long TotalBatches { get; private set; }
+
+    /// <summary>
+    /// The number of macro-batches of the last call (PuzzleLib's <c>totalMacroBatches</c>): those the rows of
+    /// <see cref="TrainFromHost"/> make, 1 for <see cref="Train"/> and <see cref="TrainSteps"/>.
+    /// </summary>
+    public long TotalMacroBatches { get; private set; }
+
     /// <summary>The number of batches trained since the trainer was created.</summary>
     public long BatchesTrained { get; private set; }
 
@@ -181,6 +193,7 @@ public sealed class Trainer : IDisposable
 
         BatchOrder order = shuffle ? BatchOrder.Shuffle : BatchOrder.Sequential;
         long macroCount = BatchSchedule.CountBatches(rows, macroRows);
+        TotalMacroBatches = macroCount;
         for (long position = 0; position < macroCount; position++)
         {
             CheckReady();  // a callback may have disposed something, or set the optimizer up on another module
@@ -272,6 +285,7 @@ public sealed class Trainer : IDisposable
         }
         using TrainingCall call = EnterTrainingCall();
         BeginTraining();
+        TotalBatches = BatchSchedule.CountBatches(data.Shape[0], BatchSize);
         if (steps > 0)
         {
             RunSteps(data, target, firstStep, steps, order, seed);
@@ -365,6 +379,7 @@ public sealed class Trainer : IDisposable
     private void BeginTraining()
     {
         CurrentMacroBatch = 0;  // device data is one macro-batch; TrainFromHost counts its own
+        TotalMacroBatches = 1;
         Cost.ResetAccumulator();
         Module.TrainMode();
     }
@@ -393,6 +408,7 @@ public sealed class Trainer : IDisposable
     {
         long batchCount = BatchSchedule.CountBatches(data.Shape[0], BatchSize);
         CurrentMacroBatch = macroIndex;
+        TotalBatches = batchCount;
         _logger.LogDebug("Macro-batch {MacroBatch}: rows {Rows}, batches {Batches}", macroIndex, data.Shape[0], batchCount);
         RunSteps(data, target, macroIndex * batchCount, batchCount, order, seed);
     }

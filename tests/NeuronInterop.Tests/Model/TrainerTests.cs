@@ -100,6 +100,31 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void TotalsCountTheBatchesAndMacroBatchesOfACall()
+    {
+        var seen = new List<(long Macro, long Batches, long Macros)>();
+        using var s = new TrainingSetup(TestDevice, 4, 2, batchSize: 8, lr: 0.05f,
+            onBatchFinish: t => seen.Add((t.CurrentMacroBatch, t.TotalBatches, t.TotalMacroBatches)));
+        var (data, target) = Problem(103, 4, 2, 2);
+
+        // Macro-batches of 64 and 39 rows: 8 and 5 batches.
+        s.Trainer.TrainFromHost(data, target, macroBatchSize: 64, seed: 3);
+        Assert.That(seen.Distinct().Order(), Is.EqualTo(new[] { (0L, 8L, 2L), (1L, 5L, 2L) }));
+        Assert.That(seen, Has.Count.EqualTo(13));
+
+        // On the device, all 103 rows are one macro-batch of 13 batches, whatever the steps.
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        seen.Clear();
+        s.Trainer.Train(x, t);
+        Assert.That(seen.Distinct(), Is.EqualTo(new[] { (0L, 13L, 1L) }));
+        seen.Clear();
+        s.Trainer.TrainSteps(x, t, 30);
+        Assert.That(seen.Distinct(), Is.EqualTo(new[] { (0L, 13L, 1L) }));
+        Assert.That(seen, Has.Count.EqualTo(30));
+    }
+
+    [Test]
     public void ShuffledMacroBatchesComeInAReproduciblePermutation()
     {
         // 100 rows in macro-batches of 10: ten macro-batches, two batches each.
