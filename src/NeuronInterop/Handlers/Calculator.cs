@@ -46,7 +46,51 @@ public sealed class Calculator
         HandlerChecks.CheckDevice(Module, data, null);
         using SingleThreadGuard.Use use = Module.Guard.Enter();
         Module.EvalMode();
+        Tensor result = CalcBatches(data, 0);
+        _logger.LogDebug("Calculation finished: rows {Rows}, batch size {BatchSize}", data.Shape[0], BatchSize);
+        return result;
+    }
 
+    /// <summary>
+    /// The module's output for every row of host data, in eval mode (where the module stays, as with <see cref="Calc"/>):
+    /// the data is uploaded one macro-batch at a time (so that the device never holds more of it, nor of the output),
+    /// each cut into batches of <see cref="BatchSize"/> rows, and its output copied back.
+    /// </summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <param name="macroBatchSize">
+    /// Rows uploaded at a time, at least <see cref="BatchSize"/>; by default <see cref="Trainer.DefaultMacroBatchSize"/>,
+    /// or <see cref="BatchSize"/> when that is larger.
+    /// </param>
+    /// <returns>The outputs, rows × output features.</returns>
+    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module.</exception>
+    public float[,] CalcFromHost(float[,] data, int? macroBatchSize = null)
+    {
+        Module.ThrowIfDisposed();
+        HandlerChecks.CheckHost(Module, data, null);
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
+        using SingleThreadGuard.Use use = Module.Guard.Enter();
+        Module.EvalMode();
+
+        long rows = data.GetLength(0);
+        float[,]? result = null;
+        for (long first = 0; first < rows; first += macroRows)
+        {
+            long count = Math.Min(macroRows, rows - first);
+            using Tensor x = Tensor.FromArray(Module.Device, HandlerChecks.Rows(data, first, count), count, data.GetLength(1));
+            using Tensor y = CalcBatches(x, first);
+            result ??= new float[rows, y.Shape[1]];
+            y.CopyTo(HandlerChecks.WritableRows(result, first, count));
+        }
+        _logger.LogDebug("Calculation finished: rows {Rows}, batch size {BatchSize}", rows, BatchSize);
+        return result!;
+    }
+
+    /// <summary>A new tensor of the module's output for every row of the data; <paramref name="firstRow"/> places it in the whole data set, for the log.</summary>
+    private Tensor CalcBatches(Tensor data, long firstRow)
+    {
         long rows = data.Shape[0];
         Tensor? result = null;
         try
@@ -66,7 +110,7 @@ public sealed class Calculator
                 Tensor y = Module.Forward(x);
                 result ??= new Tensor(Module.Device, rows, y.Shape[1]);
                 result.CopyRowsFrom(y, 0, first, count);
-                BatchLog.Calculated(_logger, first, first + count - 1);
+                BatchLog.Calculated(_logger, firstRow + first, firstRow + first + count - 1);
             }
         }
         catch
@@ -74,23 +118,6 @@ public sealed class Calculator
             result?.Dispose();
             throw;
         }
-
-        _logger.LogDebug("Calculation finished: rows {Rows}, batch size {BatchSize}", rows, BatchSize);
         return result!;
-    }
-
-    /// <summary>Uploads host data, computes the module's output for every row in eval mode (where the module stays, as with <see cref="Calc"/>) and copies it back.</summary>
-    /// <param name="data">Inputs, rows × input features.</param>
-    /// <returns>The outputs, rows × output features.</returns>
-    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>
-    /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is using the module.</exception>
-    public float[,] CalcFromHost(float[,] data)
-    {
-        Module.ThrowIfDisposed();
-        HandlerChecks.CheckHost(Module, data, null);
-        using Tensor x = Tensor.FromArray(Module.Device, data);
-        using Tensor y = Calc(x);
-        return y.ToArray2D();
     }
 }

@@ -178,12 +178,7 @@ public sealed class Trainer : IDisposable
         CheckReady();
         using TrainingCall call = EnterTrainingCall();
         HandlerChecks.CheckHost(Module, data, target);
-        int macroRows = macroBatchSize ?? Math.Max(DefaultMacroBatchSize, BatchSize);
-        if (macroRows < BatchSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), macroRows,
-                $"The macro-batch size must be at least the batch size ({BatchSize}).");
-        }
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
 
         long rows = data.GetLength(0);
         long capacity = Math.Min(macroRows, rows);

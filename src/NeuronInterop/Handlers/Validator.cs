@@ -62,6 +62,50 @@ public sealed class Validator
 
         Cost.ResetAccumulator();
         Module.EvalMode();
+        EvaluateBatches(data, target, 0);
+        return Finish(data.Shape[0]);
+    }
+
+    /// <summary>
+    /// Returns <see cref="Validate"/>'s result for host data, uploaded to the module's device one macro-batch at a
+    /// time (so that the device never holds more of it), each cut into batches of <see cref="BatchSize"/> rows.
+    /// </summary>
+    /// <param name="data">Inputs, rows × input features.</param>
+    /// <param name="target">Targets, rows × output features.</param>
+    /// <param name="macroBatchSize">
+    /// Rows uploaded at a time, at least <see cref="BatchSize"/>; by default <see cref="Trainer.DefaultMacroBatchSize"/>,
+    /// or <see cref="BatchSize"/> when that is larger. The error does not depend on it beyond float rounding.
+    /// </param>
+    /// <returns>The batch-weighted mean error.</returns>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the module or the cost.</exception>
+    public double ValidateFromHost(float[,] data, float[,] target, int? macroBatchSize = null)
+    {
+        Module.ThrowIfDisposed();
+        Cost.ThrowIfDisposed();
+        HandlerChecks.CheckHost(Module, data, target);
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
+        using SingleThreadGuard.Use module = Module.Guard.Enter();
+        using SingleThreadGuard.Use cost = Cost.Guard.Enter();
+
+        Cost.ResetAccumulator();
+        Module.EvalMode();
+        long rows = data.GetLength(0);
+        for (long first = 0; first < rows; first += macroRows)
+        {
+            long count = Math.Min(macroRows, rows - first);
+            using Tensor x = Tensor.FromArray(Module.Device, HandlerChecks.Rows(data, first, count), count, data.GetLength(1));
+            using Tensor t = Tensor.FromArray(Module.Device, HandlerChecks.Rows(target, first, count), count, target.GetLength(1));
+            EvaluateBatches(x, t, first);
+        }
+        return Finish(rows);
+    }
+
+    /// <summary>Adds the error of every batch of the data to the cost's accumulator; <paramref name="firstRow"/> places it in the whole data set, for the log.</summary>
+    private void EvaluateBatches(Tensor data, Tensor target, long firstRow)
+    {
         long rows = data.Shape[0];
         for (long first = 0; first < rows; first += BatchSize)
         {
@@ -76,28 +120,14 @@ public sealed class Validator
                 using Tensor t = target.SliceRows(first, count);
                 Cost.Evaluate(Module.Forward(x), t);
             }
-            BatchLog.Validated(_logger, first, first + count - 1);
+            BatchLog.Validated(_logger, firstRow + first, firstRow + first + count - 1);
         }
+    }
 
+    private double Finish(long rows)
+    {
         double error = Cost.MeanError;
         _logger.LogInformation("Validation finished: samples {Rows}, mean error {MeanError}", rows, error);
         return error;
-    }
-
-    /// <summary>Uploads host data to the module's device and returns <see cref="Validate"/>'s result.</summary>
-    /// <param name="data">Inputs, rows × input features.</param>
-    /// <param name="target">Targets, rows × output features.</param>
-    /// <returns>The batch-weighted mean error.</returns>
-    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
-    /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is using the module or the cost.</exception>
-    public double ValidateFromHost(float[,] data, float[,] target)
-    {
-        Module.ThrowIfDisposed();
-        Cost.ThrowIfDisposed();
-        HandlerChecks.CheckHost(Module, data, target);
-        using Tensor x = Tensor.FromArray(Module.Device, data);
-        using Tensor t = Tensor.FromArray(Module.Device, target);
-        return Validate(x, t);
     }
 }

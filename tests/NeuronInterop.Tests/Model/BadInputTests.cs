@@ -287,6 +287,10 @@ public sealed class BadInputTests
         ShapeRefused(() => validator.ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 5, 1)), "target");
         Assert.Throws<ArgumentException>(() => validator.ValidateFromHost(new float[0, 3], new float[0, 2]));
         ShapeRefused(() => calculator.CalcFromHost(Uniform(4, 2, 1)), "data");
+        Assert.That(() => new Validator(_layer, _cost, batchSize: 8).ValidateFromHost(Uniform(4, 3, 1), Uniform(4, 2, 2), macroBatchSize: 7),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("macroBatchSize"));
+        Assert.That(() => new Calculator(_layer, batchSize: 8).CalcFromHost(Uniform(4, 3, 1), macroBatchSize: 7),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("macroBatchSize"));
         // On the device: a target with more rows than the data is not validated against its first rows.
         using Tensor x = Tensor.FromArray(TestDevice, Uniform(10, 3, 1));
         using Tensor longerTarget = Tensor.FromArray(TestDevice, Uniform(12, 2, 2));

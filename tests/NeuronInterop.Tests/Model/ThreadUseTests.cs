@@ -242,7 +242,7 @@ public sealed class ThreadUseTests
         using var layer = new Linear(8, 4, seed: 3, device: TestDevice);
         var calculator = new Calculator(layer, batchSize: 100);
         var inputs = Enumerable.Range(0, 7).Select(i => Uniform(1000 - 137 * i, 8, 10 + i)).ToArray();
-        float[][,] expected = inputs.Select(calculator.CalcFromHost).ToArray();
+        float[][,] expected = inputs.Select(input => calculator.CalcFromHost(input)).ToArray();
         int right = 0, refused = 0;
         Parallel.For(0, 120, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
         {

@@ -125,6 +125,32 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void ValidatorAndCalculatorTakeHostDataOneMacroBatchAtATime()
+    {
+        var (data, target) = Problem(20, 3, 2, 8);
+        using var s = new TrainingSetup(TestDevice, 3, 2, batchSize: 3, lr: 0.1f);
+        using Tensor x = Tensor.FromArray(TestDevice, data);
+        using Tensor t = Tensor.FromArray(TestDevice, target);
+        // Macro-batches of 7, 7 and 6 rows, each cut into batches of 3: the last of each smaller.
+        string[] batches = ["0..2", "3..5", "6..6", "7..9", "10..12", "13..13", "14..16", "17..19"];
+        var validated = new ListLogger();
+        var calculated = new ListLogger();
+
+        double error = new Validator(s.Layer, s.Cost, batchSize: 3, logger: validated).ValidateFromHost(data, target, macroBatchSize: 7);
+        float[,] output = new Calculator(s.Layer, batchSize: 3, logger: calculated).CalcFromHost(data, macroBatchSize: 7);
+
+        Assert.That(validated.Entries.Where(e => e.Level == LogLevel.Trace).Select(e => e.Message),
+            Is.EqualTo(batches.Select(rows => $"Validated rows {rows}")));
+        Assert.That(calculated.Entries.Where(e => e.Level == LogLevel.Trace).Select(e => e.Message),
+            Is.EqualTo(batches.Select(rows => $"Calculated rows {rows}")));
+        Assert.That(error, Is.EqualTo(new Validator(s.Layer, s.Cost, batchSize: 3).Validate(x, t)).Within(1e-5).Percent,
+            "the error of the data on the device");
+        Assert.That(error, Is.EqualTo(s.Reference.Validate(data, target)).Within(0.01).Percent, "the reference's");
+        using Tensor whole = new Calculator(s.Layer, batchSize: 3).Calc(x);
+        Tolerance.AssertClose(Flat(output), Flat(whole.ToArray2D()), Atol, Rtol, "the outputs of the data on the device");
+    }
+
+    [Test]
     public void ShuffledMacroBatchesComeInAReproduciblePermutation()
     {
         // 100 rows in macro-batches of 10: ten macro-batches, two batches each.
