@@ -24,6 +24,7 @@ public sealed class CommandTests
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         Assert.That(result.Output, Does.Contain(Device.NativeLibraryPath));
         Assert.That(result.Output, Does.Contain(Device.NativeVersion.ToString()));
+        Assert.That(result.Output.Split('\n')[0], Is.EqualTo($"neuron {Device.NativeVersion}"), "the tool has its library's version");
         Assert.That(result.Output, Does.Contain($"CUDA devices:      {Device.CudaDeviceCount}"));
         Assert.That(result.Output, Does.Match(@"Host kernels: +(avx512|avx2|baseline), \d+ threads?"));
         string expected = Device.CudaDeviceCount > 0 ? "cuda:0" : "host";
