@@ -1,6 +1,7 @@
 // The host (CPU) backend: memory from the C++ heap, arithmetic in host_kernels.cpp.
 // Every operation runs to completion before it returns, so synchronize() has nothing to wait for.
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +24,14 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line, and room for any vector width
 
+// Blocks of kHugePageMinBytes or more start on a 2 MiB boundary and are advised as transparent huge
+// pages (where the system leaves that to madvise, its default): the first write of fresh memory
+// then faults once per 2 MiB rather than per 4 KiB. On a 2-vCPU VM, a new 64 MiB tensor's zero
+// fill (neuron_fills_bench, new + fill) took 141 ms with 4 KiB faults, against 1.2 ms for a fill of
+// memory already written.
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugePageMinBytes = 4 * kHugePage;
+
 // The bytes of every host backend allocation now live, across contexts.
 std::atomic<uint64_t> held_bytes{0};
 
@@ -43,7 +52,12 @@ void* aligned_allocate(size_t bytes, const char* what) {
         if (!why.empty()) fail(" (" + why + ")");
     }
     void* memory = nullptr;
-    if (posix_memalign(&memory, kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) fail("");
+    const bool huge = bytes >= kHugePageMinBytes;
+    if (posix_memalign(&memory, huge ? kHugePage : kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) {
+        fail("");
+    }
+    // Advice only: where huge pages are off or none is free, the memory is faulted in 4 KiB pages.
+    if (huge) madvise(memory, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
     held_bytes.fetch_add(malloc_usable_size(memory), std::memory_order_relaxed);
     return memory;
 }
