@@ -61,18 +61,14 @@ internal sealed partial class TypeMapper(IReadOnlyDictionary<string, string> nam
                 CXType pointee = LibClang.clang_getPointeeType(type);
                 if (pointee.Kind is CXTypeKind.FunctionProto or CXTypeKind.FunctionNoProto)
                     return FunctionPointer(pointee, where);
-                // A pointer to an array (float (*)[3], or to a typedef'd one) points at its first element.
-                return IsArray(pointee) ? Map(pointee, where) : Map(pointee, where) + "*";
+                return PointerTo(pointee, where);
             }
 
             // Array parameters decay to pointers to their first element, of an array of arrays too
             // (float grid[][3] is a float (*)[3]); array fields are handled by the caller.
             case CXTypeKind.ConstantArray:
             case CXTypeKind.IncompleteArray:
-            {
-                CXType element = LibClang.clang_getArrayElementType(type);
-                return IsArray(element) ? Map(element, where) : Map(element, where) + "*";
-            }
+                return PointerTo(LibClang.clang_getArrayElementType(type), where);
 
             case CXTypeKind.Void: return "void";
             case CXTypeKind.Bool: return "byte";
@@ -128,8 +124,15 @@ internal sealed partial class TypeMapper(IReadOnlyDictionary<string, string> nam
         return builder.Append(Map(LibClang.clang_getResultType(function), where)).Append('>').ToString();
     }
 
-    private static bool IsArray(CXType type) =>
-        LibClang.clang_getCanonicalType(type).Kind is CXTypeKind.ConstantArray or CXTypeKind.IncompleteArray;
+    /// <summary>
+    /// A pointer to <paramref name="pointee"/>. A pointer to an array (<c>float (*)[3]</c>, or to a typedef'd one) is
+    /// a pointer to its first element, as the array itself maps to one.
+    /// </summary>
+    private string PointerTo(CXType pointee, string where)
+    {
+        bool array = LibClang.clang_getCanonicalType(pointee).Kind is CXTypeKind.ConstantArray or CXTypeKind.IncompleteArray;
+        return array ? Map(pointee, where) : Map(pointee, where) + "*";
+    }
 
     private static string Usr(CXCursor cursor) => LibClang.Consume(LibClang.clang_getCursorUSR(cursor));
 

@@ -117,39 +117,33 @@ internal static class HandlerChecks
         }
     }
 
-    /// <summary>The rows of a 2-D array as one row-major span.</summary>
     /// <summary>
     /// The rows a host call uploads at a time: <paramref name="macroBatchSize"/>, by default
     /// <see cref="Trainer.DefaultMacroBatchSize"/> or <paramref name="batchSize"/> when that is larger.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <paramref name="batchSize"/>.</exception>
-    public static int MacroBatchRows(int? macroBatchSize, int batchSize, string name = "macroBatchSize")
+    public static int MacroBatchRows(int? macroBatchSize, int batchSize)
     {
         int rows = macroBatchSize ?? Math.Max(Trainer.DefaultMacroBatchSize, batchSize);
         if (rows < batchSize)
         {
-            throw new ArgumentOutOfRangeException(name, rows, $"The macro-batch size must be at least the batch size ({batchSize}).");
+            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), rows, $"The macro-batch size must be at least the batch size ({batchSize}).");
         }
         return rows;
     }
 
-    /// <summary>Rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a rows × columns array, to write.</summary>
+    /// <summary>The rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a 2-D array as one row-major span.</summary>
     public static Span<float> WritableRows(float[,] array, long firstRow, long rowCount)
     {
         int columns = array.GetLength(1);
+        // The data reference, not array[0, 0]: an array's lower bounds need not be 0.
         Span<float> all = MemoryMarshal.CreateSpan(
             ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
         return all.Slice(checked((int)(firstRow * columns)), checked((int)(rowCount * columns)));
     }
 
-    public static ReadOnlySpan<float> Rows(float[,] array, long firstRow, long rowCount)
-    {
-        int columns = array.GetLength(1);
-        // The data reference, not array[0, 0]: an array's lower bounds need not be 0.
-        ReadOnlySpan<float> all = MemoryMarshal.CreateReadOnlySpan(
-            ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
-        return all.Slice(checked((int)(firstRow * columns)), checked((int)(rowCount * columns)));
-    }
+    /// <summary>The rows of a 2-D array as one row-major span, to read.</summary>
+    public static ReadOnlySpan<float> Rows(float[,] array, long firstRow, long rowCount) => WritableRows(array, firstRow, rowCount);
 
     private static void CheckFeatures(Module module, long features, string name, bool input)
     {
