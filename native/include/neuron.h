@@ -257,6 +257,15 @@ NRN_API nrn_status nrn_tensor_copy_to_host_async(nrn_context* context, const nrn
 /** Copies all elements of `source` into `destination`; both on `context`, with equal element counts. */
 NRN_API nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_tensor* destination);
 
+/**
+ * Copies all elements of `source`, on `source_context`, into `destination`, on `destination_context`
+ * (equal element counts; the shapes may differ), whichever devices the two contexts are on. Between two
+ * contexts it waits for the source context's prior work and returns when the copy is done: host memory
+ * is copied to or from directly, and a copy between two CUDA contexts goes through page-locked host
+ * memory, 16 MiB at a time. With one context twice it is nrn_tensor_copy.
+ */
+NRN_API nrn_status nrn_tensor_copy_between(nrn_context* source_context, const nrn_tensor* source, nrn_context* destination_context, nrn_tensor* destination);
+
 /** Copies `row_count` rows from `source` (starting at `source_row`) into `destination` (starting at `destination_row`); the row sizes must match. */
 NRN_API nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, int64_t source_row, nrn_tensor* destination, int64_t destination_row, int64_t row_count);
 

@@ -452,6 +452,46 @@ TEST_CASE(bad_input, tensors_of_another_context) {
     CHECK_IDENTICAL(foreign.read(), std::vector<float>(8, 3.0f), "the foreign tensor");
 }
 
+TEST_CASE(bad_input, copies_between_contexts) {
+    Context context(NRN_BACKEND_HOST), other(NRN_BACKEND_HOST);
+    Layer l(context);
+    const std::vector<float> eights(8, 3.0f);
+    Tensor foreign(other, {4, 2}, eights), foreign_wrong(other, {7}, std::vector<float>(7, 3.0f));
+    const char* op = "nrn_tensor_copy_between";
+    const auto inv = NRN_STATUS_INVALID_HANDLE;
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(nullptr, l.y, other, foreign));
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(context, l.y, nullptr, foreign));
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(nullptr, l.y, nullptr, foreign));
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(other, foreign, context, nullptr));
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(context, nullptr, other, foreign));
+    nrn_tensor* dead = nullptr;
+    const int64_t shape[] = {4, 2};
+    REQUIRE_OK(nrn_tensor_create(other, 2, shape, &dead));
+    REQUIRE_OK(nrn_tensor_destroy(dead));
+    EXPECT_FAILURE(l, inv, op, nrn_tensor_copy_between(other, dead, context, l.y));
+    CHECK(std::strstr(nrn_last_error(), "source is not a live tensor") != nullptr);
+    // Each tensor belongs to the context named with it.
+    const auto mismatch = NRN_STATUS_CONTEXT_MISMATCH;
+    EXPECT_FAILURE(l, mismatch, op, nrn_tensor_copy_between(context, foreign, other, l.y));
+    CHECK(std::strstr(nrn_last_error(), "source belongs to another context") != nullptr);
+    EXPECT_FAILURE(l, mismatch, op, nrn_tensor_copy_between(other, foreign, context, foreign));
+    CHECK(std::strstr(nrn_last_error(), "destination belongs to another context") != nullptr);
+    EXPECT_FAILURE(l, mismatch, op, nrn_tensor_copy_between(context, l.y, context, foreign));
+    // Equal element counts, on two contexts and on one.
+    const auto mis = NRN_STATUS_SHAPE_MISMATCH;
+    EXPECT_FAILURE(l, mis, op, nrn_tensor_copy_between(other, foreign_wrong, context, l.y));
+    EXPECT_FAILURE(l, mis, op, nrn_tensor_copy_between(context, l.y, other, foreign_wrong));
+    EXPECT_FAILURE(l, mis, op, nrn_tensor_copy_between(context, l.x, context, l.y));
+    // Overlapping rows of one tensor, on one context.
+    nrn_tensor *head = nullptr, *tail = nullptr;
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 0, 3, &head));
+    REQUIRE_OK(nrn_tensor_view_rows(l.y, 1, 3, &tail));
+    EXPECT_FAILURE(l, NRN_STATUS_INVALID_ARGUMENT, op, nrn_tensor_copy_between(context, head, context, tail));
+    REQUIRE_OK(nrn_tensor_destroy(tail));
+    REQUIRE_OK(nrn_tensor_destroy(head));
+    CHECK_IDENTICAL(foreign.read(), eights, "the other context's tensor");
+}
+
 TEST_CASE(bad_input, last_error_is_per_thread) {
     CHECK_FAILS(NRN_STATUS_INVALID_HANDLE, "nrn_context_synchronize", nrn_context_synchronize(nullptr));
     std::string seen_by_other_thread = "unset";

@@ -165,6 +165,37 @@ TEST_CASE(handles_and_memory, concurrent_use_of_one_context) {
     CHECK(live_handles() == base);
 }
 
+// Copies between two contexts take both contexts' locks; two threads copying in opposite
+// directions must not each take one and wait for the other (ThreadSanitizer, which runs these
+// tests in CI, reports a lock-order inversion even in a run that happens not to deadlock).
+TEST_CASE(handles_and_memory, copies_between_two_contexts_in_opposite_directions_on_two_threads) {
+    Context first(NRN_BACKEND_HOST), second(NRN_BACKEND_HOST);
+    const int64_t shape[] = {64};
+    std::atomic<int> failures{0};
+    auto copier = [&](nrn_context* from, nrn_context* to, float value) {
+        return std::thread([&failures, from, to, value, &shape] {
+            nrn_tensor *source = nullptr, *destination = nullptr;
+            bool ok = nrn_tensor_create(from, 1, shape, &source) == NRN_STATUS_OK &&
+                      nrn_tensor_create(to, 1, shape, &destination) == NRN_STATUS_OK &&
+                      nrn_tensor_fill(from, source, value) == NRN_STATUS_OK;
+            for (int i = 0; ok && i < 2000; ++i) {
+                float out[64];
+                ok = nrn_tensor_fill(to, destination, 0.0f) == NRN_STATUS_OK &&
+                     nrn_tensor_copy_between(from, source, to, destination) == NRN_STATUS_OK &&
+                     nrn_tensor_copy_to_host(to, destination, out, 64) == NRN_STATUS_OK;
+                for (float v : out) ok = ok && v == value;
+            }
+            nrn_tensor_destroy(source);
+            nrn_tensor_destroy(destination);
+            if (!ok) ++failures;
+        });
+    };
+    std::thread forth = copier(first, second, 1.0f), back = copier(second, first, 2.0f);
+    forth.join();
+    back.join();
+    CHECK_MSG(failures == 0, failures << " threads failed");
+}
+
 // One thread creates and destroys tensors while another keeps passing the newest one to calls.
 // Each call runs on a live tensor or fails with NRN_STATUS_INVALID_HANDLE, never anything else,
 // and a destroy that races a call in flight must free nothing the call still uses: the

@@ -1,5 +1,6 @@
 // Every operation of every present backend against the naive double-precision reference,
 // on random shapes including 1, primes and sizes that are not multiples of any tile.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
@@ -394,6 +395,46 @@ TEST_CASE(ops_vs_reference, copies_views_and_rows) {
         CHECK_MSG(same, "asynchronous copies through pinned memory " << name);
         REQUIRE_OK(nrn_pinned_free(pinned));
     }
+}
+
+TEST_CASE(ops_vs_reference, copies_between_contexts) {
+    std::mt19937_64 rng(8);
+    const auto backends = present_backends();
+    for (nrn_backend from : backends) {
+        for (nrn_backend to : backends) {
+            Context source_context(from), destination_context(to);
+            const std::string name = source_context.name() + " to " + destination_context.name();
+            // Up to 2^22 + 5 floats: more than one 16 MiB piece of a copy between two CUDA contexts.
+            for (int64_t count : {int64_t{1}, int64_t{1000}, (int64_t{1} << 22) + 5}) {
+                const auto values = random_values(rng, count);
+                Tensor source(source_context, {count}, values), destination(destination_context, {count, 1});
+                REQUIRE_OK(nrn_tensor_copy_between(source_context, source, destination_context, destination));
+                CHECK_IDENTICAL(destination.read(), values, name + ", " + std::to_string(count) + " elements");
+                CHECK_IDENTICAL(source.read(), values, "the source after a copy " + name);
+            }
+            // A view's rows, into a view of another shape's rows.
+            const auto a = random_values(rng, 12 * 5), b = random_values(rng, 20 * 3);
+            Tensor ta(source_context, {12, 5}, a), tb(destination_context, {20, 3}, b);
+            nrn_tensor *rows_of_a = nullptr, *rows_of_b = nullptr;
+            REQUIRE_OK(nrn_tensor_view_rows(ta, 4, 3, &rows_of_a));
+            REQUIRE_OK(nrn_tensor_view_rows(tb, 10, 5, &rows_of_b));
+            REQUIRE_OK(nrn_tensor_copy_between(source_context, rows_of_a, destination_context, rows_of_b));
+            REQUIRE_OK(nrn_tensor_destroy(rows_of_b));
+            REQUIRE_OK(nrn_tensor_destroy(rows_of_a));
+            auto expected = b;
+            std::copy(a.begin() + 20, a.begin() + 35, expected.begin() + 30);
+            CHECK_IDENTICAL(tb.read(), expected, "rows through views " + name);
+            CHECK_IDENTICAL(ta.read(), a, "the source of a copy through views " + name);
+        }
+    }
+    // One context twice is nrn_tensor_copy: a copy of a tensor to itself changes nothing.
+    Context context(NRN_BACKEND_HOST);
+    const auto values = random_values(rng, 24);
+    Tensor x(context, {4, 6}, values), y(context, {24});
+    REQUIRE_OK(nrn_tensor_copy_between(context, x, context, y));
+    CHECK_IDENTICAL(y.read(), values, "a copy within one context");
+    REQUIRE_OK(nrn_tensor_copy_between(context, y, context, y));
+    CHECK_IDENTICAL(y.read(), values, "a copy of a tensor to itself");
 }
 
 TEST_CASE(ops_vs_reference, operations_on_views_use_the_right_rows) {

@@ -204,6 +204,15 @@ void check_host_copy(const Check& check, const ContextRef& ctx, const TensorRef&
     });
 }
 
+// The element counts of a copy's two tensors agree (their shapes may differ).
+void check_same_count(const Check& check, const nrn_tensor& source, const nrn_tensor& destination) {
+    check.require(source.count == destination.count, NRN_STATUS_SHAPE_MISMATCH, [&] {
+        return "source is " + shape_text(source) + " (" + std::to_string(source.count) +
+               " elements) but destination is " + shape_text(destination) + " (" +
+               std::to_string(destination.count) + " elements)";
+    });
+}
+
 nrn_status copy_from_host(const char* operation, nrn_context* context, nrn_tensor* tensor, const float* source,
                           int64_t count, bool async) {
     return guard(operation, [&] {
@@ -248,24 +257,90 @@ nrn_status nrn_tensor_copy_to_host_async(nrn_context* context, const nrn_tensor*
     return copy_to_host("nrn_tensor_copy_to_host_async", context, tensor, destination, count, true);
 }
 
+namespace {
+
+// nrn_tensor_copy, for it and for nrn_tensor_copy_between with one context twice.
+void copy_on_context(const Check& check, nrn_context* context, const nrn_tensor* source, nrn_tensor* destination) {
+    ContextRef ctx;
+    TensorRef src, dst;
+    CallLock call = registry().lookup(check, std::tie(ctx, src, dst), context,
+        Required{source, "source"}, Required{destination, "destination"});
+    check.on(ctx, src, "source");
+    check.on(ctx, dst, "destination");
+    check_same_count(check, *src, *dst);
+    if (src->storage == dst->storage && src->offset == dst->offset) return;  // the same memory
+    check.distinct(dst, "destination", src, "source");
+    call.lock();
+    ctx->backend->copy(dst->data(), src->data(), src->count);
+}
+
+// The floats a copy between two CUDA contexts stages at a time: 16 MiB of page-locked memory, enough
+// for the copies to run at the bus's speed.
+constexpr int64_t kStagedFloats = int64_t{1} << 22;
+
+// Page-locked memory of a backend, freed with it.
+class PinnedBuffer {
+public:
+    PinnedBuffer(nrn::Backend& backend, int64_t floats)
+        : backend_(backend), data_(static_cast<float*>(backend.allocate_pinned(static_cast<size_t>(floats) * sizeof(float)))) {}
+    ~PinnedBuffer() { backend_.release_pinned(data_); }
+    PinnedBuffer(const PinnedBuffer&) = delete;
+    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+    float* data() const { return data_; }
+
+private:
+    nrn::Backend& backend_;
+    float* data_;
+};
+
+// Copies `count` floats from `source`'s memory to `destination`'s, each on its own backend, and
+// returns when they have arrived.
+void copy_across(nrn::Backend& from, const float* source, nrn::Backend& to, float* destination, int64_t count) {
+    if (to.kind() == NRN_BACKEND_HOST) {
+        from.copy_to_host(destination, source, count, false);
+    } else if (from.kind() == NRN_BACKEND_HOST) {
+        to.copy_from_host(destination, source, count, false);
+    } else {
+        const PinnedBuffer stage(from, std::min(count, kStagedFloats));
+        for (int64_t done = 0; done < count; done += kStagedFloats) {
+            const int64_t part = std::min(count - done, kStagedFloats);
+            from.copy_to_host(stage.data(), source + done, part, false);
+            to.copy_from_host(destination + done, stage.data(), part, false);
+        }
+    }
+}
+
+}  // namespace
+
 nrn_status nrn_tensor_copy(nrn_context* context, const nrn_tensor* source, nrn_tensor* destination) {
     return guard("nrn_tensor_copy", [&] {
-        const Check check("nrn_tensor_copy");
-        ContextRef ctx;
-        TensorRef src, dst;
-        CallLock call = registry().lookup(check, std::tie(ctx, src, dst), context,
-            Required{source, "source"}, Required{destination, "destination"});
-        check.on(ctx, src, "source");
-        check.on(ctx, dst, "destination");
-        check.require(src->count == dst->count, NRN_STATUS_SHAPE_MISMATCH, [&] {
-            return "source is " + shape_text(*src) + " (" + std::to_string(src->count) +
-                   " elements) but destination is " + shape_text(*dst) + " (" + std::to_string(dst->count) +
-                   " elements)";
-        });
-        if (src->storage == dst->storage && src->offset == dst->offset) return;  // the same memory
-        check.distinct(dst, "destination", src, "source");
-        call.lock();
-        ctx->backend->copy(dst->data(), src->data(), src->count);
+        copy_on_context(Check("nrn_tensor_copy"), context, source, destination);
+    });
+}
+
+nrn_status nrn_tensor_copy_between(nrn_context* source_context, const nrn_tensor* source,
+                                   nrn_context* destination_context, nrn_tensor* destination) {
+    return guard("nrn_tensor_copy_between", [&] {
+        const Check check("nrn_tensor_copy_between");
+        if (source_context != nullptr && source_context == destination_context) {
+            copy_on_context(check, source_context, source, destination);
+            return;
+        }
+        // References that own their objects, looked up in argument order: the call then takes both
+        // contexts' locks at once (std::lock), so that two threads copying in opposite directions
+        // cannot each hold one lock and wait for the other.
+        const ContextRef from_ctx = registry().context(check, source_context, "source_context");
+        const TensorRef src = registry().tensor(check, source, "source");
+        const ContextRef to_ctx = registry().context(check, destination_context, "destination_context");
+        const TensorRef dst = registry().tensor(check, destination, "destination");
+        check.on(from_ctx, src, "source");
+        check.on(to_ctx, dst, "destination");
+        check_same_count(check, *src, *dst);
+        // Declared after the references, so released before them (a tensor's last reference frees
+        // its memory under its context's lock).
+        std::unique_lock<std::mutex> from_lock(from_ctx->mutex, std::defer_lock), to_lock(to_ctx->mutex, std::defer_lock);
+        std::lock(from_lock, to_lock);
+        copy_across(*from_ctx->backend, src->data(), *to_ctx->backend, dst->data(), src->count);
     });
 }
 

@@ -110,9 +110,9 @@ public:
         return call;
     }
 
-    ContextRef context(const Check& check, const nrn_context* handle) {
+    ContextRef context(const Check& check, const nrn_context* handle, const char* name = "context") {
         std::lock_guard<std::mutex> lock(mutex_);
-        return find(check, handle, "context");
+        return find(check, handle, name);
     }
 
     TensorRef tensor(const Check& check, const nrn_tensor* handle, const char* name) {

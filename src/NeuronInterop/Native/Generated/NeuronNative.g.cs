@@ -363,6 +363,18 @@ internal static unsafe partial class NeuronNative
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nrn_status nrn_tensor_copy(nrn_context* context, nrn_tensor* source, nrn_tensor* destination);
 
+    /// <summary>
+    /// Copies all elements of <c>source</c>, on <c>source_context</c>, into <c>destination</c>, on <c>destination_context</c>
+    /// (equal element counts; the shapes may differ), whichever devices the two contexts are on. Between two
+    /// contexts it waits for the source context's prior work and returns when the copy is done: host memory
+    /// is copied to or from directly, and a copy between two CUDA contexts goes through page-locked host
+    /// memory, 16 MiB at a time. With one context twice it is nrn_tensor_copy.
+    /// </summary>
+    // nrn_status nrn_tensor_copy_between(nrn_context* source_context, const nrn_tensor* source, nrn_context* destination_context, nrn_tensor* destination);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nrn_status nrn_tensor_copy_between(nrn_context* source_context, nrn_tensor* source, nrn_context* destination_context, nrn_tensor* destination);
+
     /// <summary>Copies <c>row_count</c> rows from <c>source</c> (starting at <c>source_row</c>) into <c>destination</c> (starting at <c>destination_row</c>); the row sizes must match.</summary>
     // nrn_status nrn_tensor_copy_rows(nrn_context* context, const nrn_tensor* source, int64_t source_row, nrn_tensor* destination, int64_t destination_row, int64_t row_count);
     [LibraryImport(LibraryName)]
