@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.ObjectModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -209,19 +208,19 @@ public sealed unsafe class Tensor : IDisposable
 
     /// <summary>
     /// Overwrites the tensor with the elements of <paramref name="source"/> (equal element counts; the shapes may differ).
-    /// A tensor on another device is copied through host memory.
+    /// A tensor on another device is copied directly to or from host memory, and between two GPUs through
+    /// page-locked host memory; such a copy waits for the source device's prior work and returns when it is done.
     /// </summary>
     /// <param name="source">The tensor to copy.</param>
     /// <exception cref="ShapeMismatchException">
     /// The element counts differ, whichever devices the two tensors are on (it is an <see cref="ArgumentException"/>).
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="source"/> shares part, but not all, of this tensor's memory.</exception>
-    /// <exception cref="InvalidOperationException">The tensors are on different devices and have more elements than a .NET array holds (the copy goes through one).</exception>
     /// <exception cref="ObjectDisposedException">Either tensor or its device has been disposed.</exception>
     public void CopyFrom(Tensor source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        // Checked here, before the paths split, so that every pair of devices reports a misuse alike.
+        // Checked here so that a disposed object is reported before a count that differs, on every pair of devices.
         Device.ThrowIfDisposed();
         source.Device.ThrowIfDisposed();
         source.ThrowIfDisposed();
@@ -233,26 +232,11 @@ public sealed unsafe class Tensor : IDisposable
                 "give tensors of equal element counts (their shapes may differ).", nameof(source));
         }
 
-        if (source.Device == Device)
-        {
-            using var context = Device.Lease();
-            using var from = source.Lease();
-            using var to = Lease();
-            Ensure.Success(NeuronNative.nrn_tensor_copy(context.Pointer, from.Pointer, to.Pointer));
-            return;
-        }
-
-        float[] staging = ArrayPool<float>.Shared.Rent(source.HostLength());
-        try
-        {
-            Span<float> span = staging.AsSpan(0, (int)ElementCount);
-            source.CopyTo(span);
-            CopyFrom((ReadOnlySpan<float>)span);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(staging);
-        }
+        using var sourceContext = source.Device.Lease();
+        using var context = Device.Lease();
+        using var from = source.Lease();
+        using var to = Lease();
+        Ensure.Success(NeuronNative.nrn_tensor_copy_between(sourceContext.Pointer, from.Pointer, context.Pointer, to.Pointer));
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>

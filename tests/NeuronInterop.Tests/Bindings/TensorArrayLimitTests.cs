@@ -3,9 +3,9 @@ using NUnit.Framework;
 namespace NeuronInterop.Tests.Bindings;
 
 /// <summary>
-/// Copies to host arrays of a tensor larger than a .NET array holds. The limit is the managed layer's own, whatever
-/// the device, so it is checked on the host alone: the host leaves a new tensor's memory unwritten (so never
-/// resident), where the CUDA emulator fills every allocation.
+/// Copies of a tensor larger than a .NET array holds. The limit of a copy to a host array is the managed layer's own,
+/// whatever the device, so it is checked on the host alone: the host leaves a new tensor's memory unwritten (so never
+/// resident), where the CUDA emulator fills every allocation. A copy between devices goes through no array.
 /// </summary>
 public sealed class TensorArrayLimitTests
 {
@@ -28,4 +28,33 @@ public sealed class TensorArrayLimitTests
         rows.CopyFrom(values);
         Assert.That(rows.ToArray(), Is.EqualTo(values), "the last two rows, through a view");
     }
+
+    [Test]
+    public void ATensorLargerThanAnArrayIsCopiedWholeToAnotherDevice()
+    {
+        // 46,341² elements on each of two host devices: the copy makes the destination's 8 GB resident.
+        const long side = 46_341;
+        using Device other = Device.CreateOwned(BackendKind.Host);
+        using var source = Tensor.Unfilled(Device.Host, side, side);
+        using var destination = Tensor.Unfilled(other, side, side);
+        long[] marked = [0, side / 2, side - 1];
+        foreach (long row in marked)
+        {
+            using Tensor view = source.SliceRows(row, 1);
+            view.CopyFrom(RowValues(row));
+        }
+
+        destination.CopyFrom(source);
+
+        Assert.Multiple(() =>
+        {
+            foreach (long row in marked)
+            {
+                using Tensor view = destination.SliceRows(row, 1);
+                Assert.That(view.ToArray(), Is.EqualTo(RowValues(row)), $"row {row} on the other device");
+            }
+        });
+    }
+
+    private static float[] RowValues(long row) => Enumerable.Range(0, 46_341).Select(i => row + i * 0.5f).ToArray();
 }

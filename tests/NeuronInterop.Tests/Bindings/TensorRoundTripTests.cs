@@ -251,6 +251,23 @@ public sealed class TensorRoundTripTests(string backend)
     }
 
     [Test]
+    public void CopyFromTensorOnASecondDeviceOfTheSameBackendCrossesIt()
+    {
+        // Two CUDA contexts copy through page-locked host memory, 2^22 floats at a time: this is more.
+        using Device other = Device.CreateOwned(Device.Backend, Device.Index);
+        const int count = (1 << 22) + 5;
+        float[] data = RandomData(count, seed: 14);
+        using var tensor = Tensor.FromArray(Device, data);
+        using var there = new Tensor(other, count);
+        using var back = new Tensor(Device, count);
+
+        there.CopyFrom(tensor);
+        back.CopyFrom(there);
+
+        Exact(back.ToArray(), data, "to a second device of the same backend and back");
+    }
+
+    [Test]
     public void SynchronizeAfterWorkSucceeds()
     {
         using var tensor = new Tensor(Device, 1000, 10);
