@@ -1,12 +1,14 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace NeuronInterop;
 
 /// <summary>
 /// What a path names, where a regular file and a device, a named pipe or a socket must be told apart: a file that
 /// is replaced by renaming a new one over it would put a regular file in place of <c>/dev/null</c> (as root), and a
-/// named pipe opened only to check it would wait for a reader. .NET does not tell these apart.
+/// named pipe opened only to check it would wait for a reader. .NET does not tell these apart. Here too, the other
+/// calls of a file's replacement that .NET lacks: reading and giving a file's owner, and flushing its folder.
 /// </summary>
 internal static partial class FileKind
 {
@@ -27,20 +29,10 @@ internal static partial class FileKind
 
     private static int? Type(string path)
     {
-        if (!OperatingSystem.IsLinux())
-            return null;
         // struct statx has one layout on every Linux architecture: stx_mode is the 16 bits at offset 28.
-        const int currentFolder = -100;  // AT_FDCWD
         const uint typeOnly = 0x1;  // STATX_TYPE
-        var status = new byte[256];
-        try
-        {
-            return Statx(currentFolder, path, 0, typeOnly, status) == 0 ? BitConverter.ToUInt16(status, 28) & TypeBits : null;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;  // a C library without statx (glibc before 2.28)
-        }
+        byte[]? status = Status(path, typeOnly);
+        return status is null ? null : BitConverter.ToUInt16(status, 28) & TypeBits;
     }
 
     /// <summary>
@@ -66,6 +58,89 @@ internal static partial class FileKind
             return null;
         }
     }
+
+    /// <summary>The user and group that own <paramref name="path"/> (through symbolic links).</summary>
+    /// <remarks>Null where that cannot be told: a missing path, and systems other than Linux.</remarks>
+    public static (uint User, uint Group)? Owner(string path)
+    {
+        // stx_uid and stx_gid are the 32 bits at offsets 20 and 24.
+        const uint ownerAndGroup = 0x8 | 0x10;  // STATX_UID | STATX_GID
+        byte[]? status = Status(path, ownerAndGroup);
+        return status is null ? null : (BitConverter.ToUInt32(status, 20), BitConverter.ToUInt32(status, 24));
+    }
+
+    /// <summary>
+    /// Gives the open <paramref name="file"/> the user and group of <paramref name="owner"/>, as far as the system lets
+    /// this process: both for root, the group alone where the user belongs to it, neither otherwise (as <c>sed -i</c> does).
+    /// </summary>
+    public static void TryGiveTo(SafeFileHandle file, (uint User, uint Group) owner)
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        const uint keepUser = uint.MaxValue;  // (uid_t)-1: fchown leaves the user as it is
+        try
+        {
+            if (Fchown(file, owner.User, owner.Group) != 0)
+            {
+                Fchown(file, keepUser, owner.Group);
+            }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Flushes <paramref name="folder"/>'s entries to disk, so that a file just renamed into it is there after a crash;
+    /// best effort (a file system that cannot is left as it is), and nothing on systems other than Linux.
+    /// </summary>
+    public static void FlushFolder(string folder)
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        const int readOnly = 0, closeOnExec = 0x80000;  // O_RDONLY, O_CLOEXEC (the same on every Linux architecture)
+        try
+        {
+            int descriptor = Open(folder, readOnly | closeOnExec, 0);
+            if (descriptor >= 0)
+            {
+                Fsync(descriptor);
+                Close(descriptor);
+            }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+        }
+    }
+
+    // statx of `path` through links, asking for the fields in `mask`; null where it fails.
+    private static byte[]? Status(string path, uint mask)
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        const int currentFolder = -100;  // AT_FDCWD
+        var status = new byte[256];
+        try
+        {
+            return Statx(currentFolder, path, 0, mask, status) == 0 ? status : null;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;  // a C library without statx (glibc before 2.28)
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fchown")]
+    private static partial int Fchown(SafeFileHandle file, uint user, uint group);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int Fsync(int descriptor);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int descriptor);
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int folder, string path, int flags, uint mask, byte[] status);

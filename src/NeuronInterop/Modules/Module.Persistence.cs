@@ -11,8 +11,9 @@ public abstract partial class Module
     /// that PuzzleLib, h5py or <see cref="Load(string)"/> can read them back: each parameter is
     /// stored under <c>{Name}.{parameter name}</c>, such as <c>.W</c> for an unnamed layer or
     /// <c>lin.W</c> for one named <c>lin</c>. An existing file is replaced only once the new one is
-    /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions,
-    /// and a symbolic link keeps pointing to it. A device (<c>/dev/null</c>) or a pipe is not replaced
+    /// complete, so a failed save leaves it as it was; the new file keeps the old one's permissions
+    /// and, as far as the system allows (all of it for root), its owner and group, and a symbolic
+    /// link keeps pointing to it. A device (<c>/dev/null</c>) or a pipe is not replaced
     /// but written into, as a shell's redirection would; a socket, which cannot be, is refused.
     /// </summary>
     /// <param name="path">The file to write.</param>
@@ -53,7 +54,9 @@ public abstract partial class Module
 
         string folder = Path.GetDirectoryName(fullPath)!;
         string temporary = Path.Combine(folder, $".neuron-save-{Guid.NewGuid():N}.tmp");
-        UnixFileMode? keptMode = !OperatingSystem.IsWindows() && File.Exists(fullPath) ? File.GetUnixFileMode(fullPath) : null;
+        bool replaces = File.Exists(fullPath);
+        UnixFileMode? keptMode = !OperatingSystem.IsWindows() && replaces ? File.GetUnixFileMode(fullPath) : null;
+        (uint User, uint Group)? keptOwner = replaces ? FileKind.Owner(fullPath) : null;
         FileStream stream;
         try
         {
@@ -74,6 +77,10 @@ public abstract partial class Module
         {
             using (stream)
             {
+                if (keptOwner is { } owner)
+                {
+                    FileKind.TryGiveTo(stream.SafeFileHandle, owner);
+                }
                 ParameterFile.Write(parameters, this, stream);
                 stream.Flush(flushToDisk: true);
             }
@@ -88,6 +95,7 @@ public abstract partial class Module
             File.Delete(temporary);
             throw;
         }
+        FileKind.FlushFolder(folder);  // the rename itself, after a crash
         Logger.LogDebug("{Module}: parameters saved to {Path} (count: {Count})", Describe(), fullPath, parameters.Count);
     }
 

@@ -1639,6 +1639,31 @@ public sealed class ParameterFileTests
         Assert.That(File.GetUnixFileMode(path), Is.EqualTo(Private));
     }
 
+    /// <summary>
+    /// Saved as root over another user's file, the new file is still theirs, so that they can go on replacing it (a job
+    /// in a container that runs as root, writing into a folder of the user's).
+    /// </summary>
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public void SavingAsRootKeepsAnExistingFilesOwnerAndGroup()
+    {
+        Assume.That(Environment.IsPrivilegedProcess, "only root may give a file to another user");
+        string path = Path.Combine(_folder, "theirs.hdf");
+        File.WriteAllText(path, "an older file");
+        const string Nobody = "65534:65534";
+        Assume.That(Run("chown", Nobody, path), "chown");
+        using Linear layer = Layer(2, 3);
+
+        layer.Save(path);
+
+        using var stat = System.Diagnostics.Process.Start(
+            new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%u:%g", path]) { RedirectStandardOutput = true })!;
+        string owner = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        Assert.That(owner, Is.EqualTo(Nobody));
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(SavedBytes(layer)));
+    }
+
     [Test]
     [TestCase(true)]
     [TestCase(false)]  // no temporary folder: the file passes through memory instead
