@@ -683,6 +683,18 @@ cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes,
     return cudaSuccess;
 }
 
+// The one device's memory to itself, as a copy between two contexts on one GPU is.
+cudaError_t cudaMemcpyPeerAsync(void* destination, int destination_device, const void* source, int source_device,
+                                size_t bytes, cudaStream_t stream) {
+    if (tracing()) describe("call cudaMemcpyPeerAsync(%zu bytes, device %d to device %d)", bytes, source_device, destination_device);
+    if (destination_device != 0 || source_device != 0) {
+        cudaError_t error;
+        if (spoiled(&error)) return error;
+        return fail(cudaErrorInvalidDevice);
+    }
+    return cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, stream);
+}
+
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
     cudaError_t error;
     if (spoiled(&error)) return error;

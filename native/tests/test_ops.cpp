@@ -404,7 +404,6 @@ TEST_CASE(ops_vs_reference, copies_between_contexts) {
         for (nrn_backend to : backends) {
             Context source_context(from), destination_context(to);
             const std::string name = source_context.name() + " to " + destination_context.name();
-            // Up to 2^22 + 5 floats: more than one 16 MiB piece of a copy between two CUDA contexts.
             for (int64_t count : {int64_t{1}, int64_t{1000}, (int64_t{1} << 22) + 5}) {
                 const auto values = random_values(rng, count);
                 Tensor source(source_context, {count}, values), destination(destination_context, {count, 1});

@@ -208,8 +208,8 @@ public sealed unsafe class Tensor : IDisposable
 
     /// <summary>
     /// Overwrites the tensor with the elements of <paramref name="source"/> (equal element counts; the shapes may differ).
-    /// A tensor on another device is copied directly to or from host memory, and between two GPUs through
-    /// page-locked host memory; such a copy waits for the source device's prior work and returns when it is done.
+    /// A tensor on another device is copied directly: to or from host memory, or device to device between two
+    /// CUDA devices; such a copy waits for the source device's prior work and returns when it is done.
     /// </summary>
     /// <param name="source">The tensor to copy.</param>
     /// <exception cref="ShapeMismatchException">

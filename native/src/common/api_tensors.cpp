@@ -274,25 +274,6 @@ void copy_on_context(const Check& check, nrn_context* context, const nrn_tensor*
     ctx->backend->copy(dst->data(), src->data(), src->count);
 }
 
-// The floats a copy between two CUDA contexts stages at a time: 16 MiB of page-locked memory, enough
-// for the copies to run at the bus's speed.
-constexpr int64_t kStagedFloats = int64_t{1} << 22;
-
-// Page-locked memory of a backend, freed with it.
-class PinnedBuffer {
-public:
-    PinnedBuffer(nrn::Backend& backend, int64_t floats)
-        : backend_(backend), data_(static_cast<float*>(backend.allocate_pinned(static_cast<size_t>(floats) * sizeof(float)))) {}
-    ~PinnedBuffer() { backend_.release_pinned(data_); }
-    PinnedBuffer(const PinnedBuffer&) = delete;
-    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-    float* data() const { return data_; }
-
-private:
-    nrn::Backend& backend_;
-    float* data_;
-};
-
 // Copies `count` floats from `source`'s memory to `destination`'s, each on its own backend, and
 // returns when they have arrived.
 void copy_across(nrn::Backend& from, const float* source, nrn::Backend& to, float* destination, int64_t count) {
@@ -301,12 +282,8 @@ void copy_across(nrn::Backend& from, const float* source, nrn::Backend& to, floa
     } else if (from.kind() == NRN_BACKEND_HOST) {
         to.copy_from_host(destination, source, count, false);
     } else {
-        const PinnedBuffer stage(from, std::min(count, kStagedFloats));
-        for (int64_t done = 0; done < count; done += kStagedFloats) {
-            const int64_t part = std::min(count - done, kStagedFloats);
-            from.copy_to_host(stage.data(), source + done, part, false);
-            to.copy_from_host(destination + done, stage.data(), part, false);
-        }
+        from.synchronize();  // the copy runs on the destination's stream, which does not wait for the source's
+        to.copy_from_peer(destination, from.device(), source, count);
     }
 }
 

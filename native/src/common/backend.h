@@ -64,6 +64,9 @@ public:
     virtual void copy_from_host(float* destination, const float* source, int64_t count, bool async) = 0;
     virtual void copy_to_host(float* destination, const float* source, int64_t count, bool async) = 0;
     virtual void copy(float* destination, const float* source, int64_t count) = 0;
+    // From the memory of another context of this kind, on device `source_device`, whose work the caller has waited
+    // for; returns when the data has arrived.
+    virtual void copy_from_peer(float* destination, int32_t source_device, const float* source, int64_t count) = 0;
 
     // Fills (random values from random.h, element i drawn from (seed, i)).
     virtual void fill(float* data, int64_t count, float value) = 0;

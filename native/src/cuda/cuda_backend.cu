@@ -129,6 +129,14 @@ public:
         NRN_CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes(count), cudaMemcpyDeviceToDevice, stream_));
     }
 
+    // A device-to-device copy on one GPU; between two, over NVLink or PCIe where they have peer access, and through
+    // host memory, staged by the driver, where they have not.
+    void copy_from_peer(float* destination, int32_t source_device, const float* source, int64_t count) override {
+        activate();
+        NRN_CUDA_CHECK(cudaMemcpyPeerAsync(destination, device_, source, source_device, bytes(count), stream_));
+        NRN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
     void fill(float* data, int64_t count, float value) override {
         activate();
         launch_fill(data, count, value, stream_);

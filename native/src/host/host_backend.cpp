@@ -88,6 +88,9 @@ public:
     }
     // The API refuses overlapping ranges (nrn_tensor_copy, nrn_tensor_copy_rows).
     void copy(float* destination, const float* source, int64_t count) override { host::copy(destination, source, count); }
+    void copy_from_peer(float* destination, int32_t, const float* source, int64_t count) override {
+        host::copy(destination, source, count);
+    }
 
     void fill(float* data, int64_t count, float value) override { host::fill(data, count, value); }
     void fill_uniform(float* data, int64_t count, float low, float high, uint64_t seed) override {

@@ -367,8 +367,8 @@ internal static unsafe partial class NeuronNative
     /// Copies all elements of <c>source</c>, on <c>source_context</c>, into <c>destination</c>, on <c>destination_context</c>
     /// (equal element counts; the shapes may differ), whichever devices the two contexts are on. Between two
     /// contexts it waits for the source context's prior work and returns when the copy is done: host memory
-    /// is copied to or from directly, and a copy between two CUDA contexts goes through page-locked host
-    /// memory, 16 MiB at a time. With one context twice it is nrn_tensor_copy.
+    /// is copied to or from directly, and two CUDA contexts copy device to device (through host memory, by
+    /// the driver, between two GPUs without peer access). With one context twice it is nrn_tensor_copy.
     /// </summary>
     // nrn_status nrn_tensor_copy_between(nrn_context* source_context, const nrn_tensor* source, nrn_context* destination_context, nrn_tensor* destination);
     [LibraryImport(LibraryName)]
