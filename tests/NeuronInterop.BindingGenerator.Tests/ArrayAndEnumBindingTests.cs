@@ -47,6 +47,28 @@ public sealed class ArrayAndEnumBindingTests
     }
 
     [Test]
+    public void ArraysOfFixedWidthIntegersKeepTheirWidth()
+    {
+        // int64_t is long on Linux but long long elsewhere: the typedef, not the type behind it, gives the width.
+        var (model, text) = Generate("""
+            typedef int64_t t_shape[4];
+            typedef struct t_dims { int64_t extents[2][3]; uint64_t seeds[2]; t_shape shape; uint8_t flags[3]; } t_dims;
+            T_API void t_resize(int64_t (*extents)[3], const t_shape shape);
+            """);
+
+        Assert.That(Struct(model, "t_dims").Fields.Select(f => (f.Name, f.ManagedType, f.FixedLength)), Is.EqualTo(new[]
+        {
+            ("extents", "long", (int?)6),
+            ("seeds", "ulong", (int?)2),
+            ("shape", "long", (int?)4),
+            ("flags", "byte", (int?)3),
+        }));
+        Assert.That(text, Does.Contain("public fixed long extents[6];").And.Contain("public fixed ulong seeds[2];"));
+        Assert.That(model.Functions.Single(f => f.Name == "t_resize").Parameters.Select(p => p.ManagedType),
+                    Is.EqualTo(new[] { "long*", "long*" }));
+    }
+
+    [Test]
     public void PointersToArraysAndArraysOfArraysArePointersToTheirFirstElement()
     {
         // Each parameter points at floats laid out one after another: a float* in C#.

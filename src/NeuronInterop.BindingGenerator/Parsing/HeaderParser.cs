@@ -206,17 +206,21 @@ internal sealed class HeaderParser
             long offset = LibClang.clang_Cursor_getOffsetOfField(field) / 8;
             string declaration = TypeMapper.CDeclaration(fieldType, fieldName) + ";";
             // Through typedefs too (a field of type vec2, typedef float vec2[2]); an array of arrays is one
-            // buffer of all its elements, as C lays them out.
-            CXType canonical = LibClang.clang_getCanonicalType(fieldType);
-            if (canonical.Kind == CXTypeKind.ConstantArray)
+            // buffer of all its elements, as C lays them out. The element keeps its typedef (int64_t), whose
+            // width the mapper knows where the type behind it (long) has none.
+            if (IsArray(fieldType))
             {
                 long length = 1;
-                for (; canonical.Kind == CXTypeKind.ConstantArray; canonical = LibClang.clang_getArrayElementType(canonical))
-                    length = checked(length * LibClang.clang_getArraySize(canonical));
-                string element = mapper.Map(canonical, where);
-                if (!FixedBufferElementTypes.Contains(element))
-                    throw new GeneratorException($"{where}: an array of '{element}' cannot be a fixed buffer.");
-                fields.Add(new FieldModel(fieldName, element, checked((int)length), offset, declaration, Doc(field)));
+                CXType element = fieldType;
+                for (; IsArray(element); element = LibClang.clang_getArrayElementType(element))
+                {
+                    element = UntilArray(element);
+                    length = checked(length * LibClang.clang_getArraySize(element));
+                }
+                string managed = mapper.Map(element, where);
+                if (!FixedBufferElementTypes.Contains(managed))
+                    throw new GeneratorException($"{where}: an array of '{managed}' cannot be a fixed buffer.");
+                fields.Add(new FieldModel(fieldName, managed, checked((int)length), offset, declaration, Doc(field)));
             }
             else
             {
@@ -224,6 +228,23 @@ internal sealed class HeaderParser
             }
         }
         return new StructModel(name, doc, LibClang.clang_Type_getSizeOf(type), LibClang.clang_Type_getAlignOf(type), fields);
+    }
+
+    private static bool IsArray(CXType type) => LibClang.clang_getCanonicalType(type).Kind == CXTypeKind.ConstantArray;
+
+    // An array type through the typedefs and elaborations that name it, down to the array itself.
+    private static CXType UntilArray(CXType type)
+    {
+        while (type.Kind != CXTypeKind.ConstantArray)
+        {
+            type = type.Kind switch
+            {
+                CXTypeKind.Elaborated => LibClang.clang_Type_getNamedType(type),
+                CXTypeKind.Typedef => LibClang.clang_getTypedefDeclUnderlyingType(LibClang.clang_getTypeDeclaration(type)),
+                _ => LibClang.clang_getCanonicalType(type),  // anything else that names an array: its canonical form
+            };
+        }
+        return type;
     }
 
     private static readonly HashSet<string> FixedBufferElementTypes = new(StringComparer.Ordinal)
