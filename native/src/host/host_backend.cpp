@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "accumulator.h"
@@ -35,6 +37,12 @@ constexpr size_t kHugePageMinBytes = 4 * kHugePage;
 // The bytes of every host backend allocation now live, across contexts.
 std::atomic<uint64_t> held_bytes{0};
 
+// The bytes counted for each live block aligned to a huge page: what it asked for, in whole pages. Its
+// usable size would count more: glibc keeps up to 2 MiB after such a block's end, never written.
+std::mutex huge_blocks_mutex;
+std::unordered_map<void*, size_t> huge_blocks;
+constexpr size_t kPage = 4096;
+
 // Held by a checked allocation from its check until its bytes are in held_bytes, so that two
 // contexts allocating at once cannot both be admitted to the same room.
 std::mutex checked_allocation;
@@ -56,15 +64,37 @@ void* aligned_allocate(size_t bytes, const char* what) {
     if (posix_memalign(&memory, huge ? kHugePage : kAlignment, std::max<size_t>(bytes, 1)) != 0 || memory == nullptr) {
         fail("");
     }
-    // Advice only: where huge pages are off or none is free, the memory is faulted in 4 KiB pages.
-    if (huge) madvise(memory, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
-    held_bytes.fetch_add(malloc_usable_size(memory), std::memory_order_relaxed);
+    size_t counted = 0;
+    if (!huge) {
+        counted = malloc_usable_size(memory);
+    } else {
+        // Advice only: where huge pages are off or none is free, the memory is faulted in 4 KiB pages.
+        madvise(memory, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+        counted = (bytes + kPage - 1) / kPage * kPage;
+        try {
+            std::lock_guard<std::mutex> lock(huge_blocks_mutex);
+            huge_blocks.emplace(memory, counted);
+        } catch (...) {
+            std::free(memory);
+            fail("");
+        }
+    }
+    held_bytes.fetch_add(counted, std::memory_order_relaxed);
     return memory;
 }
 
 void aligned_release(void* memory) noexcept {
     if (memory == nullptr) return;
-    held_bytes.fetch_sub(malloc_usable_size(memory), std::memory_order_relaxed);
+    size_t counted = 0;
+    if (reinterpret_cast<uintptr_t>(memory) % kHugePage == 0) {  // a huge block, or a small one by chance
+        std::lock_guard<std::mutex> lock(huge_blocks_mutex);
+        const auto block = huge_blocks.find(memory);
+        if (block != huge_blocks.end()) {
+            counted = block->second;
+            huge_blocks.erase(block);
+        }
+    }
+    held_bytes.fetch_sub(counted != 0 ? counted : malloc_usable_size(memory), std::memory_order_relaxed);
     std::free(memory);
 }
 
