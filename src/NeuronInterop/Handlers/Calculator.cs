@@ -62,15 +62,18 @@ public sealed class Calculator
     /// or <see cref="BatchSize"/> when that is larger.
     /// </param>
     /// <returns>The outputs, rows × output features.</returns>
-    /// <exception cref="ArgumentException">The data is empty or its shape does not fit the module.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module, or a batch's rows hold more values than a .NET array.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>, or its rows hold more values than a .NET array
+    /// (<see cref="Array.MaxLength"/>: each macro-batch is copied from one span).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The module has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the module.</exception>
     public float[,] CalcFromHost(float[,] data, int? macroBatchSize = null)
     {
         Module.ThrowIfDisposed();
         HandlerChecks.CheckHost(Module, data, null);
-        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize, Math.Max(data.GetLength(1), Module.OutputFeatures ?? 1));
         using SingleThreadGuard.Use use = Module.Guard.Enter();
         Module.EvalMode();
 
@@ -103,13 +106,14 @@ public sealed class Calculator
                     Tensor output = Module.Forward(data);
                     result = new Tensor(Module.Device, output.Shape.ToArray());
                     result.CopyFrom(output);
-                    break;
                 }
-
-                using Tensor x = data.SliceRows(first, count);
-                Tensor y = Module.Forward(x);
-                result ??= new Tensor(Module.Device, rows, y.Shape[1]);
-                result.CopyRowsFrom(y, 0, first, count);
+                else
+                {
+                    using Tensor x = data.SliceRows(first, count);
+                    Tensor y = Module.Forward(x);
+                    result ??= new Tensor(Module.Device, rows, y.Shape[1]);
+                    result.CopyRowsFrom(y, 0, first, count);
+                }
                 BatchLog.Calculated(_logger, firstRow + first, firstRow + first + count - 1);
             }
         }

@@ -119,27 +119,52 @@ internal static class HandlerChecks
 
     /// <summary>
     /// The rows a host call uploads at a time: <paramref name="macroBatchSize"/>, by default
-    /// <see cref="Trainer.DefaultMacroBatchSize"/> or <paramref name="batchSize"/> when that is larger.
+    /// <see cref="Trainer.DefaultMacroBatchSize"/> or <paramref name="batchSize"/> when that is larger. Each upload (and
+    /// download) of <paramref name="widestRow"/> values a row is one copy of at most <see cref="Array.MaxLength"/> values,
+    /// which a default takes fewer rows to keep to.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <paramref name="batchSize"/>.</exception>
-    public static int MacroBatchRows(int? macroBatchSize, int batchSize)
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="macroBatchSize"/> is smaller than <paramref name="batchSize"/>, or its rows hold more values than one copy.
+    /// </exception>
+    /// <exception cref="ArgumentException">A batch's rows hold more values than one copy.</exception>
+    public static int MacroBatchRows(int? macroBatchSize, int batchSize, long widestRow)
     {
-        int rows = macroBatchSize ?? Math.Max(Trainer.DefaultMacroBatchSize, batchSize);
+        long mostRows = Array.MaxLength / widestRow;
+        if (batchSize > mostRows)
+        {
+            throw new ArgumentException(
+                $"A batch of {batchSize} rows of {widestRow} values holds more than one copy from host memory takes " +
+                $"({Array.MaxLength} values): use batches of at most {mostRows} rows.", nameof(batchSize));
+        }
+        int rows = macroBatchSize ?? (int)Math.Min(Math.Max(Trainer.DefaultMacroBatchSize, batchSize), mostRows);
         if (rows < batchSize)
         {
             throw new ArgumentOutOfRangeException(nameof(macroBatchSize), rows, $"The macro-batch size must be at least the batch size ({batchSize}).");
         }
+        if (rows > mostRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(macroBatchSize), rows,
+                $"A macro-batch of {rows} rows of {widestRow} values holds more than one copy from host memory takes " +
+                $"({Array.MaxLength} values): give at most {mostRows} rows.");
+        }
         return rows;
     }
 
-    /// <summary>The rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a 2-D array as one row-major span.</summary>
+    /// <summary>
+    /// The rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a 2-D array as one
+    /// row-major span: of at most <see cref="Array.MaxLength"/> elements (<see cref="MacroBatchRows"/>), from an array of any size
+    /// (a 2-D array may hold more elements than a span).
+    /// </summary>
     public static Span<float> WritableRows(float[,] array, long firstRow, long rowCount)
     {
-        int columns = array.GetLength(1);
+        long columns = array.GetLength(1);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstRow + rowCount, array.GetLongLength(0), nameof(rowCount));
         // The data reference, not array[0, 0]: an array's lower bounds need not be 0.
-        Span<float> all = MemoryMarshal.CreateSpan(
-            ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
-        return all.Slice(checked((int)(firstRow * columns)), checked((int)(rowCount * columns)));
+        ref float first = ref Unsafe.Add(
+            ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(array)), (nint)(firstRow * columns));
+        return MemoryMarshal.CreateSpan(ref first, checked((int)(rowCount * columns)));
     }
 
     /// <summary>The rows of a 2-D array as one row-major span, to read.</summary>

@@ -168,8 +168,11 @@ public sealed class Trainer : IDisposable
     /// <param name="onMacroBatchFinish">Called with the trainer after every macro-batch.</param>
     /// <param name="shuffle">Permute the order of the macro-batches, and of the batches of each, from <paramref name="seed"/>.</param>
     /// <param name="seed">The seed of the batch order; by default the number of <see cref="TrainFromHost"/> and <see cref="Train"/> calls this trainer began before this one.</param>
-    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, the data or target holds a NaN or infinite value, or a batch's rows hold more values than a .NET array.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>, or its rows hold more values than a .NET array
+    /// (<see cref="Array.MaxLength"/>: each macro-batch is copied from one span).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The trainer, module, one of its parameters or the cost has been disposed.</exception>
     /// <exception cref="InvalidOperationException">This trainer is already training (the call comes from one of its callbacks, or from another thread), or another thread is using the module or the cost, or the optimizer has been set up on another module (from a callback too, which stops the call before its next batch).</exception>
     public void TrainFromHost(float[,] data, float[,] target, int? macroBatchSize = null,
@@ -178,7 +181,7 @@ public sealed class Trainer : IDisposable
         CheckReady();
         using TrainingCall call = EnterTrainingCall();
         HandlerChecks.CheckHost(Module, data, target);
-        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize, Math.Max(data.GetLength(1), target.GetLength(1)));
 
         long rows = data.GetLength(0);
         long capacity = Math.Min(macroRows, rows);

@@ -77,8 +77,11 @@ public sealed class Validator
     /// or <see cref="BatchSize"/> when that is larger. The error does not depend on it beyond float rounding.
     /// </param>
     /// <returns>The batch-weighted mean error.</returns>
-    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, or the data or target holds a NaN or infinite value.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>.</exception>
+    /// <exception cref="ArgumentException">The data is empty, its shape does not fit the module or the target, the data or target holds a NaN or infinite value, or a batch's rows hold more values than a .NET array.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="macroBatchSize"/> is smaller than <see cref="BatchSize"/>, or its rows hold more values than a .NET array
+    /// (<see cref="Array.MaxLength"/>: each macro-batch is copied from one span).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The module or the cost has been disposed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the module or the cost.</exception>
     public double ValidateFromHost(float[,] data, float[,] target, int? macroBatchSize = null)
@@ -86,7 +89,7 @@ public sealed class Validator
         Module.ThrowIfDisposed();
         Cost.ThrowIfDisposed();
         HandlerChecks.CheckHost(Module, data, target);
-        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize);
+        int macroRows = HandlerChecks.MacroBatchRows(macroBatchSize, BatchSize, Math.Max(data.GetLength(1), target.GetLength(1)));
         using SingleThreadGuard.Use module = Module.Guard.Enter();
         using SingleThreadGuard.Use cost = Cost.Guard.Enter();
 

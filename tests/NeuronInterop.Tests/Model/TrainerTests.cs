@@ -559,6 +559,25 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void ValidatorAndCalculatorLogMacroBatchesOfOneBatchEach()
+    {
+        var (data, target) = Problem(8, 2, 1, 11);
+        using var layer = new Linear(2, 1, device: TestDevice);
+        using var cost = new MseCost();
+        var validated = new ListLogger();
+        var calculated = new ListLogger();
+        string[] batches = ["0..2", "3..5", "6..7"];
+
+        new Validator(layer, cost, batchSize: 3, logger: validated).ValidateFromHost(data, target, macroBatchSize: 3);
+        new Calculator(layer, batchSize: 3, logger: calculated).CalcFromHost(data, macroBatchSize: 3);
+
+        Assert.That(validated.Entries.Where(e => e.Level == LogLevel.Trace).Select(e => e.Message),
+            Is.EqualTo(batches.Select(rows => $"Validated rows {rows}")));
+        Assert.That(calculated.Entries.Where(e => e.Level == LogLevel.Trace).Select(e => e.Message),
+            Is.EqualTo(batches.Select(rows => $"Calculated rows {rows}")));
+    }
+
+    [Test]
     public void ValidatorAndCalculatorLogEachBatchAtTrace()
     {
         var logger = new ListLogger();

@@ -1,0 +1,67 @@
+using NeuronInterop.Handlers;
+using NeuronInterop.Modules;
+using NUnit.Framework;
+
+namespace NeuronInterop.Tests.Model;
+
+/// <summary>
+/// Host data past the size of a span: a 2-D .NET array may hold more than <see cref="Array.MaxLength"/> elements, where one
+/// copy to or from a device (a span) may not. The limits are the managed layer's own, whatever the device, so they are
+/// checked on the host alone. An array of 46,341² floats is 8 GB of address space, none of it resident until written.
+/// </summary>
+public sealed class HostDataLimitTests
+{
+    private const int Side = 46_341;  // Side² is just over int.MaxValue
+
+    [Test]
+    public void RowsAreReadAndWrittenPastTheFirstTwoBillionElements()
+    {
+        var array = new float[Side, Side];
+        array[Side - 1, 7] = 3f;
+
+        Span<float> last = HandlerChecks.WritableRows(array, Side - 1, 1);
+        last[8] = 4f;
+        int length = last.Length;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(length, Is.EqualTo(Side));
+            Assert.That(HandlerChecks.Rows(array, Side - 1, 1)[7], Is.EqualTo(3f), "read through the span");
+            Assert.That(array[Side - 1, 8], Is.EqualTo(4f), "written through the span");
+            Assert.That(() => HandlerChecks.WritableRows(array, Side - 1, 2), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        });
+    }
+
+    [Test]
+    public void CalculatingOverDataOfMoreThanTwoBillionElementsReadsEveryRow()
+    {
+        var data = new float[Side, Side];
+        data[0, 0] = 1f;
+        data[Side - 1, Side - 1] = 2f;
+        using var layer = new Linear(Side, 1, device: Device.Host);
+        layer.W.Fill(1f);
+        layer.B!.Fill(0.5f);
+
+        float[,] output = new Calculator(layer, batchSize: 4096).CalcFromHost(data, macroBatchSize: 8192);
+
+        Assert.That(new[] { output[0, 0], output[1, 0], output[Side - 1, 0] }, Is.EqualTo(new[] { 1.5f, 0.5f, 2.5f }));
+    }
+
+    [Test]
+    public void AMacroBatchIsKeptToWhatOneCopyTakes()
+    {
+        const int wide = 300_000;  // Array.MaxLength / wide = 7158 rows
+        int most = Array.MaxLength / wide;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(HandlerChecks.MacroBatchRows(null, 128, wide), Is.EqualTo(most), "the default, fewer rows");
+            Assert.That(HandlerChecks.MacroBatchRows(null, 128, 1000), Is.EqualTo(Trainer.DefaultMacroBatchSize), "the default");
+            Assert.That(HandlerChecks.MacroBatchRows(most, 128, wide), Is.EqualTo(most), "as many rows as fit");
+            Assert.That(() => HandlerChecks.MacroBatchRows(most + 1, 128, wide), Throws.InstanceOf<ArgumentOutOfRangeException>()
+                .With.Message.Contains($"give at most {most} rows"));
+            Assert.That(() => HandlerChecks.MacroBatchRows(null, most + 1, wide), Throws.ArgumentException
+                .With.Message.Contains($"use batches of at most {most} rows"));
+        });
+    }
+}
