@@ -16,6 +16,10 @@
 //   copy_from_host    nrn_tensor_copy_from_host from host memory already written
 //   copy_to_host      nrn_tensor_copy_to_host into host memory already written
 //   copy              nrn_tensor_copy between two tensors of the backend
+//   copy_between      nrn_tensor_copy_between to a second context of the same device (Tensor.CopyFrom
+//                     between two devices)
+//   to host tensor    (CUDA) nrn_tensor_copy_between to a tensor of a host context
+//   from host tensor  (CUDA) nrn_tensor_copy_between from a tensor of a host context
 #include <neuron.h>
 
 #include "bench_support.h"
@@ -79,8 +83,10 @@ int main(int argc, char** argv) {
 
     std::thread([] {}).join();  // as a .NET process has had one (calls_bench.cpp says why it matters)
 
-    nrn_context* context = nullptr;
+    nrn_context *context = nullptr, *peer = nullptr, *host_context = nullptr;
     CHECK(nrn_context_create(choice.backend, choice.ordinal, &context));
+    CHECK(nrn_context_create(choice.backend, choice.ordinal, &peer));
+    if (choice.backend != NRN_BACKEND_HOST) CHECK(nrn_context_create(NRN_BACKEND_HOST, 0, &host_context));
     std::printf("%-16s %12s %10s %10s\n", "operation", "elements", "ms", "GB/s");
     for (const int64_t count : counts) {
         bench::Tensor tensor(context, {count}), other(context, {count});
@@ -112,7 +118,24 @@ int main(int argc, char** argv) {
         report("copy", best_seconds(context, repeats, [&] {
                    CHECK(nrn_tensor_copy(context, tensor.tensor, other.tensor));
                }));
+        bench::Tensor there(peer, {count});
+        CHECK(nrn_tensor_fill(peer, there.tensor, 1.0f));
+        report("copy_between", best_seconds(context, repeats, [&] {
+                   CHECK(nrn_tensor_copy_between(context, tensor.tensor, peer, there.tensor));
+               }));
+        if (host_context != nullptr) {
+            bench::Tensor on_host(host_context, {count});
+            CHECK(nrn_tensor_fill(host_context, on_host.tensor, 1.0f));
+            report("to host tensor", best_seconds(context, repeats, [&] {
+                       CHECK(nrn_tensor_copy_between(context, tensor.tensor, host_context, on_host.tensor));
+                   }));
+            report("from host tensor", best_seconds(context, repeats, [&] {
+                       CHECK(nrn_tensor_copy_between(host_context, on_host.tensor, context, tensor.tensor));
+                   }));
+        }
     }
+    CHECK(nrn_context_destroy(host_context));
+    CHECK(nrn_context_destroy(peer));
     CHECK(nrn_context_destroy(context));
     return 0;
 }
