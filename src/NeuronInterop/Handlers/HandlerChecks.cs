@@ -54,14 +54,20 @@ internal static class HandlerChecks
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first NaN or infinite value of <paramref name="array"/>.</summary>
     public static void CheckFinite(float[,] array, string name)
     {
-        ReadOnlySpan<float> values = Rows(array, 0, array.GetLength(0));
-        int index = FirstNonFinite(values);
-        if (index >= 0)
+        // In runs of rows of at most Array.MaxLength values: a 2-D array may hold more than one span.
+        long rows = array.GetLongLength(0);
+        int columns = array.GetLength(1);
+        long rowsAtATime = Math.Max(1, Array.MaxLength / columns);
+        for (long first = 0; first < rows; first += rowsAtATime)
         {
-            int columns = array.GetLength(1);
-            throw new ArgumentException(
-                $"The {name} holds {values[index]} at row {index / columns}, column {index % columns} (counting from 0): " +
-                "training and validation take finite numbers only.", name);
+            ReadOnlySpan<float> values = Rows(array, first, Math.Min(rowsAtATime, rows - first));
+            int index = FirstNonFinite(values);
+            if (index >= 0)
+            {
+                throw new ArgumentException(
+                    $"The {name} holds {values[index]} at row {first + index / columns}, column {index % columns} (counting from 0): " +
+                    "training and validation take finite numbers only.", name);
+            }
         }
     }
 

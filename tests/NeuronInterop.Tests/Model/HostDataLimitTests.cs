@@ -1,5 +1,7 @@
+using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
 using NeuronInterop.Modules;
+using NeuronInterop.Optimizers;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Model;
@@ -45,6 +47,40 @@ public sealed class HostDataLimitTests
         float[,] output = new Calculator(layer, batchSize: 4096).CalcFromHost(data, macroBatchSize: 8192);
 
         Assert.That(new[] { output[0, 0], output[1, 0], output[Side - 1, 0] }, Is.EqualTo(new[] { 1.5f, 0.5f, 2.5f }));
+    }
+
+    [Test]
+    public void ValidatingOverDataOfMoreThanTwoBillionElementsReadsEveryRow()
+    {
+        var data = new float[Side, Side];
+        data[0, 0] = 1f;
+        var target = new float[Side, 1];
+        using var layer = new Linear(Side, 1, device: Device.Host);
+        layer.W.Fill(1f);
+        layer.B!.Fill(0.5f);
+        using var cost = new MseCost();
+
+        double error = new Validator(layer, cost, batchSize: 4096).ValidateFromHost(data, target, macroBatchSize: 8192);
+
+        // Outputs 1.5 for the first row and 0.5 for every other, against targets of 0: Σ(y − t)² / 2 per row.
+        double expected = (1.5 * 1.5 + (Side - 1) * 0.25) / (2.0 * Side);
+        Assert.That(error, Is.EqualTo(expected).Within(1e-6).Percent);
+    }
+
+    [Test]
+    public void ANonFiniteValuePastTheFirstTwoBillionElementsIsNamed()
+    {
+        var data = new float[Side, Side];
+        data[Side - 1, Side - 2] = float.NaN;
+        var target = new float[Side, 1];
+        using var layer = new Linear(Side, 1, device: Device.Host);
+        using var cost = new MseCost();
+        var sgd = new Sgd(learnRate: 0.1f);
+        sgd.SetupOn(layer);
+        using var trainer = new Trainer(layer, cost, sgd, batchSize: 4096);
+
+        Assert.That(() => trainer.TrainFromHost(data, target), Throws.ArgumentException
+            .With.Message.Contains($"The data holds NaN at row {Side - 1}, column {Side - 2}"));
     }
 
     [Test]
