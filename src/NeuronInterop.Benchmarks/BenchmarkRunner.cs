@@ -72,7 +72,8 @@ public static class BenchmarkRunner
 
     private static string DescribeDevice(Device device) => device.Backend == BackendKind.Cuda
         ? NeuronInterop.Device.GetCudaDeviceInfo(device.Index).Name
-        : $"host backend, {Environment.ProcessorCount} logical processors";
+        : $"host backend, {NeuronInterop.Device.HostInfo.Threads} threads ({NeuronInterop.Device.HostInfo.Simd}) " +
+          $"of {Environment.ProcessorCount} logical processors";
 
     private static IReadOnlyList<string> VariantsOf(BenchmarkCase benchmarkCase) => benchmarkCase.Id == "tutorial"
         ? [Variants.Trainer, Variants.TrainerCallback, Variants.Modules, Variants.DeviceResident]

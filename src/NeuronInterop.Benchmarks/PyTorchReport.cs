@@ -42,10 +42,13 @@ public sealed record PyTorchReport
             throw new InvalidDataException($"{source} is not valid JSON: {e.Message}", e);
         }
 
-        if (report is null)
+        // "results": null, or a null entry, reads as null whatever the defaults say.
+        if (report?.Results is null)
             throw new InvalidDataException($"{source} holds no PyTorch results.");
         foreach (var r in report.Results)
         {
+            if (r is null)
+                throw new InvalidDataException($"{source}: a result is null.");
             if (string.IsNullOrEmpty(r.CaseId) || string.IsNullOrEmpty(r.Variant))
                 throw new InvalidDataException($"{source}: every result needs a case_id and a variant.");
             if (r.Error is null && !(double.IsFinite(r.SecondsPerStep) && r.SecondsPerStep > 0))

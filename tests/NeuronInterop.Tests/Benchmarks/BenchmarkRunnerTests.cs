@@ -48,6 +48,11 @@ public sealed class BenchmarkRunnerTests(string backend)
             Assert.That(_report.Device, Is.EqualTo(_deviceName));
             Assert.That(_report.Backend, Is.EqualTo(_backend == BackendKind.Cuda ? "cuda" : "host"));
             Assert.That(_report.Quick, Is.True);
+            if (_backend == BackendKind.Host)
+            {
+                Assert.That(_report.DeviceName, Does.StartWith($"host backend, {Device.HostInfo.Threads} threads ({Device.HostInfo.Simd})"),
+                    "the threads timed, which NEURON_HOST_THREADS sets");
+            }
         });
     }
 

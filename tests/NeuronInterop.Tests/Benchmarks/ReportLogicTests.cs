@@ -198,6 +198,8 @@ public sealed class ReportLogicTests
     [TestCase("""{"results": [{"case_id": "huge", "variant": "eager", "seconds_per_step": -1}]}""")]
     [TestCase("""{"results": [{"variant": "eager", "seconds_per_step": 1}]}""")]
     [TestCase("null")]
+    [TestCase("""{"results": null}""")]
+    [TestCase("""{"results": [null]}""")]
     public void MalformedPyTorchFilesAreRejected(string json)
     {
         Assert.Throws<InvalidDataException>(() => PyTorchReport.Parse(json));
