@@ -399,6 +399,21 @@ TEST_CASE(bad_input, large_host_tensors_promise_what_they_asked_for) {
     CHECK_MSG(promised <= 1.5625 && promised >= 1.3, "promised " << promised << " GiB: " << why);
 }
 
+// The host's fused training keeps a prediction and a gradient of its batch in scratch memory:
+// scratch that cannot be backed is refused like a tensor, before any step. Here the target takes
+// 35% of the available memory and the two buffers would take 70% more (none of it written).
+TEST_CASE(bad_input, host_training_scratch_beyond_the_available_memory) {
+    const int64_t out = 64;
+    const int64_t rows = floats_in_55_percent_of_available() / 55 * 35 / out;
+    Context context(NRN_BACKEND_HOST);
+    Tensor x(context, {rows, 1}), t(context, {rows, out}), w(context, {1, out}, std::vector<float>(out, 0.5f));
+    CHECK_FAILS(NRN_STATUS_OUT_OF_MEMORY, "nrn_linear_mse_sgd_train",
+                nrn_linear_mse_sgd_train(context, x, t, w, nullptr, 0.1f, rows, 0, 1, NRN_ORDER_SEQUENTIAL, 0, nullptr,
+                                         nullptr));
+    CHECK_MSG(std::string(nrn_last_error()).find("host scratch memory") != std::string::npos, nrn_last_error());
+    CHECK_IDENTICAL(w.read(), std::vector<float>(out, 0.5f), "the weight after the refusal");
+}
+
 // Two contexts on two threads ask at the same moment for such a tensor: one is refused, as when
 // they ask one after the other. (Both read the same free memory; the check must count the
 // tensor admitted just before it.) Repeated, as the threads' order varies.

@@ -12,7 +12,6 @@
 #include <new>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "accumulator.h"
 #include "backend.h"
@@ -98,6 +97,32 @@ void aligned_release(void* memory) noexcept {
     std::free(memory);
 }
 
+// Scratch memory kept between calls, checked and counted as tensors are (aligned_allocate): scratch
+// that the system cannot back is refused with NRN_STATUS_OUT_OF_MEMORY, where zero-filled memory
+// granted by overcommit would have the process killed at its first fill.
+class Scratch {
+public:
+    Scratch() = default;
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() { aligned_release(data_); }
+
+    // At least `count` floats, their values undefined: the scratch only ever grows.
+    float* at_least(int64_t count) {
+        if (count > capacity_) {
+            float* larger = static_cast<float*>(aligned_allocate(static_cast<size_t>(count) * sizeof(float), "host scratch memory"));
+            aligned_release(data_);
+            data_ = larger;
+            capacity_ = count;
+        }
+        return data_;
+    }
+
+private:
+    float* data_ = nullptr;
+    int64_t capacity_ = 0;
+};
+
 class HostBackend final : public Backend {
 public:
     nrn_backend kind() const noexcept override { return NRN_BACKEND_HOST; }
@@ -162,10 +187,10 @@ public:
         float *prediction = nullptr, *grad = nullptr, *weight_grad = nullptr, *bias_grad = nullptr;
         if (!one_by_one) {
             const int64_t max_batch = std::min(a.batch_size, a.rows);
-            prediction = grow(prediction_, static_cast<size_t>(max_batch * a.out_features));
-            grad = grow(grad_, static_cast<size_t>(max_batch * a.out_features));
-            weight_grad = grow(weight_grad_, static_cast<size_t>(a.in_features * a.out_features));
-            if (a.bias != nullptr) bias_grad = grow(bias_grad_, static_cast<size_t>(a.out_features));
+            prediction = prediction_.at_least(max_batch * a.out_features);
+            grad = grad_.at_least(max_batch * a.out_features);
+            weight_grad = weight_grad_.at_least(a.in_features * a.out_features);
+            if (a.bias != nullptr) bias_grad = bias_grad_.at_least(a.out_features);
             host::reserve_linear(max_batch, a.in_features, a.out_features);
         }
         float error = 0.0f;
@@ -199,13 +224,7 @@ public:
     }
 
 private:
-    // At least `count` floats of `buffer`, which only ever grows.
-    static float* grow(std::vector<float>& buffer, size_t count) {
-        if (buffer.size() < count) buffer.resize(count);
-        return buffer.data();
-    }
-
-    std::vector<float> prediction_, grad_, weight_grad_, bias_grad_;
+    Scratch prediction_, grad_, weight_grad_, bias_grad_;
 };
 
 }  // namespace
