@@ -145,12 +145,14 @@ public sealed class MseCost : IDisposable
     }
 
     /// <summary>Releases the cost's device buffers.</summary>
+    /// <exception cref="InvalidOperationException">Another thread is using the cost: its call would go on with freed buffers.</exception>
     public void Dispose()
     {
         if (IsDisposed)
         {
             return;
         }
+        using SingleThreadGuard.Use use = Guard.Enter();
         IsDisposed = true;
         _grad?.Dispose();
         _error?.Dispose();

@@ -162,12 +162,14 @@ public abstract partial class Module : IDisposable
     }
 
     /// <summary>Releases the module's tensors.</summary>
+    /// <exception cref="InvalidOperationException">Another thread is using the module: its call would go on with freed buffers.</exception>
     public void Dispose()
     {
         if (IsDisposed)
         {
             return;
         }
+        using SingleThreadGuard.Use use = Guard.Enter();
         IsDisposed = true;
         _lastInput = null;
         _lastOutput = null;

@@ -61,6 +61,8 @@ public sealed class ThreadUseTests
                 ("Validator", () => new Validator(layer, otherCost).Validate(x, t)),
                 ("a second trainer", () => otherTrainer.TrainSteps(x, t, 1)),
                 ("the cost", () => cost.Evaluate(t, t)),
+                ("Dispose", () => layer.Dispose()),
+                ("the cost's Dispose", () => cost.Dispose()),
             };
             foreach ((string what, Action use) in uses)
             {
