@@ -59,14 +59,16 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-# The fingerprint of the sources the packed managed outputs come from (src/, tests/ and the
-# build files around them, outside bin/ and obj/): gpu-pack.sh records it, step_runtime compares.
-managed_fingerprint() {
-  find src tests Directory.Build.props global.json NeuronInterop.sln native/include -type f \
+# The fingerprint of the sources the pack comes from: the managed outputs' (src/, tests/ and the
+# build files around them, outside bin/ and obj/) and the packed CUDA 11.8 library's (native/, the
+# CMake files), so that neither the tests nor the package step run what the checkout no longer holds.
+# gpu-pack.sh records it, step_runtime compares.
+pack_fingerprint() {
+  find src tests Directory.Build.props global.json NeuronInterop.sln native CMakeLists.txt cmake -type f \
       -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16
 }
-if [[ ${1:-} == --managed-fingerprint ]]; then
-  managed_fingerprint
+if [[ ${1:-} == --pack-fingerprint ]]; then
+  pack_fingerprint
   exit 0
 fi
 out=${OUT:-$root/out/gpu-check}
@@ -98,8 +100,17 @@ step_names=()
 step_status=()
 step_seconds=()
 
+# Through a file outside $OUT, of which at most 8 files come back: a partial archive there would
+# take a place.
 bundle_logs() {
-  tar czf "$out/logs.tar.gz.tmp" -C "$logs" . 2>/dev/null && mv "$out/logs.tar.gz.tmp" "$out/logs.tar.gz"
+  tar czf "$logs.tar.gz.tmp" -C "$logs" . 2>/dev/null && mv "$logs.tar.gz.tmp" "$out/logs.tar.gz"
+}
+
+# What a step cut at its limit leaves running: timeout kills the step's process group, but a
+# sanitizer run under its own timeout (sanitize) is in a group of its own.
+kill_leftovers() {
+  pkill -KILL -f 'compute-sanitizer|/ncu |neuron_tests|neuron_[a-z]*_bench|NeuronInterop.Tests' 2>/dev/null
+  return 0
 }
 
 write_summary() {
@@ -136,7 +147,7 @@ run_step() {
     rc=$?
     case $rc in
       0) status=pass ;;
-      124|137) status="FAIL (timeout ${limit}s)" ;;
+      124|137) status="FAIL (timeout ${limit}s)"; kill_leftovers ;;
       *) status="FAIL (exit $rc)" ;;
     esac
     tail -n 5 "$logs/$name.log" | sed "s/^/    /"
@@ -154,10 +165,10 @@ step_runtime() {
   [[ -f .device/dotnet-rt.tar.xz && -f .device/app.tar.xz ]] || { echo "run scripts/gpu-pack.sh first and copy .device along with the checkout"; exit 1; }
   cat .device/MANIFEST 2>/dev/null
   local packed here
-  packed=$(cat .device/managed.fingerprint 2>/dev/null || echo none)
-  here=$(managed_fingerprint)
+  packed=$(cat .device/pack.fingerprint 2>/dev/null || echo none)
+  here=$(pack_fingerprint)
   if [[ $packed != "$here" ]]; then
-    echo "the packed tests and CLI ($packed) were built from other sources than this checkout's ($here):"
+    echo "the packed tests, CLI and CUDA 11.8 library ($packed) were built from other sources than this checkout's ($here):"
     echo "run scripts/gpu-pack.sh again"
     exit 1
   fi
@@ -169,11 +180,11 @@ step_runtime() {
 }
 
 step_gpu_info() {
-  nvidia-smi
-  echo "nvcc: $(command -v nvcc)"
-  nvcc --version
-  cmake --version | head -n 1
-  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
+  nvidia-smi &&
+    echo "nvcc: $(command -v nvcc)" &&
+    nvcc --version &&
+    cmake --version | head -n 1 &&
+    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 }
 
 # configure_gpu_build DIR [CMAKE_ARGS...]: a release build with CUDA for sm_90 in DIR. The CUDA
@@ -223,7 +234,9 @@ step_package() {
 step_pytorch() {
   local quick=()
   [[ " ${GPU_CHECK_BENCH_ARGS:-} " == *" --quick "* ]] && quick=(--quick)
-  python3 bench/pytorch_bench.py --device cuda "${quick[@]}" --json "$OUT_DIR/bench-pytorch.json"
+  # Written beside the logs, then copied: a file the script leaves half-written in $OUT would take one of its 8 places.
+  python3 bench/pytorch_bench.py --device cuda "${quick[@]}" --json "$LOG_DIR/bench-pytorch.json" &&
+    cp "$LOG_DIR/bench-pytorch.json" "$OUT_DIR/bench-pytorch.json"
 }
 
 step_bench() {
@@ -236,14 +249,15 @@ step_bench() {
 
 step_products() {
   local dir options failed=0
-  build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt" || failed=1
+  # Line-buffered (stdbuf), so that a step cut at its limit keeps the lines printed so far.
+  stdbuf -oL build-gpu/native/bench/neuron_products_bench --device cuda | tee "$OUT_DIR/products-cuda.txt" || failed=1
   # What a call costs beyond its arithmetic (launches, checks): bounds the steps with a callback
   # and the module API, one or five calls per step.
-  { echo; build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
+  { echo && stdbuf -oL build-gpu/native/bench/neuron_calls_bench --device cuda; } | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
   # The same products with each GEMM variant: which to keep.
   while read -r dir options; do
     if [[ -x "$dir/native/bench/neuron_products_bench" ]]; then
-      { echo; echo "The same products built with $options:"; "$dir/native/bench/neuron_products_bench" --device cuda </dev/null; } |
+      { echo && echo "The same products built with $options:" && stdbuf -oL "$dir/native/bench/neuron_products_bench" --device cuda </dev/null; } |
         tee -a "$OUT_DIR/products-cuda.txt" || failed=1
     else
       echo "$dir was not built: see build-$dir.log in logs.tar.gz"
@@ -255,10 +269,10 @@ step_products() {
   # measured on 2 cores only.
   # The host's fills and copies share out threads by bounds measured on 2 cores as well
   # (host_kernels.cpp, Fills and copies); the same on the GPU for comparison.
-  { echo "Host backend, $(nproc) logical processors:"; build-gpu/native/bench/neuron_steps_bench --device host;
-    echo; build-gpu/native/bench/neuron_fills_bench --device host; } \
+  { echo "Host backend, $(nproc) logical processors:" && stdbuf -oL build-gpu/native/bench/neuron_steps_bench --device host &&
+    echo && stdbuf -oL build-gpu/native/bench/neuron_fills_bench --device host; } \
     </dev/null | tee "$OUT_DIR/host-bench.txt" || failed=1
-  { echo; build-gpu/native/bench/neuron_fills_bench --device cuda; } </dev/null | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
+  { echo && stdbuf -oL build-gpu/native/bench/neuron_fills_bench --device cuda; } </dev/null | tee -a "$OUT_DIR/products-cuda.txt" || failed=1
   return $failed
 }
 
@@ -337,7 +351,10 @@ sanitize() {
       memcheck_verdict "$log" "$status" || failed=1
     else
       read -r executable area <<<"$command"
-      for test in $("$executable" --list "$area"); do
+      local tests
+      tests=$("$executable" --list "$area")
+      [[ -n $tests ]] || { echo "$tool: $name lists no tests: nothing checked"; failed=1; }
+      for test in $tests; do
         t0=$SECONDS
         NEURON_TEST_REQUIRE_CUDA=1 timeout --kill-after=5 "${GPU_CHECK_SANITIZER_TEST_S:-60}" \
           compute-sanitizer --tool "$tool" --error-exitcode 86 "$executable" "$test" </dev/null
@@ -417,7 +434,7 @@ PY
 
 # ---- run -------------------------------------------------------------------------------------
 # The steps run in child shells under `timeout`, which see exported functions only.
-export -f managed_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_package step_pytorch step_bench step_products step_ncu \
+export -f pack_fingerprint configure_gpu_build gemm_variants step_runtime step_gpu_info step_native_build step_native_tests step_nunit step_package step_pytorch step_bench step_products step_ncu \
   native_test_commands sanitize memcheck_verdict step_memcheck step_racecheck step_synccheck step_initcheck
 
 # Most valuable first: the benchmark figures (which this run alone can give) right after the build,

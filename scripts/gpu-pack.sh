@@ -11,7 +11,7 @@
 #                                                 the fallback below in its place, the library a package
 #                                                 packed with CUDA 11.8 carries)
 #   .device/native-cuda118/libneuron.so   a fallback libneuron.so built here with CUDA 11.8 (sm_80, sm_90, compute_90 PTX)
-#   .device/managed.fingerprint           a hash of the managed sources packed; gpu-check.sh refuses a stale pack
+#   .device/pack.fingerprint              a hash of the sources packed; gpu-check.sh refuses a stale pack
 #   .device/MANIFEST                      what was packed, from which commit
 # The managed build skips the native build (NeuronSkipNativeBuild=true): the GPU machine builds
 # libneuron.so with its own nvcc and points NEURON_NATIVE_PATH at it.
@@ -94,7 +94,9 @@ if [[ "${NEURON_PACK_NO_CUDA:-0}" != 1 ]] && command -v nvcc >/dev/null; then
     cp -L "$cuda_build/libneuron.so" "$device_dir/native-cuda118/libneuron.so"
     strip --strip-unneeded "$device_dir/native-cuda118/libneuron.so" || true
   else
-    log "the fallback CUDA build failed (see $work/cuda-configure.log, $work/cuda-build.log); packing without it"
+    # The package step needs it: a pack without it would spend GPU time on a step sure to fail.
+    log "error: the fallback CUDA build failed (see $work/cuda-configure.log, $work/cuda-build.log)"
+    exit 1
   fi
 else
   log "no fallback CUDA build (nvcc not found or NEURON_PACK_NO_CUDA=1)"
@@ -104,14 +106,14 @@ fi
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # What the packed managed outputs were built from; scripts/gpu-check.sh recomputes it there
 # (where git may be absent) and refuses a pack older than the checkout it is copied with.
-(cd "$root" && bash scripts/gpu-check.sh --managed-fingerprint) >"$device_dir/managed.fingerprint"
+(cd "$root" && bash scripts/gpu-check.sh --pack-fingerprint) >"$device_dir/pack.fingerprint"
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
 {
   echo "packed:   $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit:   $commit (+$dirty uncommitted changes)"
   echo "runtime:  Microsoft.NETCore.App $runtime_version"
   echo "fallback: $([[ -f "$device_dir/native-cuda118/libneuron.so" ]] && echo 'native-cuda118/libneuron.so' || echo none)"
-  echo "managed:  $(cat "$device_dir/managed.fingerprint")"
+  echo "sources:  $(cat "$device_dir/pack.fingerprint")"
   (cd "$device_dir" && find . -type f ! -name MANIFEST -printf '%s\t%p\n' | sort -k2)
 } >"$device_dir/MANIFEST"
 
