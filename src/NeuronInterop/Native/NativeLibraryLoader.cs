@@ -9,7 +9,8 @@ namespace NeuronInterop.Native;
 /// Finds and loads libneuron.so for this assembly's imports: the file or folder named by
 /// <c>NEURON_NATIVE_PATH</c> when it is set (and then nothing else, so that a library asked
 /// for is never silently replaced by another), otherwise the application folder, then
-/// <c>runtimes/linux-x64/native/</c> under it.
+/// <c>runtimes/linux-x64/native/</c> under it. A library that lacks a function the bindings
+/// call (one built from older sources) is passed over, named with what it lacks.
 /// </summary>
 internal static class NativeLibraryLoader
 {
@@ -20,6 +21,14 @@ internal static class NativeLibraryLoader
     internal const string FileName = "libneuron.so";
 
     private static readonly Lock s_gate = new();
+
+    /// <summary>The native functions the generated bindings import, by entry point.</summary>
+    private static readonly Lazy<string[]> ImportedFunctions = new(() => typeof(NeuronNative)
+        .GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+        .Select(method => (method, import: method.GetCustomAttribute<LibraryImportAttribute>()))
+        .Where(m => m.import is not null)
+        .Select(m => m.import!.EntryPoint ?? m.method.Name)
+        .ToArray());
     private static IntPtr s_handle;
     private static string? s_loadedPath;
 
@@ -105,6 +114,17 @@ internal static class NativeLibraryLoader
             try
             {
                 IntPtr handle = NativeLibrary.Load(fullPath);
+                // A library built from older sources (or another library of the name) would fail only at the first call of
+                // a function it lacks, with EntryPointNotFoundException: it is passed over here, saying what it lacks.
+                string[] missing = ImportedFunctions.Value.Where(name => !NativeLibrary.TryGetExport(handle, name, out _)).ToArray();
+                if (missing.Length > 0)
+                {
+                    NativeLibrary.Free(handle);
+                    failures.Add($"{fullPath}: loads, but lacks {missing.Length} of the {ImportedFunctions.Value.Length} functions " +
+                                 $"these bindings call ({string.Join(", ", missing.Take(4))}{(missing.Length > 4 ? ", ..." : "")}): " +
+                                 "it was built from other sources than this NeuronInterop");
+                    continue;
+                }
                 loadedPath = fullPath;
                 return handle;
             }

@@ -69,6 +69,23 @@ public sealed class NativeLibraryLoaderTests
         }
     }
 
+    [Test]
+    public void ALibraryThatLacksTheBindingsFunctionsIsPassedOverNamingThem()
+    {
+        // A shared library that loads but is not libneuron, as an older build would lack the newest functions.
+        string? other = new[] { "/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6", "/lib64/libm.so.6" }
+            .FirstOrDefault(File.Exists);
+        Assume.That(other, Is.Not.Null, "a libm to load");
+        string[] candidates = [other!, Device.NativeLibraryPath];
+
+        IntPtr handle = NativeLibraryLoader.Load(candidates, out string loaded);
+        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load([other!], out _, other));
+
+        Assert.That(handle, Is.Not.EqualTo(IntPtr.Zero));
+        Assert.That(loaded, Is.EqualTo(Device.NativeLibraryPath), "the next candidate is loaded instead");
+        Assert.That(e!.Message, Does.Contain($"{other}: loads, but lacks").And.Contain("nrn_").And.Contain("built from other sources"));
+    }
+
     [TestCase(true, Architecture.Arm64, "linux-arm64")]
     [TestCase(false, Architecture.X64, "win-x64")]
     [TestCase(false, Architecture.Arm64, "osx-arm64")]
