@@ -13,8 +13,10 @@ public sealed class Linear : Module
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
-    private Tensor? _output;
-    private Tensor? _inputGrad;
+    // The output and input gradient buffers, each with a spare for a call whose input is that buffer (one layer
+    // applied twice, lin(lin(x)), as PuzzleLib allows): the two then take turns, so that no call overwrites its input.
+    private Tensor? _output, _spareOutput;
+    private Tensor? _inputGrad, _spareInputGrad;
 
     /// <summary>Creates a layer with W drawn by <paramref name="initScheme"/> from <paramref name="seed"/> and b = 0.</summary>
     /// <param name="insize">Input features, at least 1.</param>
@@ -145,6 +147,10 @@ public sealed class Linear : Module
     protected override Tensor ForwardCore(Tensor input)
     {
         long rows = input.Shape[0];
+        if (ReferenceEquals(input, _output))
+        {
+            (_output, _spareOutput) = (_spareOutput, _output);
+        }
         // Reallocated when the batch size changes, or when a caller disposed the returned tensor.
         if (_output is null || _output.IsDisposed || _output.Shape[0] != rows)
         {
@@ -163,6 +169,10 @@ public sealed class Linear : Module
         if (updGrad)
         {
             long rows = input.Shape[0];
+            if (ReferenceEquals(grad, _inputGrad))
+            {
+                (_inputGrad, _spareInputGrad) = (_spareInputGrad, _inputGrad);
+            }
             if (_inputGrad is null || _inputGrad.IsDisposed || _inputGrad.Shape[0] != rows)
             {
                 _inputGrad?.Dispose();
@@ -195,7 +205,9 @@ public sealed class Linear : Module
         if (disposing)
         {
             _output?.Dispose();
+            _spareOutput?.Dispose();
             _inputGrad?.Dispose();
+            _spareInputGrad?.Dispose();
             _weight.Value.Dispose();
             _weight.Grad.Dispose();
             _bias?.Value.Dispose();

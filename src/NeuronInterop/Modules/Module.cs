@@ -58,7 +58,10 @@ public abstract partial class Module : IDisposable
     /// Runs the forward pass on a batch (rows × features). The returned tensor is owned by the
     /// module and holds the result until the next <see cref="Forward"/> call; it is reallocated
     /// only when the batch size changes (or after a caller disposed it, which is harmless). The
-    /// input is remembered for <see cref="Backward"/> and must stay alive until then.
+    /// input is remembered for <see cref="Backward"/> and must stay alive until then. The module's
+    /// own output may be the input (one layer applied twice, <c>lin(lin(x))</c>): that call writes a
+    /// second buffer, and the first output stays whole; so does <see cref="Backward"/> given its
+    /// own input gradient.
     /// </summary>
     /// <param name="input">The batch, on <see cref="Device"/>.</param>
     /// <returns>The module's output.</returns>

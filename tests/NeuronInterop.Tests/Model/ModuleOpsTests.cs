@@ -138,6 +138,40 @@ public sealed class ModuleOpsTests
         Assert.That(third.Shape, Is.EqualTo(new long[] { 5, 2 }));
     }
 
+    /// <summary>
+    /// One layer applied twice, <c>lin(lin(x))</c> as PuzzleLib allows: the second call's input is the first call's output,
+    /// so it writes another buffer; the backward pass through the second call takes the first output as its input.
+    /// </summary>
+    [Test]
+    public void ALayerAppliedToItsOwnOutputWritesAnotherBuffer()
+    {
+        using Linear layer = RandomLayer(3, 3, true, 5);
+        float[,] x = Uniform(4, 3, 6);
+        float[,] g = Uniform(4, 3, 7);
+        using Tensor input = Tensor.FromArray(TestDevice, x);
+        using Tensor grad = Tensor.FromArray(TestDevice, g);
+        double[] w = ToDouble(layer.W.ToArray()), b = ToDouble(layer.B!.ToArray());
+
+        Tensor once = layer.Forward(input);
+        Tensor twice = layer.Forward(once);
+        Tensor? gradOnce = layer.Backward(grad);
+        Tensor? gradTwice = layer.Backward(gradOnce!);
+
+        double[] y1 = ReferenceLinear.Forward(ToDouble(x), w, b, 4, 3, 3);
+        double[] y2 = ReferenceLinear.Forward(y1, w, b, 4, 3, 3);
+        Assert.That(twice, Is.Not.SameAs(once));
+        Tolerance.AssertClose(once.ToArray(), y1, Atol, Rtol, "the first output, still whole");
+        Tolerance.AssertClose(twice.ToArray(), y2, Atol, Rtol, "the second");
+        // Both Backward calls go through the last Forward, whose input was the first output.
+        double[] dx1 = new double[12], dx2 = new double[12], dw = new double[9], db = new double[3];
+        ReferenceLinear.Backward(y1, w, ToDouble(g), dx1, dw, db, 4, 3, 3, accumulate: false);
+        ReferenceLinear.Backward(y1, w, dx1, dx2, dw, db, 4, 3, 3, accumulate: false);
+        Assert.That(gradTwice, Is.Not.SameAs(gradOnce));
+        Tolerance.AssertClose(gradOnce!.ToArray(), dx1, Atol, Rtol, "the first input gradient, still whole");
+        Tolerance.AssertClose(gradTwice!.ToArray(), dx2, Atol, Rtol, "the second");
+        Tolerance.AssertClose(layer.WeightParameter.Grad.ToArray(), dw, Atol, Rtol, "dW of the last Backward");
+    }
+
     [Test]
     public void ZeroGradParamsZeroesEveryGradient()
     {
