@@ -198,18 +198,19 @@ public sealed class Trainer : IDisposable
             long macroIndex = shuffle ? BatchSchedule.MacroBatchAt(orderSeed, position, macroCount) : position;
             long first = macroIndex * macroRows;
             long count = Math.Min(macroRows, rows - first);
-            Tensor x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
-            Tensor t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
+            Tensor? x = null, t = null;
             try
             {
+                x = count == _dataBuffer.Shape[0] ? _dataBuffer : _dataBuffer.SliceRows(0, count);
+                t = count == _targetBuffer.Shape[0] ? _targetBuffer : _targetBuffer.SliceRows(0, count);
                 x.CopyFrom(HandlerChecks.Rows(data, first, count));
                 t.CopyFrom(HandlerChecks.Rows(target, first, count));
                 TrainMacroBatch(x, t, macroIndex, order, orderSeed);
             }
             finally
             {
-                if (!ReferenceEquals(x, _dataBuffer)) x.Dispose();
-                if (!ReferenceEquals(t, _targetBuffer)) t.Dispose();
+                if (!ReferenceEquals(x, _dataBuffer)) x?.Dispose();
+                if (!ReferenceEquals(t, _targetBuffer)) t?.Dispose();
             }
             RunCallback(onMacroBatchFinish);
         }
