@@ -86,7 +86,8 @@ TEST_CASE(bad_input, null_and_destroyed_handles) {
                    nrn_linear_backward(context, l.x, l.w, dead, l.gx, l.gw, l.gb, NRN_GRAD_OVERWRITE));
     EXPECT_FAILURE(l, inv, "nrn_mse", nrn_mse(context, dead, l.t, nullptr, l.e, l.a));
     EXPECT_FAILURE(l, inv, "nrn_tensor_copy", nrn_tensor_copy(context, l.y, dead));
-    EXPECT_FAILURE(l, inv, "nrn_tensor_view_rows", nrn_tensor_view_rows(dead, 0, 1, &dead));
+    nrn_tensor* view = nullptr;
+    EXPECT_FAILURE(l, inv, "nrn_tensor_view_rows", nrn_tensor_view_rows(dead, 0, 1, &view));
     float buffer[8];
     EXPECT_FAILURE(l, inv, "nrn_tensor_copy_to_host", nrn_tensor_copy_to_host(context, dead, buffer, 8));
     EXPECT_FAILURE(l, inv, "nrn_linear_mse_sgd_step", nrn_linear_mse_sgd_step(context, l.x, l.t, l.w, dead, 0.1f, nullptr, nullptr));
@@ -102,9 +103,18 @@ TEST_CASE(bad_input, null_and_destroyed_handles) {
     REQUIRE_OK(nrn_context_destroy(gone));
     EXPECT_FAILURE(l, inv, "nrn_context_destroy", nrn_context_destroy(gone));
     EXPECT_FAILURE(l, inv, "nrn_context_synchronize", nrn_context_synchronize(gone));
-    nrn_tensor* never = nullptr;
+    // A failed creating call sets its output to NULL, a bad handle's failure too.
+    nrn_tensor* never = l.wrong.get();
     EXPECT_FAILURE(l, inv, "nrn_tensor_create", nrn_tensor_create(gone, 2, shape, &never));
     CHECK(never == nullptr);
+    view = l.wrong.get();
+    EXPECT_FAILURE(l, inv, "nrn_tensor_view_rows", nrn_tensor_view_rows(dead, 0, 1, &view));
+    CHECK(view == nullptr);
+    void* no_memory = &view;
+    EXPECT_FAILURE(l, inv, "nrn_pinned_alloc", nrn_pinned_alloc(gone, 64, &no_memory));
+    CHECK(no_memory == nullptr);
+    EXPECT_FAILURE(l, inv, "nrn_tensor_copy_between", nrn_tensor_copy_between(gone, l.x, gone, l.y));
+    CHECK(std::strstr(nrn_last_error(), "source_context is not a live context") != nullptr);
 
     // NULL is allowed where documented.
     REQUIRE_OK(nrn_tensor_destroy(nullptr));

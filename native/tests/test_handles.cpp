@@ -306,7 +306,12 @@ TEST_CASE(handles_and_memory, calls_from_an_atexit_handler) {
             static float product[256 * 256];
             const bool read = nrn_tensor_copy_to_host(context, y, product, 256 * 256) == NRN_STATUS_OK &&
                               product[0] == 128.0f && product[256 * 256 - 1] == 128.0f;
-            _exit(failed && forward && read ? 0 : 3);
+            // A tensor of 16 MiB (a huge-page block, whose size the host backend keeps by address) made and freed.
+            const int64_t large[] = {int64_t{1} << 22};
+            nrn_tensor* big = nullptr;
+            const bool made = nrn_tensor_create(context, 1, large, &big) == NRN_STATUS_OK &&
+                              nrn_tensor_fill(context, big, 2.0f) == NRN_STATUS_OK && nrn_tensor_destroy(big) == NRN_STATUS_OK;
+            _exit(failed && forward && read && made ? 0 : 3);
         });
         const int64_t square[] = {256, 256}, one[] = {1};
         if (nrn_context_create(NRN_BACKEND_HOST, 0, &context) != NRN_STATUS_OK ||

@@ -1,10 +1,14 @@
 // Loading, using and unloading the library (dlopen, host products, dlclose) several times in one
 // process. The host backend's worker threads live as long as the process and run the library's
 // code between jobs, so the library must stay mapped after dlclose (it is linked -z nodelete).
+// Last, an atexit handler registered before the first dlopen (as a .NET or Python process has
+// them) makes and frees a large host tensor: it runs after the library's own static objects are
+// destroyed, so the library must keep none that its calls use (memcheck or ASan report a use).
 #include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 
 #include "neuron.h"
@@ -45,6 +49,32 @@ bool use(void* library) {
     return ok;
 }
 
+// The calls of the atexit handler, resolved while the library was open (it stays mapped after its dlclose).
+struct AtExitCalls {
+    decltype(&nrn_context_create) context_create = nullptr;
+    decltype(&nrn_context_destroy) context_destroy = nullptr;
+    decltype(&nrn_tensor_create) tensor_create = nullptr;
+    decltype(&nrn_tensor_destroy) tensor_destroy = nullptr;
+    decltype(&nrn_tensor_fill) tensor_fill = nullptr;
+} g_at_exit;
+
+// 16 MiB: a block the host backend aligns to a huge page and counts by address.
+void use_at_exit() {
+    const AtExitCalls& c = g_at_exit;
+    nrn_context* context = nullptr;
+    nrn_tensor* large = nullptr;
+    const int64_t shape[] = {int64_t{1} << 22};
+    const bool ok = c.context_create && c.context_destroy && c.tensor_create && c.tensor_destroy && c.tensor_fill &&
+                    c.context_create(NRN_BACKEND_HOST, 0, &context) == NRN_STATUS_OK &&
+                    c.tensor_create(context, 1, shape, &large) == NRN_STATUS_OK &&
+                    c.tensor_fill(context, large, 1.0f) == NRN_STATUS_OK && c.tensor_destroy(large) == NRN_STATUS_OK &&
+                    c.context_destroy(context) == NRN_STATUS_OK;
+    if (!ok) {
+        std::fprintf(stderr, "a call from an atexit handler failed\n");
+        _exit(1);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,6 +82,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s path/to/libneuron.so\n", argv[0]);
         return 2;
     }
+    std::atexit(use_at_exit);
     for (int round = 1; round <= 3; ++round) {
         void* library = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
         if (library == nullptr) {
@@ -62,6 +93,11 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "round %d: a call failed\n", round);
             return 1;
         }
+        g_at_exit = {resolve<decltype(&nrn_context_create)>(library, "nrn_context_create"),
+                     resolve<decltype(&nrn_context_destroy)>(library, "nrn_context_destroy"),
+                     resolve<decltype(&nrn_tensor_create)>(library, "nrn_tensor_create"),
+                     resolve<decltype(&nrn_tensor_destroy)>(library, "nrn_tensor_destroy"),
+                     resolve<decltype(&nrn_tensor_fill)>(library, "nrn_tensor_fill")};
         if (dlclose(library) != 0) {
             std::fprintf(stderr, "dlclose: %s\n", dlerror());
             return 1;

@@ -161,9 +161,9 @@ nrn_status nrn_context_device(const nrn_context* context, int32_t* device) {
 nrn_status nrn_pinned_alloc(nrn_context* context, size_t bytes, void** memory) {
     return guard("nrn_pinned_alloc", [&] {
         const Check check("nrn_pinned_alloc");
+        if (memory != nullptr) *memory = nullptr;  // whatever fails below, a bad context included
         ContextRef ctx = registry().context(check, context);
         check.not_null(memory, "memory");
-        *memory = nullptr;
         check.require(bytes > 0, NRN_STATUS_INVALID_ARGUMENT, "bytes is 0");
         check.require(bytes <= static_cast<size_t>(std::numeric_limits<int64_t>::max()), NRN_STATUS_OUT_OF_MEMORY, [&] {
             return std::to_string(bytes) + " bytes is more than memory can address";

@@ -59,9 +59,9 @@ TensorRef make_tensor(const ContextRef& context, int32_t ndim, const int64_t* sh
 nrn_status nrn_tensor_create(nrn_context* context, int32_t ndim, const int64_t* shape, nrn_tensor** tensor) {
     return guard("nrn_tensor_create", [&] {
         const Check check("nrn_tensor_create");
+        if (tensor != nullptr) *tensor = nullptr;  // whatever fails below, a bad context included
         ContextRef ctx = registry().context(check, context);
         check.not_null(tensor, "tensor");
-        *tensor = nullptr;
         check.require(ndim >= 1 && ndim <= NRN_MAX_DIMS, NRN_STATUS_INVALID_ARGUMENT, [&] {
             return "ndim is " + std::to_string(ndim) + " but must be 1.." + std::to_string(NRN_MAX_DIMS);
         });
@@ -75,9 +75,9 @@ nrn_status nrn_tensor_create(nrn_context* context, int32_t ndim, const int64_t* 
 nrn_status nrn_tensor_view_rows(nrn_tensor* source, int64_t first_row, int64_t row_count, nrn_tensor** view) {
     return guard("nrn_tensor_view_rows", [&] {
         const Check check("nrn_tensor_view_rows");
+        if (view != nullptr) *view = nullptr;  // whatever fails below, a bad source included
         TensorRef src = registry().tensor(check, source, "source");
         check.not_null(view, "view");
-        *view = nullptr;
         const int64_t rows = src->rows();
         check.require(first_row >= 0 && row_count >= 1 && first_row < rows && row_count <= rows - first_row,
                       NRN_STATUS_INVALID_ARGUMENT, [&] {
@@ -300,6 +300,7 @@ nrn_status nrn_tensor_copy_between(nrn_context* source_context, const nrn_tensor
     return guard("nrn_tensor_copy_between", [&] {
         const Check check("nrn_tensor_copy_between");
         if (source_context != nullptr && source_context == destination_context) {
+            registry().context(check, source_context, "source_context");  // named as this call names it, when not live
             copy_on_context(check, source_context, source, destination);
             return;
         }

@@ -38,8 +38,12 @@ std::atomic<uint64_t> held_bytes{0};
 
 // The bytes counted for each live block aligned to a huge page: what it asked for, in whole pages. Its
 // usable size would count more: glibc keeps up to 2 MiB after such a block's end, never written.
+// Never destroyed, as the handle registry is not: tensors may be made and freed from atexit handlers.
 std::mutex huge_blocks_mutex;
-std::unordered_map<void*, size_t> huge_blocks;
+std::unordered_map<void*, size_t>& huge_blocks() {
+    static auto* blocks = new std::unordered_map<void*, size_t>();
+    return *blocks;
+}
 constexpr size_t kPage = 4096;
 
 // Held by a checked allocation from its check until its bytes are in held_bytes, so that two
@@ -72,7 +76,7 @@ void* aligned_allocate(size_t bytes, const char* what) {
         counted = (bytes + kPage - 1) / kPage * kPage;
         try {
             std::lock_guard<std::mutex> lock(huge_blocks_mutex);
-            huge_blocks.emplace(memory, counted);
+            huge_blocks().emplace(memory, counted);
         } catch (...) {
             std::free(memory);
             fail("");
@@ -87,10 +91,10 @@ void aligned_release(void* memory) noexcept {
     size_t counted = 0;
     if (reinterpret_cast<uintptr_t>(memory) % kHugePage == 0) {  // a huge block, or a small one by chance
         std::lock_guard<std::mutex> lock(huge_blocks_mutex);
-        const auto block = huge_blocks.find(memory);
-        if (block != huge_blocks.end()) {
+        const auto block = huge_blocks().find(memory);
+        if (block != huge_blocks().end()) {
             counted = block->second;
-            huge_blocks.erase(block);
+            huge_blocks().erase(block);
         }
     }
     held_bytes.fetch_sub(counted != 0 ? counted : malloc_usable_size(memory), std::memory_order_relaxed);

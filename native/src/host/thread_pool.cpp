@@ -27,8 +27,8 @@ public:
         for (int i = 0; i < workers; ++i) {
             try {
                 threads_.emplace_back([this, i] { work(i + 1); });
-            } catch (const std::system_error&) {
-                break;  // no more threads to be had: run with those started
+            } catch (...) {
+                break;  // no more threads (or no memory for one) to be had: run with those started
             }
         }
     }
