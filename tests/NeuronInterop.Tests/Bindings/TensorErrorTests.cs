@@ -102,7 +102,7 @@ public sealed class TensorErrorTests(string backend)
     {
         using var tensor = new Tensor(Device, 10, 3);
         var e = Assert.Throws(Is.InstanceOf<NeuronArgumentException>(), () => tensor.SliceRows(firstRow, rowCount).Dispose());
-        Assert.That(e!.Message, Is.Not.Empty);
+        Assert.That(e!.Message, Does.StartWith("nrn_tensor_view_rows: ").And.Contain("source (10x3)"));
     }
 
     [TestCase(1f, -1f)]
@@ -134,7 +134,7 @@ public sealed class TensorErrorTests(string backend)
         using var destination = new Tensor(Device, 4, 5);
         var e = Assert.Throws<ShapeMismatchException>(() => destination.CopyRowsFrom(source, 0, 0, 2));
         Assert.That(e!.Status, Is.EqualTo(NeuronStatus.ShapeMismatch));
-        Assert.That(e.Message, Is.Not.Empty);
+        Assert.That(e.Message, Does.StartWith("nrn_tensor_copy_rows: ").And.Contain("their rows differ in size (3 vs 5 elements)"));
     }
 
     [TestCase(3, 0, 2)]
@@ -166,7 +166,7 @@ public sealed class TensorErrorTests(string backend)
         using var weight = new Tensor(Device, 4, 2);
         using var output = new Tensor(Device, 8, 2);
         var e = Assert.Throws<ShapeMismatchException>(() => NativeOps.LinearForward(input, weight, null, output));
-        Assert.That(e!.Message, Is.Not.Empty);
+        Assert.That(e!.Message, Does.StartWith("nrn_linear_forward: ").And.Contain("8x3").And.Contain("4x2"));
     }
 
     [Test]

@@ -111,6 +111,7 @@ public sealed class CommandTests
             "--intercept", "-0.0000123456", "--out", temp.Path, "--verbosity", "quiet");
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        Assert.That(summary.RootElement.GetProperty("figures").GetArrayLength(), Is.EqualTo(7), "every figure looked at");
         foreach (var figure in summary.RootElement.GetProperty("figures").EnumerateArray())
         {
             string file = figure.GetProperty("file").GetString()!;
@@ -149,6 +150,7 @@ public sealed class CommandTests
         Assert.That(carriedBold.FontStyle.Weight, Is.EqualTo((int)SKFontStyleWeight.Bold));
 
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        Assert.That(summary.RootElement.GetProperty("figures").GetArrayLength(), Is.EqualTo(7), "every figure looked at");
         foreach (var figure in summary.RootElement.GetProperty("figures").EnumerateArray())
         {
             string title = figure.GetProperty("title").GetString()!;
