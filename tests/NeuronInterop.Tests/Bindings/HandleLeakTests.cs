@@ -191,7 +191,7 @@ public sealed partial class HandleLeakTests(string backend)
         // undisturbed one: the native call holds the input's memory until it returns.
         long before = SettledHandleCount();
         float[] inputs = [1f, 2f, 3f, 4f], targets = [3f, 5f, 7f, 9f];
-        // The trained parameters, and whether the input was disposed while the call still ran.
+        // The trained parameters, and whether the input's dispose was issued while the call still ran.
         (float[] Parameters, bool DisposedDuring) Train(long steps, bool disposeDuring)
         {
             using var layer = new Linear(1, 1, seed: 3, device: Device);
@@ -211,8 +211,9 @@ public sealed partial class HandleLeakTests(string backend)
             {
                 started.Wait();
                 Thread.Sleep(50);
-                x.Dispose();
+                // Read before the dispose, which waits for the native call the device is running.
                 disposedDuring = !training.IsCompleted;
+                x.Dispose();
             }
             Assert.That(training.Wait(TimeSpan.FromMinutes(2)), "the call finished");
             Assert.That(training.IsCompletedSuccessfully, () => $"the call failed: {training.Exception}");
