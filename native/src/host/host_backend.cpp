@@ -101,15 +101,17 @@ void aligned_release(void* memory) noexcept {
     std::free(memory);
 }
 
-// Scratch memory kept between calls, checked and counted as tensors are (aligned_allocate): scratch
-// that the system cannot back is refused with NRN_STATUS_OUT_OF_MEMORY, where zero-filled memory
-// granted by overcommit would have the process killed at its first fill.
-class Scratch {
+// One of a fused training step's scratch buffers (the kernels' own per-thread scratch is
+// host_kernels.cpp's Scratch), kept between calls, checked and counted as tensors are
+// (aligned_allocate): a buffer that the system cannot back is refused with
+// NRN_STATUS_OUT_OF_MEMORY, where zero-filled memory granted by overcommit would have the
+// process killed at its first fill.
+class TrainingBuffer {
 public:
-    Scratch() = default;
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    ~Scratch() { aligned_release(data_); }
+    TrainingBuffer() = default;
+    TrainingBuffer(const TrainingBuffer&) = delete;
+    TrainingBuffer& operator=(const TrainingBuffer&) = delete;
+    ~TrainingBuffer() { aligned_release(data_); }
 
     // At least `count` floats, their values undefined: the scratch only ever grows.
     float* at_least(int64_t count) {
@@ -228,7 +230,7 @@ public:
     }
 
 private:
-    Scratch prediction_, grad_, weight_grad_, bias_grad_;
+    TrainingBuffer prediction_, grad_, weight_grad_, bias_grad_;
 };
 
 }  // namespace
