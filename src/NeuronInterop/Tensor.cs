@@ -17,11 +17,15 @@ public sealed unsafe class Tensor : IDisposable
 
     private readonly long[] _shape;
 
-    private Tensor(Device device, TensorHandle handle, long[] shape)
+    // What this tensor and its row views have in common (SharesMemoryWith): one object per allocation.
+    private readonly object _memory;
+
+    private Tensor(Device device, TensorHandle handle, long[] shape, object? memory = null)
     {
         Device = device;
         Handle = handle;
         _shape = shape;
+        _memory = memory ?? new object();
         Shape = new ReadOnlyCollection<long>(shape);
         ElementCount = ElementCountOf(shape);
     }
@@ -299,7 +303,7 @@ public sealed unsafe class Tensor : IDisposable
         handle.Attach(view);
         var shape = (long[])_shape.Clone();
         shape[0] = rowCount;
-        return new Tensor(Device, handle, shape);
+        return new Tensor(Device, handle, shape, _memory);
     }
 
     /// <summary>
@@ -329,6 +333,9 @@ public sealed unsafe class Tensor : IDisposable
         $"Tensor{FormatShape(_shape)} on {Device}{(IsDisposed ? " (disposed)" : string.Empty)}";
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> naming this tensor's shape and device when it has been disposed.</summary>
+    /// <summary>Whether this tensor and <paramref name="other"/> view the same memory (one is the other, or a row view of it, or both are views of one tensor).</summary>
+    internal bool SharesMemoryWith(Tensor? other) => other is not null && ReferenceEquals(_memory, other._memory);
+
     internal void ThrowIfDisposed()
     {
         if (Handle.IsClosed)

@@ -13,10 +13,9 @@ public sealed class Linear : Module
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
-    // The output and input gradient buffers, each with a spare for a call whose input is that buffer (one layer
-    // applied twice, lin(lin(x)), as PuzzleLib allows): the two then take turns, so that no call overwrites its input.
-    private Tensor? _output, _spareOutput;
-    private Tensor? _inputGrad, _spareInputGrad;
+    // Where the outputs and the input gradients are written: never into a call's input, which may be an earlier
+    // output or input gradient (one layer applied twice, lin(lin(x)), as PuzzleLib allows).
+    private readonly ResultBuffers _outputs = new(), _inputGrads = new();
 
     /// <summary>Creates a layer with W drawn by <paramref name="initScheme"/> from <paramref name="seed"/> and b = 0.</summary>
     /// <param name="insize">Input features, at least 1.</param>
@@ -146,20 +145,9 @@ public sealed class Linear : Module
     /// <inheritdoc />
     protected override Tensor ForwardCore(Tensor input)
     {
-        long rows = input.Shape[0];
-        if (ReferenceEquals(input, _output))
-        {
-            (_output, _spareOutput) = (_spareOutput, _output);
-        }
-        // Reallocated when the batch size changes, or when a caller disposed the returned tensor.
-        if (_output is null || _output.IsDisposed || _output.Shape[0] != rows)
-        {
-            _output?.Dispose();
-            _output = null;
-            _output = new Tensor(Device, rows, OutSize);
-        }
-        NativeOps.LinearForward(input, W, B, _output);
-        return _output;
+        Tensor output = _outputs.Take(Device, input.Shape[0], OutSize, input);
+        NativeOps.LinearForward(input, W, B, output);
+        return output;
     }
 
     /// <inheritdoc />
@@ -168,18 +156,7 @@ public sealed class Linear : Module
         Tensor? inputGrad = null;
         if (updGrad)
         {
-            long rows = input.Shape[0];
-            if (ReferenceEquals(grad, _inputGrad))
-            {
-                (_inputGrad, _spareInputGrad) = (_spareInputGrad, _inputGrad);
-            }
-            if (_inputGrad is null || _inputGrad.IsDisposed || _inputGrad.Shape[0] != rows)
-            {
-                _inputGrad?.Dispose();
-                _inputGrad = null;
-                _inputGrad = new Tensor(Device, rows, InSize);
-            }
-            inputGrad = _inputGrad;
+            inputGrad = _inputGrads.Take(Device, input.Shape[0], InSize, input, grad);
         }
 
         if (IsTraining && accumulate && inputGrad is not null)
@@ -204,10 +181,8 @@ public sealed class Linear : Module
     {
         if (disposing)
         {
-            _output?.Dispose();
-            _spareOutput?.Dispose();
-            _inputGrad?.Dispose();
-            _spareInputGrad?.Dispose();
+            _outputs.Dispose();
+            _inputGrads.Dispose();
             _weight.Value.Dispose();
             _weight.Grad.Dispose();
             _bias?.Value.Dispose();

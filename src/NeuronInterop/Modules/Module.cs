@@ -59,9 +59,10 @@ public abstract partial class Module : IDisposable
     /// module and holds the result until the next <see cref="Forward"/> call; it is reallocated
     /// only when the batch size changes (or after a caller disposed it, which is harmless). The
     /// input is remembered for <see cref="Backward"/> and must stay alive until then. The module's
-    /// own output may be the input (one layer applied twice, <c>lin(lin(x))</c>): that call writes a
-    /// second buffer, and the first output stays whole; so does <see cref="Backward"/> given its
-    /// own input gradient.
+    /// own output, or a row view of it, may be the input (one layer applied twice, <c>lin(lin(x))</c>,
+    /// or a handler cutting that output into batches): that call writes another buffer, and the first
+    /// output stays whole; so does <see cref="Backward"/> when its gradient or remembered input is
+    /// one of its own input gradients.
     /// </summary>
     /// <param name="input">The batch, on <see cref="Device"/>.</param>
     /// <returns>The module's output.</returns>

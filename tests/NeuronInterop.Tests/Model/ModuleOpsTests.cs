@@ -1,4 +1,5 @@
 using NeuronInterop.Cost;
+using NeuronInterop.Handlers;
 using NeuronInterop.Modules;
 using NeuronInterop.Optimizers;
 using NeuronInterop.Reference;
@@ -170,6 +171,99 @@ public sealed class ModuleOpsTests
         Tolerance.AssertClose(gradOnce!.ToArray(), dx1, Atol, Rtol, "the first input gradient, still whole");
         Tolerance.AssertClose(gradTwice!.ToArray(), dx2, Atol, Rtol, "the second");
         Tolerance.AssertClose(layer.WeightParameter.Grad.ToArray(), dw, Atol, Rtol, "dW of the last Backward");
+    }
+
+    /// <summary>
+    /// A Validator and a Calculator given the layer's own output cut it into batches and run the layer on each: the
+    /// output they were given is theirs to read throughout, and stays the caller's after, whatever the batch size.
+    /// </summary>
+    [TestCase(4)]
+    [TestCase(3)]
+    [TestCase(8)]
+    public void HandlersGivenTheLayersOwnOutputReadItWhole(int batchSize)
+    {
+        using Linear layer = RandomLayer(3, 3, true, 8);
+        float[,] x = Uniform(8, 3, 9), t = Uniform(8, 3, 10);
+        using Tensor input = Tensor.FromArray(TestDevice, x);
+        using Tensor target = Tensor.FromArray(TestDevice, t);
+        using var cost = new MseCost(TestDevice);
+        double[] w = ToDouble(layer.W.ToArray()), b = ToDouble(layer.B!.ToArray());
+        double[] y1 = ReferenceLinear.Forward(ToDouble(x), w, b, 8, 3, 3);
+        double[] y2 = ReferenceLinear.Forward(y1, w, b, 8, 3, 3);
+
+        Tensor once = layer.Forward(input);
+        double error = new Validator(layer, cost, batchSize).Validate(once, target);
+        Assert.That(error, Is.EqualTo(ReferenceMse.Error(y2, ToDouble(t))).Within(1e-5), "the error of lin(lin(x))");
+        Tolerance.AssertClose(once.ToArray(), y1, Atol, Rtol, "the output validated, still whole");
+
+        once = layer.Forward(input);
+        using Tensor twice = new Calculator(layer, batchSize).Calc(once);
+        Tolerance.AssertClose(twice.ToArray(), y2, Atol, Rtol, "lin(lin(x)), calculated");
+        Tolerance.AssertClose(once.ToArray(), y1, Atol, Rtol, "the output calculated on, still whole");
+    }
+
+    /// <summary>A row view of the layer's own output is an input like the output itself: the call writes another buffer.</summary>
+    [TestCase(0, 4)]
+    [TestCase(1, 2)]
+    public void ALayerAppliedToARowViewOfItsOwnOutputWritesAnotherBuffer(int firstRow, int rows)
+    {
+        using Linear layer = RandomLayer(3, 3, true, 11);
+        float[,] x = Uniform(4, 3, 12);
+        using Tensor input = Tensor.FromArray(TestDevice, x);
+        double[] w = ToDouble(layer.W.ToArray()), b = ToDouble(layer.B!.ToArray());
+        double[] y1 = ReferenceLinear.Forward(ToDouble(x), w, b, 4, 3, 3);
+        double[] y2 = ReferenceLinear.Forward(y1.AsSpan(firstRow * 3, rows * 3), w, b, rows, 3, 3);
+
+        Tensor once = layer.Forward(input);
+        using Tensor view = once.SliceRows(firstRow, rows);
+        Tensor twice = layer.Forward(view);
+
+        Tolerance.AssertClose(twice.ToArray(), y2, Atol, Rtol, "lin(view of lin(x))");
+        Tolerance.AssertClose(once.ToArray(), y1, Atol, Rtol, "the first output, still whole");
+    }
+
+    /// <summary>
+    /// Backward after a Forward whose input was the layer's last input gradient (or a view of it) writes the new input
+    /// gradient elsewhere: the remembered input stays whole, as the gradient given does, in every combination.
+    /// </summary>
+    [Test]
+    public void BackwardAfterAForwardOnItsOwnInputGradientWritesAnotherBuffer()
+    {
+        using Linear layer = RandomLayer(3, 3, true, 13);
+        float[,] x = Uniform(4, 3, 14), g = Uniform(4, 3, 15);
+        using Tensor input = Tensor.FromArray(TestDevice, x);
+        using Tensor grad = Tensor.FromArray(TestDevice, g);
+        double[] w = ToDouble(layer.W.ToArray()), b = ToDouble(layer.B!.ToArray());
+        double[] dw = new double[9], db = new double[3];
+        double[] Dx(double[] at, double[] outputGrad)
+        {
+            var dx = new double[12];
+            ReferenceLinear.Backward(at, w, outputGrad, dx, dw, db, 4, 3, 3, accumulate: false);
+            return dx;
+        }
+
+        layer.Forward(input);
+        Tensor dx1 = layer.Backward(grad)!;
+        double[] expected1 = Dx(ToDouble(x), ToDouble(g));
+        layer.Forward(dx1);
+        Tensor dx2 = layer.Backward(grad)!;
+        double[] expected2 = Dx(expected1, ToDouble(g));
+        Tolerance.AssertClose(dx2.ToArray(), expected2, Atol, Rtol, "Backward with its own input gradient as the input");
+        Tolerance.AssertClose(dx1.ToArray(), expected1, Atol, Rtol, "the remembered input, still whole");
+
+        // The input is one earlier input gradient, the gradient given the other: a third buffer takes the result.
+        layer.Forward(dx2);
+        Tensor dx3 = layer.Backward(dx1)!;
+        double[] expected3 = Dx(expected2, expected1);
+        Tolerance.AssertClose(dx3.ToArray(), expected3, Atol, Rtol, "Backward with both earlier input gradients in use");
+        Tolerance.AssertClose(dx2.ToArray(), expected2, Atol, Rtol, "the remembered input, still whole");
+        Tolerance.AssertClose(dx1.ToArray(), expected1, Atol, Rtol, "the gradient given, still whole");
+        Tolerance.AssertClose(layer.WeightParameter.Grad.ToArray(), dw, Atol, Rtol, "dW of the last Backward");
+
+        using Tensor view = dx3.SliceRows(0, 4);
+        layer.Forward(view);
+        Tensor dx4 = layer.Backward(grad)!;
+        Tolerance.AssertClose(dx4.ToArray(), Dx(expected3, ToDouble(g)), Atol, Rtol, "Backward with a view of its own input gradient as the input");
     }
 
     [Test]
