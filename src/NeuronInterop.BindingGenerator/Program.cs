@@ -50,7 +50,8 @@ try
 
     string headerName = options.HeaderName
         ?? Path.GetRelativePath(Directory.GetCurrentDirectory(), headerPath).Replace('\\', '/');
-    var emitter = new CSharpEmitter(new EmitOptions(headerName, options.Command, options.Namespace, options.ClassName, options.Library));
+    var emitter = new CSharpEmitter(new EmitOptions(headerName, options.Command, options.Namespace, options.ClassName, options.Library,
+        HeaderHash.Of(File.ReadAllText(headerPath))));
     string text = emitter.Emit(model);
 
     string outputPath = Path.GetFullPath(options.Output);

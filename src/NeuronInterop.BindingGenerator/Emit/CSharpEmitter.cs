@@ -8,7 +8,17 @@ namespace NeuronInterop.BindingGenerator.Emit;
 /// <summary>Where the output comes from and what it is called.</summary>
 /// <param name="HeaderName">The header as named in the file's first lines (a repository-relative path).</param>
 /// <param name="RegenerateCommand">The command that regenerates the file.</param>
-internal sealed record EmitOptions(string HeaderName, string RegenerateCommand, string Namespace, string ClassName, string LibraryName);
+/// <param name="HeaderSha256">The header's <see cref="HeaderHash"/>, emitted as a constant, or null for none.</param>
+internal sealed record EmitOptions(string HeaderName, string RegenerateCommand, string Namespace, string ClassName, string LibraryName,
+    string? HeaderSha256 = null);
+
+/// <summary>What identifies a header's text: bindings that record it can tell whether they are stale.</summary>
+internal static class HeaderHash
+{
+    /// <summary>The SHA-256 of <paramref name="text"/> with its line ends made '\n', in lower-case hex.</summary>
+    public static string Of(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ReplaceLineEndings("\n"))));
+}
 
 /// <summary>
 /// Writes a <see cref="HeaderModel"/> as one C# file: enums, opaque and defined structs at
@@ -50,6 +60,12 @@ internal sealed partial class CSharpEmitter(EmitOptions options)
         Line("{");
         _indent++;
         Line($"internal const string LibraryName = \"{options.LibraryName}\";");
+        if (options.HeaderSha256 is not null)
+        {
+            Line();
+            Line($"/// <summary>The SHA-256 of {options.HeaderName} as generated from (its text with '\\n' line ends): stale bindings differ.</summary>");
+            Line($"internal const string HeaderSha256 = \"{options.HeaderSha256}\";");
+        }
         bool previousDocumented = true;
         foreach (ConstantModel constant in model.Constants)
         {

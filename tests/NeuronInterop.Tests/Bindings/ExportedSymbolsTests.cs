@@ -1,6 +1,9 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using NeuronInterop.Native;
+using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace NeuronInterop.Tests.Bindings;
@@ -69,10 +72,25 @@ public sealed class ExportedSymbolsTests
         Assert.That(others, Is.Empty, "Functions exported outside the nrn_ API.");
     }
 
+    /// <summary>The generated structs lay out in C# as libclang laid out their C declarations when the bindings were generated.</summary>
     [Test]
-    public void TheGeneratedStructLayoutsMatchTheCompiler()
+    public void TheGeneratedStructsHaveTheLayoutsLibclangGaveTheHeader()
     {
         Assert.DoesNotThrow(NeuronNative.VerifyStructLayouts);
+    }
+
+    /// <summary>
+    /// The bindings come from the header in this checkout, which the library is built from: a header edited without
+    /// scripts/generate-bindings.sh would have the bindings read the library's structs and call its functions as they were.
+    /// </summary>
+    [Test]
+    public void TheBindingsWereGeneratedFromTheCheckedOutHeader()
+    {
+        string root = RepositoryRoot.Find()
+            ?? throw new AssertionException($"No repository root (README.md beside NeuronInterop.sln) above the current folder or {AppContext.BaseDirectory}");
+        string header = File.ReadAllText(Path.Combine(root, "native", "include", "neuron.h")).ReplaceLineEndings("\n");
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(header)));
+        Assert.That(hash, Is.EqualTo(NeuronNative.HeaderSha256), "the bindings are stale: run scripts/generate-bindings.sh");
     }
 
     [Test]

@@ -128,6 +128,9 @@ internal static unsafe partial class NeuronNative
 {
     internal const string LibraryName = "neuron";
 
+    /// <summary>The SHA-256 of native/include/neuron.h as generated from (its text with '\n' line ends): stale bindings differ.</summary>
+    internal const string HeaderSha256 = "bba8b95afcb8a3bab0f7d14a04978b64ad0181acb411d834e1593beefb1596ea";
+
     internal const int NRN_VERSION_MAJOR = 0;
     internal const int NRN_VERSION_MINOR = 1;
     internal const int NRN_VERSION_PATCH = 0;
