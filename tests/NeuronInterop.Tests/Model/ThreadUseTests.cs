@@ -3,6 +3,7 @@ using NeuronInterop.Cost;
 using NeuronInterop.Handlers;
 using NeuronInterop.Modules;
 using NeuronInterop.Optimizers;
+using NeuronInterop.Reference;
 using NeuronInterop.Tests.Infrastructure;
 using NUnit.Framework;
 using static NeuronInterop.Tests.Model.ModelData;
@@ -94,16 +95,19 @@ public sealed class ThreadUseTests
         (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 2);
         double? validated = null;
         float[,]? calculated = null;
+        float[] parameters = [];
         using Tensor x = Tensor.FromArray(TestDevice, data);
         using Tensor t = Tensor.FromArray(TestDevice, target);
         using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
         s.Trainer.TrainFromHost(data, target, macroBatchSize: 8, shuffle: false, onMacroBatchFinish: trainer =>
         {
-            validated ??= new Validator(trainer.Module, trainer.Cost).Validate(x, t);
-            calculated ??= new Calculator(trainer.Module).CalcFromHost(data);
+            if (validated is not null) return;
+            parameters = Snapshot(s.Layer);
+            validated = new Validator(trainer.Module, trainer.Cost).Validate(x, t);
+            calculated = new Calculator(trainer.Module).CalcFromHost(data);
         });
-        Assert.That(validated, Is.Not.Null.And.GreaterThanOrEqualTo(0));
-        Assert.That(calculated, Is.Not.Null);
+        // What the layer computed after the first macro-batch, by the reference.
+        AssertOutputAndError(data, target, parameters, 2, 1, calculated!, validated!.Value, "after the first macro-batch");
         Assert.That(s.Trainer.BatchesTrained, Is.EqualTo(4));
     }
 
@@ -111,14 +115,16 @@ public sealed class ThreadUseTests
     public void ACallbackMayHaveAnotherThreadUseTheModuleWhileItWaits()
     {
         (float[,] data, float[,] target) = LinearProblem(16, 2, 1, 5);
-        var seen = new List<float[,]>();
+        var seen = new List<(float[] Parameters, float[,] Output, double Error)>();
+        Linear? layer = null;
         using var s = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f, onBatchFinish: trainer =>
         {
             // As a UI's Dispatcher.Invoke does: the work runs on another thread while this one waits.
-            seen.Add(Task.Run(() => new Calculator(trainer.Module).CalcFromHost(data)).GetAwaiter().GetResult());
+            float[,] output = Task.Run(() => new Calculator(trainer.Module).CalcFromHost(data)).GetAwaiter().GetResult();
             double error = Task.Run(() => new Validator(trainer.Module, trainer.Cost).ValidateFromHost(data, target)).Result;
-            Assert.That(error, Is.GreaterThanOrEqualTo(0));
+            seen.Add((Snapshot(layer!), output, error));
         });
+        layer = s.Layer;
         s.Trainer.UseFusedSteps = false;  // the generic path: Forward, Backward and Update are checked every step
         s.Trainer.TrainFromHost(data, target, shuffle: false, onMacroBatchFinish: trainer => Task.Run(() =>
         {
@@ -129,6 +135,8 @@ public sealed class ThreadUseTests
         using var alone = new TrainingSetup(TestDevice, 2, 1, batchSize: 4, lr: 0.05f);
         alone.Trainer.TrainFromHost(data, target, shuffle: false);
         Assert.That(seen, Has.Count.EqualTo(4));
+        for (int batch = 0; batch < seen.Count; batch++)
+            AssertOutputAndError(data, target, seen[batch].Parameters, 2, 1, seen[batch].Output, seen[batch].Error, $"after batch {batch}");
         Assert.That(s.Layer.W.ToArray(), Is.EqualTo(alone.Layer.W.ToArray()), "the callbacks changed nothing");
         Assert.That(s.Layer.B!.ToArray(), Is.EqualTo(alone.Layer.B!.ToArray()), "the callbacks changed nothing");
     }
@@ -245,6 +253,13 @@ public sealed class ThreadUseTests
         var calculator = new Calculator(layer, batchSize: 100);
         var inputs = Enumerable.Range(0, 7).Select(i => Uniform(1000 - 137 * i, 8, 10 + i)).ToArray();
         float[][,] expected = inputs.Select(input => calculator.CalcFromHost(input)).ToArray();
+        double[] w = ToDouble(layer.W.ToArray()), b = ToDouble(layer.B!.ToArray());
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            int rows = inputs[i].GetLength(0);
+            Tolerance.AssertClose(Flat(expected[i]), ReferenceLinear.Forward(ToDouble(inputs[i]), w, b, rows, 8, 4),
+                TrainingSetup.Atol, TrainingSetup.Rtol, $"input {i}, on one thread");
+        }
         int right = 0, refused = 0;
         Parallel.For(0, 120, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
         {
@@ -333,5 +348,16 @@ public sealed class ThreadUseTests
                 release.Wait(patience);
             }
         }
+    }
+
+    /// <summary>Asserts that an output and an error are the reference's for a layer with <paramref name="parameters"/> (W, then b).</summary>
+    private static void AssertOutputAndError(float[,] data, float[,] target, float[] parameters, int inSize, int outSize,
+        float[,] output, double error, string when)
+    {
+        double[] p = ToDouble(parameters);
+        int rows = data.GetLength(0);
+        double[] expected = ReferenceLinear.Forward(ToDouble(data), p.AsSpan(0, inSize * outSize), p.AsSpan(inSize * outSize), rows, inSize, outSize);
+        Tolerance.AssertClose(Flat(output), expected, TrainingSetup.Atol, TrainingSetup.Rtol, $"the output {when}");
+        Assert.That(error, Is.EqualTo(ReferenceMse.Error(expected, ToDouble(target))).Within(1e-5), $"the error {when}");
     }
 }
