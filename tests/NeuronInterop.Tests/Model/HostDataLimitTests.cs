@@ -37,23 +37,23 @@ public sealed class HostDataLimitTests
     [Test]
     public void CalculatingOverDataOfMoreThanTwoBillionElementsReadsEveryRow()
     {
-        var data = new float[Side, Side];
-        data[0, 0] = 1f;
-        data[Side - 1, Side - 1] = 2f;
+        // Row r sums to r (one page of each row resident, 190 MB): a row skipped, repeated or misplaced shows.
+        float[,] data = Diagonal(row => row);
         using var layer = new Linear(Side, 1, device: Device.Host);
         layer.W.Fill(1f);
         layer.B!.Fill(0.5f);
 
         float[,] output = new Calculator(layer, batchSize: 4096).CalcFromHost(data, macroBatchSize: 8192);
 
-        Assert.That(new[] { output[0, 0], output[1, 0], output[Side - 1, 0] }, Is.EqualTo(new[] { 1.5f, 0.5f, 2.5f }));
+        float[] expected = Enumerable.Range(0, Side).Select(row => row + 0.5f).ToArray();
+        Assert.That(Enumerable.Range(0, Side).Select(row => output[row, 0]), Is.EqualTo(expected));
     }
 
     [Test]
     public void ValidatingOverDataOfMoreThanTwoBillionElementsReadsEveryRow()
     {
-        var data = new float[Side, Side];
-        data[0, 0] = 1f;
+        // Row r sums to r mod 7: a row skipped or counted twice moves the mean by more than the tolerance.
+        float[,] data = Diagonal(row => row % 7);
         var target = new float[Side, 1];
         using var layer = new Linear(Side, 1, device: Device.Host);
         layer.W.Fill(1f);
@@ -62,8 +62,8 @@ public sealed class HostDataLimitTests
 
         double error = new Validator(layer, cost, batchSize: 4096).ValidateFromHost(data, target, macroBatchSize: 8192);
 
-        // Outputs 1.5 for the first row and 0.5 for every other, against targets of 0: Σ(y − t)² / 2 per row.
-        double expected = (1.5 * 1.5 + (Side - 1) * 0.25) / (2.0 * Side);
+        // Outputs r mod 7 + 0.5 against targets of 0: Σ(y − t)² / 2 per row.
+        double expected = Enumerable.Range(0, Side).Sum(row => (row % 7 + 0.5) * (row % 7 + 0.5)) / (2.0 * Side);
         Assert.That(error, Is.EqualTo(expected).Within(1e-6).Percent);
     }
 
@@ -99,5 +99,14 @@ public sealed class HostDataLimitTests
             Assert.That(() => HandlerChecks.MacroBatchRows(null, most + 1, wide), Throws.ArgumentException
                 .With.Message.Contains($"use batches of at most {most} rows"));
         });
+    }
+
+    /// <summary>A Side × Side array, zero but for <paramref name="value"/>(r) at [r, r].</summary>
+    private static float[,] Diagonal(Func<int, float> value)
+    {
+        var data = new float[Side, Side];
+        for (int row = 0; row < Side; row++)
+            data[row, row] = value(row);
+        return data;
     }
 }
