@@ -32,7 +32,7 @@ internal static class CliApplication
         {
             string? text = result.GetValueOrDefault<string>();
             if (!Verbosity.TryParse(text, out _))
-                result.AddError($"Unknown verbosity '{text}': use quiet, minimal, normal, detailed, diagnostic or a LogLevel name.");
+                result.AddError($"--verbosity must be quiet, minimal, normal, detailed, diagnostic or a LogLevel name (got '{text}').");
         });
         return option;
     }

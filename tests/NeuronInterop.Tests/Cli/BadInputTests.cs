@@ -21,29 +21,30 @@ public sealed class BadInputTests
     [TearDown]
     public void TearDown() => _temp.Dispose();
 
-    [TestCase("restore-line", "--no-such-option")]
-    [TestCase("no-such-command")]
-    [TestCase("restore-line", "--steps", "-5")]
-    [TestCase("restore-line", "--steps", "0")]
-    [TestCase("restore-line", "--steps", "1.5")]
-    [TestCase("restore-line", "--steps")]
-    [TestCase("restore-line", "--lr", "0")]
-    [TestCase("restore-line", "--lr", "-0.01")]
-    [TestCase("restore-line", "--lr", "NaN")]
-    [TestCase("restore-line", "--lr", "Infinity")]
-    [TestCase("restore-line", "--lr", "inf")]
-    [TestCase("restore-line", "--lr", "fast")]
-    [TestCase("restore-line", "--batch-size", "0")]
-    [TestCase("restore-line", "--batch-size", "1001")]
-    [TestCase("restore-line", "--device", "gpu")]
-    [TestCase("restore-line", "--slope", "NaN")]
-    [TestCase("restore-line", "--verbosity", "loud")]
-    [TestCase("info", "--verbosity", "7")]
-    [TestCase("bench", "--case", "no-such-case", "--device", "host", "--quick")]
-    public void RejectsBadCommandLines(params string[] args)
+    [TestCase("'--no-such-option'", "restore-line", "--no-such-option")]
+    [TestCase("'no-such-command'", "no-such-command")]
+    [TestCase("--steps must be at least 1 (got '-5')", "restore-line", "--steps", "-5")]
+    [TestCase("--steps must be at least 1 (got '0')", "restore-line", "--steps", "0")]
+    [TestCase("--steps must be an integer from 1 to 10000000 (got '1.5')", "restore-line", "--steps", "1.5")]
+    [TestCase("--steps must be an integer", "restore-line", "--steps")]
+    [TestCase("--lr must be a finite positive number (got '0')", "restore-line", "--lr", "0")]
+    [TestCase("--lr must be a finite positive number (got '-0.01')", "restore-line", "--lr", "-0.01")]
+    [TestCase("--lr must be a finite positive number (got 'NaN')", "restore-line", "--lr", "NaN")]
+    [TestCase("--lr must be a finite positive number (got 'Infinity')", "restore-line", "--lr", "Infinity")]
+    [TestCase("--lr must be a finite positive number (got 'inf')", "restore-line", "--lr", "inf")]
+    [TestCase("--lr must be a finite positive number (got 'fast')", "restore-line", "--lr", "fast")]
+    [TestCase("--batch-size must be at least 1 (got '0')", "restore-line", "--batch-size", "0")]
+    [TestCase("--batch-size must be at most 1000 (got '1001')", "restore-line", "--batch-size", "1001")]
+    [TestCase("--device must be auto, host, cuda or cuda:N (got 'gpu')", "restore-line", "--device", "gpu")]
+    [TestCase("--slope must be a finite number (got 'NaN')", "restore-line", "--slope", "NaN")]
+    [TestCase("--verbosity must be quiet, minimal, normal, detailed, diagnostic or a LogLevel name (got 'loud')", "restore-line", "--verbosity", "loud")]
+    [TestCase("--verbosity must be quiet, minimal, normal, detailed, diagnostic or a LogLevel name (got '7')", "info", "--verbosity", "7")]
+    [TestCase("--case must be one of tutorial, huge, mid, large (got 'no-such-case')", "bench", "--case", "no-such-case", "--device", "host", "--quick")]
+    public void RejectsBadCommandLinesSayingWhatIsWrong(string saying, params string[] args)
     {
         var result = CliRunner.Run(WithOut(args));
-        AssertOneLineError(result, expectedExitCode: null);
+        AssertOneLineError(result, expectedExitCode: 2);
+        Assert.That(result.ErrorLines[0], Does.Contain(saying));
         Assert.That(Directory.EnumerateFileSystemEntries(Folder), Is.Empty, "nothing written");
     }
 
