@@ -224,6 +224,10 @@ public sealed class BadInputTests
         Assert.That(File.ReadAllText(target), Is.EqualTo("an earlier run's"));
     }
 
+    /// <summary>
+    /// A file its owner may not write (though others may) is refused before training. Root may write it, and is not
+    /// refused: run as root, the test then runs the tool as <c>nobody</c> over a file and folder of theirs.
+    /// </summary>
     [Test]
     [UnsupportedOSPlatform("windows")]
     public void AnOutputFileThatCannotBeOpenedForWritingFailsBeforeTraining()
@@ -232,12 +236,20 @@ public sealed class BadInputTests
         string path = Path.Combine(Folder, Summary.FileName);
         File.WriteAllText(path, "an earlier run's");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
-        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder);
+        string[] args = ["restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", Folder];
+        var result = CliRunner.Run(args);
         if (Environment.IsPrivilegedProcess)
         {
             Assert.That(result.ExitCode, Is.Zero, "root may write it, so the run is not refused: " + result);
             Assert.That(File.ReadAllText(path), Does.Contain("\"runs\""), "this run's summary");
-            return;
+            // The same file of a user who is not root, in a folder of theirs: run the tool as that user.
+            foreach (string entry in Directory.EnumerateFileSystemEntries(Folder))
+                if (entry != path) File.Delete(entry);
+            File.WriteAllText(path, "an earlier run's");
+            CliRunner.GiveToNobody(Folder);
+            CliRunner.GiveToNobody(path);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
+            result = CliRunner.RunAsNobody(args) ?? throw new IgnoreException("setpriv, to run the tool as a user who is not root, is not here");
         }
         AssertOneLineError(result, expectedExitCode: 1);
         Assert.That(result.ErrorLines[0], Does.EndWith(

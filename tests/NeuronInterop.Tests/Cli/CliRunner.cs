@@ -19,6 +19,50 @@ internal static class CliRunner
         int exitCode = Program.Run(args, output, error);
         return new Result(exitCode, output.ToString(), error.ToString());
     }
+
+    /// <summary>The user id of <c>nobody</c>, which <see cref="RunAsNobody"/> runs the tool as.</summary>
+    public const int NobodyId = 65534;
+
+    /// <summary>
+    /// Runs the <c>neuron</c> command as the user <c>nobody</c>, in its own process (<c>setpriv</c>, for root only), for
+    /// tests of what a user who is not root may not do, where the tests run as root.
+    /// </summary>
+    /// <returns>What it printed, or null where it cannot be done (not root, or no setpriv).</returns>
+    public static Result? RunAsNobody(params string[] args)
+    {
+        if (!Environment.IsPrivilegedProcess)
+            return null;
+        // The dotnet host of the runtime running the tests: <root>/shared/Microsoft.NETCore.App/<version>/.
+        string dotnet = Path.GetFullPath(Path.Combine(
+            System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
+        var start = new System.Diagnostics.ProcessStartInfo("setpriv",
+            [$"--reuid={NobodyId}", $"--regid={NobodyId}", "--clear-groups", dotnet, Path.Combine(AppContext.BaseDirectory, "neuron.dll"), .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["HOME"] = Path.GetTempPath();
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(start)!;
+            Task<string> output = process.StandardOutput.ReadToEndAsync(), error = process.StandardError.ReadToEndAsync();
+            process.WaitForExit();
+            return new Result(process.ExitCode, output.Result, error.Result);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;  // no setpriv
+        }
+    }
+
+    /// <summary>Gives <paramref name="path"/> to <c>nobody</c> (chown, as root).</summary>
+    public static void GiveToNobody(string path)
+    {
+        using var chown = System.Diagnostics.Process.Start("chown", [$"{NobodyId}:{NobodyId}", path])!;
+        chown.WaitForExit();
+        if (chown.ExitCode != 0)
+            throw new InvalidOperationException($"chown {path} failed with exit code {chown.ExitCode}");
+    }
 }
 
 /// <summary>A fresh empty folder under the temp directory, deleted with what it holds on dispose.</summary>
