@@ -165,8 +165,10 @@ private:
     size_t held_ = 0;
 };
 
+// The maps and the stream set are never destroyed, so that calls from atexit handlers registered
+// before the library's load (which run after its static objects are destroyed) find them.
 MemoryMap& device_memory() {
-    static MemoryMap map;
+    static MemoryMap& map = *new MemoryMap;
     return map;
 }
 
@@ -179,7 +181,7 @@ size_t device_capacity() {
 }
 
 MemoryMap& pinned_memory() {
-    static MemoryMap map;
+    static MemoryMap& map = *new MemoryMap;
     return map;
 }
 
@@ -205,7 +207,7 @@ void fill_nan(void* memory, size_t bytes) {
 // ---- Streams -----------------------------------------------------------------------------
 
 std::mutex g_streams_mutex;
-std::set<cudaStream_t> g_streams;
+std::set<cudaStream_t>& g_streams = *new std::set<cudaStream_t>;  // never destroyed, as the maps
 
 bool valid_stream(cudaStream_t stream) {
     if (stream == nullptr) return true;  // the default stream

@@ -4,16 +4,21 @@
 // Last, an atexit handler registered before the first dlopen (as a .NET or Python process has
 // them) makes and frees a large host tensor: it runs after the library's own static objects are
 // destroyed, so the library must keep none that its calls use (memcheck or ASan report a use).
+// With a second argument `cuda` the same runs on the CUDA backend (for the CUDA emulator's build,
+// whose runtime must keep what those calls use as well).
 #include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
+#include <string>
 
 #include "neuron.h"
 
 namespace {
+
+nrn_backend g_backend = NRN_BACKEND_HOST;
 
 template <class F>
 F resolve(void* library, const char* name) {
@@ -22,7 +27,7 @@ F resolve(void* library, const char* name) {
     return reinterpret_cast<F>(symbol);
 }
 
-// One host product of 200000 x 64 by 64 x 1, every handle released after it.
+// One product of 200000 x 64 by 64 x 1, every handle released after it.
 bool use(void* library) {
     auto context_create = resolve<decltype(&nrn_context_create)>(library, "nrn_context_create");
     auto context_destroy = resolve<decltype(&nrn_context_destroy)>(library, "nrn_context_destroy");
@@ -36,7 +41,7 @@ bool use(void* library) {
     nrn_context* context = nullptr;
     nrn_tensor *x = nullptr, *w = nullptr, *y = nullptr;
     const int64_t x_shape[] = {200000, 64}, w_shape[] = {64, 1}, y_shape[] = {200000, 1};
-    const bool ok = context_create(NRN_BACKEND_HOST, 0, &context) == NRN_STATUS_OK &&
+    const bool ok = context_create(g_backend, 0, &context) == NRN_STATUS_OK &&
                     tensor_create(context, 2, x_shape, &x) == NRN_STATUS_OK &&
                     tensor_create(context, 2, w_shape, &w) == NRN_STATUS_OK &&
                     tensor_create(context, 2, y_shape, &y) == NRN_STATUS_OK &&
@@ -65,7 +70,7 @@ void use_at_exit() {
     nrn_tensor* large = nullptr;
     const int64_t shape[] = {int64_t{1} << 22};
     const bool ok = c.context_create && c.context_destroy && c.tensor_create && c.tensor_destroy && c.tensor_fill &&
-                    c.context_create(NRN_BACKEND_HOST, 0, &context) == NRN_STATUS_OK &&
+                    c.context_create(g_backend, 0, &context) == NRN_STATUS_OK &&
                     c.tensor_create(context, 1, shape, &large) == NRN_STATUS_OK &&
                     c.tensor_fill(context, large, 1.0f) == NRN_STATUS_OK && c.tensor_destroy(large) == NRN_STATUS_OK &&
                     c.context_destroy(context) == NRN_STATUS_OK;
@@ -78,10 +83,11 @@ void use_at_exit() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s path/to/libneuron.so\n", argv[0]);
+    if (argc < 2 || argc > 3 || (argc == 3 && std::string(argv[2]) != "cuda")) {
+        std::fprintf(stderr, "usage: %s path/to/libneuron.so [cuda]\n", argv[0]);
         return 2;
     }
+    if (argc == 3) g_backend = NRN_BACKEND_CUDA;
     std::atexit(use_at_exit);
     for (int round = 1; round <= 3; ++round) {
         void* library = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -105,5 +111,15 @@ int main(int argc, char** argv) {
         usleep(200000);  // the workers' spin after the last job, and more, with the library closed
     }
     std::printf("loaded, used and unloaded 3 times\n");
+    // A context and a tensor left for the exit, as a process that ends without freeing them leaves
+    // them: the library's tables still hold them when its static objects would be destroyed.
+    nrn_context* context = nullptr;
+    nrn_tensor* left = nullptr;
+    const int64_t shape[] = {int64_t{1} << 22};
+    if (g_at_exit.context_create(g_backend, 0, &context) != NRN_STATUS_OK ||
+        g_at_exit.tensor_create(context, 1, shape, &left) != NRN_STATUS_OK) {
+        std::fprintf(stderr, "the tensor left for the exit could not be made\n");
+        return 1;
+    }
     return 0;
 }
