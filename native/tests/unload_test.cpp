@@ -61,18 +61,25 @@ struct AtExitCalls {
     decltype(&nrn_tensor_create) tensor_create = nullptr;
     decltype(&nrn_tensor_destroy) tensor_destroy = nullptr;
     decltype(&nrn_tensor_fill) tensor_fill = nullptr;
+    decltype(&nrn_linear_forward) linear_forward = nullptr;
 } g_at_exit;
 
-// 16 MiB: a block the host backend aligns to a huge page and counts by address.
+// 16 MiB: a block the host backend aligns to a huge page and counts by address; then the product
+// use() makes (on the CUDA backend, a launch of a kernel that ran before).
 void use_at_exit() {
     const AtExitCalls& c = g_at_exit;
     nrn_context* context = nullptr;
-    nrn_tensor* large = nullptr;
-    const int64_t shape[] = {int64_t{1} << 22};
+    nrn_tensor *large = nullptr, *x = nullptr, *w = nullptr, *y = nullptr;
+    const int64_t shape[] = {int64_t{1} << 22}, x_shape[] = {200000, 64}, w_shape[] = {64, 1}, y_shape[] = {200000, 1};
     const bool ok = c.context_create && c.context_destroy && c.tensor_create && c.tensor_destroy && c.tensor_fill &&
-                    c.context_create(g_backend, 0, &context) == NRN_STATUS_OK &&
+                    c.linear_forward && c.context_create(g_backend, 0, &context) == NRN_STATUS_OK &&
                     c.tensor_create(context, 1, shape, &large) == NRN_STATUS_OK &&
                     c.tensor_fill(context, large, 1.0f) == NRN_STATUS_OK && c.tensor_destroy(large) == NRN_STATUS_OK &&
+                    c.tensor_create(context, 2, x_shape, &x) == NRN_STATUS_OK &&
+                    c.tensor_create(context, 2, w_shape, &w) == NRN_STATUS_OK &&
+                    c.tensor_create(context, 2, y_shape, &y) == NRN_STATUS_OK &&
+                    c.linear_forward(context, x, w, nullptr, y) == NRN_STATUS_OK && c.tensor_destroy(y) == NRN_STATUS_OK &&
+                    c.tensor_destroy(w) == NRN_STATUS_OK && c.tensor_destroy(x) == NRN_STATUS_OK &&
                     c.context_destroy(context) == NRN_STATUS_OK;
     if (!ok) {
         std::fprintf(stderr, "a call from an atexit handler failed\n");
@@ -103,7 +110,8 @@ int main(int argc, char** argv) {
                      resolve<decltype(&nrn_context_destroy)>(library, "nrn_context_destroy"),
                      resolve<decltype(&nrn_tensor_create)>(library, "nrn_tensor_create"),
                      resolve<decltype(&nrn_tensor_destroy)>(library, "nrn_tensor_destroy"),
-                     resolve<decltype(&nrn_tensor_fill)>(library, "nrn_tensor_fill")};
+                     resolve<decltype(&nrn_tensor_fill)>(library, "nrn_tensor_fill"),
+                     resolve<decltype(&nrn_linear_forward)>(library, "nrn_linear_forward")};
         if (dlclose(library) != 0) {
             std::fprintf(stderr, "dlclose: %s\n", dlerror());
             return 1;

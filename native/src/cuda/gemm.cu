@@ -33,7 +33,7 @@ const char* layout_name(Layout layout) {
 
 template <Layout L, class T, bool Vec>
 void launch_tile(const GemmPlan& plan, const GemmParams& params, cudaStream_t stream) {
-    static const std::string name = instance_name(
+    static const std::string& name = instance_name(
         "gemm_kernel", {layout_name(L), std::to_string(T::BM) + " x " + std::to_string(T::BN), Vec ? "float4" : "float"});
     const int64_t tiles = ceil_div(plan.m, T::BM) * ceil_div(plan.n, T::BN);  // see tile_origin
     const dim3 grid(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(plan.splits));

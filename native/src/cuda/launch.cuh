@@ -14,11 +14,13 @@ namespace nrn::cuda {
 
 // "kernel<a, b>": the name that launch() reports for one instantiation of a kernel template (in
 // a failed launch's error, and in the CUDA emulator's trace, where tests tell the
-// instantiations apart by it). Kept in a function-local static at the launch site.
-inline std::string instance_name(const char* kernel, std::initializer_list<std::string> arguments) {
+// instantiations apart by it). Kept in a function-local static reference at the launch site: the
+// string is never destroyed, so that a launch from an atexit handler, after static objects were
+// destroyed, still names its kernel.
+inline const std::string& instance_name(const char* kernel, std::initializer_list<std::string> arguments) {
     std::string name = std::string(kernel) + "<";
     for (const std::string& argument : arguments) name += (name.back() == '<' ? "" : ", ") + argument;
-    return name + ">";
+    return *new std::string(name + ">");
 }
 
 // Enqueues kernel<<<grid, block, shared_bytes, stream>>>(args...) and turns a failed launch

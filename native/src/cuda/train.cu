@@ -117,8 +117,8 @@ void rows_step(const TrainArgs& a, const float* x, const float* t, int64_t rows,
     const int64_t blocks = rows_blocks(rows);
     const float count = static_cast<float>(rows * a.out_features);
     const int in = static_cast<int>(a.in_features), out = static_cast<int>(a.out_features);
-    static const std::string rows_name = instance_name("train_rows_kernel", {std::to_string(IN), std::to_string(OUT)});
-    static const std::string finalize_name =
+    static const std::string& rows_name = instance_name("train_rows_kernel", {std::to_string(IN), std::to_string(OUT)});
+    static const std::string& finalize_name =
         instance_name("train_rows_finalize_kernel", {std::to_string(IN), std::to_string(OUT)});
     launch(rows_name.c_str(), train_rows_kernel<IN, OUT>, static_cast<unsigned>(blocks), kTrainRowsThreads, 0, stream,
            x, t, a.weight, a.bias, rows, in, out, count, scratch);
