@@ -11,9 +11,11 @@ internal sealed class SingleThreadGuard(Func<string> describe, string sharedStat
 {
     private int _thread;  // the managed id of the thread using the object, 0 when none
     private int _depth;   // that thread's nested uses; touched only by it
+    private volatile bool _closed;
 
     /// <summary>Marks the object as used by this thread until the returned scope is disposed.</summary>
     /// <exception cref="InvalidOperationException">Another thread is using the object.</exception>
+    /// <exception cref="ObjectDisposedException">The object has been disposed (<see cref="Close"/>).</exception>
     public Use Enter()
     {
         int me = Environment.CurrentManagedThreadId;
@@ -21,9 +23,21 @@ internal sealed class SingleThreadGuard(Func<string> describe, string sharedStat
         {
             Take(me);
         }
+        if (_closed)
+        {
+            // Disposed after the caller's own check and before this use: nothing of it may be touched.
+            if (_depth == 0)
+            {
+                Volatile.Write(ref _thread, 0);
+            }
+            throw new ObjectDisposedException(describe());
+        }
         _depth++;
         return new Use(this);
     }
+
+    /// <summary>Refuses every later <see cref="Enter"/> with an <see cref="ObjectDisposedException"/>: called by a dispose that holds the object.</summary>
+    public void Close() => _closed = true;
 
     /// <summary>
     /// Frees the object that this thread holds while it waits for a callback (which may hand work to

@@ -153,10 +153,14 @@ public sealed class MseCost : IDisposable
             return;
         }
         using SingleThreadGuard.Use use = Guard.Enter();
-        IsDisposed = true;
-        _grad?.Dispose();
-        _error?.Dispose();
-        _accumulator?.Dispose();
+        lock (_bindLock)  // a Bind on another thread allocates before this, or sees the cost disposed
+        {
+            IsDisposed = true;
+            Guard.Close();  // a call that checked IsDisposed before this dispose is refused when it takes the cost
+            _grad?.Dispose();
+            _error?.Dispose();
+            _accumulator?.Dispose();
+        }
     }
 
     /// <summary>Binds the cost to <paramref name="device"/> (allocating its buffers) or checks it is bound there.</summary>
@@ -171,6 +175,7 @@ public sealed class MseCost : IDisposable
         {
             lock (_bindLock)  // two handlers made at once on two threads bind it once
             {
+                ThrowIfDisposed();  // by a Dispose on another thread since the check above
                 if (Device is null)
                 {
                     Allocate(device);

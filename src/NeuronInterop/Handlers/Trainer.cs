@@ -57,8 +57,9 @@ public sealed class Trainer : IDisposable
     private readonly Parameter[] _parameters;  // checked before every step: a callback may dispose one
     private Tensor? _dataBuffer;
     private Tensor? _targetBuffer;
-    private bool _disposed;
-    private int _training;  // 1 while a training call runs
+    private volatile bool _disposed;
+    private int _training;  // 1 while a training call runs, or while Dispose releases the buffers
+    private int _callbackDepth;  // callbacks of the running call that have not returned
     private bool _divergenceLogged;
     private ulong _passesBegun;  // TrainFromHost and Train calls that began training: the next one's default seed
 
@@ -300,20 +301,46 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Releases the device buffers the trainer keeps for uploads (not the module, cost or optimizer).
-    /// Called from one of its callbacks, it stops the training call with an <see cref="ObjectDisposedException"/>
-    /// before its next batch.
+    /// Called from one of its callbacks (or from a thread a callback waits for), it stops the training call with an
+    /// <see cref="ObjectDisposedException"/> before its next batch.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A training call runs on another thread, outside its callbacks: it would go on with freed buffers.</exception>
     public void Dispose()
     {
         if (_disposed)
         {
             return;
         }
+        if (Interlocked.CompareExchange(ref _training, 1, 0) == 0)
+        {
+            // No training call runs, and none starts until this returns (EnterTrainingCall then sees the trainer disposed).
+            try
+            {
+                ReleaseBuffers();
+            }
+            finally
+            {
+                Volatile.Write(ref _training, 0);
+            }
+        }
+        else if (Volatile.Read(ref _callbackDepth) > 0)
+        {
+            ReleaseBuffers();  // the call checks, after the callback, before its next batch
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                "This trainer is training on another thread: its call would go on with freed upload buffers. " +
+                "Dispose it after the call returns, or from one of its callbacks.");
+        }
+    }
+
+    private void ReleaseBuffers()
+    {
         _disposed = true;
+        // Disposed but kept: a training call that reads them from here on meets an ObjectDisposedException.
         _dataBuffer?.Dispose();
         _targetBuffer?.Dispose();
-        _dataBuffer = null;
-        _targetBuffer = null;
     }
 
     private void CheckReady()
@@ -346,6 +373,7 @@ public sealed class Trainer : IDisposable
         }
         try
         {
+            ThrowIfDisposed();  // by a Dispose on another thread since the caller's check
             SingleThreadGuard.Use module = Module.Guard.Enter();
             try
             {
@@ -478,6 +506,7 @@ public sealed class Trainer : IDisposable
         }
         SingleThreadGuard.Handover module = Module.Guard.Release();
         SingleThreadGuard.Handover cost = Cost.Guard.Release();
+        Interlocked.Increment(ref _callbackDepth);
         try
         {
             callback(this);
@@ -487,6 +516,10 @@ public sealed class Trainer : IDisposable
             TakeBack(cost);
             TakeBack(module);
             throw;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _callbackDepth);
         }
         cost.Dispose();
         module.Dispose();

@@ -175,6 +175,7 @@ public abstract partial class Module : IDisposable
         }
         using SingleThreadGuard.Use use = Guard.Enter();
         IsDisposed = true;
+        Guard.Close();  // a call that checked IsDisposed before this dispose is refused when it takes the module
         _lastInput = null;
         _lastOutput = null;
         Dispose(disposing: true);

@@ -71,6 +71,8 @@ public sealed class ThreadUseTests
                 Assert.That(e!.Message, Does.Contain("is in use on another thread").And.Contain("one thread at a time"), what);
             }
             Assert.That(layer.IsTraining, "EvalMode was refused");
+            var refused = Assert.Throws<InvalidOperationException>(() => trainer.Dispose(), "the trainer's Dispose");
+            Assert.That(refused!.Message, Does.StartWith("This trainer is training on another thread"));
         }
         finally
         {
@@ -87,6 +89,28 @@ public sealed class ThreadUseTests
         Assert.That(layer.W.ToArray(), Is.EqualTo(alone.W.ToArray()));
         Assert.That(layer.B!.ToArray(), Is.EqualTo(alone.B!.ToArray()));
         Assert.DoesNotThrow(() => new Calculator(layer).CalcFromHost(data));
+        trainer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => trainer.TrainFromHost(data, target), "disposed once the call returned");
+    }
+
+    /// <summary>
+    /// A dispose that lands between a call's own disposed check and its taking the object closes the guard: the call
+    /// then meets an ObjectDisposedException when it takes the object, and touches nothing of it.
+    /// </summary>
+    [Test]
+    public void AClosedGuardRefusesEveryLaterUseAsDisposed()
+    {
+        var guard = new SingleThreadGuard(() => "the object", "its state");
+        using (guard.Enter())
+        {
+            guard.Close();
+            Assert.Throws<ObjectDisposedException>(() => guard.Enter(), "a nested use after the close");
+        }
+        var e = Assert.Throws<ObjectDisposedException>(() => guard.Enter());
+        Assert.That(e!.ObjectName, Is.EqualTo("the object"));
+        Assert.That(() => Task.Run(() => guard.Enter()).Wait(Patience),
+            Throws.InstanceOf<AggregateException>().With.InnerException.InstanceOf<ObjectDisposedException>(),
+            "refused as disposed on another thread too, not as in use: the refusals hold nothing");
     }
 
     [Test]
