@@ -80,6 +80,9 @@ public sealed class Linear : Module
                 throw new ArgumentOutOfRangeException(nameof(wscale), wscale,
                     $"The {initScheme} initialisation scaled by {wscale} gives weights beyond float32's range: take a smaller wscale. ({e.Message})");
             }
+            // Inside the try: a logger that throws fails the constructor without leaving its tensors to the finalizer.
+            Logger.LogDebug("{Layer}: {InSize} -> {OutSize}, bias {UseBias}, init {Scheme} (factor {Factor}, wscale {WScale}, seed {Seed}) on {Device}",
+                Describe(), insize, outsize, useBias, initScheme, initFactor, wscale, seed, Device);
         }
         catch
         {
@@ -89,9 +92,6 @@ public sealed class Linear : Module
             }
             throw;
         }
-
-        Logger.LogDebug("{Layer}: {InSize} -> {OutSize}, bias {UseBias}, init {Scheme} (factor {Factor}, wscale {WScale}, seed {Seed}) on {Device}",
-            Describe(), insize, outsize, useBias, initScheme, initFactor, wscale, seed, Device);
     }
 
     /// <summary>Input features.</summary>

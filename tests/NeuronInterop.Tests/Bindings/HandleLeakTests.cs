@@ -22,6 +22,27 @@ public sealed partial class HandleLeakTests(string backend)
     [SetUp]
     public void SkipAbsentBackends() => _ = TestBackends.Get(backend);
 
+    /// <summary>A Linear whose constructor fails after allocating (here its logger throws) releases what it allocated at once.</summary>
+    [Test]
+    public void ALinearWhoseConstructorFailsLeavesNoHandle()
+    {
+        long before = SettledHandleCount();
+        var e = Assert.Throws<InvalidOperationException>(() => new Linear(3, 2, device: Device, logger: new ThrowingLogger()));
+        Assert.That(e!.Message, Is.EqualTo("the log sink failed"));
+        Assert.That(Device.LiveHandleCount, Is.EqualTo(before), "W, dW, b and db disposed, not left to the finalizer");
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId,
+            TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("the log sink failed");
+    }
+
     [Test]
     public void DisposingTensorsAndViewsReleasesEveryHandle()
     {
