@@ -171,19 +171,36 @@ internal static class Figures
     private static Plot CurvePlot(RunResult run, string device)
     {
         var plot = new Plot();
-        AddCurve(plot, run.HandMade.StepErrors, "Hand-made neuron", HandMadeColor, 3, LinePattern.Solid);
-        AddCurve(plot, run.Library.StepErrors, $"Library neuron ({device})", LibraryColor, 1.5f, LinePattern.Dashed);
+        double zeroAt = ZeroErrorLog(run.HandMade.StepErrors, run.Library.StepErrors);
+        bool anyZero = run.HandMade.StepErrors.Concat(run.Library.StepErrors).Any(e => e == 0f);
+        (double low, double high)? drawn = null;
+        foreach (var (errors, label, color, width, pattern) in new[]
+        {
+            (run.HandMade.StepErrors, "Hand-made neuron", HandMadeColor, 3f, LinePattern.Solid),
+            (run.Library.StepErrors, $"Library neuron ({device})", LibraryColor, 1.5f, LinePattern.Dashed),
+        })
+        {
+            double[]? logs = AddCurve(plot, errors, label, color, width, pattern, zeroAt);
+            if (logs is { Length: > 0 })
+                drawn = (Math.Min(drawn?.low ?? double.MaxValue, logs.Min()), Math.Max(drawn?.high ?? double.MinValue, logs.Max()));
+        }
         // A diverged run's axis still spans every step, so that its curves are seen to stop.
         if (NotFiniteFrom(run) is not null)
             plot.Axes.SetLimitsX(1, Math.Max(2, run.Steps));
 
-        var ticks = new ScottPlot.TickGenerators.NumericAutomatic
+        var yTicks = new ScottPlot.TickGenerators.NumericManual();
+        if (drawn is var (low, high))
         {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => $"1e{y:0}",
-        };
-        plot.Axes.Left.TickGenerator = ticks;
+            foreach (var (position, label, major) in ErrorTicks(low, high, anyZero ? zeroAt : null))
+            {
+                if (major)
+                    yTicks.AddMajor(position, label);
+                else
+                    yTicks.AddMinor(position);
+            }
+        }
+        plot.Axes.Left.TickGenerator = yTicks;
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.XLabel("step");
         plot.YLabel("batch error (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
@@ -191,23 +208,86 @@ internal static class Figures
     }
 
     /// <summary>
+    /// The error axis's ticks, at log10 positions from <paramref name="low"/> to <paramref name="high"/> (what the curves
+    /// span): over two powers of ten or more, the powers of ten, labelled "1e-3", with minor ticks at their multiples
+    /// between; within less, the coarsest multiples of a power of ten (1, 2, 5, 10, 20, 50... hundredths of it) that
+    /// give three labelled ticks, "2e-3" or "2.5e-3", so that the axis is never left without numbers. Where errors of
+    /// exactly zero are drawn (<paramref name="zeroAt"/>, below the others: see <see cref="ZeroErrorLog"/>), the tick
+    /// reads "0".
+    /// </summary>
+    internal static IReadOnlyList<(double Position, string Label, bool Major)> ErrorTicks(double low, double high, double? zeroAt = null)
+    {
+        if (zeroAt is double zero)
+        {
+            // The zeros' tick, then the others' above it (from a power of ten up: none between them).
+            var above = high > zero ? ErrorTicks(Math.Max(low, zero + 1), high) : [];
+            return [(zero, "0", true), .. above.Where(t => t.Position > zero + 0.5)];
+        }
+        var ticks = new List<(double, string, bool)>();
+        int first = (int)Math.Floor(low), last = (int)Math.Ceiling(high);
+        if (Math.Floor(high) - Math.Ceiling(low) >= 1)
+        {
+            for (int power = first; power <= last; power++)
+            {
+                if (power >= low && power <= high)
+                    ticks.Add((power, $"1e{power}", true));
+                for (int multiple = 2; multiple <= 9; multiple++)
+                {
+                    double position = power + Math.Log10(multiple);
+                    if (position >= low && position <= high)
+                        ticks.Add((position, "", false));
+                }
+            }
+            return ticks;
+        }
+        // Steps of the mantissa, in hundredths: 1, 0.5, 0.2, 0.1, ..., 0.01.
+        foreach (int step in new[] { 100, 50, 20, 10, 5, 2, 1 })
+        {
+            ticks.Clear();
+            for (int power = first; power <= last; power++)
+            {
+                for (int hundredths = 100; hundredths < 1000; hundredths += step)
+                {
+                    double position = power + Math.Log10(hundredths / 100.0);
+                    if (position >= low - 1e-12 && position <= high + 1e-12)
+                        ticks.Add((position, FormattableString.Invariant($"{hundredths / 100.0:0.##}e{power}"), true));
+                }
+            }
+            if (ticks.Count >= 3)
+                return ticks;
+        }
+        // Narrower than a hundredth of the mantissa (a flat curve): its value.
+        double value = Math.Pow(10, (low + high) / 2);
+        return [((low + high) / 2, value.ToString("G4", System.Globalization.CultureInfo.InvariantCulture), true)];
+    }
+
+    /// <summary>
     /// One neuron's curve: the steps up to the first whose error is not finite (a diverged run overflows to
     /// infinity, then NaN), which the legend names.
     /// </summary>
-    private static void AddCurve(Plot plot, float[] errors, string label, Color color, float width, LinePattern pattern)
+    /// <returns>The log10 values drawn, or null when none is finite.</returns>
+    private static double[]? AddCurve(Plot plot, float[] errors, string label, Color color, float width, LinePattern pattern,
+        double zeroAt)
     {
         int finite = FiniteSteps(errors);
         if (finite == 0)
-            return;
-        var signal = plot.Add.Signal(Log10(errors.AsSpan(0, finite)));
+            return null;
+        double[] logs = Log10(errors.AsSpan(0, finite), zeroAt);
+        var signal = plot.Add.Signal(logs);
         signal.Data.XOffset = 1;  // step 1 first
-        signal.MaximumMarkerSize = 0;
-        signal.MarkerSize = 0;
+        // A few steps are drawn as points too: a single one draws no line.
+        float marker = finite <= FewSteps ? 2 * width + 2 : 0;
+        signal.MaximumMarkerSize = marker;
+        signal.MarkerSize = marker;
         signal.LineWidth = width;
         signal.Color = color;
         signal.LinePattern = pattern;
         signal.LegendText = finite < errors.Length ? $"{label}: not finite from step {finite + 1}" : label;
+        return logs;
     }
+
+    /// <summary>Runs of up to this many steps have their steps marked on the learning curve.</summary>
+    private const int FewSteps = 50;
 
     /// <summary>The steps before the first whose error is not finite: all of them when every error is.</summary>
     private static int FiniteSteps(float[] errors)
@@ -223,13 +303,23 @@ internal static class Figures
         return finite < run.Steps ? finite + 1 : null;
     }
 
-    /// <summary>log10 of the errors; an exact zero is drawn at 1e-12.</summary>
-    private static double[] Log10(ReadOnlySpan<float> errors)
+    /// <summary>log10 of the errors, an error of exactly zero at <paramref name="zeroAt"/>.</summary>
+    internal static double[] Log10(ReadOnlySpan<float> errors, double zeroAt)
     {
         var logs = new double[errors.Length];
         for (int i = 0; i < errors.Length; i++)
-            logs[i] = Math.Log10(Math.Max(errors[i], 1e-12));
+            logs[i] = errors[i] > 0 ? Math.Log10(errors[i]) : zeroAt;
         return logs;
+    }
+
+    /// <summary>
+    /// Where an error of exactly zero is drawn on the log axis: a power of ten below the smallest positive finite error
+    /// (1e-12 when there is none), so that it lies below every other point.
+    /// </summary>
+    internal static double ZeroErrorLog(params float[][] curves)
+    {
+        float smallest = curves.SelectMany(c => c).Where(e => e > 0 && float.IsFinite(e)).DefaultIfEmpty(0f).Min();
+        return smallest > 0 ? Math.Floor(Math.Log10(smallest)) - 1 : -12;
     }
 
     /// <summary>"Figure 7: " before a title, for a figure of the tutorial's.</summary>
