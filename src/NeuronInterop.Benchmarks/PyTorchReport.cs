@@ -20,8 +20,9 @@ public sealed record PyTorchReport
     /// <summary>Whether the script ran its quick sizes.</summary>
     public bool Quick { get; init; }
 
-    /// <summary>One entry per case and variant (eager, graph).</summary>
-    public IReadOnlyList<PyTorchResult> Results { get; init; } = [];
+    /// <summary>One entry per case and variant (eager, graph); never empty in a parsed report.</summary>
+    // Null when the file has none (Parse refuses it): a file without "results" is not one of the script's.
+    public IReadOnlyList<PyTorchResult> Results { get; init; } = null!;
 
     /// <summary>Reads a PyTorch result file.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
@@ -42,9 +43,9 @@ public sealed record PyTorchReport
             throw new InvalidDataException($"{source} is not valid JSON: {e.Message}", e);
         }
 
-        // "results": null, or a null entry, reads as null whatever the defaults say.
-        if (report?.Results is null)
-            throw new InvalidDataException($"{source} holds no PyTorch results.");
+        // No "results", "results": null, or a null entry, reads as null.
+        if (report?.Results is null || report.Results.Count == 0)
+            throw new InvalidDataException($"{source} holds no PyTorch results (bench/pytorch_bench.py --json writes them).");
         foreach (var r in report.Results)
         {
             if (r is null)

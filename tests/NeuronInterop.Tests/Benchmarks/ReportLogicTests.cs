@@ -200,6 +200,9 @@ public sealed class ReportLogicTests
     [TestCase("null")]
     [TestCase("""{"results": null}""")]
     [TestCase("""{"results": [null]}""")]
+    [TestCase("{}")]
+    [TestCase("""{"results": []}""")]
+    [TestCase("""{"command": "restore-line", "runs": [{"name": "short", "steps": 200}]}""")]
     public void MalformedPyTorchFilesAreRejected(string json)
     {
         Assert.Throws<InvalidDataException>(() => PyTorchReport.Parse(json));
