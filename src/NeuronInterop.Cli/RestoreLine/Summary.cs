@@ -25,7 +25,7 @@ internal static class Summary
         var options = result.Options;
         var document = new SummaryDocument(
             Command: "restore-line",
-            Options: new SummaryOptions(options.Steps, options.ShortSteps, options.LearningRate, options.BatchSize,
+            Options: new SummaryOptions(options.Steps, options.NoBiasOnly ? null : options.ShortSteps, options.LearningRate, options.BatchSize,
                 options.Seed, options.DeviceName, options.NoBiasOnly, options.SaveNeurons, options.Slope, options.Intercept,
                 RestoreLineOptions.PointCount, RestoreLineOptions.XMin, RestoreLineOptions.XMax,
                 RestoreLineOptions.InitialWeight, RestoreLineOptions.InitialBias, directory),
@@ -73,7 +73,8 @@ internal static class Summary
     internal sealed record SummaryDocument(string Command, SummaryOptions Options, string Device,
         SummaryRun[] Runs, SummaryFigure[] Figures);
 
-    internal sealed record SummaryOptions(int Steps, int ShortSteps, float LearningRate, int BatchSize, int Seed,
+    /// <param name="ShortSteps">The short run's steps; null with <c>--no-bias</c>, which has none.</param>
+    internal sealed record SummaryOptions(int Steps, int? ShortSteps, float LearningRate, int BatchSize, int Seed,
         string Device, bool NoBiasOnly, bool Save, float Slope, float Intercept, int Points, float XMin, float XMax,
         float InitialWeight, float InitialBias, string Out);
 

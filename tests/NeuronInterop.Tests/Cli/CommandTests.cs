@@ -98,6 +98,21 @@ public sealed class CommandTests
         Assert.That(result.Output.Replace(temp.Path, "the folder"), Does.Not.Match(@"\d{12}"), "no number of a dozen digits");
     }
 
+    /// <summary>The run without bias alone records that run and no short one, in its runs and its options.</summary>
+    [Test]
+    public void TheRunWithoutBiasAloneRecordsNoShortRun()
+    {
+        using var temp = new TempFolder();
+        var result = CliRunner.Run("restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", temp.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, Summary.FileName)));
+        var options = summary.RootElement.GetProperty("options");
+        Assert.That(options.GetProperty("noBiasOnly").GetBoolean(), Is.True);
+        Assert.That(options.GetProperty("shortSteps").ValueKind, Is.EqualTo(JsonValueKind.Null), "no short run");
+        Assert.That(summary.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("name").GetString()),
+            Is.EqualTo(new[] { "noBias" }));
+    }
+
     /// <summary>
     /// A title of a long line on a long device name would run off the figure at the tutorial's sizes: it is drawn
     /// smaller, whole. The title is the only dark ink above the plots (the top 30 rows of a single plot, the 40 of a
