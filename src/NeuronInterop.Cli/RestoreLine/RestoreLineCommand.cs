@@ -148,14 +148,31 @@ internal static class RestoreLineCommand
             ? RunWithProgressBar(context.Console, options, device, loggerFactory)
             : new RestoreLineExperiment(options, device, loggerFactory).Run(new LogProgress(logger));
 
-        // The table first: files that cannot be written (a full disk) then lose no result.
-        Summary.WriteTable(context.Console, result);
+        // The table first: files that cannot be written (a full disk) then lose no result. Standard output that cannot
+        // be written loses the table alone: the files are written, and the error says they hold the results.
+        IOException? unwritableOutput = null;
+        try
+        {
+            Summary.WriteTable(context.Console, result);
+        }
+        catch (IOException e)
+        {
+            unwritableOutput = e;
+        }
         var (figures, summaryPath) = OutputFolder.Write("--out", () =>
         {
             IReadOnlyList<FigureFile> written = Figures.WriteAll(result, outputDirectory);
             SaveNeurons(result, options, device, logger);
             return (written, Summary.Write(result, written, outputDirectory));
-        }, "the table above has this run's results");
+        }, unwritableOutput is null
+            ? "the table above has this run's results"
+            : $"nor could the table of results be written to standard output ({CliApplication.OneLine(unwritableOutput.Message).TrimEnd('.')})");
+        if (unwritableOutput is not null)
+        {
+            throw new CliException(
+                $"cannot write to standard output ({unwritableOutput.Message}): the figures and {Path.GetFileName(summaryPath)} " +
+                $"in {outputDirectory} hold this run's results.", unwritableOutput);
+        }
         context.Output.WriteLine($"Figures ({figures.Count}) and {Path.GetFileName(summaryPath)} are in {outputDirectory}");
         foreach (var figure in figures)
             context.Output.WriteLine($"  {figure.FileName}");

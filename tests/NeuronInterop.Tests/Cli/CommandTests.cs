@@ -98,6 +98,38 @@ public sealed class CommandTests
         Assert.That(result.Output.Replace(temp.Path, "the folder"), Does.Not.Match(@"\d{12}"), "no number of a dozen digits");
     }
 
+    /// <summary>
+    /// Standard output that cannot be written (a full disk behind a redirection) loses the table, not the run: the
+    /// figures and summary.json are written all the same, and the error says where the results went.
+    /// </summary>
+    [Test]
+    public void AStandardOutputThatCannotBeWrittenLeavesTheFilesAndSaysSo()
+    {
+        using var temp = new TempFolder();
+        using var error = new StringWriter();
+        int exitCode = NeuronInterop.Cli.Program.Run(
+            ["restore-line", "--no-bias", "--steps", "5", "--device", "host", "--out", temp.Path], new FullWriter(), error);
+        Assert.That(exitCode, Is.EqualTo(1));
+        string[] lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[^1], Is.EqualTo(
+            $"neuron: error: cannot write to standard output (No space left on device): the figures and {Summary.FileName} " +
+            $"in {temp.Path} hold this run's results."));
+        Assert.That(File.Exists(Path.Combine(temp.Path, Summary.FileName)));
+        Assert.That(File.Exists(Path.Combine(temp.Path, Figures.NoBias)));
+    }
+
+    /// <summary>A writer whose every write fails as one to a full disk does.</summary>
+    private sealed class FullWriter : StringWriter
+    {
+        public override void Write(char value) => throw new IOException("No space left on device");
+
+        public override void Write(string? value) => throw new IOException("No space left on device");
+
+        public override void Write(char[] buffer, int index, int count) => throw new IOException("No space left on device");
+
+        public override void WriteLine(string? value) => throw new IOException("No space left on device");
+    }
+
     /// <summary>The run without bias alone records that run and no short one, in its runs and its options.</summary>
     [Test]
     public void TheRunWithoutBiasAloneRecordsNoShortRun()
